@@ -1,0 +1,289 @@
+"""``siam train | eval | query | export | runs | new``: the engine side of the CLI."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from core.errors import SiamError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a network on a project's data",
+                       description="Train a Siamese network on a project's glyph files. Renders "
+                       "the project's data first when it is missing. Ctrl-C stops cleanly and "
+                       "leaves a resumable run.")
+    p.add_argument("project", help="project folder (or its project.toml)")
+    p.add_argument("--epochs", type=int, help="override train.epochs")
+    p.add_argument("--iterations", type=int, help="override train.iterations (per epoch)")
+    p.add_argument("--triplets", type=int, help="override train.triplets (per iteration)")
+    p.add_argument("--run-dir", type=Path, help="where to write the run (default runs/<id>)")
+    p.add_argument("--resume", type=Path, metavar="RUN", help="continue a stopped/killed run")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="override train.device")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override any setting, e.g. --set mining.gamma=2 (repeatable)")
+    p.add_argument("--no-render", action="store_true",
+                   help="fail instead of rendering missing data")
+    p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+    p.set_defaults(handler=cmd_train)
+
+    p = sub.add_parser("eval", help="nearest-center accuracy of a run on a glyph file",
+                       description="Top-1 / top-5 nearest-center accuracy of a run on any glyph "
+                       "HDF5 file (classes matched by name).")
+    p.add_argument("run", type=Path, help="run folder (runs/<id>)")
+    p.add_argument("--data", type=Path, help="glyph .h5 (default: the run's project test file)")
+    p.add_argument("--checkpoint", choices=("best", "last"), default="best")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu")
+    p.add_argument("--json", action="store_true", help='print {"top1":…, "top5":…, "n":…}')
+    p.set_defaults(handler=cmd_eval)
+
+    p = sub.add_parser("query", help="nearest classes of character images",
+                       description="Classify images (PNG/JPEG, any size, dark or light ink).")
+    p.add_argument("run", type=Path, help="run folder")
+    p.add_argument("images", nargs="+", type=Path, help="image files")
+    p.add_argument("--k", type=int, default=5, help="how many classes to list (default 5)")
+    p.add_argument("--checkpoint", choices=("best", "last"), default="best")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_query)
+
+    p = sub.add_parser("export", help="export a run as a self-contained TorchScript file",
+                       description="Write the network, class centers and class list to one "
+                       "TorchScript file that loads with torch.jit.load, without this package.")
+    p.add_argument("run", type=Path)
+    p.add_argument("--out", type=Path, required=True, help="output .pt file")
+    p.add_argument("--checkpoint", choices=("best", "last"), default="best")
+    p.add_argument("--force", action="store_true", help="replace an existing file")
+    p.set_defaults(handler=cmd_export)
+
+    p = sub.add_parser("runs", help="list a project's runs",
+                       description="List runs with status, epochs and best accuracy.")
+    p.add_argument("project", type=Path)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_runs)
+
+    p = sub.add_parser("new", help="create a new project folder",
+                       description="Create a project.toml with defaults (the GUI's New Project).")
+    p.add_argument("folder", type=Path)
+    p.add_argument("--name", default="")
+    p.add_argument("--alphabet", help="named alphabet or class-list file")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    p.set_defaults(handler=cmd_new)
+
+
+def _check_positive(name: str, value: int | None) -> None:
+    if value is not None and value < 1:
+        raise SiamError(f"{name} must be ≥ 1, got {value}")
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from core.project import load_project
+    from core.trainer import Trainer
+
+    project = load_project(args.project)
+    for name in ("epochs", "iterations", "triplets"):
+        _check_positive(f"--{name}", getattr(args, name))
+    config = project.config.with_overrides(args.set)
+    train_over: dict[str, Any] = {k: v for k, v in (("epochs", args.epochs),
+                                                    ("iterations", args.iterations),
+                                                    ("triplets", args.triplets),
+                                                    ("device", args.device)) if v is not None}
+    if train_over:
+        config = config.replace({"train": train_over})
+    if args.resume is None and not project.dataset_paths()["train"].exists():
+        if args.no_render:
+            raise SiamError("train data not found (run siam render --project first)",
+                            project.dataset_paths()["train"])
+        _render_missing(project)
+    resume_cfg = config if (args.resume and (train_over or args.set)) else None
+    trainer = Trainer(project, config=resume_cfg if args.resume else config,
+                      run_dir=args.run_dir, resume=args.resume)
+    reporter = _TrainReporter(trainer, quiet_stdout=args.json)
+    trainer.subscribe(reporter)
+    previous = signal.signal(signal.SIGINT, lambda *_: trainer.stop())
+    try:
+        final = trainer.run()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        reporter.close()
+    summary = {"run": str(trainer.run_dir), "status": trainer.state,
+               "epochs_done": trainer.epoch if hasattr(trainer, "epoch") else 0,
+               "best_top1": getattr(trainer, "best", None), "last_epoch": reporter.last_epoch}
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(f"run {trainer.run_dir} {trainer.state}; best top-1 "
+              f"{_pct(summary['best_top1'])}")
+    from core.events import RunFailed
+
+    if isinstance(final, RunFailed):
+        print(f"siam train: error: {final.message}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _render_missing(project) -> None:
+    from core.render import render_splits
+
+    from .progress import ProgressBar
+
+    print(f"rendering the project's data into {project.root / 'data'} …", file=sys.stderr)
+    (project.root / "data").mkdir(exist_ok=True)
+    bar = ProgressBar(1, "render")
+
+    def progress(done: int, total: int) -> None:
+        bar.total = max(total, 1)
+        bar.update(done)
+
+    reports = render_splits(project, progress=progress)
+    bar.close()
+    for split, rep in reports.items():
+        print(f"  {split}: {rep.samples} glyphs, {rep.classes} classes, {rep.faces} faces "
+              f"({rep.glyphs_per_s:.0f} glyphs/s)", file=sys.stderr)
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.2f}%"
+
+
+class _TrainReporter:
+    """Turns trainer events into a progress bar and one summary line per epoch (stderr)."""
+
+    def __init__(self, trainer, quiet_stdout: bool) -> None:
+        from .progress import ProgressBar
+
+        self.trainer = trainer
+        self.bar: ProgressBar | None = None
+        self._bar_cls = ProgressBar
+        self.last_epoch: dict[str, Any] | None = None
+
+    def __call__(self, ev) -> None:
+        from core import events as E
+
+        if isinstance(ev, E.RunStarted):
+            total = (ev.epochs - ev.start_epoch) * ev.iterations
+            self.bar = self._bar_cls(total, "train")
+            self.start_step = ev.start_epoch * ev.iterations
+            self.iterations = ev.iterations
+            self.bar.message(f"training {ev.num_classes} classes, {ev.train_samples} samples on "
+                             f"{ev.device} → {self.trainer.run_dir}"
+                             + (f" (resumed at epoch {ev.start_epoch + 1})"
+                                if ev.start_epoch else ""))
+        elif isinstance(ev, E.IterationFinished) and self.bar:
+            parts = " ".join(f"{k} {v:.3g}" for k, v in ev.parts.items())
+            done = ev.epoch * self.iterations + ev.iteration + 1 - self.start_step
+            self.bar.update(done, f"e{ev.epoch + 1} it{ev.iteration + 1} loss {ev.loss:.4g} "
+                            f"({parts}) {ev.triplets_per_s:.0f} tr/s")
+        elif isinstance(ev, E.EpochFinished):
+            self.last_epoch = {"epoch": ev.epoch + 1, "top1": ev.top1, "top5": ev.top5,
+                               "val_top1": ev.val_top1, "val_top5": ev.val_top5,
+                               "loss": ev.loss}
+            val = (f", val top-1 {_pct(ev.val_top1)} top-5 {_pct(ev.val_top5)}"
+                   if ev.val_top1 is not None else "")
+            msg = (f"epoch {ev.epoch + 1}/{ev.epochs}: loss {ev.loss:.4g}, train top-1 "
+                   f"{_pct(ev.top1)}{val}, {ev.seconds:.1f}s{' *best' if ev.is_best else ''}")
+            if self.bar:
+                self.bar.message(msg)
+            else:
+                print(msg, file=sys.stderr)
+        elif isinstance(ev, E.RunStopped):
+            print(f"stopped; resume with: siam train {self.trainer.project.root} --resume "
+                  f"{ev.run_dir}", file=sys.stderr)
+
+    def close(self) -> None:
+        if self.bar:
+            self.bar.close()
+
+
+def _project_of_run(run: Path):
+    from core.project import PROJECT_FILE, load_project
+
+    for parent in (run.parent.parent, run.parent):
+        if (parent / PROJECT_FILE).exists():
+            return load_project(parent)
+    return None
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from core.evaluate import evaluate, load_run
+
+    run = load_run(args.run, which=args.checkpoint, device=args.device)
+    data = args.data
+    if data is None:
+        project = _project_of_run(args.run)
+        if project is None:
+            raise SiamError("--data is required: the run is not inside a project", args.run)
+        data = project.dataset_paths()["test"]
+    result = evaluate(run, data)
+    if args.json:
+        print(json.dumps({"top1": result["top1"], "top5": result["top5"], "n": result["n"],
+                          "unknown_classes": result["unknown_classes"],
+                          "data": str(data), "run": str(args.run)}))
+    else:
+        print(f"{data}: top-1 {_pct(result['top1'])}, top-5 {_pct(result['top5'])} "
+              f"on {result['n']} images"
+              + (f" ({result['unknown_classes']} of unknown classes skipped)"
+                 if result["unknown_classes"] else ""))
+    return 0
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    from core.evaluate import load_run
+    from core.query import query
+
+    if args.k < 1:
+        raise SiamError(f"--k must be ≥ 1, got {args.k}")
+    run = load_run(args.run, which=args.checkpoint)
+    results = query(run, list(args.images), k=args.k)
+    if args.json:
+        print(json.dumps([{"image": str(img), "matches": [
+            {"class": m.label, "distance": m.distance, "confidence": m.confidence}
+            for m in matches]} for img, matches in zip(args.images, results)],
+            ensure_ascii=False))
+    else:
+        for img, matches in zip(args.images, results):
+            listing = "  ".join(f"{m.label} ({m.distance:.3f})" for m in matches)
+            print(f"{img}: {listing}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from core.evaluate import load_run
+    from core.export import export_run
+
+    run = load_run(args.run, which=args.checkpoint)
+    out = export_run(run, args.out, force=args.force)
+    print(f"wrote {out} ({len(run.classes)} classes)")
+    return 0
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from core.project import load_project
+
+    project = load_project(args.project)
+    runs = project.runs()
+    if args.json:
+        print(json.dumps([{"id": r.id, "path": str(r.path), "status": r.status,
+                           "epoch": r.epoch, "epochs": r.epochs, "best_top1": r.best_top1}
+                          for r in runs]))
+    else:
+        if not runs:
+            print(f"no runs in {project.runs_dir}")
+        for r in runs:
+            print(f"{r.id:40s} {r.status:9s} {r.epoch:>4}/{r.epochs:<4} best {_pct(r.best_top1)}")
+    return 0
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    from core.config import Config
+    from core.project import create_project
+
+    config = Config().with_overrides(args.set)
+    if args.alphabet:
+        config = config.replace({"data": {"alphabet": args.alphabet}})
+    project = create_project(args.folder, config, name=args.name or Path(args.folder).name)
+    print(f"created {project.file}")
+    return 0

@@ -1,0 +1,74 @@
+"""Typed trainer events. Subscribers (the CLI progress bar, the GUI worker, tests) receive these
+on the training thread; anything they carry is a copy, safe to hand to another thread.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass
+class RunStarted:
+    run_dir: Path
+    num_classes: int
+    train_samples: int
+    device: str
+    start_epoch: int  # 0 for a new run; > 0 when resumed
+    epochs: int
+    iterations: int
+    triplets: int
+    classes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class IterationFinished:
+    epoch: int  # 0-based
+    iteration: int  # 0-based within the epoch
+    iterations: int
+    step: int  # global iteration counter across epochs
+    loss: float
+    parts: dict[str, float]
+    triplets_per_s: float
+    lr: float
+
+
+@dataclass
+class EpochFinished:
+    epoch: int  # 0-based
+    epochs: int
+    top1: float  # nearest-center accuracy on the un-augmented training reference set
+    top5: float
+    val_top1: float | None  # on the validation file (held-out fonts), if there is one
+    val_top5: float | None
+    loss: float  # mean total loss over the epoch
+    seconds: float
+    probabilities: np.ndarray  # [C] positive-class sampling distribution for the next epoch
+    clusters: np.ndarray  # [C] int cluster id per class (-1: in no cluster)
+    mean_distance: np.ndarray  # [C] mean distance of a class's samples to its center
+    centers: np.ndarray  # [C, D] class centers in softplus space
+    is_best: bool = False
+
+
+@dataclass
+class RunFinished:
+    run_dir: Path
+    epochs_done: int
+    best_top1: float | None
+
+
+@dataclass
+class RunStopped:
+    run_dir: Path
+    epochs_done: int  # the run resumes from last.pt at this epoch
+
+
+@dataclass
+class RunFailed:
+    run_dir: Path
+    message: str  # one line a user can act on
+
+
+TrainerEvent = RunStarted | IterationFinished | EpochFinished | RunFinished | RunStopped | RunFailed

@@ -1,0 +1,92 @@
+"""Shared fixtures: a tiny synthetic glyph project that trains in seconds.
+
+The synthetic glyphs (random strokes per class, jittered per "font") let engine tests run
+without any font or the renderer; tests of the renderer itself use DejaVu.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("SIAM_CACHE_DIR", str(Path(__file__).parent / ".cache-test"))
+
+
+def synth_glyphs(num_classes: int, fonts: int, size: int = 37, seed: int = 0,
+                 font_offset: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Images [N,size,size] uint8 (ink 255), labels, sources: class = fixed random strokes,
+    font = a small consistent shift and stroke width."""
+    rng = np.random.default_rng(seed)
+    strokes = [rng.uniform(6, size - 6, size=(3, 4)) for _ in range(num_classes)]
+    images, labels, sources = [], [], []
+    for f in range(fonts):
+        frng = np.random.default_rng(1000 + f + font_offset)
+        dx, dy = frng.integers(-2, 3, size=2)
+        width = int(frng.integers(2, 4))
+        for c in range(num_classes):
+            im = Image.new("L", (size, size), 0)
+            d = ImageDraw.Draw(im)
+            for x0, y0, x1, y1 in strokes[c]:
+                d.line([(x0 + dx, y0 + dy), (x1 + dx, y1 + dy)], fill=255, width=width)
+            images.append(np.asarray(im))
+            labels.append(c)
+            sources.append(f)
+    return np.stack(images), np.array(labels), np.array(sources)
+
+
+def write_synth(path: Path, num_classes: int = 12, fonts: int = 4, seed: int = 0,
+                font_offset: int = 0) -> Path:
+    from core.glyphs import GlyphWriter
+
+    images, labels, sources = synth_glyphs(num_classes, fonts, seed=seed, font_offset=font_offset)
+    classes = [chr(ord("A") + i) for i in range(num_classes)]
+    with GlyphWriter(path, classes, [f"synth{font_offset + i}.ttf#0" for i in range(fonts)],
+                     37, alphabet="synthetic") as w:
+        w.append(images, labels, sources)
+    return path
+
+
+TINY_TOML = """
+[project]
+name = "tiny"
+
+[data]
+alphabet = "latin"
+
+[mining]
+positive = "{positive}"
+negative = "{negative}"
+eta = 10
+
+[train]
+epochs = {epochs}
+iterations = {iterations}
+triplets = 32
+lr = 0.003
+device = "cpu"
+"""
+
+
+@pytest.fixture
+def make_project(tmp_path: Path):
+    """Factory: a project folder with synthetic train/val files and a small config."""
+
+    def make(positive: str = "auto-probabilistic", negative: str = "auto-clustering",
+             epochs: int = 2, iterations: int = 4, classes: int = 12, name: str = "proj"):
+        from core.project import load_project
+
+        root = tmp_path / name
+        (root / "data").mkdir(parents=True)
+        write_synth(root / "data" / "train.h5", classes, fonts=4)
+        write_synth(root / "data" / "val.h5", classes, fonts=2, font_offset=10)
+        write_synth(root / "data" / "test.h5", classes, fonts=2, font_offset=20)
+        (root / "project.toml").write_text(TINY_TOML.format(
+            positive=positive, negative=negative, epochs=epochs, iterations=iterations))
+        return load_project(root)
+
+    return make

@@ -1,0 +1,10 @@
+import subprocess
+import sys
+
+
+def test_core_imports_no_qt():
+    code = ("import sys, core.trainer, core.cli, core.evaluate, core.query, core.export; "
+            "bad = [m for m in sys.modules if m.startswith(('PySide6', 'pyqtgraph', 'PyQt'))]; "
+            "assert not bad, bad")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
