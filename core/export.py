@@ -50,9 +50,6 @@ def export_run(run: RunModel, out: str | Path, force: bool = False) -> Path:
     out = Path(out)
     net = run.model.cpu().eval()
     module = ExportedClassifier(net, run.centers.cpu(), run.space == "softplus")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        scripted = torch.jit.script(module)
     extra = {
         "classes.json": json.dumps(run.classes, ensure_ascii=False),
         "meta.json": json.dumps({
@@ -65,8 +62,11 @@ def export_run(run: RunModel, out: str | Path, force: bool = False) -> Path:
             **{k: v for k, v in run.meta.items() if isinstance(v, (int, float, str))},
         }),
     }
-    buf = io.BytesIO()
-    torch.jit.save(scripted, buf, _extra_files=extra)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        scripted = torch.jit.script(module)
+        buf = io.BytesIO()
+        torch.jit.save(scripted, buf, _extra_files=extra)
     with atomic_path(out, force=force) as tmp:
         tmp.write_bytes(buf.getvalue())
     return out

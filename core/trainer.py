@@ -347,11 +347,11 @@ class Trainer:
         per, parts = self._batch_loss(rows)
         loss = per.mean()
         if not torch.isfinite(loss):
-            raise _NonFinite(float(loss))
+            raise _NonFinite(float(loss.detach()))
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
-        return float(loss), {k: float(v.mean()) for k, v in parts.items()}
+        return float(loss.detach()), {k: float(v.detach().mean()) for k, v in parts.items()}
 
     def _loop(self) -> TrainerEvent:
         cfg = self.config.train
