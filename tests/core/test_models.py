@@ -25,8 +25,8 @@ def test_mokin37_layers_match_table1():
     assert shapes == [(c, hw, hw) for c, _, _, _, hw in TABLE1]
     assert tuple(x.shape) == (2, 25)
     # softsign after every convolution, none after the final linear layer
-    kinds = [type(m) for m in model]
-    assert kinds.count(nn.Softsign) == 6 and kinds[-1] is nn.Linear
+    assert sum(isinstance(m, nn.Softsign) for m in model) == 6
+    assert type(model[-1]) is nn.Linear
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
@@ -34,6 +34,15 @@ def test_every_backbone_maps_its_input_to_the_embedding(name):
     model = build_model(name, 16)
     s = INPUT_SIZES[name]
     assert model(torch.rand(3, 1, s, s)).shape == (3, 16)
+
+
+def test_fused_softsign_matches_reference_gradients():
+    from core.models import Softsign
+
+    x = torch.randn(4, 3, 5, 5, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(Softsign(), (x,))
+    y = Softsign()(x)
+    assert torch.allclose(y, torch.nn.functional.softsign(x))
 
 
 def test_unknown_backbone_is_a_clear_error():
