@@ -56,6 +56,9 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "test_distort": Field(str, "rotate=4,blur=0.6,noise=0.04,thicken=1",
                               "Distortions applied to the test file (siam render --distort)"),
         "test_variants": Field(int, 2, "Distorted variants per test glyph", min=1, max=64),
+        "drawn": Field(str, "drawn.h5", "Labelled hand drawings (Draw tab, siam draw)"),
+        "include_drawn": Field(bool, False, "Add the labelled drawings of known classes to "
+                               "the training data"),
     },
     "model": {
         "backbone": Field(str, "mokin37", "Network from the model registry"),
@@ -274,7 +277,7 @@ def _toml_value(value: Any) -> str:
         return str(value)
     if isinstance(value, float):
         text = repr(value)
-        return text if ("." in text or "e" in text or "inf" in text or "nan" in text) else text + ".0"
+        return text if any(ch in text for ch in ".en") else text + ".0"
     if isinstance(value, str):
         escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
         return f'"{escaped}"'

@@ -94,7 +94,8 @@ class GlyphFile:
         for name in ("labels", "sources"):
             ds = h5[name]
             if ds.shape != (n,) or ds.dtype.kind not in "iu":
-                raise SiamError(f"/{name} must be int [{n}], found {ds.dtype} {ds.shape}", self.path)
+                raise SiamError(f"/{name} must be int [{n}], found {ds.dtype} {ds.shape}",
+                                self.path)
         if "excluded" in h5 and h5["excluded"].shape != (n,):
             raise SiamError(f"/excluded must have shape [{n}]", self.path)
         self.classes = _decode(h5["classes"][()])
@@ -278,7 +279,10 @@ class GlyphWriter:
         self.source_names = list(source_names)
         self.image_size = int(image_size)
         self._ctx = atomic_path(self.path, force=force)
-        self._tmp = self._ctx.__enter__()
+        try:
+            self._tmp = self._ctx.__enter__()
+        except OSError as exc:  # e.g. mkstemp in a folder that passes os.access but refuses
+            raise SiamError(f"cannot write ({_short(exc)})", self.path) from None
         self._n = 0
         self._excluded: list[np.ndarray] = []
         try:
@@ -336,6 +340,12 @@ class GlyphWriter:
             np.zeros(k, bool) if excluded is None else np.asarray(excluded, bool)
         )
         self._n = end
+
+    def add_dataset(self, name: str, data: Any, **kwargs: Any) -> None:
+        """A side dataset beside the contract's (e.g. drawn.h5's full-resolution originals)."""
+        if name in ("images", "labels", "sources", "classes", "source_names", "excluded"):
+            raise ValueError(f"/{name} is part of the schema")
+        self._h5.create_dataset(name, data=data, **kwargs)
 
     def close(self) -> Path:
         try:

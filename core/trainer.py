@@ -177,6 +177,8 @@ class Trainer:
         self.device = resolve_device(cfg.train.device)
         train = self._load_split("train", required=True)
         assert train is not None
+        if cfg.data.include_drawn:
+            train = self._with_drawings(train)
         self.train_set = train
         self.classes = train.classes
         self.num_classes = train.num_classes
@@ -221,6 +223,30 @@ class Trainer:
         if self.resuming:
             self._mining.trim(self.epoch)
         self._metrics = MetricsLog(self.run_dir / "metrics.jsonl")
+
+    def _with_drawings(self, train: GlyphSet) -> GlyphSet:
+        """Append the project's labelled drawings whose class the training data knows."""
+        path = self.project.resolve(self.config.data.drawn)
+        if not path.exists():
+            return train
+        drawn = load_glyphs(path)
+        if drawn.image_size != train.image_size:
+            raise SiamError(f"drawings are {drawn.image_size}px, training images "
+                            f"{train.image_size}px", path)
+        index = {c: i for i, c in enumerate(train.classes)}
+        mapped = torch.tensor([index.get(c, -1) for c in drawn.classes], dtype=torch.int64)
+        labels = mapped[drawn.labels]
+        keep = labels >= 0
+        if not bool(keep.any()):
+            return train
+        src = len(train.source_names)
+        return GlyphSet(
+            images=torch.cat([train.images, drawn.images[keep]]),
+            labels=torch.cat([train.labels, labels[keep]]),
+            sources=torch.cat([train.sources, torch.full((int(keep.sum()),), src)]),
+            classes=train.classes, source_names=[*train.source_names, "drawn"],
+            rows=np.concatenate([train.rows, np.full(int(keep.sum()), -1)]),
+            path=train.path, attrs=train.attrs)
 
     def _prepare_val(self) -> dict[str, Tensor] | None:
         val = self._load_split("val", required=False)
