@@ -1,0 +1,204 @@
+"""Mining benchmark: epoch-end update time and peak memory, and sample() time per call.
+
+Run from the repository root::
+
+    .venv/bin/python benchmarks/mining.py            # the full set (~1 min on 2 cores)
+    .venv/bin/python benchmarks/mining.py --quick    # C = 2,350 only, fewer repeats
+
+Prints one JSON object. Centers are synthetic (standard normal, D = 25), labels uniform over the
+classes (N = 900,000 for sampling). Peak memory is measured two ways: ``tracemalloc`` sees
+Python/numpy allocations only; torch's CPU allocator is invisible to it, so the peak resident set
+during the call (Linux ``VmHWM`` after resetting it through ``/proc/self/clear_refs``, measured
+on a cold update in a fresh process with glibc's mmap threshold lowered so freed blocks cannot
+hide in the heap) is the figure that covers everything. ``dense_matrix_mb`` is what one float32
+C×C matrix would take.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from core.augment import Augmenter  # noqa: E402
+from core.miners import make_sampler  # noqa: E402
+
+DIM = 25
+N_SAMPLES = 900_000
+
+
+def mining(**kw: Any) -> SimpleNamespace:
+    base = dict(positive="auto-probabilistic", negative="random", gamma=2.0, w=0.0, theta=0.5,
+                eta=1000, hard_ratio=4, distance_sharpness=4.0)
+    base.update(kw)
+    return SimpleNamespace(**base)
+
+
+def _status_kib(field: str) -> int | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _reset_peak() -> bool:
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def _small_mmap_threshold() -> None:
+    """Make glibc serve allocations above 64 KiB with mmap, so that freed blocks leave the
+    resident set at once and the peak measures what one call really holds."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").mallopt(-3, 1 << 16)  # M_MMAP_THRESHOLD
+    except (OSError, AttributeError):
+        pass
+
+
+def _setup(classes: int, negative: str, eta: int):
+    rng = np.random.default_rng(0)
+    labels = np.arange(classes)  # one row per class: the update does not look at samples
+    centers = rng.standard_normal((classes, DIM)).astype(np.float32)
+    spread = rng.uniform(0.5, 2.0, classes)
+    return make_sampler(labels, classes, mining(negative=negative, eta=eta)), centers, spread
+
+
+def memory_probe(classes: int, negative: str, eta: int) -> dict[str, Any]:
+    """Peak memory of one cold update, measured in this (fresh) process."""
+    _small_mmap_threshold()
+    sampler, centers, spread = _setup(classes, negative, eta)
+    rss_ok = _reset_peak()
+    rss0 = _status_kib("VmRSS")
+    tracemalloc.start()
+    sampler.update(centers, spread)
+    _, py_peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    hwm = _status_kib("VmHWM")
+    rss_peak = (hwm - rss0) / 1024 if rss_ok and hwm is not None and rss0 is not None else None
+    return {"tracemalloc_peak_mb": round(py_peak / 2**20, 1),
+            "rss_peak_mb": None if rss_peak is None else round(rss_peak, 1)}
+
+
+def measure_update(classes: int, negative: str, eta: int, repeats: int) -> dict[str, Any]:
+    sampler, centers, spread = _setup(classes, negative, eta)
+    sampler.update(centers, spread)  # warm-up (thread pools, first-touch pages)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        sampler.update(centers, spread)
+        times.append(time.perf_counter() - t0)
+    probe = subprocess.run(
+        [sys.executable, __file__, "--memory-probe", str(classes), negative, str(eta)],
+        check=True, capture_output=True, text=True)
+    return {
+        "classes": classes,
+        "negative": negative,
+        "eta": eta if negative == "auto-clustering" else None,
+        "seconds_median": round(statistics.median(times), 4),
+        "seconds_min": round(min(times), 4),
+        **json.loads(probe.stdout),
+        "dense_matrix_mb": round(classes * classes * 4 / 2**20, 1),
+        "clusters": int(sampler.clusters.max()) + 1,
+    }
+
+
+def measure_sample(classes: int, negative: str, n: int, repeats: int) -> dict[str, Any]:
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, classes, N_SAMPLES)
+    sampler = make_sampler(labels, classes, mining(negative=negative), seed=0)
+    sampler.update(rng.standard_normal((classes, DIM)).astype(np.float32),
+                   rng.uniform(0.5, 2.0, classes))
+    sampler.sample(n)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        sampler.sample(n)
+        times.append(time.perf_counter() - t0)
+    return {"classes": classes, "samples": N_SAMPLES, "positive": "auto-probabilistic",
+            "negative": negative, "n": n,
+            "ms_per_call_median": round(statistics.median(times) * 1e3, 3),
+            "ms_per_call_min": round(min(times) * 1e3, 3)}
+
+
+def measure_augment(batch: int, repeats: int) -> dict[str, Any]:
+    cfg = SimpleNamespace(enabled=True, p=0.7, projective=True, projective_shift=0.08,
+                          rotation=True, rotation_deg=5.0, scale=True, scale_min=0.7,
+                          scale_max=0.9)
+    aug = Augmenter(cfg, 37)
+    x = (torch.rand(batch, 1, 37, 37) > 0.7).float()
+    g = torch.Generator().manual_seed(0)
+    aug(x, g)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        aug(x, g)
+        times.append(time.perf_counter() - t0)
+    med = statistics.median(times)
+    return {"batch": batch, "size": 37, "ms_median": round(med * 1e3, 2),
+            "images_per_s": round(batch / med)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="C = 2,350 only, fewer repeats")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="torch intra-op threads (0 = torch's default); 1 is steadier on a "
+                    "CPU shared with other busy processes")
+    ap.add_argument("--memory-probe", nargs=3, metavar=("C", "NEGATIVE", "ETA"),
+                    help=argparse.SUPPRESS)  # internal: one cold update in a fresh process
+    args = ap.parse_args()
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    if args.memory_probe:
+        c, negative, eta = args.memory_probe
+        print(json.dumps(memory_probe(int(c), negative, int(eta))))
+        return
+    repeats = 3 if args.quick else 7
+    class_counts = (2350,) if args.quick else (2350, 11_172)
+    updates = []
+    for c in class_counts:
+        updates.append(measure_update(c, "auto-clustering", 1000, repeats))
+        if not args.quick:
+            updates.append(measure_update(c, "auto-clustering", 100_000, 3))
+        updates.append(measure_update(c, "distance", 0, repeats))
+        updates.append(measure_update(c, "random", 0, repeats))  # the AP update alone
+    samples = [measure_sample(class_counts[-1], neg, n, 5 * repeats)
+               for neg in ("random", "auto-clustering", "hard", "distance")
+               for n in (1024, 10_240)]
+    augment = [measure_augment(b, repeats) for b in (1536, 30_720 if not args.quick else 3072)]
+    print(json.dumps({
+        "benchmark": "mining",
+        "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+                    "torch": torch.__version__, "numpy": np.__version__,
+                    "python": platform.python_version(),
+                    "load_avg_1min": round(os.getloadavg()[0], 2)},
+        "update": updates,
+        "sample": samples,
+        "augment": augment,
+    }, indent=1))
+
+
+if __name__ == "__main__":
+    main()
