@@ -32,10 +32,9 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
         raise SiamError("checkpoint not found", path)
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unsafe content"
-        raise SiamError(f"checkpoint refused: it holds objects other than tensors ({first[:120]})",
-                        path) from None
+    except pickle.UnpicklingError:
+        raise SiamError("checkpoint refused: it holds pickled objects other than tensors "
+                        "(not loaded, for safety)", path) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SiamError(f"checkpoint is truncated or corrupt ({first[:120]})", path) from None

@@ -1,0 +1,333 @@
+"""The Train tab's settings form, generated from :data:`core.config.SCHEMA`.
+
+Nothing here lists a setting by name: each :class:`core.config.Field` picks its editor (choices →
+combo box, bool → check box, int → spin box, float → a spin box that accepts 1e-4 notation,
+str → line edit), its range (min/max), and its tooltip (help). Every keystroke is validated; an
+invalid value gets a red frame and a message naming ``section.key`` and is not written to the
+project; valid values become undoable project edits.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QValidator
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QLabel,
+    QLineEdit,
+    QScrollArea,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.config import SCHEMA, Config, Field, paper_defaults
+from core.errors import SiamError
+from workbench.document import ProjectDocument
+
+TRAINING_SECTIONS = ("loss", "mining", "augment", "train", "model")
+_INVALID_STYLE = "border: 2px solid #d03030; border-radius: 3px;"
+_KEY_RE = re.compile(r"\b([a-z]+)\.([a-z_0-9]+)\b")
+
+
+def _dynamic_choices() -> dict[tuple[str, str], Callable[[], list[str]]]:
+    """Free-text fields whose valid values come from a registry rather than the schema."""
+
+    def backbones() -> list[str]:
+        from core.models import MODELS
+
+        return list(MODELS)
+
+    return {("model", "backbone"): backbones}
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.6g}"
+
+
+class SciSpinBox(QDoubleSpinBox):
+    """A float spin box that shows and accepts ``1e-05`` as well as ``0.7``; steps are ×/÷ 10
+    for values spanning decades (learning rates), +/- 0.1·magnitude otherwise."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setDecimals(12)
+        self.setKeyboardTracking(True)
+
+    def textFromValue(self, value: float) -> str:  # noqa: N802 - Qt override
+        return _fmt(value)
+
+    def valueFromText(self, text: str) -> float:  # noqa: N802 - Qt override
+        try:
+            return float(text.strip())
+        except ValueError:
+            return self.value()
+
+    def validate(self, text: str, pos: int) -> object:
+        t = text.strip()
+        if not t:
+            return QValidator.State.Intermediate, text, pos
+        if not re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d*)?([eE][-+]?\d*)?", t):
+            return QValidator.State.Invalid, text, pos
+        try:
+            v = float(t)
+        except ValueError:
+            return QValidator.State.Intermediate, text, pos
+        if not math.isfinite(v) or v < self.minimum() or v > self.maximum():
+            return QValidator.State.Intermediate, text, pos
+        return QValidator.State.Acceptable, text, pos
+
+    def stepBy(self, steps: int) -> None:  # noqa: N802 - Qt override
+        v = self.value()
+        if self.minimum() > 0 and self.maximum() / self.minimum() >= 1e4 and v > 0:
+            self.setValue(v * (10.0 ** steps))  # log steps for lr-like ranges
+        else:
+            step = 0.1 * 10 ** math.floor(math.log10(abs(v))) if v else 0.01
+            self.setValue(v + steps * step)
+
+
+class FieldEditor:
+    """One SCHEMA field's widget plus parsing to a typed value or an error message."""
+
+    def __init__(self, section: str, key: str, field: Field,
+                 choices: list[str] | None, on_change: Callable[[], None]) -> None:
+        self.section, self.key, self.field = section, key, field
+        self.name = f"{section}.{key}"
+        choices = list(field.choices) if field.choices else choices
+        w: QWidget
+        if choices is not None:
+            w = QComboBox()
+            w.addItems(choices)
+            w.currentIndexChanged.connect(on_change)
+        elif field.kind is bool:
+            w = QCheckBox()
+            w.toggled.connect(on_change)
+        elif field.kind is int:
+            w = QSpinBox()
+            w.setRange(int(field.min) if field.min is not None else -(2**31),
+                       int(min(field.max, 2**31 - 1)) if field.max is not None else 2**31 - 1)
+            w.setGroupSeparatorShown(True)
+            w.lineEdit().textChanged.connect(on_change)  # typing (also invalid text)
+            w.valueChanged.connect(on_change)  # arrows, wheel, setValue
+        elif field.kind is float:
+            w = SciSpinBox()
+            w.setRange(field.min if field.min is not None else -1e12,
+                       field.max if field.max is not None else 1e12)
+            w.lineEdit().textChanged.connect(on_change)
+            w.valueChanged.connect(on_change)
+        else:
+            w = QLineEdit()
+            w.textChanged.connect(on_change)
+        w.setObjectName(self.name)
+        w.setToolTip(f"<b>{self.name}</b><br>{field.help}")
+        w.setAccessibleName(self.name)
+        self.widget = w
+        self.error: str | None = None
+
+    def set_value(self, value: Any) -> None:
+        w = self.widget
+        w.blockSignals(True)
+        try:
+            if isinstance(w, QComboBox):
+                i = w.findText(str(value))
+                if i < 0:
+                    w.addItem(str(value))
+                    i = w.count() - 1
+                w.setCurrentIndex(i)
+            elif isinstance(w, QCheckBox):
+                w.setChecked(bool(value))
+            elif isinstance(w, (QSpinBox, QDoubleSpinBox)):
+                w.lineEdit().blockSignals(True)
+                w.setValue(value)
+                w.lineEdit().setText(w.textFromValue(w.value()))
+                w.lineEdit().blockSignals(False)
+            elif isinstance(w, QLineEdit):
+                w.setText(", ".join(value) if isinstance(value, list) else str(value))
+        finally:
+            w.blockSignals(False)
+
+    def parse(self) -> Any:
+        """The typed value in the widget; raises SiamError naming the key if it is not valid."""
+        w, f = self.widget, self.field
+        if isinstance(w, QComboBox):
+            return w.currentText()
+        if isinstance(w, QCheckBox):
+            return w.isChecked()
+        if isinstance(w, (QSpinBox, QDoubleSpinBox)):
+            text = w.lineEdit().text().strip().replace(",", "").replace("\u202f", "")
+            try:
+                value: Any = int(text) if f.kind is int else float(text)
+            except ValueError:
+                kind = "an integer" if f.kind is int else "a number"
+                raise SiamError(f"{self.name} must be {kind}, got {text!r}") from None
+            if f.min is not None and value < f.min:
+                raise SiamError(f"{self.name} must be ≥ {f.min:g}, got {text}")
+            if f.max is not None and value > f.max:
+                raise SiamError(f"{self.name} must be ≤ {f.max:g}, got {text}")
+            return value
+        text = w.text()
+        if f.kind is list:
+            return [t.strip() for t in text.split(",") if t.strip()]
+        return text
+
+    def mark(self, error: str | None) -> None:
+        self.error = error
+        self.widget.setStyleSheet(_INVALID_STYLE if error else "")
+        tip = f"<b>{self.name}</b><br>{self.field.help}"
+        if error:
+            tip += f"<br><span style='color:#d03030'>{error}</span>"
+        self.widget.setToolTip(tip)
+
+
+class ConfigForm(QWidget):
+    """Editors for every training setting, kept in sync with the document both ways."""
+
+    validityChanged = Signal(bool)
+
+    def __init__(self, doc: ProjectDocument, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.doc = doc
+        self.editors: dict[str, FieldEditor] = {}
+        self._valid = True
+        self._loading = False
+
+        inner = QWidget()
+        col = QVBoxLayout(inner)
+        col.setContentsMargins(4, 4, 4, 4)
+        dynamic = _dynamic_choices()
+        for section in TRAINING_SECTIONS:
+            box = QGroupBox(section)
+            form = QFormLayout(box)
+            form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+            form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+            for key, field in SCHEMA[section].items():
+                maker = dynamic.get((section, key))
+                ed = FieldEditor(section, key, field, maker() if maker else None, self._edited)
+                self.editors[ed.name] = ed
+                label = QLabel(key)
+                label.setToolTip(field.help)
+                label.setBuddy(ed.widget)
+                form.addRow(label, ed.widget)
+            col.addWidget(box)
+        col.addStretch(1)
+        # One label column width for all groups, so the editors line up across sections.
+        labels = inner.findChildren(QLabel)
+        width = max((lab.sizeHint().width() for lab in labels), default=0)
+        for lab in labels:
+            lab.setMinimumWidth(width)
+            lab.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+
+        scroll = QScrollArea()
+        scroll.setWidget(inner)
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.message.setStyleSheet("color: #d03030;")
+        self.message.hide()
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(scroll, 1)
+        lay.addWidget(self.message)
+        inner.setMinimumWidth(inner.sizeHint().width())
+        bar = scroll.verticalScrollBar().sizeHint().width()
+        self.setMinimumWidth(inner.sizeHint().width() + bar + 8)
+
+        doc.configChanged.connect(lambda _keys: self.load(doc.config))
+        doc.projectChanged.connect(lambda: self.load(doc.config))
+        self.load(doc.config)
+
+    # -- sync --------------------------------------------------------------------------------
+    def load(self, config: Config) -> None:
+        """Show ``config``; editors whose text already means the same value are left alone so
+        the cursor does not jump while typing."""
+        self._loading = True
+        try:
+            for ed in self.editors.values():
+                want = config.get(ed.section, ed.key)
+                try:
+                    same = ed.parse() == want
+                except SiamError:
+                    same = False
+                if not same:
+                    ed.set_value(want)
+        finally:
+            self._loading = False
+        self._validate()
+
+    def values(self) -> dict[str, dict[str, Any]]:
+        """The parsed form values; raises SiamError for the first invalid one."""
+        out: dict[str, dict[str, Any]] = {}
+        for ed in self.editors.values():
+            out.setdefault(ed.section, {})[ed.key] = ed.parse()
+        return out
+
+    def config(self) -> Config:
+        """The document's config with the form's values applied (raises if invalid)."""
+        return self.doc.config.replace(self.values())
+
+    def is_valid(self) -> bool:
+        return self._valid
+
+    def errors(self) -> dict[str, str]:
+        return {name: ed.error for name, ed in self.editors.items() if ed.error}
+
+    def _edited(self, *_: object) -> None:
+        if self._loading:
+            return
+        if self._validate() and self.doc.project is not None:
+            try:
+                self.doc.set_values(self.values())
+            except SiamError as exc:  # cannot happen after _validate; keep the form honest
+                self._show_errors({}, str(exc))
+
+    def _validate(self) -> bool:
+        errors: dict[str, str] = {}
+        values: dict[str, dict[str, Any]] = {}
+        for ed in self.editors.values():
+            try:
+                values.setdefault(ed.section, {})[ed.key] = ed.parse()
+            except SiamError as exc:
+                errors[ed.name] = str(exc)
+        general = ""
+        if not errors:
+            try:
+                self.doc.config.replace(values)
+            except SiamError as exc:
+                general = str(exc)
+                named = [f"{s}.{k}" for s, k in _KEY_RE.findall(general)
+                         if f"{s}.{k}" in self.editors]
+                for name in named:
+                    errors[name] = general
+        self._show_errors(errors, general)
+        valid = not errors and not general
+        if valid != self._valid:
+            self._valid = valid
+            self.validityChanged.emit(valid)
+        return valid
+
+    def _show_errors(self, errors: dict[str, str], general: str) -> None:
+        for name, ed in self.editors.items():
+            ed.mark(errors.get(name))
+        lines = list(dict.fromkeys(list(errors.values()) + ([general] if general else [])))
+        self.message.setText("\n".join(lines))
+        self.message.setVisible(bool(lines))
+
+    # -- actions -----------------------------------------------------------------------------
+    def apply_paper_defaults(self) -> None:
+        """One undoable step setting every training section to the paper's values."""
+        self.doc.set_values(paper_defaults(), "Paper defaults")
+        self.load(self.doc.config)
+
+    def set_editable(self, editable: bool) -> None:
+        for ed in self.editors.values():
+            ed.widget.setEnabled(editable)

@@ -1,0 +1,131 @@
+"""Qt-free adapters between the GUI and engine modules that may not exist in every build.
+
+The workbench is written against the engine's documented contracts (core.alphabets, core.fonts,
+core.render, core.trainer, core.evaluate). :func:`require` imports one and turns "not built yet"
+into a :class:`SiamError` the GUI can show, instead of an ImportError at start-up; panels that
+need a missing module show a placeholder naming it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import re
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from core.atomic import write_text_atomic
+from core.config import SCHEMA, dump_toml
+from core.errors import SiamError
+
+_PURPOSE = {
+    "alphabets": "named alphabets",
+    "fonts": "font discovery and coverage",
+    "render": "glyph rendering",
+    "trainer": "training",
+    "evaluate": "run evaluation",
+}
+
+
+def available(name: str) -> bool:
+    try:
+        require(name)
+    except SiamError:
+        return False
+    return True
+
+
+def require(name: str) -> ModuleType:
+    """Import ``core.<name>`` or raise a user-facing error saying which engine part is missing."""
+    full = f"core.{name}"
+    try:
+        return importlib.import_module(full)
+    except ModuleNotFoundError as exc:
+        if exc.name == full:
+            what = _PURPOSE.get(name, name)
+            raise SiamError(f"this build has no {full} ({what}) yet") from None
+        raise
+
+
+# -- progress callbacks ------------------------------------------------------------------------
+def progress_adapter(fn: Callable[[str, int, int], None]) -> Callable[..., None]:
+    """Accept ``progress(done, total)`` or ``progress(label, done, total)`` from the engine."""
+
+    def cb(*args: Any) -> None:
+        if len(args) >= 3:
+            fn(str(args[0]), int(args[-2]), int(args[-1]))
+        elif len(args) == 2:
+            fn("", int(args[0]), int(args[1]))
+
+    return cb
+
+
+def call_with_supported(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call ``fn`` dropping keyword arguments its signature does not accept."""
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return fn(*args, **kwargs)
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return fn(*args, **kwargs)
+    return fn(*args, **{k: v for k, v in kwargs.items() if k in params})
+
+
+# -- font role tokens --------------------------------------------------------------------------
+def face_token(face: Any) -> str:
+    """What the Data tab writes into ``data.*_fonts`` for one face: its file name, with ``#i``
+    for faces beyond the first in a collection (the same spelling as the face id)."""
+    path = Path(face.path)
+    index = int(getattr(face, "index", 0) or 0)
+    if index or path.suffix.lower() in (".ttc", ".otc"):
+        return f"{path.name}#{index}"  # a collection: the name alone would match every face
+    return path.name
+
+
+def missing_tokens(tokens: list[str], faces: list[Any]) -> list[str]:
+    """Role tokens that name no installed face (fonts that disappeared between sessions)."""
+    fonts = require("fonts")
+    return [t for t in tokens if not fonts.match_faces(t, faces)]
+
+
+# -- repairing a project file ------------------------------------------------------------------
+_KEY_RE = re.compile(r"\b([a-z_]+)\.([a-z_0-9]+)\b")
+_UNKNOWN_KEY_RE = re.compile(r"unknown key ([a-z_]+)\.([A-Za-z_0-9-]+)")
+_SECTION_RE = re.compile(r"unknown section \[([^\]]+)\]")
+
+
+def offending_key(message: str) -> tuple[str, str | None] | None:
+    """The ``(section, key)`` a config error names (key None for an unknown section).
+
+    Pass the message without its file prefix (``SiamError.path``): a path such as
+    ``.../project.toml`` would otherwise read as section ``project``, key ``toml``.
+    """
+    m = _SECTION_RE.search(message)
+    if m:
+        return m.group(1), None
+    m = _UNKNOWN_KEY_RE.search(message)
+    if m:
+        return m.group(1), m.group(2)
+    for m in _KEY_RE.finditer(message):
+        section, key = m.group(1), m.group(2)
+        if key in SCHEMA.get(section, {}):
+            return section, key
+    return None
+
+
+def reset_key(file: Path, section: str, key: str | None) -> Path:
+    """Remove ``section.key`` (or the whole unknown section) from ``file`` so its default
+    applies again. The original is kept next to it as ``project.toml.bak``; returns that path."""
+    text = file.read_text(encoding="utf-8")
+    raw = tomllib.loads(text)
+    if key is None:
+        raw.pop(section, None)
+    elif isinstance(raw.get(section), dict):
+        raw[section].pop(key, None)
+    backup = file.with_name(file.name + ".bak")
+    write_text_atomic(backup, text)
+    write_text_atomic(file, dump_toml({s: t for s, t in raw.items() if isinstance(t, dict)}))
+    return backup

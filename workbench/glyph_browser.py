@@ -1,0 +1,439 @@
+"""Glyph browser: page through a glyph file's classes as a grid (one row per class, one cell per
+source face / variant) and exclude or re-include samples by clicking them.
+
+Exclusions are written straight into the file's ``/excluded`` flags
+(:meth:`core.glyphs.GlyphFile.set_excluded`), the labeling workflow for rendered data: training
+and evaluation skip excluded samples from the next run on. Pages are read on a worker thread
+because one page of a big file touches many compressed chunks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QSize,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QFont, QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.errors import SiamError
+from core.glyphs import GlyphFile
+from core.project import Project
+from workbench import dialogs
+from workbench.font_model import glyph_pixmap
+from workbench.workers import JobRunner, run_in_thread
+
+PAGE_SIZE = 24
+CELL_PX = 44
+_Index = QModelIndex | QPersistentModelIndex
+
+
+def short_source(name: str) -> str:
+    """``NanumGothic.ttf#0`` → ``NanumGothic``: the header only needs to tell faces apart."""
+    base, _, idx = name.partition("#")
+    stem = base.rsplit(".", 1)[0] if "." in base else base
+    return stem if idx in ("", "0") else f"{stem}#{idx}"
+
+
+@dataclass
+class FileIndex:
+    """Labels and sources of a glyph file, sorted by class for O(1) page lookups."""
+
+    path: Path
+    mtime: float
+    classes: list[str]
+    source_names: list[str]
+    labels: np.ndarray
+    sources: np.ndarray
+    order: np.ndarray  # rows sorted by (label, row)
+    starts: np.ndarray  # [C+1] offsets into order per label
+    variants: int  # most samples one (class, source) pair has
+    excluded: np.ndarray
+
+    @property
+    def num_pages(self) -> int:
+        return max(1, -(-len(self.classes) // PAGE_SIZE))
+
+    def columns(self) -> list[tuple[int, int]]:
+        return [(s, k) for s in range(len(self.source_names)) for k in range(self.variants)]
+
+
+@dataclass
+class GlyphPage:
+    index: FileIndex
+    page: int
+    labels: list[int]
+    cells: dict[tuple[int, int], int] = field(default_factory=dict)  # (row, col) → file row
+    images: dict[int, np.ndarray] = field(default_factory=dict)  # file row → image
+
+
+def build_index(path: Path) -> FileIndex:
+    """Read the labels/sources of ``path`` (no images)."""
+    with GlyphFile(path) as gf:
+        labels, sources = gf.labels, gf.sources
+        order = np.argsort(labels, kind="stable")
+        starts = np.searchsorted(labels[order], np.arange(gf.num_classes + 1))
+        s = max(1, len(gf.source_names))
+        pair = np.bincount(labels * s + sources, minlength=gf.num_classes * s) if len(labels) \
+            else np.zeros(1, np.int64)
+        return FileIndex(path=path, mtime=path.stat().st_mtime, classes=list(gf.classes),
+                         source_names=list(gf.source_names), labels=labels, sources=sources,
+                         order=order, starts=starts, variants=max(1, int(pair.max())),
+                         excluded=gf.excluded)
+
+
+def load_page(index: FileIndex, page: int) -> GlyphPage:
+    """The file rows and images of one page of classes."""
+    page = max(0, min(page, index.num_pages - 1))
+    labels = list(range(page * PAGE_SIZE, min(len(index.classes), (page + 1) * PAGE_SIZE)))
+    out = GlyphPage(index=index, page=page, labels=labels)
+    col_of = {c: j for j, c in enumerate(index.columns())}
+    wanted: list[int] = []
+    for r, label in enumerate(labels):
+        rows = index.order[index.starts[label]:index.starts[label + 1]]
+        seen: dict[int, int] = {}
+        for fr in rows:
+            s = int(index.sources[fr])
+            k = seen.get(s, 0)
+            seen[s] = k + 1
+            out.cells[(r, col_of[(s, k)])] = int(fr)
+            wanted.append(int(fr))
+    if wanted:
+        with GlyphFile(index.path) as gf:
+            imgs = gf.images(np.asarray(wanted, dtype=np.int64))
+        out.images = {fr: imgs[i] for i, fr in enumerate(wanted)}
+    return out
+
+
+class GlyphGridModel(QAbstractTableModel):
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.page: GlyphPage | None = None
+        self._pix: dict[int, QPixmap] = {}
+        self._columns: list[tuple[int, int]] = []
+
+    def set_page(self, page: GlyphPage | None) -> None:
+        self.beginResetModel()
+        self.page = page
+        self._pix.clear()
+        self._columns = page.index.columns() if page else []
+        self.endResetModel()
+
+    def file_row(self, index: _Index) -> int | None:
+        if self.page is None or not index.isValid():
+            return None
+        return self.page.cells.get((index.row(), index.column()))
+
+    def excluded(self, file_row: int) -> bool:
+        return bool(self.page is not None and self.page.index.excluded[file_row])
+
+    def set_excluded(self, file_row: int, value: bool) -> None:
+        if self.page is None:
+            return
+        self.page.index.excluded[file_row] = value
+        self._pix.pop(file_row, None)
+        for (r, c), fr in self.page.cells.items():
+            if fr == file_row:
+                idx = self.index(r, c)
+                self.dataChanged.emit(idx, idx)
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() or self.page is None else len(self.page.labels)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else len(self._columns)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if self.page is None:
+            return None
+        ix = self.page.index
+        if orientation == Qt.Orientation.Horizontal:
+            s, k = self._columns[section]
+            name = ix.source_names[s]
+            if role == Qt.ItemDataRole.DisplayRole:
+                label = short_source(name)
+                label = label if len(label) <= 12 else label[:11] + "…"
+                return f"{label}\nv{k + 1}" if ix.variants > 1 else label
+            if role == Qt.ItemDataRole.ToolTipRole:
+                return name + (f" (variant {k + 1})" if ix.variants > 1 else "")
+        else:
+            label = self.page.labels[section]
+            if role == Qt.ItemDataRole.DisplayRole:
+                return f"{ix.classes[label]}  {label}"
+            if role == Qt.ItemDataRole.ToolTipRole:
+                text = ix.classes[label]
+                return f"class {label}: {text} ({' '.join(f'U+{ord(c):04X}' for c in text)})"
+            if role == Qt.ItemDataRole.FontRole:
+                f = QFont()
+                f.setPointSizeF(f.pointSizeF() * 1.25)
+                return f
+        return None
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        fr = self.file_row(index)
+        if fr is None or self.page is None:
+            return None
+        if role == Qt.ItemDataRole.DecorationRole:
+            pix = self._pix.get(fr)
+            if pix is None:
+                pix = glyph_pixmap(self.page.images[fr], CELL_PX - 6, self.excluded(fr))
+                self._pix[fr] = pix
+            return pix
+        if role == Qt.ItemDataRole.ToolTipRole:
+            ix = self.page.index
+            label = int(ix.labels[fr])
+            state = "EXCLUDED — click to re-include" if self.excluded(fr) else \
+                "click to exclude"
+            return (f"{ix.classes[label]} · {ix.source_names[int(ix.sources[fr])]} · "
+                    f"row {fr}\n{state}")
+        if role == Qt.ItemDataRole.DisplayRole and self.excluded(fr):
+            return "✕"
+        return None
+
+
+class GlyphBrowser(QWidget):
+    """Dataset picker, pager, class search and the clickable grid."""
+
+    exclusionChanged = Signal(str)  # path of the edited file
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.project: Project | None = None
+        self.index: FileIndex | None = None
+        self._runner: JobRunner | None = None
+        self._want: tuple[str, int] | None = None  # (path, page) requested while loading
+        self._select_label: int | None = None
+
+        self.dataset = QComboBox()
+        self.dataset.setMinimumContentsLength(12)
+        self.dataset.currentIndexChanged.connect(self._dataset_changed)
+        self.prev_btn = QPushButton("◀")
+        self.next_btn = QPushButton("▶")
+        for b in (self.prev_btn, self.next_btn):
+            b.setFixedWidth(36)
+        self.page_spin = QSpinBox()
+        self.page_spin.setMinimum(1)
+        self.page_spin.setKeyboardTracking(False)
+        self.page_label = QLabel("of 1")
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Find class (e.g. 가 or U+AC00)")
+        self.search.setClearButtonEnabled(True)
+        self.search.returnPressed.connect(self._find)
+        self.prev_btn.clicked.connect(lambda: self.page_spin.setValue(self.page_spin.value() - 1))
+        self.next_btn.clicked.connect(lambda: self.page_spin.setValue(self.page_spin.value() + 1))
+        self.page_spin.valueChanged.connect(lambda v: self.show_page(v - 1))
+
+        self.model = GlyphGridModel(self)
+        self.view = QTableView()
+        self.view.setModel(self.model)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.view.setIconSize(QSize(CELL_PX - 6, CELL_PX - 6))
+        for header in (self.view.horizontalHeader(), self.view.verticalHeader()):
+            header.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+            header.setDefaultSectionSize(CELL_PX)
+        self.view.horizontalHeader().setDefaultSectionSize(CELL_PX + 24)
+        self.view.horizontalHeader().setMinimumSectionSize(CELL_PX)
+        self.view.clicked.connect(self._clicked)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+
+        nav = QHBoxLayout()
+        nav.addWidget(QLabel("Dataset"))
+        nav.addWidget(self.dataset, 1)
+        nav.addWidget(self.prev_btn)
+        nav.addWidget(self.page_spin)
+        nav.addWidget(self.page_label)
+        nav.addWidget(self.next_btn)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addLayout(nav)
+        lay.addWidget(self.search)
+        lay.addWidget(self.view, 1)
+        lay.addWidget(self.status)
+        self._set_enabled(False)
+
+    # -- datasets ----------------------------------------------------------------------------
+    def set_project(self, project: Project | None) -> None:
+        self.project = project
+        self.reload()
+
+    def datasets(self) -> list[tuple[str, Path]]:
+        if self.project is None:
+            return []
+        out = [(name, p) for name, p in self.project.dataset_paths().items() if p.exists()]
+        known = {p.resolve() for _, p in out}
+        data_dir = self.project.root / "data"
+        if data_dir.is_dir():
+            for p in sorted(data_dir.glob("*.h5")):
+                if p.resolve() not in known:
+                    out.append((p.stem, p))
+        return out
+
+    def reload(self) -> None:
+        """Re-list the project's glyph files (after rendering) and re-read the current one."""
+        current = self.dataset.currentData()
+        self.dataset.blockSignals(True)
+        self.dataset.clear()
+        for name, path in self.datasets():
+            self.dataset.addItem(f"{name} — {path.name}", str(path))
+        i = self.dataset.findData(current) if current else -1
+        self.dataset.setCurrentIndex(i if i >= 0 else 0)
+        self.dataset.blockSignals(False)
+        self.index = None
+        if self.dataset.count() == 0:
+            self.model.set_page(None)
+            self._set_enabled(False)
+            self.status.setText("No rendered data yet: press <b>Render datasets</b>.")
+            return
+        self._dataset_changed()
+
+    def _dataset_changed(self) -> None:
+        path = self.dataset.currentData()
+        if path:
+            self.index = None
+            self._request(str(path), 0)
+
+    def select_dataset(self, name: str) -> None:
+        for i in range(self.dataset.count()):
+            if self.dataset.itemText(i).startswith(f"{name} "):
+                self.dataset.setCurrentIndex(i)
+                return
+
+    # -- paging ------------------------------------------------------------------------------
+    def show_page(self, page: int) -> None:
+        if self.index is not None:
+            self._request(str(self.index.path), page)
+
+    def _request(self, path: str, page: int) -> None:
+        if self._runner is not None:
+            self._want = (path, page)
+            return
+        index = self.index if self.index is not None and str(self.index.path) == path else None
+
+        def work() -> GlyphPage:
+            ix = index or build_index(Path(path))
+            return load_page(ix, page)
+
+        self.status.setText("Loading…")
+        self._runner = run_in_thread(work, self, "siam-glyph-page", self._loaded, self._failed)
+        self._runner.finished.connect(self._load_done)
+
+    def _loaded(self, page: GlyphPage) -> None:
+        self.index = page.index
+        self.model.set_page(page)
+        ix = page.index
+        self.page_spin.blockSignals(True)
+        self.page_spin.setMaximum(ix.num_pages)
+        self.page_spin.setValue(page.page + 1)
+        self.page_spin.blockSignals(False)
+        self.page_label.setText(f"of {ix.num_pages}")
+        self._set_enabled(True)
+        self.prev_btn.setEnabled(page.page > 0)
+        self.next_btn.setEnabled(page.page < ix.num_pages - 1)
+        self._update_status()
+        if self._select_label is not None and self._select_label in page.labels:
+            self.view.scrollTo(self.model.index(page.labels.index(self._select_label), 0))
+            self.view.verticalHeader().setHighlightSections(True)
+            self._select_label = None
+
+    def _failed(self, message: str, details: str) -> None:
+        self.model.set_page(None)
+        self._set_enabled(False)
+        self.dataset.setEnabled(True)
+        self.status.setText(f"<span style='color:#d03030'>{message}</span>")
+
+    def _load_done(self) -> None:
+        self._runner = None
+        if self._want is not None:
+            want, self._want = self._want, None
+            self._request(*want)
+
+    def _set_enabled(self, on: bool) -> None:
+        for w in (self.prev_btn, self.next_btn, self.page_spin, self.search, self.view):
+            w.setEnabled(on)
+        self.dataset.setEnabled(self.dataset.count() > 0)
+
+    def _update_status(self) -> None:
+        ix = self.index
+        if ix is None:
+            return
+        n_ex = int(ix.excluded.sum())
+        self.status.setText(
+            f"{len(ix.labels):,} samples · {len(ix.classes):,} classes · "
+            f"{len(ix.source_names)} sources · <b>{n_ex:,} excluded</b>. Click a glyph to "
+            "exclude it from training (click again to re-include).")
+
+    # -- search & edit -----------------------------------------------------------------------
+    def find_class(self, text: str) -> int | None:
+        """Class index for a character, a class string or ``U+XXXX``."""
+        if self.index is None:
+            return None
+        text = text.strip()
+        if text.upper().startswith("U+"):
+            try:
+                text = chr(int(text[2:], 16))
+            except ValueError:
+                return None
+        try:
+            return self.index.classes.index(text)
+        except ValueError:
+            return None
+
+    def _find(self) -> None:
+        label = self.find_class(self.search.text())
+        if label is None:
+            self.status.setText(f"No class “{self.search.text().strip()}” in this file.")
+            return
+        self._select_label = label
+        self.page_spin.setValue(label // PAGE_SIZE + 1)
+        if self.model.page is not None and label in self.model.page.labels:
+            self._loaded(self.model.page)
+
+    def _clicked(self, index: QModelIndex) -> None:
+        fr = self.model.file_row(index)
+        if fr is not None:
+            self.toggle_excluded(fr)
+
+    def toggle_excluded(self, file_row: int) -> bool:
+        """Flip one sample's exclusion in the file; returns the new state."""
+        if self.index is None or self._runner is not None:
+            return False
+        value = not bool(self.index.excluded[file_row])
+        try:
+            with GlyphFile(self.index.path, "r+") as gf:
+                gf.set_excluded([file_row], value)
+        except (SiamError, OSError) as exc:
+            dialogs.error(self, "Cannot change the glyph file",
+                          f"{exc}\n\nThe file is unchanged. Is it read-only, or in use by a "
+                          "running job?")
+            return bool(self.index.excluded[file_row])
+        self.model.set_excluded(file_row, value)
+        self._update_status()
+        self.exclusionChanged.emit(str(self.index.path))
+        return value
+
+    def busy(self) -> bool:
+        return self._runner is not None

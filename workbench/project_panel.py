@@ -1,0 +1,147 @@
+"""The left dock: what the project holds — its glyph files (with counts) and its runs.
+
+Counts come from :func:`core.glyphs.read_info`, which reads labels but no images, so a refresh
+stays cheap even for 11,172-class files. A file that cannot be read is listed with its error
+instead of being hidden: that is exactly the file the user needs to hear about.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QBrush, QPalette
+from PySide6.QtWidgets import (
+    QLabel,
+    QStyle,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.errors import SiamError
+from core.glyphs import read_info
+from core.project import Project
+
+PATH_ROLE = Qt.ItemDataRole.UserRole + 1
+KIND_ROLE = Qt.ItemDataRole.UserRole + 2
+DETAIL_ROLE = Qt.ItemDataRole.UserRole + 3  # the second line (counts / run state) as plain text
+_STATUS_ICONS = {
+    "finished": QStyle.StandardPixmap.SP_DialogApplyButton,
+    "running": QStyle.StandardPixmap.SP_MediaPlay,
+    "paused": QStyle.StandardPixmap.SP_MediaPause,
+    "stopped": QStyle.StandardPixmap.SP_MediaStop,
+    "failed": QStyle.StandardPixmap.SP_MessageBoxCritical,
+}
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1%}"
+
+
+class ProjectPanel(QWidget):
+    """Tree of datasets and runs; double-clicking a run asks the window to show it."""
+
+    runActivated = Signal(object)  # Path of the run folder
+    datasetActivated = Signal(str)  # split name
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.header = QLabel()
+        self.header.setWordWrap(True)
+        self.header.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # One column of two-line items: long run ids and counts both fit a narrow dock.
+        self.tree = QTreeWidget()
+        self.tree.setColumnCount(1)
+        self.tree.setHeaderHidden(True)
+        self.tree.setRootIsDecorated(True)
+        self.tree.setUniformRowHeights(False)
+        self.tree.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.tree.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.tree.itemDoubleClicked.connect(self._activated)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addWidget(self.header)
+        lay.addWidget(self.tree, 1)
+        self.datasets = QTreeWidgetItem(self.tree, ["Datasets"])
+        self.runs = QTreeWidgetItem(self.tree, ["Runs"])
+        for item in (self.datasets, self.runs):
+            f = item.font(0)
+            f.setBold(True)
+            item.setFont(0, f)
+        self.project: Project | None = None
+        self.refresh(None)
+
+    def refresh(self, project: Project | None = None, keep: bool = False) -> None:
+        """Re-read counts and run states (``keep``: stay on the current project)."""
+        if not keep:
+            self.project = project
+        project = self.project
+        self.datasets.takeChildren()
+        self.runs.takeChildren()
+        if project is None:
+            self.header.setText("<i>No project open</i>")
+            return
+        desc = project.config.project.description
+        self.header.setText(
+            f"<b>{project.name}</b><br><small>{desc}</small><br>"
+            f"<small>alphabet <code>{project.config.data.alphabet}</code> · "
+            f"{project.config.data.image_size}px</small>")
+        self.header.setToolTip(str(project.root))
+        dim = QBrush(self.palette().color(QPalette.ColorRole.PlaceholderText))
+        for split, path in project.dataset_paths().items():
+            item = QTreeWidgetItem(self.datasets)
+            item.setData(0, PATH_ROLE, str(path))
+            item.setData(0, KIND_ROLE, "dataset")
+            if not path.exists():
+                self._set(item, f"{split}", "not rendered", str(path))
+                item.setForeground(0, dim)
+                continue
+            try:
+                info = read_info(path)
+            except (SiamError, OSError) as exc:
+                self._set(item, split, "unreadable — see tooltip", str(exc))
+                item.setForeground(0, QBrush(Qt.GlobalColor.red))
+                continue
+            excl = f" · {info['excluded']:,} excluded" if info["excluded"] else ""
+            self._set(item, f"{split}  ({path.name}, {info['sources']} sources)",
+                      f"{info['samples']:,} samples · {info['classes']:,} classes{excl}",
+                      f"{path}\n{info['sources']} sources, image size {info['image_size']}, "
+                      f"{info['min_per_class']}–{info['max_per_class']} samples per class")
+        try:
+            runs = project.runs()
+        except OSError:
+            runs = []
+        style = self.style()
+        for run in reversed(runs):  # newest first
+            item = QTreeWidgetItem(self.runs)
+            item.setData(0, PATH_ROLE, str(run.path))
+            item.setData(0, KIND_ROLE, "run")
+            epochs = f"{run.epoch}/{run.epochs}" if run.epochs else f"{run.epoch}"
+            self._set(item, run.id, f"{run.status} · epoch {epochs} · best {_pct(run.best_top1)}",
+                      f"{run.path}\n{run.message or run.status}\nDouble-click to plot it")
+            icon = _STATUS_ICONS.get(run.status)
+            if icon is not None:
+                item.setIcon(0, style.standardIcon(icon))
+        if not runs:
+            QTreeWidgetItem(self.runs, ["(none yet)"]).setDisabled(True)
+        self.datasets.setExpanded(True)
+        self.runs.setExpanded(True)
+
+    @staticmethod
+    def _set(item: QTreeWidgetItem, title: str, detail: str, tip: str) -> None:
+        item.setText(0, f"{title}\n    {detail}")
+        item.setData(0, DETAIL_ROLE, detail)
+        item.setToolTip(0, tip)
+
+    def run_items(self) -> list[QTreeWidgetItem]:
+        return [self.runs.child(i) for i in range(self.runs.childCount())
+                if self.runs.child(i).data(0, KIND_ROLE) == "run"]
+
+    def _activated(self, item: QTreeWidgetItem, _col: int) -> None:
+        kind = item.data(0, KIND_ROLE)
+        if kind == "run":
+            self.runActivated.emit(Path(item.data(0, PATH_ROLE)))
+        elif kind == "dataset":
+            self.datasetActivated.emit(item.text(0).split()[0])

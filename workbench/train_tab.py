@@ -1,0 +1,474 @@
+"""The Train tab: settings form, run controls, live curves, progress and an event log.
+
+Threading: the trainer runs inside a :class:`workbench.workers.TrainJob` on its own QThread.
+Its events arrive here as queued ``Signal(object)`` emissions and are only *buffered* by
+:meth:`TrainTab._on_event`; a 100 ms timer (:meth:`TrainTab._flush`) folds the buffer into the
+:class:`History`, the progress labels and the plots, so the GUI redraws at most 10 times a
+second however fast the iterations come. Pause / resume / stop call the job's thread-safe
+methods directly.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.errors import SiamError
+from core.project import Project, load_project, read_run_info
+from workbench import dialogs
+from workbench.config_form import ConfigForm
+from workbench.document import ProjectDocument
+from workbench.history import History, read_metrics
+from workbench.plots import TrainingPlots
+from workbench.workers import JobRunner, TrainJob, make_trainer_factory
+
+FLUSH_MS = 100  # ≤ 10 GUI updates per second
+LOG_EVERY_S = 2.0  # an iteration line in the log at most this often
+
+
+def _fmt_eta(seconds: float | None) -> str:
+    if seconds is None or seconds != seconds or seconds < 0:
+        return "–"
+    seconds = int(round(seconds))
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def _pct(v: float | None) -> str:
+    return "–" if v is None else f"{v:.1%}"
+
+
+class TrainTab(QWidget):
+    """Form + controls + plots; owns at most one training job at a time."""
+
+    stateChanged = Signal(str)  # idle | starting | training | paused | stopping
+    throughputChanged = Signal(float)
+    runsChanged = Signal()  # a run folder appeared or changed status
+    renderRequested = Signal()
+    jobFinished = Signal()
+
+    #: Builds the trainer factory; tests swap in a fake trainer here.
+    factory_maker: Callable[..., Callable[[], Any]] = staticmethod(make_trainer_factory)
+
+    def __init__(self, doc: ProjectDocument, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.doc = doc
+        self.history = History()
+        self.runner: JobRunner | None = None
+        self.job: TrainJob | None = None
+        self.state = "idle"
+        self.run_dir: Path | None = None
+        self._pending: list[Any] = []
+        self._started_at = 0.0
+        self._done_iters = 0
+        self._total_iters = 0
+        self._epochs = 0
+        self._iterations = 0
+        self._last_log = 0.0
+        self._last_iter: Any = None
+        self._flushes = 0
+        self.blocked_reason = ""  # set while another job (rendering) must keep Start disabled
+
+        self.form = ConfigForm(doc)
+        self.form.validityChanged.connect(lambda _ok: self._update_buttons())
+
+        self.start_btn = QPushButton("Start")
+        self.start_btn.setToolTip("Start a new run with these settings (Ctrl+R)")
+        self.pause_btn = QPushButton("Pause")
+        self.pause_btn.setToolTip("Pause after the current iteration; Resume continues")
+        self.stop_btn = QPushButton("Stop")
+        self.stop_btn.setToolTip("Stop and save a resumable checkpoint")
+        self.resume_btn = QToolButton()
+        self.resume_btn.setText("Resume from run…")
+        self.resume_btn.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.resume_menu = QMenu(self.resume_btn)
+        self.resume_menu.aboutToShow.connect(self._fill_resume_menu)
+        self.resume_btn.setMenu(self.resume_menu)
+        self.paper_btn = QPushButton("Paper defaults")
+        self.paper_btn.setToolTip("Set loss, mining, augment, train and model to the paper's "
+                                  "values (undoable)")
+        self.start_btn.clicked.connect(self.start)
+        self.pause_btn.clicked.connect(self.toggle_pause)
+        self.stop_btn.clicked.connect(self.stop)
+        self.paper_btn.clicked.connect(self.form.apply_paper_defaults)
+
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setFormat("idle")
+        self.progress.setTextVisible(True)
+        self.progress_label = QLabel("")
+        self.progress_label.setMinimumWidth(260)
+
+        controls = QHBoxLayout()
+        for w in (self.start_btn, self.pause_btn, self.stop_btn, self.resume_btn):
+            controls.addWidget(w)
+        controls.addSpacing(12)
+        controls.addWidget(self.progress, 1)
+        controls.addWidget(self.progress_label)
+
+        self.plots = TrainingPlots()
+        self.log = QPlainTextEdit()
+        self.log.setReadOnly(True)
+        self.log.setMaximumBlockCount(5000)
+        self.log.setPlaceholderText("Trainer events appear here.")
+
+        left = QWidget()
+        ll = QVBoxLayout(left)
+        ll.setContentsMargins(0, 0, 0, 0)
+        ll.addWidget(self.form, 1)
+        ll.addWidget(self.paper_btn)
+
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(self.plots)
+        right.addWidget(self.log)
+        right.setStretchFactor(0, 5)
+        right.setStretchFactor(1, 1)
+        right.setSizes([700, 140])
+
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(left)
+        split.addWidget(right)
+        split.setStretchFactor(0, 0)
+        split.setStretchFactor(1, 1)
+        split.setCollapsible(0, False)
+        self.splitter = split
+
+        lay = QVBoxLayout(self)
+        lay.addLayout(controls)
+        lay.addWidget(split, 1)
+
+        self.timer = QTimer(self)
+        self.timer.setInterval(FLUSH_MS)
+        self.timer.timeout.connect(self._flush)
+        doc.projectChanged.connect(self._project_changed)
+        self._update_buttons()
+
+    # -- state -------------------------------------------------------------------------------
+    @property
+    def busy(self) -> bool:
+        return self.runner is not None
+
+    def _set_state(self, state: str) -> None:
+        if state != self.state:
+            self.state = state
+            self.stateChanged.emit(state)
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        has_project = self.doc.project is not None
+        idle = not self.busy
+        self.start_btn.setEnabled(has_project and idle and self.form.is_valid()
+                                  and not self.blocked_reason)
+        self.start_btn.setToolTip(
+            self.blocked_reason or ("Start a new run with these settings (Ctrl+R)"
+                                    if self.form.is_valid()
+                                    else "Fix the settings marked in red first"))
+        self.resume_btn.setEnabled(has_project and idle)
+        self.paper_btn.setEnabled(has_project and idle)
+        self.form.set_editable(idle)
+        running = self.state in ("starting", "training", "paused")
+        self.pause_btn.setEnabled(running and self.state != "starting")
+        self.pause_btn.setText("Resume" if self.state == "paused" else "Pause")
+        self.stop_btn.setEnabled(running)
+
+    def set_blocked(self, reason: str) -> None:
+        """Keep Start disabled (with ``reason`` as tooltip) while e.g. the data is rendered."""
+        self.blocked_reason = reason
+        self._update_buttons()
+
+    def _project_changed(self) -> None:
+        if not self.busy:
+            self.history = History()
+            self.plots.set_epochs(0)
+            self.plots.show_history(self.history, force=True)
+            self.plots.set_summary("No run yet")
+            self.log.clear()
+            self.run_dir = None
+        self._update_buttons()
+
+    # -- actions -----------------------------------------------------------------------------
+    def start(self) -> bool:
+        """Start a new run with the form's settings; False if it could not start."""
+        project = self.doc.project
+        if project is None or self.busy:
+            return False
+        if not self.form.is_valid():
+            dialogs.error(self, "Invalid settings",
+                          "\n".join(self.form.errors().values()) or "Fix the settings first.")
+            return False
+        try:
+            config = self.form.config()
+        except SiamError as exc:
+            dialogs.error(self, "Invalid settings", str(exc))
+            return False
+        train = project.dataset_paths()["train"]
+        if not train.exists():
+            if dialogs.ask(self, "Render the data first?",
+                           f"The training data ({train.name}) has not been rendered yet.\n\n"
+                           "Render the project's datasets now (Data tab)?", default=True):
+                self.renderRequested.emit()
+            return False
+        self.history = History()
+        self.plots.set_epochs(config.train.epochs)
+        self.plots.show_history(self.history, force=True)
+        self.plots.set_summary("Starting…")
+        self.log.clear()
+        self._append_log(f"Starting a new run ({config.mining.positive} / "
+                         f"{config.mining.negative}, {config.loss.kind} loss)")
+        self._launch(self.factory_maker(project, config))
+        return True
+
+    def resume_run(self, run_dir: Path) -> bool:
+        """Continue ``run_dir`` from its last checkpoint (train.epochs may be raised in the
+        form to extend a finished run)."""
+        project = self.doc.project
+        if project is None or self.busy:
+            return False
+        run_dir = Path(run_dir)
+        config = None
+        try:
+            run_config = load_project(run_dir / "config.toml").config
+            form_cfg = self.form.config()
+            config = run_config.replace({"train": {
+                "epochs": max(run_config.train.epochs, form_cfg.train.epochs),
+                "device": form_cfg.train.device,
+                "eval_max": form_cfg.train.eval_max}})
+        except SiamError as exc:
+            dialogs.error(self, "Cannot resume", str(exc))
+            return False
+        self.history = read_metrics(run_dir)
+        self.plots.show_history(self.history, force=True)
+        self.log.clear()
+        self._append_log(f"Resuming {run_dir.name} from its last checkpoint")
+        self._launch(self.factory_maker(project, config, resume=run_dir))
+        return True
+
+    def _launch(self, factory: Callable[[], Any]) -> None:
+        job = TrainJob(factory)
+        runner = JobRunner(job, "siam-train", self)
+        job.event.connect(self._on_event)  # bound method of a GUI object: queued
+        runner.succeeded.connect(self._on_final)
+        runner.failed.connect(self._on_failed)
+        runner.cancelled.connect(self._on_cancelled)
+        runner.finished.connect(self._on_thread_finished)
+        self.job, self.runner = job, runner
+        self._pending.clear()
+        self._started_at = time.monotonic()
+        self._done_iters = 0
+        self._total_iters = 0
+        self._last_iter = None
+        self.progress.setRange(0, 0)  # busy until RunStarted says how much there is
+        self.progress.setFormat("starting…")
+        self._set_state("starting")
+        self.timer.start()
+        runner.start()
+
+    def toggle_pause(self) -> None:
+        if self.state == "paused":
+            self.resume()
+        else:
+            self.pause()
+
+    def pause(self) -> None:
+        if self.job is not None and self.state == "training":
+            self.job.pause()  # direct call: the worker thread is busy inside run()
+            self._append_log("Paused (after the current iteration).")
+            self._set_state("paused")
+
+    def resume(self) -> None:
+        if self.job is not None and self.state == "paused":
+            self.job.resume()
+            self._append_log("Resumed.")
+            self._set_state("training")
+
+    def stop(self) -> None:
+        if self.job is not None and self.state in ("starting", "training", "paused"):
+            self.job.stop()
+            self._append_log("Stopping; saving a checkpoint…")
+            self._set_state("stopping")
+
+    def wait(self, ms: int) -> bool:
+        """Block until the job's thread ended (used when closing); True if it did."""
+        return self.runner is None or self.runner.wait(ms)
+
+    def _fill_resume_menu(self) -> None:
+        menu = self.resume_menu
+        menu.clear()
+        project = self.doc.project
+        runs = project.runs() if project else []
+        ok = [r for r in runs if (r.path / "checkpoints" / "last.pt").exists()]
+        for r in reversed(ok):
+            act = menu.addAction(f"{r.id}  ({r.status}, epoch {r.epoch}/{r.epochs}, "
+                                 f"best {_pct(r.best_top1)})")
+            act.triggered.connect(lambda _=False, p=r.path: self.resume_run(p))
+        if not ok:
+            act = menu.addAction("No run with a checkpoint yet")
+            act.setEnabled(False)
+
+    # -- showing a finished run --------------------------------------------------------------
+    def show_run(self, run_dir: Path, project: Project | None = None) -> bool:
+        """Plot a past run from its metrics.jsonl (not while training)."""
+        if self.busy:
+            return False
+        run_dir = Path(run_dir)
+        info = read_run_info(run_dir)
+        self.history = read_metrics(run_dir)
+        self.plots.set_epochs(info.epochs)
+        self.plots.show_history(self.history, force=True)
+        self.run_dir = run_dir
+        self.plots.set_summary(
+            f"Run <b>{info.id}</b>: {info.status}, epoch {info.epoch}/{info.epochs}, "
+            f"best top-1 {_pct(info.best_top1)} — read from metrics.jsonl")
+        self.log.clear()
+        self._append_log(f"Showing {run_dir} ({len(self.history)} iterations, "
+                         f"{len(self.history.epochs)} epochs)")
+        if info.message:
+            self._append_log(info.message)
+        return True
+
+    # -- events (GUI thread) -----------------------------------------------------------------
+    def _on_event(self, event: Any) -> None:
+        self._pending.append(event)  # cheap; the timer does the work
+
+    def _flush(self) -> None:
+        events, self._pending = self._pending, []
+        if not events:
+            return
+        self._flushes += 1
+        now = time.monotonic()
+        for ev in events:
+            name = type(ev).__name__
+            if name == "IterationFinished":
+                self.history.add_event(ev)
+                self._done_iters += 1
+                self._last_iter = ev
+                if now - self._last_log >= LOG_EVERY_S:
+                    self._last_log = now
+                    parts = " ".join(f"{k}={v:.4g}" for k, v in ev.parts.items())
+                    self._append_log(f"epoch {ev.epoch + 1} it {ev.iteration + 1}/"
+                                     f"{ev.iterations}: loss {ev.loss:.4g} {parts} "
+                                     f"({ev.triplets_per_s:,.0f} triplets/s)")
+            elif name == "EpochFinished":
+                self.history.add_event(ev)
+                val = (f", val top-1 {_pct(ev.val_top1)} top-5 {_pct(ev.val_top5)}"
+                       if ev.val_top1 is not None else "")
+                best = " ★ best" if ev.is_best else ""
+                self._append_log(f"Epoch {ev.epoch + 1}/{ev.epochs}: loss {ev.loss:.4g}, "
+                                 f"train top-1 {_pct(ev.top1)} top-5 {_pct(ev.top5)}{val} "
+                                 f"({ev.seconds:.1f}s){best}")
+                self.runsChanged.emit()
+            elif name == "RunStarted":
+                self._on_run_started(ev)
+            elif name == "RunFinished":
+                self._append_log(f"Finished after {ev.epochs_done} epochs; best top-1 "
+                                 f"{_pct(ev.best_top1)}.")
+            elif name == "RunStopped":
+                self._append_log(f"Stopped at epoch {ev.epochs_done + 1}; resumable from "
+                                 f"{Path(ev.run_dir).name}/checkpoints/last.pt.")
+            elif name == "RunFailed":
+                self._append_log(f"FAILED: {ev.message}")
+        self.plots.show_history(self.history)
+        self._update_progress()
+
+    def _on_run_started(self, ev: Any) -> None:
+        self.run_dir = Path(ev.run_dir)
+        self._epochs, self._iterations = ev.epochs, ev.iterations
+        self._total_iters = max(0, (ev.epochs - ev.start_epoch) * ev.iterations)
+        self._done_iters = 0
+        self._started_at = time.monotonic()
+        if ev.start_epoch:
+            self.history = read_metrics(self.run_dir, History())
+        self._append_log(f"Run {self.run_dir.name} on {ev.device}: {ev.num_classes:,} classes, "
+                         f"{ev.train_samples:,} training samples, {ev.epochs} epochs × "
+                         f"{ev.iterations} iterations × {ev.triplets:,} triplets"
+                         + (f" (from epoch {ev.start_epoch + 1})" if ev.start_epoch else ""))
+        self.progress.setRange(0, max(1, ev.epochs * ev.iterations))
+        self.plots.set_epochs(ev.epochs)
+        if self.state == "starting":
+            self._set_state("training")
+        self.runsChanged.emit()
+
+    def _update_progress(self) -> None:
+        it = self._last_iter
+        if it is None or not self._iterations:
+            return
+        done_global = it.epoch * it.iterations + it.iteration + 1
+        self.progress.setValue(done_global)
+        self.progress.setFormat(f"epoch {it.epoch + 1}/{self._epochs} · iteration "
+                                f"{it.iteration + 1}/{it.iterations}")
+        elapsed = time.monotonic() - self._started_at
+        eta = None
+        if self._done_iters and self._total_iters:
+            remaining = max(0, self._total_iters - self._done_iters)
+            eta = elapsed / self._done_iters * remaining
+        self.progress_label.setText(f"{it.triplets_per_s:,.0f} triplets/s · ETA {_fmt_eta(eta)}")
+        self.plots.set_summary(
+            f"Run <b>{self.run_dir.name if self.run_dir else ''}</b>: loss {it.loss:.4g}"
+            + (f", last val top-1 {_pct(self._last_val())}" if self._last_val() is not None
+               else ""))
+        self.throughputChanged.emit(float(it.triplets_per_s))
+
+    def _last_val(self) -> float | None:
+        g = self.history.epoch_values["val_top1"]
+        if not len(g):
+            g = self.history.epoch_values["top1"]
+        v = g.view()[-1] if len(g) else None
+        return None if v is None or v != v else float(v)
+
+    def _on_final(self, final: Any) -> None:
+        self._flush()
+        if type(final).__name__ == "RunFailed":
+            self._report_failure(final.message)
+
+    def _on_cancelled(self) -> None:
+        self._append_log("Stopped before the run started.")
+
+    def _on_failed(self, message: str, details: str) -> None:
+        self._flush()
+        self._append_log(f"ERROR: {message}")
+        self._report_failure(message, details)
+
+    def _report_failure(self, message: str, details: str = "") -> None:
+        hint = ""
+        if self.run_dir and (self.run_dir / "checkpoints" / "last.pt").exists():
+            hint = ("\n\nThe run keeps its last checkpoint; continue it with "
+                    f"“Resume from run…” → {self.run_dir.name}.")
+        dialogs.error(self, "Training failed", message + hint, details)
+        if "render it first" in message:
+            if dialogs.ask(self, "Render the data?", "Render the project's datasets now?",
+                           default=True):
+                self.renderRequested.emit()
+
+    def _on_thread_finished(self) -> None:
+        self._flush()
+        self.timer.stop()
+        self.job = None
+        self.runner = None
+        self.progress.setRange(0, 1)
+        self.progress.setValue(1 if self._done_iters else 0)
+        self.progress.setFormat("idle")
+        self.throughputChanged.emit(0.0)
+        self._set_state("idle")
+        self.runsChanged.emit()
+        self.jobFinished.emit()
+
+    def _append_log(self, line: str) -> None:
+        self.log.appendPlainText(f"[{time.strftime('%H:%M:%S')}] {line}")
