@@ -1,0 +1,140 @@
+"""Render speed: end-to-end glyphs/s into HDF5 vs a plain PIL ``ImageDraw.text`` baseline.
+
+The end-to-end figure is what ``siam render`` does: spawn the workers, render (face × class
+block) tasks, stream them through lzf compression into a glyph file, close it. The baseline is
+the obvious alternative a user would write: one ``ImageFont.truetype`` per face and one
+``ImageDraw.text`` per glyph into an in-memory image, no centring, no file — run both in one
+process (``baseline_1proc``) and spread over the same number of processes as the renderer
+(``baseline_nproc``), so the comparison holds either way.
+
+    python benchmarks/render.py                       # hangul-2350 over 24 Korean faces
+    python benchmarks/render.py --alphabet hangul-11172 --faces 0 --no-baseline  # all faces
+
+Prints one JSON object. Falls back to latin-digits × the DejaVu faces without Korean fonts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+from core.alphabets import named_alphabet  # noqa: E402
+from core.fonts import FontFace, coverage, discover_fonts  # noqa: E402
+from core.render import render_dataset  # noqa: E402
+
+
+def pick_faces(alphabet: str, n: int) -> tuple[str, list[FontFace]]:
+    """Up to ``n`` faces covering the whole alphabet, spread over the sorted list so several
+    families (not five weights of one) are measured; ``n = 0`` means all of them."""
+    classes = named_alphabet(alphabet).classes
+    full = [f for f in discover_fonts() if coverage(f, classes).all()]
+    if not full:
+        alphabet = "latin-digits"
+        classes = named_alphabet(alphabet).classes
+        full = [f for f in discover_fonts() if f.family.startswith("DejaVu")
+                and coverage(f, classes).all()]
+    if n and len(full) > n:
+        step = len(full) / n
+        full = [full[int(i * step)] for i in range(n)]
+    return alphabet, full
+
+
+def _pil_faces(args: tuple[list[tuple[str, int]], list[str], int, int]) -> int:
+    """Plain PIL loop over some faces: the baseline's unit of work; returns glyphs drawn."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    faces, classes, size, margin = args
+    done = 0
+    sink = 0
+    for path, index in faces:
+        font = ImageFont.truetype(path, size - 2 * margin, index=index)
+        for text in classes:
+            img = Image.new("L", (size, size), 0)
+            ImageDraw.Draw(img).text((margin, margin), text, fill=255, font=font)
+            sink += int(np.asarray(img)[size // 2, size // 2])
+            done += 1
+    return done
+
+
+def pil_baseline(faces: list[FontFace], classes: list[str], size: int, margin: int,
+                 processes: int) -> dict[str, float]:
+    items = [(str(f.path), f.index) for f in faces]
+    t0 = time.perf_counter()
+    if processes <= 1:
+        n = _pil_faces((items, classes, size, margin))
+    else:
+        chunks = [(items[i::processes], classes, size, margin) for i in range(processes)]
+        with mp.get_context("spawn").Pool(processes) as pool:
+            n = sum(pool.map(_pil_faces, chunks))
+    dt = time.perf_counter() - t0
+    return {"glyphs": n, "seconds": round(dt, 3), "glyphs_per_s": round(n / dt, 1)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--alphabet", default="hangul-2350")
+    ap.add_argument("--faces", type=int, default=24, help="faces to use (0 = all covering)")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--size", type=int, default=37)
+    ap.add_argument("--margin", type=int, default=2)
+    ap.add_argument("--no-baseline", action="store_true")
+    ap.add_argument("--repeat", type=int, default=3, help="interleaved repeats; best is kept")
+    args = ap.parse_args()
+
+    alphabet, faces = pick_faces(args.alphabet, args.faces)
+    classes = named_alphabet(alphabet).classes
+    for f in faces:  # warm the coverage cache outside the timings
+        coverage(f, classes)
+    result: dict[str, object] = {
+        "alphabet": alphabet, "classes": len(classes), "faces": len(faces),
+        "glyphs": len(classes) * len(faces), "workers": args.workers,
+        "cpus": os.cpu_count(), "machine": platform.processor() or platform.machine(),
+        "python": platform.python_version(), "loadavg_before": os.getloadavg()[0],
+    }
+    # Interleaved repeats, best of each: other load on the machine hits all three alike, and
+    # the best run is the least disturbed one.
+    ours: list[dict[str, float]] = []
+    base1: list[dict[str, float]] = []
+    basen: list[dict[str, float]] = []
+    for _ in range(args.repeat):
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "bench.h5"
+            rep = render_dataset(classes, faces, out, size=args.size, margin=args.margin,
+                                 alphabet_name=alphabet, workers=args.workers)
+            ours.append({"glyphs": rep.samples, "seconds": round(rep.seconds, 3),
+                         "glyphs_per_s": round(rep.glyphs_per_s, 1),
+                         "file_mb": round(out.stat().st_size / 1e6, 1)})
+        if not args.no_baseline:
+            base1.append(pil_baseline(faces, classes, args.size, args.margin, 1))
+            basen.append(pil_baseline(faces, classes, args.size, args.margin, args.workers))
+
+    def best(runs: list[dict[str, float]]) -> dict[str, object]:
+        top = dict(max(runs, key=lambda r: r["glyphs_per_s"]))
+        top["all_glyphs_per_s"] = [r["glyphs_per_s"] for r in runs]
+        return top
+
+    result["end_to_end"] = best(ours)
+    if not args.no_baseline:
+        b1, bn = best(base1), best(basen)
+        rate = result["end_to_end"]["glyphs_per_s"]
+        result["baseline_1proc"] = b1
+        result[f"baseline_{args.workers}proc"] = bn
+        result["ratio_vs_baseline_1proc"] = round(rate / b1["glyphs_per_s"], 2)
+        result[f"ratio_vs_baseline_{args.workers}proc"] = round(rate / bn["glyphs_per_s"], 2)
+    result["loadavg_after"] = os.getloadavg()[0]
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()

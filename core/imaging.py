@@ -1,0 +1,113 @@
+"""One normalisation for every glyph image that does not come from a font.
+
+Rendered glyphs are centred on their ink box and scaled to fill ``size - 2*margin``; scans,
+Omniglot strokes, PHD08 bitmaps and the Draw tab's canvas must look the same to the network, so
+all of them pass through :func:`normalize_glyph` (importers and query code alike).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from core.errors import SiamError
+
+#: Share of the ink contrast above which a pixel counts as ink for the bounding box; low enough
+#: to keep anti-aliased stroke edges, high enough to ignore faint scanner noise.
+INK_THRESHOLD = 0.25
+
+
+def to_unit_gray(image: np.ndarray) -> np.ndarray:
+    """Any 2-D (or H×W×C) image as float32 grey in [0, 1], whatever its dtype."""
+    a = np.asarray(image)
+    if a.ndim == 3:
+        if a.shape[2] == 4:  # composite over white: transparent background is paper
+            alpha = a[..., 3:4].astype(np.float32) / (np.iinfo(a.dtype).max
+                                                      if a.dtype.kind in "ui" else 1.0)
+            rgb = _unit(a[..., :3])
+            a = (rgb * alpha + (1 - alpha)).mean(axis=2)
+            return a.astype(np.float32)
+        return _unit(a[..., :3]).mean(axis=2).astype(np.float32)
+    if a.ndim != 2:
+        raise ValueError(f"expected a 2-D image, got shape {a.shape}")
+    return _unit(a)
+
+
+def _unit(a: np.ndarray) -> np.ndarray:
+    if a.dtype == bool:
+        return a.astype(np.float32)
+    if a.dtype.kind in "ui":
+        return a.astype(np.float32) / float(np.iinfo(a.dtype).max)
+    a = a.astype(np.float32)
+    lo, hi = float(np.nanmin(a)) if a.size else 0.0, float(np.nanmax(a)) if a.size else 0.0
+    if lo < 0.0 or hi > 1.0:  # arbitrary float range: stretch
+        a = (a - lo) / (hi - lo) if hi > lo else np.zeros_like(a)
+    return np.nan_to_num(a)
+
+
+def ink_map(image: np.ndarray, polarity: str = "auto") -> np.ndarray:
+    """Float32 ink strength in [0, 1] (background 0), from any image.
+
+    ``polarity="auto"`` takes the median of the border pixels as the background and treats the
+    direction away from it as ink, so dark-on-light scans and light-on-dark canvases both work;
+    ``"dark"`` / ``"light"`` force dark ink on light paper or the reverse.
+    """
+    g = to_unit_gray(image)
+    if g.size == 0:
+        raise SiamError("image is blank")
+    if polarity == "auto":
+        border = np.concatenate([g[0], g[-1], g[:, 0], g[:, -1]])
+        bg = float(np.median(border))
+        lo, hi = float(g.min()), float(g.max())
+        dark_ink = (bg - lo) > (hi - bg)
+    elif polarity in ("dark", "light"):
+        dark_ink = polarity == "dark"
+        bg = float(g.max()) if dark_ink else float(g.min())
+    else:
+        raise ValueError(f"polarity must be auto, dark or light, got {polarity!r}")
+    if dark_ink:
+        extreme = float(g.min())
+        span = bg - extreme
+        ink = (bg - g) / span if span > 0 else np.zeros_like(g)
+    else:
+        extreme = float(g.max())
+        span = extreme - bg
+        ink = (g - bg) / span if span > 0 else np.zeros_like(g)
+    if span < 1e-3:
+        raise SiamError("image is blank")
+    return np.clip(ink, 0.0, 1.0).astype(np.float32)
+
+
+def fit_to_canvas(ink: np.ndarray, size: int, margin: int = 2) -> np.ndarray:
+    """Crop float ink (background 0) to its ink box, pad square, resize into the canvas."""
+    mask = ink >= INK_THRESHOLD
+    if not mask.any():
+        raise SiamError("image is blank")
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    crop = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    h, w = crop.shape
+    side = max(h, w)
+    square = np.zeros((side, side), np.float32)
+    top, left = (side - h) // 2, (side - w) // 2
+    square[top:top + h, left:left + w] = crop
+    inner = max(1, size - 2 * margin)
+    img = Image.fromarray(square)  # float32 → mode "F"
+    resample = Image.Resampling.BOX if side >= inner else Image.Resampling.BICUBIC
+    small = np.asarray(img.resize((inner, inner), resample), dtype=np.float32)
+    out = np.zeros((size, size), np.float32)
+    out[margin:margin + inner, margin:margin + inner] = small
+    return np.clip(np.rint(out * 255.0), 0, 255).astype(np.uint8)
+
+
+def normalize_glyph(image: np.ndarray, size: int, margin: int = 2,
+                    polarity: str = "auto") -> np.ndarray:
+    """Any glyph image → uint8 ``[size, size]``, ink 255 on 0, centred and scaled like renders.
+
+    Polarity is detected from the border (see :func:`ink_map`); the ink bounding box is padded to
+    a square (aspect kept), resized with area averaging when shrinking (bicubic when growing)
+    to ``size - 2*margin`` and centred. A blank image raises ``SiamError("image is blank")``.
+    """
+    if size < 1 or margin < 0 or 2 * margin >= size:
+        raise ValueError(f"bad size/margin {size}/{margin}")
+    return fit_to_canvas(ink_map(image, polarity), size, margin)
