@@ -33,9 +33,14 @@ def atomic_path(path: str | Path, force: bool = True) -> Iterator[Path]:
     if path.exists() and not force:
         raise SiamError("already exists (use --force to replace it)", path)
     check_writable_dir(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise SiamError(f"cannot write a file here ({exc.strerror})", path) from None
     os.close(fd)
     tmp = Path(tmp_name)
+    # mkstemp makes 0600 files; outputs should follow the umask like any other new file.
+    os.chmod(tmp, 0o666 & ~_umask())
     try:
         yield tmp
         os.replace(tmp, path)
@@ -45,12 +50,20 @@ def atomic_path(path: str | Path, force: bool = True) -> Iterator[Path]:
         raise
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_text_atomic(path: str | Path, text: str) -> None:
     """Replace a text file in one step (project.toml, config.toml)."""
-    with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
+    write_bytes_atomic(path, text.encode("utf-8"))
 
 
 def write_bytes_atomic(path: str | Path, data: bytes) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
+    try:
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(data)
+    except OSError as exc:
+        raise SiamError(f"cannot write ({exc.strerror or exc})", path) from None

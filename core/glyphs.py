@@ -1,4 +1,4 @@
-"""The glyph HDF5 contract (``schema = "siam-glyphs/1"``, docs/DATA_FORMATS.md).
+"""The glyph HDF5 contract (``schema = "siam-glyphs/1"``, docs/DATA.md).
 
 Every producer (renderer, importers, the Draw tab) writes through :class:`GlyphWriter`, which
 streams chunks into a temporary file and renames it only when complete. Every consumer opens
@@ -13,14 +13,16 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import h5py
 import numpy as np
-import torch
 
 from core.atomic import atomic_path
 from core.errors import SiamError
+
+if TYPE_CHECKING:  # torch is imported only by load(): `siam inspect` / `render` start fast
+    import torch
 
 SCHEMA = "siam-glyphs/1"
 _STR = h5py.string_dtype("utf-8")
@@ -180,6 +182,8 @@ class GlyphFile:
         self, include_excluded: bool = False, sources: list[str] | None = None
     ) -> GlyphSet:
         """Load the images into memory, dropping excluded samples unless asked to keep them."""
+        import torch
+
         mask = np.ones(len(self), dtype=bool)
         if not include_excluded:
             mask &= ~self.excluded
