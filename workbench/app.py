@@ -73,6 +73,29 @@ def choose_project(arg: str | None) -> Path:
     return default_project()
 
 
+def _show_run_everywhere(w: object, app: object, runs: list, timeout: float) -> None:
+    """Put a finished run on every tab: its curves, its miners, a drawing it reads, a comparison."""
+    from workbench.workers import live_threads
+
+    run = runs[-1].path
+    w.train_tab.show_run(run)
+    w.miners_tab.show_run(run)
+    wait_until(app, lambda: w.miners_tab.history is not None
+               and w.miners_tab.glyphs.resolved, timeout)
+    wait_until(app, lambda: len(w.miners_tab.table_model.rows) > 0, timeout)
+    if len(w.miners_tab.table_model.rows):
+        w.miners_tab.select_class(int(w.miners_tab.table_model.rows[0]))
+    w.draw_tab.load_model(run)
+    wait_until(app, lambda: w.draw_tab.run_model is not None, timeout)
+    # A hand-drawn "A": two slanted strokes and a bar, as a user would draw it with the mouse.
+    w.draw_tab.canvas.draw_polyline([(70, 330), (180, 50), (290, 330)], 20)
+    w.draw_tab.canvas.draw_polyline([(115, 225), (245, 225)], 20)
+    wait_until(app, lambda: bool(w.draw_tab.matches), timeout)
+    w.runs_tab.set_checked([r.id for r in runs[-4:]])
+    wait_until(app, lambda: len(w.runs_tab.summaries) == min(4, len(runs)), timeout)
+    wait_until(app, lambda: not live_threads(), timeout)
+
+
 def screenshot(window: object, app: object, out: Path, timeout: float) -> int:
     """Grab every tab of ``window`` into ``out``; returns the exit code."""
     from workbench.main_window import TAB_NAMES
@@ -86,7 +109,7 @@ def screenshot(window: object, app: object, out: Path, timeout: float) -> int:
         finished = [r for r in runs if r.status == "finished"] or \
                    [r for r in runs if (r.path / "metrics.jsonl").exists()]
         if finished:
-            w.train_tab.show_run(finished[-1].path)
+            _show_run_everywhere(w, app, finished, timeout)
     saved = []
     for i, name in enumerate(TAB_NAMES):
         w.tabs.setCurrentIndex(i)

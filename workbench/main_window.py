@@ -28,8 +28,10 @@ from core.project import PROJECT_FILE, Project, create_project, load_project
 from workbench import dialogs, engine, settings
 from workbench.data_tab import DataTab
 from workbench.document import ProjectDocument
-from workbench.placeholders import Placeholder
+from workbench.draw_tab import DrawTab
+from workbench.miners_tab import MinersTab
 from workbench.project_panel import ProjectPanel
+from workbench.runs_tab import RunsTab
 from workbench.train_tab import TrainTab
 from workbench.workers import prewarm_imports, run_in_thread
 
@@ -63,13 +65,15 @@ class MainWindow(QMainWindow):
 
         self.data_tab = DataTab(self.doc)
         self.train_tab = TrainTab(self.doc)
-        self.placeholders = {name: Placeholder(name) for name in ("Miners", "Draw", "Runs")}
+        self.miners_tab = MinersTab(self.doc)
+        self.draw_tab = DrawTab(self.doc)
+        self.runs_tab = RunsTab(self.doc)
+        self._stale_tabs: set[QWidget] = set()
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
-        self.tabs.addTab(self.data_tab, "Data")
-        self.tabs.addTab(self.train_tab, "Train")
-        for name, w in self.placeholders.items():
-            self.tabs.addTab(w, name)
+        for widget, name in zip((self.data_tab, self.train_tab, self.miners_tab, self.draw_tab,
+                                 self.runs_tab), TAB_NAMES):
+            self.tabs.addTab(widget, name)
         self.setCentralWidget(self.tabs)
 
         self.panel = ProjectPanel()
@@ -199,10 +203,12 @@ class MainWindow(QMainWindow):
         self.data_tab.throughputChanged.connect(
             lambda v: self.speed_label.setText(f"{v:,.0f} glyphs/s" if v else ""))
         self.train_tab.runsChanged.connect(self.refresh)
+        self.train_tab.trainerEvent.connect(self.miners_tab.on_trainer_event)
         self.train_tab.renderRequested.connect(self._render_requested)
         self.train_tab.jobFinished.connect(self._job_finished)
         self.data_tab.datasetsChanged.connect(self.refresh)
         self.data_tab.stateChanged.connect(self._render_state)
+        self.tabs.currentChanged.connect(self._refresh_current_tab)
         self.panel.runActivated.connect(self.show_run)
         self.panel.datasetActivated.connect(self._show_dataset)
 
@@ -258,15 +264,21 @@ class MainWindow(QMainWindow):
 
     def _project_changed(self) -> None:
         self.panel.refresh(self.doc.project)
-        for w in self.placeholders.values():
-            w.update_project(self.doc.project)
         self._update_title()
         self._update_actions()
 
     def refresh(self) -> None:
         self.panel.refresh(keep=True)
-        for w in self.placeholders.values():
-            w.update_project(self.doc.project)
+        # Run-based tabs re-read runs (and the Draw tab reloads a model) only when seen: a run
+        # changing status must not start background loads for tabs nobody is looking at.
+        self._stale_tabs = {self.miners_tab, self.draw_tab, self.runs_tab}
+        self._refresh_current_tab()
+
+    def _refresh_current_tab(self, *_: object) -> None:
+        tab = self.tabs.currentWidget()
+        if tab in self._stale_tabs:
+            self._stale_tabs.discard(tab)
+            tab.refresh()
 
     # -- opening & saving --------------------------------------------------------------------
     def open_project_dialog(self) -> None:

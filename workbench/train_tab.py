@@ -63,6 +63,7 @@ class TrainTab(QWidget):
     runsChanged = Signal()  # a run folder appeared or changed status
     renderRequested = Signal()
     jobFinished = Signal()
+    trainerEvent = Signal(object)  # every (copied) trainer event, for the Miners tab
 
     #: Builds the trainer factory; tests swap in a fake trainer here.
     factory_maker: Callable[..., Callable[[], Any]] = staticmethod(make_trainer_factory)
@@ -347,6 +348,7 @@ class TrainTab(QWidget):
     # -- events (GUI thread) -----------------------------------------------------------------
     def _on_event(self, event: Any) -> None:
         self._pending.append(event)  # cheap; the timer does the work
+        self.trainerEvent.emit(event)
 
     def _flush(self) -> None:
         events, self._pending = self._pending, []

@@ -17,11 +17,13 @@ import os
 import threading
 import time
 import traceback
+import weakref
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+import shiboken6
+from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 
 from core.errors import Cancelled, SiamError
 from workbench import engine
@@ -375,20 +377,77 @@ class FunctionJob(Job):
         return self._fn()
 
 
-def run_in_thread(fn: Callable[[], Any], parent: QObject, name: str,
-                  on_result: Callable[[Any], None] | None = None,
-                  on_error: Callable[[str, str], None] | None = None) -> JobRunner:
-    """Start ``fn`` on a new thread; callbacks run on the GUI thread. Keep the returned runner
-    (it is parented to ``parent``) until its ``finished`` signal."""
+# -- short background calls ------------------------------------------------------------------
+# A runner must outlive its thread. Deleting it when it relays ``finished`` (a queued hop of
+# ``QThread.finished``, emitted *before* the worker has wound down and deleted the job) lets the
+# GUI thread destroy a still-running QThread while the worker destroys the job's wrapper: gdb
+# showed SIGSEGV in ``Shiboken::Object::destroy`` on the worker and ``QThread::~QThread`` on the
+# GUI thread. So runner (no Qt parent) and job stay referenced until the runner relayed
+# ``finished`` **and** the thread reports finished, and are then released on the GUI thread.
+
+_KEEP: list[JobRunner] = []
+_SWEEP_MS = 200
+_timer: QTimer | None = None
+
+
+def _sweep() -> None:
+    keep = []
+    for r in _KEEP:
+        # Released here, on the GUI thread, once the runner relayed ``finished`` (so every
+        # queued result arrived) and the thread has ended.
+        if r.property("siam_done") and r.thread.isFinished() and r.thread.wait(0):
+            continue
+        keep.append(r)
+    _KEEP[:] = keep
+    if not _KEEP and _timer is not None:
+        _timer.stop()
+
+
+def _mark_done(ref: weakref.ref[JobRunner]) -> None:
+    runner = ref()
+    if runner is not None:
+        runner.setProperty("siam_done", True)
+
+
+def _guard(owner: QObject, fn: Callable[..., None] | None) -> Callable[..., None]:
+    """Call ``fn`` only while ``owner`` (the tab that asked) still exists."""
+
+    def call(*args: Any) -> None:
+        if fn is not None and shiboken6.isValid(owner):
+            fn(*args)
+
+    return call
+
+
+def run_in_thread(fn: Callable[[], Any], owner: QObject, name: str,
+          on_result: Callable[[Any], None] | None = None,
+          on_error: Callable[[str, str], None] | None = None) -> JobRunner:
+    """Run ``fn()`` on a new thread; ``on_result(value)`` / ``on_error(message, details)`` run
+    on the GUI thread (skipped if ``owner`` was deleted meanwhile). Returns the runner; its
+    ``finished`` fires once the thread has ended."""
+    global _timer
     job = FunctionJob(fn)
-    runner = JobRunner(job, name, parent)
-    if on_result is not None:
-        runner.succeeded.connect(on_result)
-    if on_error is not None:
-        runner.failed.connect(on_error)
-    runner.finished.connect(runner.deleteLater)
+    runner = JobRunner(job, name)
+    runner.thread.finished.disconnect(job.deleteLater)  # freed on the GUI thread instead
+    runner.succeeded.connect(_guard(owner, on_result))
+    runner.failed.connect(_guard(owner, on_error))
+    ref = weakref.ref(runner)  # no runner → lambda → runner cycle for the cyclic GC to find
+    runner.finished.connect(lambda: _mark_done(ref))
+    _KEEP.append(runner)
+    if _timer is None:
+        _timer = QTimer()
+        _timer.setInterval(_SWEEP_MS)
+        _timer.timeout.connect(_sweep)
+    if not _timer.isActive():
+        _timer.start()
     runner.start()
     return runner
+
+
+def pending() -> int:
+    """Background calls whose threads have not ended yet (tests)."""
+    _sweep()
+    return len(_KEEP)
 
 
 def prewarm_imports() -> None:

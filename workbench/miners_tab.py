@@ -1,0 +1,1562 @@
+"""The Miners tab: what the auto-probabilistic and auto-clustering miners prioritise, live during
+training and for any finished run (read back from its ``mining.h5``).
+
+Views (one epoch at a time, chosen with the epoch slider):
+
+* **Probabilities** — the positive miner's per-class sampling probability as a sorted curve of all
+  C classes with the uniform 1/C reference, the top-N classes as bars labelled with their glyph,
+  and a searchable table (glyph, class, probability, mean distance to its center, cluster, rank
+  change). Selecting a class plots its probability over the epochs and shows training samples of
+  it beside its nearest classes (nearest by class center).
+* **History** — a heat map of probability (or mean distance) over epochs × classes, the classes
+  ordered by their final probability.
+* **Clusters** — the auto-clustering graph (:mod:`workbench.cluster_graph`).
+
+Threading: reading ``mining.h5`` / ``centers.npy`` and the PCA run on a worker thread; live
+events (copies, queued from the training thread) are only stored by :meth:`on_trainer_event`;
+a 100 ms timer redraws at most 10 times a second, and only the sub-view on screen. Everything
+drawn on the GUI thread is O(C) numpy work plus setData on items created once, so 11,172
+classes stay responsive.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QPoint,
+    QRect,
+    QSize,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPalette,
+    QPen,
+    QShowEvent,
+)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QSizePolicy,
+    QSlider,
+    QSpinBox,
+    QSplitter,
+    QStackedWidget,
+    QTableView,
+    QTabWidget,
+    QToolTip,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.analysis import MiningHistory, pca_2d, read_mining
+from core.project import Project, RunInfo
+from workbench.cluster_graph import ClusterGraph
+from workbench.document import ProjectDocument
+from workbench.font_model import glyph_pixmap
+from workbench.glyph_cache import GlyphCache
+from workbench.plots import COLORS
+from workbench.workers import run_in_thread
+
+LIVE = "live"
+FLUSH_MS = 100  # ≤ 10 redraws per second
+TOP_N = 30
+NEIGHBORS = 5
+SAMPLES_PER_CLASS = 3
+MISSING_STYLE = "background: #FFF4D6; color: #6B4E00; padding: 4px; border-radius: 3px;"
+ERROR_STYLE = "background: #FDE2E1; color: #8A1F11; padding: 4px; border-radius: 3px;"
+_Index = QModelIndex | QPersistentModelIndex
+
+
+def _fixed_lines(label: QLabel, lines: int) -> None:
+    """A label whose text changes on every hover / epoch gets a fixed height: a height that
+    follows the text would re-lay out (and repaint) every plot below it each time."""
+    label.setFixedHeight(label.fontMetrics().lineSpacing() * lines + 4)
+    label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+
+
+def _decade(k: int) -> str:
+    """Tick label for 10**k: 0.001 … 1000 written out, smaller / larger as 1e-5."""
+    return f"{10.0 ** k:g}" if -4 <= k <= 3 else f"1e{k}"
+
+
+def _fmt_p(p: float) -> str:
+    return "–" if p != p else f"{p:.3g}"
+
+
+def uniform_probability(probabilities: np.ndarray,
+                        mean_distance: np.ndarray | None = None) -> float:
+    """1 / (number of classes the miner can draw), the reference line of every view. Classes
+    without samples have a NaN mean distance; without distances every class counts."""
+    if mean_distance is not None and len(mean_distance) == len(probabilities):
+        present = int(np.count_nonzero(np.isfinite(mean_distance)))
+    else:
+        present = len(probabilities)
+    return 1.0 / max(present, 1)
+
+
+def is_uniform(probabilities: np.ndarray) -> bool:
+    """True for the random miner's distribution: every class it draws has the same share
+    (classes without samples, at 0, are ignored — but a distribution that put everything on a
+    few classes is not uniform)."""
+    p = np.asarray(probabilities, dtype=np.float64)
+    nz = p[p > 0]
+    if nz.size == 0:
+        return True
+    return nz.size >= 0.5 * p.size and bool(np.allclose(nz, nz.mean(), rtol=1e-6, atol=0))
+
+
+# -- data ------------------------------------------------------------------------------------
+@dataclass
+class LiveMining:
+    """Mining rows collected from ``EpochFinished`` events of the running training."""
+
+    classes: list[str]
+    run_dir: Path | None = None
+    positive: str = "unknown"
+    negative: str = "unknown"
+    epochs: list[int] = field(default_factory=list)
+    probabilities: list[np.ndarray] = field(default_factory=list)
+    clusters: list[np.ndarray] = field(default_factory=list)
+    mean_distance: list[np.ndarray] = field(default_factory=list)
+    edges: dict[int, np.ndarray] = field(default_factory=dict)
+    centers: np.ndarray | None = None
+    finished: str = ""  # "" while running, else finished / stopped / failed
+
+    def add(self, event: Any) -> None:
+        epoch = int(event.epoch)
+        if epoch in self.epochs:  # a resumed run repeats an epoch: keep the newest
+            i = self.epochs.index(epoch)
+            for lst in (self.epochs, self.probabilities, self.clusters, self.mean_distance):
+                del lst[i:]
+        n = len(np.asarray(event.probabilities))
+        if len(self.classes) != n:
+            self.classes = [str(i) for i in range(n)]
+        self.epochs.append(epoch)
+        self.probabilities.append(np.asarray(event.probabilities, dtype=np.float64))
+        self.clusters.append(np.asarray(event.clusters, dtype=np.int64))
+        self.mean_distance.append(np.asarray(event.mean_distance, dtype=np.float64))
+        if getattr(event, "centers", None) is not None:
+            self.centers = np.asarray(event.centers, dtype=np.float32)
+
+    def history(self) -> MiningHistory | None:
+        if not self.epochs:
+            return None
+        return MiningHistory(classes=self.classes, epochs=np.asarray(self.epochs),
+                             probabilities=np.stack(self.probabilities),
+                             clusters=np.stack(self.clusters),
+                             mean_distance=np.stack(self.mean_distance),
+                             edges=dict(self.edges), positive=self.positive,
+                             negative=self.negative, missing=[])
+
+
+@dataclass
+class LoadedRun:
+    """What the worker reads for a finished run."""
+
+    path: Path
+    history: MiningHistory
+    centers: np.ndarray | None
+    notes: list[str]
+
+
+def load_run_mining(run_dir: Path) -> LoadedRun:
+    """``mining.h5`` + ``centers.npy`` (worker thread). The PCA layout is computed only when
+    the cluster graph is shown (:meth:`MinersTab._ensure_positions`)."""
+    history = read_mining(run_dir / "mining.h5")
+    notes: list[str] = []
+    centers = None
+    path = run_dir / "centers.npy"
+    if path.exists():
+        try:
+            centers = np.load(path, allow_pickle=False)
+            if centers.ndim != 2 or centers.shape[0] != len(history.classes):
+                notes.append(f"centers.npy has shape {centers.shape}, expected "
+                             f"[{len(history.classes)}, D]; not used")
+                centers = None
+        except (OSError, ValueError) as exc:
+            notes.append(f"centers.npy unreadable ({exc})")
+            centers = None
+    else:
+        notes.append("no centers.npy")
+    if history.positive == "unknown" or history.negative == "unknown":
+        try:
+            cfg = tomllib.loads((run_dir / "config.toml").read_text(encoding="utf-8"))
+            mining = cfg.get("mining", {})
+            if history.positive == "unknown":
+                history.positive = str(mining.get("positive", "unknown"))
+            if history.negative == "unknown":
+                history.negative = str(mining.get("negative", "unknown"))
+        except (OSError, tomllib.TOMLDecodeError):
+            pass
+    return LoadedRun(run_dir, history, centers, notes)
+
+
+def read_live_extras(run_dir: Path, epoch: int) -> tuple[int, np.ndarray | None, str, str]:
+    """The edges of ``epoch`` and the miner names from a running run's ``mining.h5``."""
+    import h5py
+
+    with h5py.File(run_dir / "mining.h5", "r") as h5:
+        key = f"edges/{epoch}"
+        edges = h5[key][()].astype(np.int64).reshape(-1, 2) if key in h5 else None
+        attrs = {k: (v.decode() if isinstance(v, bytes) else str(v)) for k, v in h5.attrs.items()}
+    return epoch, edges, attrs.get("positive", "unknown"), attrs.get("negative", "unknown")
+
+
+def nearest_classes(centers: np.ndarray, index: int, k: int = NEIGHBORS
+                    ) -> list[tuple[int, float]]:
+    """The ``k`` classes whose centers are nearest to class ``index``'s (core.centers; worker
+    thread — it imports torch)."""
+    import torch
+
+    from core.centers import nearest_centers
+
+    c = torch.from_numpy(np.asarray(centers, dtype=np.float32))
+    if not 0 <= index < c.shape[0] or torch.isnan(c[index]).any():
+        return []
+    dist, idx = nearest_centers(c[index:index + 1], c, k=k + 1)
+    return [(int(j), float(d)) for d, j in zip(dist[0].tolist(), idx[0].tolist())
+            if int(j) != index][:k]
+
+
+def read_samples(train_path: Path, classes: list[str], per_class: int
+                 ) -> dict[str, list[np.ndarray]]:
+    """Up to ``per_class`` training images of each class name (worker thread)."""
+    from core.glyphs import GlyphFile
+
+    out: dict[str, list[np.ndarray]] = {}
+    with GlyphFile(train_path) as gf:
+        index = {c: i for i, c in enumerate(gf.classes)}
+        excluded = gf.excluded
+        for name in classes:
+            label = index.get(name)
+            if label is None:
+                out[name] = []
+                continue
+            rows = np.flatnonzero((gf.labels == label) & ~excluded)[:per_class]
+            out[name] = list(gf.images(rows)) if rows.size else []
+    return out
+
+
+# -- top-N bars ------------------------------------------------------------------------------
+class ProbabilityBars(QWidget):
+    """The N most sampled classes as bars with their glyph underneath (hover: details)."""
+
+    classClicked = Signal(int)
+
+    def __init__(self, glyphs: GlyphCache, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.glyphs = glyphs
+        self.setMouseTracking(True)
+        self.setMinimumHeight(170)
+        self.classes: list[str] = []
+        self.order = np.zeros(0, dtype=np.int64)
+        self.values = np.zeros(0)
+        self.uniform = 0.0
+        self.details: Any = None  # callable index → tooltip text
+        self.selected: int | None = None
+
+    def set_data(self, classes: list[str], probabilities: np.ndarray, n: int, uniform: float,
+                 details: Any) -> None:
+        self.classes = classes
+        p = np.nan_to_num(np.asarray(probabilities, dtype=np.float64), nan=-1.0)
+        n = min(n, p.size)
+        top = np.argpartition(-p, n - 1)[:n] if 0 < n < p.size else np.arange(p.size)
+        self.order = top[np.argsort(-p[top], kind="stable")]
+        self.values = p[self.order]
+        self.uniform = uniform
+        self.details = details
+        self.update()
+
+    def _geometry(self) -> tuple[int, int, int, int, float, int]:
+        left, right, top = 52, 8, 22
+        n = max(len(self.order), 1)
+        col = (self.width() - left - right) / n
+        glyph = int(max(10, min(30, col - 2)))
+        bottom = glyph + 10
+        return left, right, top, bottom, col, glyph
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
+        p = QPainter(self)
+        pal = self.palette()
+        fg = pal.color(QPalette.ColorRole.Text)
+        p.fillRect(self.rect(), pal.color(QPalette.ColorRole.Base))
+        left, right, top, bottom, col, glyph = self._geometry()
+        h = self.height() - top - bottom
+        p.setPen(fg)
+        p.drawText(QRect(left, 2, self.width() - left, top - 4),
+                   Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                   f"Top {len(self.order)} classes by sampling probability")
+        if not len(self.order) or h <= 10:
+            p.end()
+            return
+        vmax = max(float(self.values.max()), self.uniform) * 1.05 or 1.0
+        grid = QColor(fg)
+        grid.setAlpha(40)
+        for frac in (0.0, 0.5, 1.0):
+            y = top + h - frac * h
+            p.setPen(grid)
+            p.drawLine(left, int(y), self.width() - right, int(y))
+            p.setPen(fg)
+            p.drawText(QRect(0, int(y) - 8, left - 4, 16),
+                       Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                       f"{frac * vmax:.2g}")
+        bar = QColor(COLORS[0])
+        sel = QColor(COLORS[1])
+        for i, (idx, v) in enumerate(zip(self.order, self.values)):
+            x0 = left + i * col
+            bh = max(0.0, v) / vmax * h
+            p.fillRect(int(x0 + col * 0.12), int(top + h - bh), max(1, int(col * 0.76)),
+                       int(bh) + 1, sel if idx == self.selected else bar)
+            text = self.classes[int(idx)] if int(idx) < len(self.classes) else str(idx)
+            pm = self.glyphs.pixmap(text, glyph)
+            p.drawPixmap(int(x0 + (col - glyph) / 2), top + h + 5, pm)
+        uy = top + h - self.uniform / vmax * h
+        pen = QPen(QColor(COLORS[5]), 1.5, Qt.PenStyle.DashLine)
+        p.setPen(pen)
+        p.drawLine(left, int(uy), self.width() - right, int(uy))
+        box = QRect(self.width() - right - 84, int(uy) - 17, 82, 15)
+        p.fillRect(box, pal.color(QPalette.ColorRole.Base))
+        p.drawText(box, Qt.AlignmentFlag.AlignCenter, "uniform 1/C")
+        p.end()
+
+    def index_at(self, pos: QPoint) -> int | None:
+        left, right, _top, _bottom, col, _g = self._geometry()
+        if not len(self.order) or pos.x() < left:
+            return None
+        i = int((pos.x() - left) // col)
+        return int(self.order[i]) if 0 <= i < len(self.order) else None
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        idx = self.index_at(event.position().toPoint())
+        if idx is not None and self.details is not None:
+            QToolTip.showText(event.globalPosition().toPoint(), self.details(idx), self)
+        else:
+            QToolTip.hideText()
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        idx = self.index_at(event.position().toPoint())
+        if idx is not None:
+            self.classClicked.emit(idx)
+
+
+# -- the table -------------------------------------------------------------------------------
+class ClassTableModel(QAbstractTableModel):
+    """All classes of one epoch, sorted and filtered with numpy (fast at 11,172 rows)."""
+
+    HEADERS = ("#", "Glyph", "Class", "Probability", "× uniform", "Mean dist.", "Cluster",
+               "Rank Δ")
+    COL_RANK, COL_GLYPH, COL_CLASS, COL_P, COL_REL, COL_DIST, COL_CLUSTER, COL_DELTA = range(8)
+    GLYPH_PX = 26
+
+    def __init__(self, glyphs: GlyphCache, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.glyphs = glyphs
+        self.classes: list[str] = []
+        n = 0
+        self.p = np.zeros(n)
+        self.dist = np.zeros(n)
+        self.cluster = np.zeros(n, dtype=np.int64)
+        self.delta = np.zeros(n, dtype=np.int64)
+        self.rank = np.zeros(n, dtype=np.int64)
+        self.uniform = 0.0
+        self.rows = np.zeros(0, dtype=np.int64)
+        self._filter = ""
+        self._sort = (self.COL_P, Qt.SortOrder.DescendingOrder)
+        self._class_font = QFont()
+        self._class_font.setPointSizeF(self._class_font.pointSizeF() * 1.3)
+
+    def set_epoch(self, classes: list[str], p: np.ndarray | None, dist: np.ndarray | None,
+                  cluster: np.ndarray | None, delta: np.ndarray) -> None:
+        self.beginResetModel()
+        n = len(classes)
+        self.classes = classes
+        self.p = np.asarray(p, dtype=np.float64) if p is not None else np.full(n, np.nan)
+        self.dist = np.asarray(dist, dtype=np.float64) if dist is not None else np.full(n, np.nan)
+        self.cluster = (np.asarray(cluster, dtype=np.int64) if cluster is not None
+                        else np.full(n, -1, dtype=np.int64))
+        self.delta = np.asarray(delta, dtype=np.int64)
+        order = np.argsort(-np.nan_to_num(self.p, nan=-1.0), kind="stable")
+        self.rank = np.empty(n, dtype=np.int64)
+        self.rank[order] = np.arange(n)
+        self.uniform = uniform_probability(self.p, dist) if p is not None else float("nan")
+        self._apply()
+        self.endResetModel()
+
+    def set_filter(self, text: str) -> None:
+        self.beginResetModel()
+        self._filter = text.strip()
+        self._apply()
+        self.endResetModel()
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        self.layoutAboutToBeChanged.emit()
+        self._sort = (column, order)
+        self._apply()
+        self.layoutChanged.emit()
+
+    def _apply(self) -> None:
+        n = len(self.classes)
+        rows = np.arange(n)
+        f = self._filter
+        if f:
+            want = f
+            if f.upper().startswith("U+"):
+                try:
+                    want = chr(int(f[2:], 16))
+                except ValueError:
+                    want = f
+            hit = [i for i, c in enumerate(self.classes) if want in c]
+            if f.isdigit() and int(f) < n and int(f) not in hit:
+                hit.append(int(f))
+            rows = np.array(sorted(hit), dtype=np.int64)
+        col, order = self._sort
+        keys = {self.COL_RANK: self.rank, self.COL_GLYPH: self.rank, self.COL_P: -self.p,
+                self.COL_REL: -self.p, self.COL_DIST: -self.dist, self.COL_CLUSTER: self.cluster,
+                self.COL_DELTA: -self.delta}
+        if col == self.COL_CLASS:
+            rows = np.array(sorted(rows, key=lambda i: self.classes[i]), dtype=np.int64)
+        else:
+            key = np.nan_to_num(keys.get(col, self.rank).astype(np.float64), nan=np.inf)
+            # The natural order of each column is "most interesting first" for ascending.
+            rows = rows[np.argsort(key[rows], kind="stable")]
+        if order == Qt.SortOrder.DescendingOrder and col in (self.COL_RANK, self.COL_CLASS,
+                                                              self.COL_CLUSTER):
+            rows = rows[::-1]
+        self.rows = rows
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else int(self.rows.size)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else len(self.HEADERS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self.HEADERS[section]
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole:
+            return {self.COL_REL: "probability ÷ uniform 1/C",
+                    self.COL_DIST: "mean distance of the class's samples to its center",
+                    self.COL_DELTA: "places gained (+) or lost (−) in probability rank since "
+                                    "the previous epoch",
+                    self.COL_CLUSTER: "auto-clustering cluster id (−1: none)",
+                    self.COL_GLYPH: self.glyphs.note}.get(section)
+        return None
+
+    def class_at(self, row: int) -> int:
+        return int(self.rows[row])
+
+    def row_of(self, index: int) -> int | None:
+        where = np.flatnonzero(self.rows == index)
+        return int(where[0]) if where.size else None
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        i = int(self.rows[index.row()])
+        col = index.column()
+        if role == Qt.ItemDataRole.DecorationRole and col == self.COL_GLYPH:
+            return self.glyphs.pixmap(self.classes[i], self.GLYPH_PX)
+        if role == Qt.ItemDataRole.TextAlignmentRole and col not in (self.COL_CLASS,
+                                                                      self.COL_GLYPH):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.ToolTipRole and col == self.COL_CLASS:
+            return " ".join(f"U+{ord(c):04X}" for c in self.classes[i])
+        if role == Qt.ItemDataRole.FontRole and col == self.COL_CLASS:
+            return self._class_font
+        if role != Qt.ItemDataRole.DisplayRole:
+            return None
+        if col == self.COL_RANK:
+            return int(self.rank[i]) + 1
+        if col == self.COL_CLASS:
+            return self.classes[i]
+        if col == self.COL_P:
+            return _fmt_p(float(self.p[i]))
+        if col == self.COL_REL:
+            v = float(self.p[i]) / self.uniform if self.uniform == self.uniform else float("nan")
+            return "–" if v != v else f"{v:.2f}×"
+        if col == self.COL_DIST:
+            return _fmt_p(float(self.dist[i]))
+        if col == self.COL_CLUSTER:
+            c = int(self.cluster[i])
+            return "–" if c < 0 else c
+        if col == self.COL_DELTA:
+            d = int(self.delta[i])
+            return f"+{d}" if d > 0 else str(d) if d < 0 else "0"
+        return None
+
+
+# -- nearest classes with samples ------------------------------------------------------------
+class NeighborStrip(QWidget):
+    """The selected class and its nearest classes: glyph, distance, a few training samples."""
+
+    classClicked = Signal(int)
+
+    def __init__(self, glyphs: GlyphCache, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.glyphs = glyphs
+        self.grid = QGridLayout(self)
+        self.grid.setContentsMargins(0, 0, 0, 0)
+        self.grid.setHorizontalSpacing(10)
+        self.grid.setVerticalSpacing(2)
+        self.message = QLabel("Select a class to see it next to its nearest classes.")
+        self.message.setWordWrap(True)
+        self.grid.addWidget(self.message, 0, 0, 1, NEIGHBORS + 1)
+        # Fixed height: the strip refills on every selection and must not shift the plots.
+        line = self.fontMetrics().lineSpacing()
+        self.setFixedHeight(36 + 2 * line + 30 + line + 12)
+        self._cells: list[QWidget] = []
+        self._sample_labels = []
+        self.entries: list[tuple[int, str, float]] = []
+
+    def set_entries(self, entries: list[tuple[int, str, float]], message: str = "") -> None:
+        """``(class index, text, distance to the selected class)``, the selected one first."""
+        for w in self._cells:
+            self.grid.removeWidget(w)
+            w.hide()  # deleteLater waits for the event loop; never show stale cells meanwhile
+            w.deleteLater()
+        self._cells = []
+        self._sample_labels: list[QLabel] = []
+        self.entries = entries
+        self.message.setText(message)
+        self.message.setVisible(bool(message))
+        for col, (_i, text, dist) in enumerate(entries):
+            glyph = QLabel()
+            glyph.setPixmap(self.glyphs.pixmap(text, 36))
+            glyph.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            glyph.setToolTip(f"{text} (font rendering)")
+            caption = QLabel(f"<b>{text}</b>" if col == 0 else f"{text}<br>d={dist:.3g}")
+            caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            samples = QLabel("…")
+            samples.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            self._sample_labels.append(samples)
+            for row, w in enumerate((glyph, caption, samples)):
+                self.grid.addWidget(w, row + 1, col)
+                self._cells.append(w)
+
+    def set_samples(self, samples: dict[str, list[np.ndarray]]) -> None:
+        for label, (_i, text, _d) in zip(self._sample_labels, self.entries):
+            imgs = samples.get(text, [])
+            if not imgs:
+                label.setText("no samples")
+                continue
+            strip = np.concatenate([np.pad(im, ((0, 0), (0, 2)), constant_values=0)
+                                    for im in imgs], axis=1)
+            h, w = strip.shape
+            label.setPixmap(glyph_pixmap(strip, 28 * w // h))
+            label.setToolTip(f"{len(imgs)} training sample(s) of {text}")
+
+
+# -- the tab ---------------------------------------------------------------------------------
+class MinersTab(QWidget):
+    """Miners view for a finished run or the live training.
+
+    Public: ``MinersTab(doc, parent=None)``; slots :meth:`refresh` (re-list runs) and
+    :meth:`on_trainer_event` (copied ``core.events`` objects); :meth:`show_run` / :meth:`show_live`
+    choose the source, :meth:`set_epoch` the row. Signal ``loaded(str)`` fires after a run's data
+    arrived (the source name, or "live") and ``redrawn()`` after each redraw.
+    """
+
+    loaded = Signal(str)
+    redrawn = Signal()
+    neighborsShown = Signal()
+
+    def __init__(self, doc: ProjectDocument, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.doc = doc
+        self.glyphs = GlyphCache.for_document(doc)
+        self.history: MiningHistory | None = None
+        self.centers: np.ndarray | None = None
+        self.positions: np.ndarray | None = None
+        self.source: str | None = None  # LIVE or a run folder path
+        self.epoch_index = 0
+        self.selected: int | None = None
+        self.live: LiveMining | None = None
+        self._live_dirty = False
+        self._positions_key: Any = None  # which centers self.positions belongs to
+        self._placing: Any = None  # key of the PCA running on a worker
+        self._follow_live = True
+        self._load_tag = 0
+        self._loading = False
+        self._stale: set[str] = set()
+        self._notes: list[str] = []
+        self._samples_tag = 0
+        self._neighbors_key: Any = None
+        self._extras_pending: set[int] = set()
+        self._runs: list[RunInfo] = []
+        self.redraws = 0
+
+        pal = self.palette()
+        self._bg = pal.color(QPalette.ColorRole.Base)
+        self._fg = pal.color(QPalette.ColorRole.Text)
+
+        # -- top row --------------------------------------------------------------------------
+        self.run_combo = QComboBox()
+        self.run_combo.setMinimumContentsLength(34)
+        self.run_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.run_combo.setToolTip("A finished run (read from its mining.h5) or the live training")
+        self.run_combo.activated.connect(self._run_activated)
+        self.epoch_slider = QSlider(Qt.Orientation.Horizontal)
+        self.epoch_slider.setRange(0, 0)
+        self.epoch_slider.setPageStep(1)
+        self.epoch_slider.setToolTip("Browse the epochs (state after each epoch)")
+        self.epoch_slider.valueChanged.connect(self.set_epoch)
+        self.epoch_label = QLabel("no epoch")
+        self.epoch_label.setMinimumWidth(150)
+        self.miner_label = QLabel()
+        # Long run names must not widen the window (a non-wrapping label's minimum width).
+        self.miner_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Run:"))
+        top.addWidget(self.run_combo)
+        top.addSpacing(10)
+        top.addWidget(QLabel("Epoch:"))
+        top.addWidget(self.epoch_slider, 1)
+        top.addWidget(self.epoch_label)
+        self.banner = QLabel()
+        self.banner.setWordWrap(True)
+        self.banner.hide()
+
+        # -- probabilities page ----------------------------------------------------------------
+        self.curve_plot = self._plot("Sampling probability of every class, most sampled first",
+                                     "class rank", "probability")
+        self.curve = self.curve_plot.getPlotItem().plot(pen=pg.mkPen(COLORS[0], width=2),
+                                                        name="P(class)")
+        self.curve.setDownsampling(auto=True, method="peak")
+        self.curve.setClipToView(True)
+        self.uniform_line = pg.InfiniteLine(angle=0, movable=False,
+                                            pen=pg.mkPen(COLORS[5], width=1.5,
+                                                         style=Qt.PenStyle.DashLine),
+                                            label="uniform 1/C",
+                                            labelOpts={"position": 0.92, "color": COLORS[5]})
+        self.curve_plot.addItem(self.uniform_line)
+        self.hover_marker = pg.ScatterPlotItem(size=9, brush=pg.mkBrush(COLORS[1]), pen=None)
+        self.curve_plot.addItem(self.hover_marker)
+        self.curve_plot.scene().sigMouseMoved.connect(self._curve_hover)
+        self.log_check = QCheckBox("log scale")
+        self.log_check.setChecked(True)
+        self.log_check.toggled.connect(self._log_toggled)
+        self.curve_plot.setLogMode(y=True)
+        self.hover_label = QLabel("Hover the curve or a bar for a class's details.")
+        self.hover_label.setWordWrap(True)
+        _fixed_lines(self.hover_label, 2)
+        self.bars = ProbabilityBars(self.glyphs)
+        self.bars.classClicked.connect(self.select_class)
+        self.top_spin = QSpinBox()
+        self.top_spin.setRange(5, 80)
+        self.top_spin.setValue(TOP_N)
+        self.top_spin.setPrefix("top ")
+        self.top_spin.valueChanged.connect(lambda _v: self._redraw_probabilities())
+        self.prob_plots = QWidget()
+        pl = QVBoxLayout(self.prob_plots)
+        pl.setContentsMargins(0, 0, 0, 0)
+        row = QHBoxLayout()
+        row.addWidget(self.hover_label, 1)
+        row.addWidget(self.log_check)
+        row.addWidget(self.top_spin)
+        pl.addWidget(self.curve_plot, 3)
+        pl.addLayout(row)
+        pl.addWidget(self.bars, 2)
+        self.prob_message = QLabel()
+        self.prob_message.setWordWrap(True)
+        self.prob_message.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.prob_stack = QStackedWidget()
+        self.prob_stack.addWidget(self.prob_plots)
+        self.prob_stack.addWidget(self.prob_message)
+
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Find class: 가, A, U+AC00 or a class number")
+        self.search.setClearButtonEnabled(True)
+        self.search.textChanged.connect(self._search)
+        self.table_model = ClassTableModel(self.glyphs, self)
+        self.table = QTableView()
+        self.table.setModel(self.table_model)
+        self.table.setSortingEnabled(True)
+        self.table.horizontalHeader().setSortIndicator(ClassTableModel.COL_P,
+                                                       Qt.SortOrder.DescendingOrder)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(ClassTableModel.GLYPH_PX + 4)
+        self.table.setIconSize(QSize(ClassTableModel.GLYPH_PX, ClassTableModel.GLYPH_PX))
+        hh = self.table.horizontalHeader()
+        hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        hh.setStretchLastSection(False)
+        for col, w in enumerate((36, 40, 50, 90, 72, 78, 56, 58)):
+            self.table.setColumnWidth(col, w)
+        hh.setSectionResizeMode(ClassTableModel.COL_CLASS, QHeaderView.ResizeMode.Stretch)
+        self.table.selectionModel().currentRowChanged.connect(self._table_row)
+        self.history_plot = self._plot("Probability of the selected class over the epochs",
+                                       "epoch", "probability")
+        self.history_plot.setMinimumHeight(120)
+        self.history_curve = self.history_plot.getPlotItem().plot(
+            pen=pg.mkPen(COLORS[0], width=2), symbol="o", symbolSize=5,
+            symbolBrush=COLORS[0])
+        self.history_uniform = self.history_plot.getPlotItem().plot(
+            pen=pg.mkPen(COLORS[5], width=1.2, style=Qt.PenStyle.DashLine))
+        self.history_marker = pg.InfiniteLine(angle=90, movable=False,
+                                              pen=pg.mkPen(self._fg, width=1,
+                                                           style=Qt.PenStyle.DotLine))
+        self.history_plot.addItem(self.history_marker)
+        self.neighbors = NeighborStrip(self.glyphs)
+        self.detail_title = QLabel("Select a class in the table (or click a bar).")
+        self.detail_title.setWordWrap(True)
+        _fixed_lines(self.detail_title, 2)
+        right = QWidget()
+        rl = QVBoxLayout(right)
+        rl.setContentsMargins(0, 0, 0, 0)
+        rl.addWidget(self.search)
+        rl.addWidget(self.table, 3)
+        rl.addWidget(self.detail_title)
+        rl.addWidget(self.history_plot, 2)
+        rl.addWidget(self.neighbors)
+        prob_page = QSplitter(Qt.Orientation.Horizontal)
+        prob_page.addWidget(self.prob_stack)
+        prob_page.addWidget(right)
+        prob_page.setStretchFactor(0, 5)
+        prob_page.setStretchFactor(1, 4)
+        prob_page.setSizes([520, 520])
+
+        # -- history page ----------------------------------------------------------------------
+        self.heat_plot = self._plot("", "epoch", "class rank (by final probability)")
+        self.heat_plot.getPlotItem().invertY(True)
+        self.heat_image = pg.ImageItem(axisOrder="row-major")
+        self.heat_image.setAutoDownsample(True)
+        self.heat_plot.addItem(self.heat_image)
+        self.heat_epoch_line = pg.InfiniteLine(angle=90, movable=False,
+                                               pen=pg.mkPen(self._fg, width=1,
+                                                            style=Qt.PenStyle.DashLine))
+        self.heat_plot.addItem(self.heat_epoch_line)
+        self.colorbar = pg.ColorBarItem(colorMap=pg.colormap.get("viridis"), interactive=False,
+                                        width=14)
+        self.colorbar.setImageItem(self.heat_image, insert_in=self.heat_plot.getPlotItem())
+        self.heat_plot.scene().sigMouseMoved.connect(self._heat_hover)
+        self.heat_kind = QComboBox()
+        self.heat_kind.addItem("probability", "probabilities")
+        self.heat_kind.addItem("mean distance to center", "mean_distance")
+        self.heat_kind.currentIndexChanged.connect(lambda _i: self._redraw_heatmap())
+        self.heat_log = QCheckBox("log₁₀")
+        self.heat_log.setChecked(True)
+        self.heat_log.toggled.connect(lambda _on: self._redraw_heatmap())
+        self.heat_hover = QLabel("Hover the map for a class and epoch.")
+        self.heat_message = QLabel()
+        self.heat_message.setWordWrap(True)
+        self.heat_message.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        heat_controls = QHBoxLayout()
+        heat_controls.addWidget(QLabel("Show:"))
+        heat_controls.addWidget(self.heat_kind)
+        heat_controls.addWidget(self.heat_log)
+        heat_controls.addWidget(self.heat_hover, 1)
+        self.heat_stack = QStackedWidget()
+        self.heat_stack.addWidget(self.heat_plot)
+        self.heat_stack.addWidget(self.heat_message)
+        heat_page = QWidget()
+        hl = QVBoxLayout(heat_page)
+        hl.setContentsMargins(0, 0, 0, 0)
+        hl.addLayout(heat_controls)
+        hl.addWidget(self.heat_stack, 1)
+
+        # -- clusters page ---------------------------------------------------------------------
+        self.graph = ClusterGraph(self.glyphs)
+        self.graph.classClicked.connect(self._graph_class)
+
+        self.views = QTabWidget()
+        self.views.addTab(prob_page, "Probabilities")
+        self.views.addTab(heat_page, "History")
+        self.views.addTab(self.graph, "Clusters")
+        self.views.currentChanged.connect(lambda _i: self._redraw_current())
+
+        self.empty = QLabel()
+        self.empty.setWordWrap(True)
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setTextFormat(Qt.TextFormat.RichText)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.empty)
+        self.stack.addWidget(self.views)
+
+        lay = QVBoxLayout(self)
+        lay.addLayout(top)
+        lay.addWidget(self.miner_label)
+        lay.addWidget(self.banner)
+        lay.addWidget(self.stack, 1)
+
+        self._timer = QTimer(self)
+        self._timer.setInterval(FLUSH_MS)
+        self._timer.timeout.connect(self._flush_live)
+        self.glyphs.ready.connect(self._glyphs_ready)
+        doc.projectChanged.connect(self._project_changed)
+        self._project_changed()
+
+    def _plot(self, title: str, xlabel: str, ylabel: str) -> pg.PlotWidget:
+        w = pg.PlotWidget(background=self._bg)
+        item = w.getPlotItem()
+        if title:
+            item.setTitle(title, color=self._fg.name(), size="10pt")
+        for name in ("left", "bottom"):
+            axis = item.getAxis(name)
+            axis.setPen(pg.mkPen(self._fg))
+            axis.setTextPen(pg.mkPen(self._fg))
+        item.setLabel("bottom", xlabel, color=self._fg.name())
+        item.setLabel("left", ylabel, color=self._fg.name())
+        item.showGrid(x=True, y=True, alpha=0.2)
+        item.getAxis("left").enableAutoSIPrefix(False)  # "×0.001" on probabilities misleads
+        w.setMinimumHeight(140)
+        return w
+
+    # -- project & runs ----------------------------------------------------------------------
+    @property
+    def project(self) -> Project | None:
+        return self.doc.project
+
+    def _project_changed(self) -> None:
+        self._load_tag += 1
+        self.live = None
+        self._timer.stop()
+        self.history = None
+        self.source = None
+        self.selected = None
+        self._follow_live = True
+        self._reload(choose_default=True)
+
+    def refresh(self) -> None:
+        """Re-read the project's runs (one appeared or finished); keeps the current choice."""
+        self._reload(False)
+
+    def _reload(self, choose_default: bool) -> None:
+        p = self.project
+        try:
+            self._runs = p.runs() if p is not None else []
+        except OSError:
+            self._runs = []
+        current = self.source
+        self.run_combo.blockSignals(True)
+        self.run_combo.clear()
+        live_text = "live (training)" if self.live is not None and not self.live.finished \
+            else "live (no training running)" if self.live is None \
+            else f"live ({self.live.finished})"
+        self.run_combo.addItem(live_text, LIVE)
+        for r in reversed(self._runs):
+            has = (r.path / "mining.h5").exists()
+            self.run_combo.addItem(f"{r.id} — {r.status}, {r.epoch}/{r.epochs} epochs"
+                                   + ("" if has else " (no mining log)"), str(r.path))
+        self.run_combo.blockSignals(False)
+        if choose_default or current is None:
+            with_mining = [r for r in self._runs if (r.path / "mining.h5").exists()]
+            if self.live is not None and self._follow_live:
+                self.show_live()
+            elif with_mining:
+                self.show_run(with_mining[-1].path)
+            else:
+                self.show_live()
+        else:
+            idx = self.run_combo.findData(current)
+            self.run_combo.setCurrentIndex(max(idx, 0))
+            if current != LIVE and self.history is not None and self._loading is False:
+                # A run that was still being written may have grown: reload it.
+                info = next((r for r in self._runs if str(r.path) == current), None)
+                if info is not None and info.epoch != self.history.num_epochs:
+                    self.show_run(Path(current))
+
+    def _run_activated(self, index: int) -> None:
+        data = self.run_combo.itemData(index)
+        if data == LIVE:
+            self._follow_live = True
+            self.show_live()
+        elif data:
+            self._follow_live = False
+            self.show_run(Path(data))
+
+    def show_run(self, run_dir: Path) -> None:
+        """Show a run's mining.h5 (read on a worker thread)."""
+        run_dir = Path(run_dir)
+        self.source = str(run_dir)
+        idx = self.run_combo.findData(str(run_dir))
+        if idx >= 0:
+            self.run_combo.setCurrentIndex(idx)
+        self._load_tag += 1
+        tag = self._load_tag
+        self._loading = True
+        self._set_banner("")
+        self.miner_label.setText(f"Reading {run_dir.name}/mining.h5 …")
+        runner = run_in_thread(lambda: (tag, load_run_mining(run_dir)), self, "siam-mining-read",
+                               self._run_loaded,
+                               lambda m, d: self._run_failed(tag, run_dir, m))
+        runner.finished.connect(self._load_finished)
+
+    def _load_finished(self) -> None:
+        self._loading = False
+
+    def _run_loaded(self, result: tuple[int, LoadedRun]) -> None:
+        tag, loaded = result
+        if tag != self._load_tag:
+            return
+        self.history = loaded.history
+        self.centers = loaded.centers
+        self.positions = None
+        self._positions_key = None
+        self._notes = loaded.notes
+        self._data_changed(to_last=True)
+        self.loaded.emit(loaded.path.name)
+
+    def _run_failed(self, tag: int, run_dir: Path, message: str) -> None:
+        if tag != self._load_tag:
+            return
+        self.history = None
+        self.centers = self.positions = None
+        self.miner_label.setText("")
+        self._show_empty(f"<h3>{run_dir.name}</h3><p>{message}</p><p>Choose another run, or "
+                         "<i>live</i> to follow the training.</p>")
+        self._set_banner("")
+        self.loaded.emit("")
+
+    def show_live(self) -> None:
+        """Follow the running training (its EpochFinished events)."""
+        self.source = LIVE
+        self._load_tag += 1
+        idx = self.run_combo.findData(LIVE)
+        if idx >= 0:
+            self.run_combo.setCurrentIndex(idx)
+        self._set_banner("")
+        history = self.live.history() if self.live is not None else None
+        self.history = history
+        self.centers = self.live.centers if self.live is not None else None
+        self.positions = None
+        self._positions_key = None
+        self._notes = []
+        if history is None:
+            self.miner_label.setText("")
+            if self.project is None:
+                self._show_empty("<h3>Miners</h3><p>Open a project to see what its miners "
+                                 "prioritise.</p>")
+            elif self.live is not None:
+                self._show_empty("<h3>Training is running</h3><p>The miners' state appears here "
+                                 "after the first epoch ends.</p>")
+            else:
+                self._show_empty(
+                    "<h3>Nothing to show yet</h3><p>No run of this project has a mining log "
+                    "(<code>runs/&lt;id&gt;/mining.h5</code>), and no training is running.</p>"
+                    "<p>Start a run in the <b>Train</b> tab: after every epoch this tab shows "
+                    "the per-class sampling probabilities, their history and the cluster "
+                    "graph — live.</p>")
+            self.loaded.emit(LIVE)
+            return
+        self._data_changed(to_last=True)
+        self.loaded.emit(LIVE)
+
+    # -- live events -------------------------------------------------------------------------
+    def on_trainer_event(self, event: Any) -> None:
+        """Slot for copied trainer events (queued from the training thread); cheap: it only
+        stores, the 100 ms timer redraws."""
+        name = type(event).__name__
+        if name == "IterationFinished":
+            return
+        if name == "RunStarted":
+            self.live = LiveMining(classes=list(getattr(event, "classes", []) or []),
+                                   run_dir=Path(event.run_dir))
+            self._read_live_config(self.live)
+            self._extras_pending.clear()
+            self.refresh()
+            if self._follow_live:
+                self.show_live()
+        elif name == "EpochFinished":
+            if self.live is None:
+                self.live = LiveMining(classes=[])
+            self.live.add(event)
+            self._live_dirty = True
+            if self.live.run_dir is not None:
+                self._request_extras(self.live.run_dir, int(event.epoch))
+        elif name in ("RunFinished", "RunStopped", "RunFailed"):
+            if self.live is not None:
+                self.live.finished = {"RunFinished": "finished", "RunStopped": "stopped",
+                                      "RunFailed": "failed"}[name]
+            self._live_dirty = True
+            QTimer.singleShot(0, self.refresh)
+        if self._live_dirty and not self._timer.isActive():
+            self._timer.start()
+
+    def _read_live_config(self, live: LiveMining) -> None:
+        if live.run_dir is None:
+            return
+        try:
+            cfg = tomllib.loads((live.run_dir / "config.toml").read_text(encoding="utf-8"))
+            live.positive = str(cfg.get("mining", {}).get("positive", "unknown"))
+            live.negative = str(cfg.get("mining", {}).get("negative", "unknown"))
+        except (OSError, tomllib.TOMLDecodeError):
+            if self.project is not None:
+                live.positive = self.project.config.mining.positive
+                live.negative = self.project.config.mining.negative
+
+    def _request_extras(self, run_dir: Path, epoch: int) -> None:
+        if epoch in self._extras_pending:
+            return
+        self._extras_pending.add(epoch)
+        live = self.live
+        run_in_thread(lambda: read_live_extras(run_dir, epoch), self, "siam-mining-edges",
+                      lambda r: self._extras_read(live, r),
+                      lambda m, d: self._extras_pending.discard(epoch))
+
+    def _extras_read(self, live: LiveMining | None,
+                     result: tuple[int, np.ndarray | None, str, str]) -> None:
+        epoch, edges, pos, neg = result
+        self._extras_pending.discard(epoch)
+        if live is None or live is not self.live:
+            return
+        if edges is not None:
+            live.edges[epoch] = edges
+        if pos != "unknown":
+            live.positive = pos
+        if neg != "unknown":
+            live.negative = neg
+        self._live_dirty = True
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def _flush_live(self) -> None:
+        if not self._live_dirty:
+            self._timer.stop()
+            return
+        self._live_dirty = False
+        if self.source != LIVE or self.live is None:
+            return
+        follow = self.history is None or self.epoch_index >= self.history.num_epochs - 1
+        self.history = self.live.history()
+        self.centers = self.live.centers
+        if self.history is None:
+            return
+        self._data_changed(to_last=follow)
+
+    def _centers_key(self) -> Any:
+        if self.centers is None:
+            return None
+        if self.source == LIVE:
+            return (LIVE, id(self.live), self.history.num_epochs if self.history else 0)
+        return (self.source, self.centers.shape)
+
+    def _ensure_positions(self) -> bool:
+        """True if ``self.positions`` matches the current centers; otherwise start the PCA on a
+        worker (an SVD of 11,172 × D; multi-threaded BLAS on a busy machine takes long enough
+        to matter) and redraw the graph when it arrives."""
+        key = self._centers_key()
+        if key is None:
+            return False
+        if self._positions_key == key and self.positions is not None:
+            return True
+        if self._placing == key:
+            return False
+        self._placing = key
+        centers = self.centers
+
+        def done(result: tuple[Any, np.ndarray]) -> None:
+            k, positions = result
+            if self._placing == k:
+                self._placing = None
+            if k == self._centers_key():
+                self.positions, self._positions_key = positions, k
+                self._stale.add("clusters")
+                self._redraw_current()
+
+        def failed(message: str, _details: str) -> None:
+            self._placing = None
+            self.graph.show_message(f"Cannot place the classes: {message}")
+
+        run_in_thread(lambda: (key, pca_2d(centers)), self, "siam-pca", done, failed)
+        return False
+
+    # -- data → views ------------------------------------------------------------------------
+    def _show_empty(self, html: str) -> None:
+        self.empty.setText(html)
+        self.stack.setCurrentWidget(self.empty)
+        self.run_combo.setEnabled(self.project is not None)
+        self.epoch_slider.setRange(0, 0)
+        self.epoch_slider.setEnabled(False)
+        self.epoch_label.setText("no epoch")
+
+    def _set_banner(self, text: str, error: bool = False) -> None:
+        self.banner.setText(text)
+        self.banner.setStyleSheet(ERROR_STYLE if error else MISSING_STYLE)
+        self.banner.setVisible(bool(text))
+
+    def _data_changed(self, to_last: bool) -> None:
+        h = self.history
+        if h is None:
+            return
+        if h.num_epochs == 0:
+            self._show_empty("<h3>No epoch yet</h3><p>The mining log is empty: the run has not "
+                             "finished an epoch.</p>")
+            return
+        self.stack.setCurrentWidget(self.views)
+        self.run_combo.setEnabled(True)
+        src = "live training" if self.source == LIVE else Path(self.source or "").name
+        self.miner_label.setText(
+            f"<b>{src}</b> · positive miner <b>{h.positive}</b> · negative miner "
+            f"<b>{h.negative}</b> · {len(h.classes):,} classes · {h.num_epochs} epoch(s)")
+        note = self.glyphs.note
+        self.miner_label.setToolTip(note[:1].upper() + note[1:])
+        missing = [m for m in h.missing if m != "epoch"]
+        if not h.edges and h.negative == "auto-clustering" and self.source != LIVE:
+            missing.append("edges")  # read_mining leaves edges empty when the group is absent
+        notes = [n for n in self._notes if self.source != LIVE]
+        parts = []
+        if missing:
+            parts.append("This run's mining.h5 has no " + ", ".join(f"/{m}" for m in missing)
+                         + " (an older run?): the views that need it say so, the rest is shown.")
+        if notes:
+            text = "; ".join(notes)
+            parts.append(text[0].upper() + text[1:] + (
+                ": the cluster graph cannot place the classes." if self.centers is None
+                else "."))
+        self._set_banner(" ".join(parts))
+        last = h.num_epochs - 1
+        self.epoch_slider.blockSignals(True)
+        self.epoch_slider.setEnabled(h.num_epochs > 1)
+        self.epoch_slider.setRange(0, last)
+        if to_last or self.epoch_index > last:
+            self.epoch_index = last
+        self.epoch_slider.setValue(self.epoch_index)
+        self.epoch_slider.blockSignals(False)
+        if self.selected is not None and self.selected >= len(h.classes):
+            self.selected = None
+        self._mark_all_stale()
+        self._redraw_current()
+
+    def set_epoch(self, index: int) -> None:
+        """Show row ``index`` of the mining history (the state after that epoch)."""
+        if self.history is None:
+            return
+        index = int(np.clip(index, 0, max(self.history.num_epochs - 1, 0)))
+        self.epoch_index = index
+        if self.epoch_slider.value() != index:
+            self.epoch_slider.blockSignals(True)
+            self.epoch_slider.setValue(index)
+            self.epoch_slider.blockSignals(False)
+        self._mark_all_stale()
+        self._redraw_current()
+
+    def _mark_all_stale(self) -> None:
+        self._stale = {"probabilities", "history", "clusters"}
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        self._redraw_current()
+
+    def _redraw_current(self) -> None:
+        if self.history is None or not self._stale:
+            return
+        if not self.isVisible():
+            return  # redrawn when shown
+        page = ("probabilities", "history", "clusters")[self.views.currentIndex()]
+        if page not in self._stale:
+            return
+        self._stale.discard(page)
+        h = self.history
+        e = self.epoch_index
+        epoch_no = int(h.epochs[e]) + 1 if e < len(h.epochs) else e + 1
+        self.epoch_label.setText(f"after epoch {epoch_no} ({e + 1}/{h.num_epochs})")
+        if page == "probabilities":
+            self._redraw_probabilities()
+        elif page == "history":
+            self._redraw_heatmap()
+        else:
+            self._redraw_clusters()
+        self.redraws += 1
+        self.redrawn.emit()
+
+    def _glyphs_ready(self) -> None:
+        self._mark_all_stale()
+        self.table_model.layoutChanged.emit()
+        if self.history is not None:
+            self._data_changed(to_last=False)
+
+    # -- per-class details -------------------------------------------------------------------
+    def _row(self, name: str) -> np.ndarray | None:
+        h = self.history
+        arr = getattr(h, name) if h is not None else None
+        if arr is None or self.epoch_index >= arr.shape[0]:
+            return None
+        return arr[self.epoch_index]
+
+    def class_details(self, index: int) -> str:
+        """Tooltip text for class ``index`` at the current epoch."""
+        h = self.history
+        if h is None or not 0 <= index < len(h.classes):
+            return ""
+        p, d, c = self._row("probabilities"), self._row("mean_distance"), self._row("clusters")
+        delta = int(self._rank_change()[index])
+        lines = [f"{h.classes[index]}  (class {index})"]
+        if p is not None:
+            u = uniform_probability(p, d)
+            lines.append(f"probability {_fmt_p(float(p[index]))} ({float(p[index]) / u:.2f}× "
+                         "uniform)")
+        if d is not None:
+            lines.append(f"mean distance to its center {_fmt_p(float(d[index]))}")
+        if c is not None and int(c[index]) >= 0:
+            lines.append(f"cluster {int(c[index])}")
+        if self.epoch_index > 0 and p is not None:
+            lines.append("rank change since the last epoch: "
+                         + (f"+{delta}" if delta > 0 else str(delta)))
+        return "\n".join(lines)
+
+    def _rank_change(self) -> np.ndarray:
+        h = self.history
+        key = (id(h), self.epoch_index)
+        if getattr(self, "_rank_key", None) != key:
+            self._rank_cache = h.rank_change(self.epoch_index) if h is not None else np.zeros(0)
+            self._rank_key = key
+        return self._rank_cache
+
+    # -- probabilities -----------------------------------------------------------------------
+    def _redraw_probabilities(self) -> None:
+        h = self.history
+        if h is None:
+            return
+        p = self._row("probabilities")
+        d = self._row("mean_distance")
+        c = self._row("clusters")
+        delta = self._rank_change()
+        self.table_model.set_epoch(h.classes, p, d, c, delta)
+        if p is None:
+            self.prob_message.setText("This run's mining.h5 holds no sampling probabilities "
+                                      "(/probabilities is missing). The table still lists the "
+                                      "mean distances and clusters.")
+            self.prob_stack.setCurrentWidget(self.prob_message)
+        elif h.positive == "random" or is_uniform(p):
+            present = int(np.count_nonzero(p > 0))
+            why = ("The positive miner of this run is <b>random</b>" if h.positive == "random"
+                   else "At this epoch the positive miner's distribution is flat")
+            self.prob_message.setText(
+                f"<p>{why}: every class with samples is drawn with the same probability "
+                f"1/C = 1/{present:,} = {1 / max(present, 1):.3g} — the distribution is "
+                "<b>uniform</b>, so there is nothing to prioritise and no curve to show.</p>"
+                "<p>The table on the right still lists each class's mean distance to its "
+                "center (what the auto-probabilistic miner would weight).</p>")
+            self.prob_stack.setCurrentWidget(self.prob_message)
+        else:
+            self.prob_stack.setCurrentWidget(self.prob_plots)
+            order = np.argsort(-p, kind="stable")
+            self._curve_order = order
+            ys = p[order]
+            if self.log_check.isChecked():
+                ys = np.maximum(ys, max(float(ys[ys > 0].min()) if (ys > 0).any() else 1e-12,
+                                        1e-12) * 0.5)
+            self.curve.setData(np.arange(len(p)), ys)
+            self._curve_values = ys
+            u = uniform_probability(p, d)
+            log = self.log_check.isChecked()
+            self.uniform_line.setPos(np.log10(u) if log else u)
+            self._set_curve_range(len(p), ys, u, log)
+            self.hover_marker.clear()
+            self.bars.selected = self.selected
+            self.bars.set_data(h.classes, p, self.top_spin.value(), u, self.class_details)
+        # The selected class's plots next, after this pass has painted: two short GUI-thread
+        # chunks instead of one long one when 11,172 classes update live.
+        self._selection_tag = getattr(self, "_selection_tag", 0) + 1
+        tag = self._selection_tag
+        QTimer.singleShot(0, lambda: self._update_selection_views()
+                          if tag == self._selection_tag else None)
+
+    def _set_curve_range(self, n: int, ys: np.ndarray, uniform: float, log: bool) -> None:
+        """Explicit, rounded ranges (whole decades on the log axis): between epochs they rarely
+        change, so pyqtgraph keeps its axis pictures instead of re-laying out every tick label
+        on each live update."""
+        vb = self.curve_plot.getPlotItem().vb
+        vb.disableAutoRange()
+        hi_v = max(float(ys.max()), uniform)
+        if log:
+            lo_v = min(float(ys[ys > 0].min()) if (ys > 0).any() else uniform, uniform)
+            y0, y1 = np.floor(np.log10(lo_v)), np.ceil(np.log10(hi_v))
+            if y1 <= y0:
+                y1 = y0 + 1
+        else:
+            y0, y1 = 0.0, float(np.ceil(hi_v * 1.05 / 10 ** np.floor(np.log10(hi_v)))
+                                * 10 ** np.floor(np.log10(hi_v)))
+        key = (n, float(y0), float(y1), log)
+        if getattr(self, "_curve_range", None) != key:
+            self._curve_range = key
+            vb.setRange(xRange=(0, max(n - 1, 1)), yRange=(y0, y1), padding=0.02)
+            # On the log axis label the decades only (pyqtgraph's minor labels pile up).
+            axis = self.curve_plot.getPlotItem().getAxis("left")
+            axis.setTicks([[(float(k), _decade(int(k))) for k in np.arange(y0, y1 + 1)],
+                           [(float(k + np.log10(m)), "") for k in np.arange(y0, y1)
+                            for m in range(2, 10)]] if log else None)
+
+    def _log_toggled(self, on: bool) -> None:
+        self.curve_plot.setLogMode(y=on)
+        self._stale.add("probabilities")
+        self._redraw_current()
+
+    def _curve_hover(self, pos: Any) -> None:
+        h = self.history
+        order = getattr(self, "_curve_order", None)
+        if h is None or order is None or self.prob_stack.currentWidget() is not self.prob_plots:
+            return
+        vb = self.curve_plot.getPlotItem().vb
+        if not self.curve_plot.sceneBoundingRect().contains(pos):
+            return
+        x = vb.mapSceneToView(pos).x()
+        rank = int(round(x))
+        if not 0 <= rank < len(order):
+            self.hover_marker.clear()
+            return
+        idx = int(order[rank])
+        ys = getattr(self, "_curve_values", None)
+        if ys is not None and rank < len(ys):
+            y = float(ys[rank])  # the marker is in view coordinates: log10 on a log axis
+            self.hover_marker.setData([rank], [np.log10(y) if self.log_check.isChecked() else y])
+        text = self.class_details(idx)
+        self.hover_label.setText(f"rank {rank + 1}: " + text.replace("\n", " · "))
+        view = self.curve_plot.mapFromScene(pos)
+        QToolTip.showText(self.curve_plot.mapToGlobal(view), text, self.curve_plot)
+
+    def _search(self, text: str) -> None:
+        self.table_model.set_filter(text)
+        if self.table_model.rowCount() == 1:
+            self.table.selectRow(0)
+
+    def _table_row(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if current.isValid():
+            idx = self.table_model.class_at(current.row())
+            if idx != self.selected:
+                self.select_class(idx)
+
+    def _graph_class(self, index: int) -> None:
+        if index != self.selected:
+            self.selected = index
+            self._update_selection_views(from_graph=True)
+
+    def select_class(self, index: int) -> None:
+        """Select class ``index``: history plot, nearest classes with samples, highlights."""
+        h = self.history
+        if h is None or not 0 <= index < len(h.classes):
+            return
+        self.selected = index
+        row = self.table_model.row_of(index)
+        if row is not None:
+            cur = self.table.currentIndex()
+            if not cur.isValid() or cur.row() != row:
+                self.table.selectionModel().blockSignals(True)
+                self.table.selectRow(row)
+                self.table.selectionModel().blockSignals(False)
+                self.table.scrollTo(self.table_model.index(row, 0))
+        self.bars.selected = index
+        self.bars.update()
+        self._update_selection_views()
+
+    def _update_selection_views(self, from_graph: bool = False) -> None:
+        h = self.history
+        i = self.selected
+        if h is None or i is None:
+            self.history_curve.setData([], [])
+            self.history_uniform.setData([], [])
+            # Keep the empty plot's axes meaningful (the run's epochs) instead of pyqtgraph's
+            # default ±500 range around the marker.
+            last = float(h.num_epochs) if h is not None and h.num_epochs else 1.0
+            self.history_plot.setXRange(0.8, last + 0.2, padding=0)
+            self.history_plot.setYRange(0, 1, padding=0)
+            self.history_marker.setPos(last)
+            return
+        self.detail_title.setText(f"<b>{h.classes[i]}</b> — " +
+                                  self.class_details(i).split("\n", 1)[-1].replace("\n", " · "))
+        x = h.epochs.astype(float) + 1
+        if h.probabilities is not None:
+            y = h.probabilities[:, i]
+            self.history_curve.setData(x, y)
+            dists = h.mean_distance if h.mean_distance is not None else [None] * len(x)
+            u = np.array([uniform_probability(r, d) for r, d in zip(h.probabilities, dists)])
+            self.history_uniform.setData(x, u)
+            top = float(np.nanmax(np.concatenate([y, u]))) if len(y) else 1.0
+            self.history_plot.setYRange(0, top * 1.15 if top > 0 else 1.0, padding=0)
+            self.history_plot.setXRange(float(x[0]) - 0.2, float(x[-1]) + 0.2, padding=0)
+        else:
+            self.history_curve.setData([], [])
+            self.history_uniform.setData([], [])
+        if self.epoch_index < len(x):
+            self.history_marker.setPos(x[self.epoch_index])
+        self.history_plot.getPlotItem().getAxis("bottom").setTicks(
+            [[(float(v), str(int(v))) for v in x]] if len(x) <= 30 else None)
+        self._update_neighbors(i)
+        if not from_graph and self.graph.clusters is not None:
+            if self.views.currentWidget() is self.graph and "clusters" not in self._stale:
+                self.graph.select_class(i)
+            else:
+                self._stale.add("clusters")  # the member list is rebuilt when it is shown
+
+    def _update_neighbors(self, index: int) -> None:
+        """Show the class now; its nearest classes and the samples arrive from a worker."""
+        h = self.history
+        assert h is not None
+        p = self.project
+        train = p.dataset_paths()["train"] if p is not None else None
+        key = (index, id(self.centers), str(train), id(h.classes))
+        if key == self._neighbors_key:
+            return  # same class, same centers (e.g. another epoch of a finished run)
+        self._neighbors_key = key
+        self.neighbors.set_entries([(index, h.classes[index], 0.0)],
+                                   "" if self.centers is not None else
+                                   "No class centers for this run (centers.npy), so no "
+                                   "nearest classes.")
+        self._samples_tag += 1
+        tag = self._samples_tag
+        centers, classes = self.centers, h.classes
+
+        def work() -> tuple[int, list[tuple[int, str, float]], dict[str, list[np.ndarray]]]:
+            near = nearest_classes(centers, index) if centers is not None else []
+            entries = [(index, classes[index], 0.0)] + [(j, classes[j], d) for j, d in near]
+            samples: dict[str, list[np.ndarray]] = {}
+            if train is not None and train.exists():
+                samples = read_samples(train, [t for _i, t, _d in entries], SAMPLES_PER_CLASS)
+            return tag, entries, samples
+
+        run_in_thread(work, self, "siam-neighbors", self._samples_read, lambda m, d: None)
+
+    def _samples_read(self, result: tuple[int, list[tuple[int, str, float]],
+                                          dict[str, list[np.ndarray]]]) -> None:
+        tag, entries, samples = result
+        if tag == self._samples_tag:
+            self.neighbors.set_entries(entries)
+            self.neighbors.set_samples(samples)
+            self.neighborsShown.emit()
+
+    # -- heat map ----------------------------------------------------------------------------
+    def _redraw_heatmap(self) -> None:
+        h = self.history
+        if h is None:
+            return
+        kind = self.heat_kind.currentData()
+        arr = getattr(h, kind)
+        if arr is None:
+            self.heat_message.setText(f"This run's mining.h5 has no /{kind}; choose the other "
+                                      "quantity above.")
+            self.heat_stack.setCurrentWidget(self.heat_message)
+            return
+        if kind == "probabilities" and (h.positive == "random" or is_uniform(arr)):
+            self.heat_message.setText(
+                "The positive miner is <b>random</b>: the probability of every class is 1/C at "
+                "every epoch (uniform), so the map would be one flat colour. Choose <i>mean "
+                "distance to center</i> above to see how the classes developed.")
+            self.heat_stack.setCurrentWidget(self.heat_message)
+            return
+        self.heat_stack.setCurrentWidget(self.heat_plot)
+        final = h.probabilities[-1] if h.probabilities is not None else arr[-1]
+        order = np.argsort(-np.nan_to_num(final, nan=-1.0), kind="stable")
+        self._heat_order = order
+        img = np.asarray(arr[:, order], dtype=np.float64).T  # [C, E]: row = class rank
+        use_log = self.heat_log.isChecked()
+        if use_log:
+            positive = img[img > 0]
+            floor = float(positive.min()) if positive.size else 1e-12
+            img = np.log10(np.maximum(np.nan_to_num(img, nan=floor), floor))
+        finite = img[np.isfinite(img)]
+        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        if hi <= lo:
+            hi = lo + 1e-9
+        n_epochs, n_classes = arr.shape
+        self.heat_image.setImage(np.ascontiguousarray(img, dtype=np.float32), autoLevels=False,
+                                 levels=(lo, hi))
+        first = float(h.epochs[0]) + 0.5 if len(h.epochs) else 0.5
+        self.heat_image.setRect(first, 0, n_epochs, n_classes)
+        self.colorbar.setLevels((lo, hi))
+        label = {"probabilities": "probability", "mean_distance": "mean distance"}[kind]
+        self.heat_plot.getPlotItem().setTitle(
+            f"{'log₁₀ ' if use_log else ''}{label} per class (rows, ranked by final probability) "
+            "and epoch", color=self._fg.name(), size="10pt")
+        self.heat_epoch_line.setPos(float(h.epochs[self.epoch_index]) + 1)
+        self.heat_plot.getPlotItem().vb.setLimits(xMin=first - 1, xMax=first + n_epochs + 1,
+                                                  yMin=-n_classes * 0.05,
+                                                  yMax=n_classes * 1.05)
+        self.heat_plot.getPlotItem().vb.setRange(xRange=(first, first + n_epochs),
+                                                 yRange=(0, n_classes), padding=0.02)
+        left = self.heat_plot.getPlotItem().getAxis("left")
+        bottom = self.heat_plot.getPlotItem().getAxis("bottom")
+        # Few classes: name them on the axis (glyph text); many: plain rank numbers.
+        left.setTicks([[(r + 0.5, h.classes[int(i)]) for r, i in enumerate(order)]]
+                      if n_classes <= 60 else None)
+        bottom.setTicks([[(float(e) + 1, str(int(e) + 1)) for e in h.epochs]]
+                        if n_epochs <= 30 else None)
+
+    def _heat_hover(self, pos: Any) -> None:
+        h = self.history
+        order = getattr(self, "_heat_order", None)
+        if h is None or order is None or self.heat_stack.currentWidget() is not self.heat_plot:
+            return
+        pt = self.heat_plot.getPlotItem().vb.mapSceneToView(pos)
+        rank = int(np.floor(pt.y()))
+        e = int(np.floor(pt.x() - (float(h.epochs[0]) + 0.5)))
+        if not (0 <= rank < len(order) and 0 <= e < h.num_epochs):
+            return
+        i = int(order[rank])
+        kind = self.heat_kind.currentData()
+        arr = getattr(h, kind)
+        value = float(arr[e, i]) if arr is not None else float("nan")
+        self.heat_hover.setText(f"epoch {int(h.epochs[e]) + 1} · {h.classes[i]} (class {i}, "
+                                f"final rank {rank + 1}) · {kind.replace('_', ' ')} "
+                                f"{_fmt_p(value)}")
+
+    # -- clusters ----------------------------------------------------------------------------
+    def _redraw_clusters(self) -> None:
+        h = self.history
+        if h is None:
+            return
+        e = self.epoch_index
+        clusters = self._row("clusters")
+        probs = self._row("probabilities")
+        dist = self._row("mean_distance")
+        epoch = int(h.epochs[e]) if e < len(h.epochs) else e
+        edges = h.edges.get(epoch)
+        neg = h.negative
+        if neg != "auto-clustering" and (clusters is None or not (clusters >= 0).any()):
+            what = {"random": "draws negatives uniformly from the other classes",
+                    "hard": "keeps the hardest of r× more random triplets",
+                    "distance": "prefers classes whose centers are near the anchor's"}.get(
+                        neg, "does not cluster classes")
+            self.graph.set_data(h.classes, None, clusters, probs, None, dist)
+            self.graph.show_message(
+                f"The negative miner of this run is <b>{neg}</b>: it {what}. It forms no "
+                "clusters, so there is no cluster graph (the auto-clustering miner draws one).",
+                side=False)
+            return
+        if self.centers is not None and not self._ensure_positions() and (
+                self.positions is None or len(self.positions) != len(h.classes)):
+            # (While a new layout is computed the previous one stays, if there is one.)
+            self.graph.set_data(h.classes, None, clusters, probs, edges, dist)
+            self.graph.show_message("Placing the classes (PCA of the class centers)…")
+            return
+        note = ""
+        if self.source != LIVE and self.positions is not None:
+            note = "Positions: PCA of the class centers after the last epoch (centers.npy)."
+        elif self.source == LIVE:
+            note = "Positions: PCA of the latest class centers."
+        if edges is None and "edges" in h.missing:
+            note += " This mining.h5 has no /edges."
+        self.graph.set_data(h.classes, self.positions, clusters, probs, edges, dist, note)
+        if self.selected is not None:
+            self.graph.select_class(self.selected)
+
+    # -- misc --------------------------------------------------------------------------------
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        return QSize(1080, 760)
+
+
+__all__ = ["MinersTab", "LiveMining", "load_run_mining", "ProbabilityBars", "ClassTableModel"]
