@@ -470,3 +470,25 @@ def resolve_font_roles(data_cfg: Any, faces: list[FontFace],
         for role in missing:
             roles[role] = sorted(auto[role], key=FontFace.sort_key)
     return {r: roles[r] for r in ROLES}
+
+
+KOREAN_FONT_PACKAGES = (
+    "fonts-nanum fonts-nanum-extra fonts-nanum-eco fonts-unfonts-core fonts-unfonts-extra "
+    "fonts-baekmuk fonts-alee fonts-lexi-gulim fonts-lexi-saebom fonts-naver-d2coding "
+    "fonts-woowa-bm"
+)
+
+
+def missing_script_hint(classes: list[str], covering_faces: int) -> str:
+    """One line telling the user what to install when no face covers a Hangul alphabet.
+
+    Without the Korean packages the app still runs (DejaVu covers Latin, Greek, Cyrillic); this
+    is what the Data tab and ``siam fonts`` say instead of an empty font table.
+    """
+    if covering_faces > 0:
+        return ""
+    if any("\uac00" <= ch <= "\ud7a3" for c in classes[:64] for ch in c):
+        return ("No installed font covers this Hangul alphabet. Install the Korean fonts "
+                f"with: sudo apt-get install {KOREAN_FONT_PACKAGES}")
+    return ("No installed font covers this alphabet; add font files or folders "
+            "(Add font folder… / --fonts).")

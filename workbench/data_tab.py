@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 
 from core.atomic import write_text_atomic
 from core.errors import SiamError
+from core.fonts import missing_script_hint as fonts_hint
 from workbench import dialogs, engine
 from workbench.document import ProjectDocument
 from workbench.font_model import (
@@ -551,6 +552,10 @@ class DataTab(QWidget):
             text += f" · <span style='color:#d03030'>{counts['missing']} missing</span>"
         if not self.coverage_done:
             text += " · computing coverage…"
+        else:
+            hint = fonts_hint(self.classes, sum(1 for c in known if c > 0))
+            if hint:
+                text += f"<br><span style='color:#d03030'>{hint}</span>"
         self.font_status.setText(text)
 
     # -- alphabet choices --------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -242,6 +243,11 @@ def cmd_fonts(args: argparse.Namespace) -> int:
                          ensure_ascii=False, indent=1))
         return 0
     print(f"{len(rows)} face(s); coverage of {alphabet.name} ({len(alphabet)} classes)")
+    from core.fonts import missing_script_hint
+
+    hint = missing_script_hint(alphabet.classes, sum(r["coverage"] > 0 for r in rows))
+    if hint:
+        print(hint, file=sys.stderr)
     for r in rows:
         print(f"{100 * r['coverage']:6.1f}%  {r['family'][:28]:<28} {r['style'][:16]:<16} "
               f"{r['file']}#{r['index']}")

@@ -250,3 +250,18 @@ def test_real_config_section_is_accepted(lib_faces):
                             "test_fonts": ["Test Charlie"]}}).data
     roles = resolve_font_roles(data, lib_faces, LATIN_DIGITS)
     assert [len(roles[r]) for r in ("train", "val", "test")] == [2, 2, 2]
+
+
+def test_missing_korean_fonts_are_named_with_the_install_command(capsys):
+    from core.cli import main
+    from core.fonts import missing_script_hint
+
+    hint = missing_script_hint(["가", "각"], covering_faces=0)
+    assert "sudo apt-get install" in hint and "fonts-nanum" in hint
+    assert missing_script_hint(["가"], covering_faces=3) == ""
+    assert "apt-get" not in missing_script_hint(["A"], covering_faces=0)
+    dejavu = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+    code = main(["fonts", "--alphabet", "hangul-2350", "--no-system", "--fonts", dejavu,
+                 "--min-coverage", "0"])
+    err = capsys.readouterr().err
+    assert code == 0 and "sudo apt-get install fonts-nanum" in err
