@@ -34,7 +34,7 @@ def embed(
     images: Tensor,
     device: torch.device | str,
     space: str = "softplus",
-    batch: int = 4096,
+    batch: int = 1024,
 ) -> Tensor:
     """Embed uint8 images in batches (eval mode restored afterwards); returns float32 on CPU."""
     was_training = model.training

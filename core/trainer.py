@@ -45,6 +45,7 @@ from core.glyphs import GlyphSet, load_glyphs
 from core.losses import contrastive_per_sample, metric_per_sample, triplet_per_sample
 from core.miners import make_sampler, select_hardest
 from core.models import INPUT_SIZES, build_model, device_label, resolve_device
+from core.perf import tune_allocator
 from core.project import Project, is_run_dir
 from core.runfiles import MetricsLog, MiningLog, save_centers, trim_metrics, write_status
 
@@ -132,6 +133,7 @@ class Trainer:
         # Tiny softsign gradients turn denormal; on x86 CPUs each denormal op costs ~100×.
         # The flag is per thread, so it is set on whichever thread runs the loop.
         torch.set_flush_denormal(True)
+        tune_allocator()
         self.state = "running"
         try:
             self._setup()
@@ -160,7 +162,8 @@ class Trainer:
 
     # -- setup --------------------------------------------------------------------------------
     def _load_split(self, name: str, required: bool) -> GlyphSet | None:
-        path = self.project.dataset_paths()[name]
+        # From the run's config, not the project's: `--set data.val=…` must take effect.
+        path = self.project.resolve(getattr(self.config.data, name))
         if not path.exists():
             if required:
                 raise SiamError(f"{name} data not found; render it first "

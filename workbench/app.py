@@ -73,13 +73,23 @@ def choose_project(arg: str | None) -> Path:
     return default_project()
 
 
+def _mines(run_dir: Path) -> bool:
+    try:
+        from core.project import load_project
+
+        return load_project(run_dir / "config.toml").config.mining.positive != "random"
+    except Exception:  # noqa: BLE001 - a broken run is simply not preferred
+        return False
+
+
 def _show_run_everywhere(w: object, app: object, runs: list, timeout: float) -> None:
     """Put a finished run on every tab: its curves, its miners, a drawing it reads, a comparison."""
     from workbench.workers import live_threads
 
     run = runs[-1].path
     w.train_tab.show_run(run)
-    w.miners_tab.show_run(run)
+    # The Miners tab is most telling for a run whose positive miner is not uniform.
+    w.miners_tab.show_run(next((r.path for r in reversed(runs) if _mines(r.path)), run))
     wait_until(app, lambda: w.miners_tab.history is not None
                and w.miners_tab.glyphs.resolved, timeout)
     wait_until(app, lambda: len(w.miners_tab.table_model.rows) > 0, timeout)

@@ -163,3 +163,12 @@ def test_cuda_request_without_cuda_is_a_clear_failure(make_project):
     config = project.config.replace({"train": {"device": "cuda"}})
     final, _ = run_collect(Trainer(project, config=config))
     assert isinstance(final, E.RunFailed) and "CUDA" in final.message
+
+
+def test_data_paths_come_from_the_run_config(make_project):
+    project = make_project(epochs=1, iterations=1)
+    (project.root / "data" / "val.h5").rename(project.root / "data" / "other-val.h5")
+    config = project.config.replace({"data": {"val": "data/other-val.h5"}})
+    final, seen = run_collect(Trainer(project, config=config))
+    epoch = next(e for e in seen if isinstance(e, E.EpochFinished))
+    assert isinstance(final, E.RunFinished) and epoch.val_top1 is not None
