@@ -14,7 +14,7 @@ def test_mokin37_layers_match_table1():
     x = torch.zeros(2, 1, 37, 37)
     convs = [m for m in model if isinstance(m, nn.Conv2d)]
     assert len(convs) == 6
-    for conv, (cout, k, s, p, hw) in zip(convs, TABLE1):
+    for conv, (cout, k, s, p, _hw) in zip(convs, TABLE1):
         assert conv.out_channels == cout
         assert conv.kernel_size == (k, k) and conv.stride == (s, s) and conv.padding == (p, p)
     shapes = []
