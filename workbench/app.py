@@ -89,12 +89,11 @@ def _show_run_everywhere(w: object, app: object, runs: list, timeout: float) -> 
     run = runs[-1].path
     w.train_tab.show_run(run)
     # The Miners tab is most telling for a run whose positive miner is not uniform.
-    w.miners_tab.show_run(next((r.path for r in reversed(runs) if _mines(r.path)), run))
-    wait_until(app, lambda: w.miners_tab.history is not None
-               and w.miners_tab.glyphs.resolved, timeout)
-    wait_until(app, lambda: len(w.miners_tab.table_model.rows) > 0, timeout)
-    if len(w.miners_tab.table_model.rows):
-        w.miners_tab.select_class(int(w.miners_tab.table_model.rows[0]))
+    mined = next((r.path for r in reversed(runs) if _mines(r.path)), run)
+    loaded: list[str] = []
+    w.miners_tab.loaded.connect(loaded.append)
+    w.miners_tab.show_run(mined)
+    wait_until(app, lambda: mined.name in loaded and w.miners_tab.glyphs.resolved, timeout)
     w.draw_tab.load_model(run)
     wait_until(app, lambda: w.draw_tab.run_model is not None, timeout)
     # A hand-drawn "A": two slanted strokes and a bar, as a user would draw it with the mouse.
@@ -109,6 +108,7 @@ def _show_run_everywhere(w: object, app: object, runs: list, timeout: float) -> 
 def screenshot(window: object, app: object, out: Path, timeout: float) -> int:
     """Grab every tab of ``window`` into ``out``; returns the exit code."""
     from workbench.main_window import TAB_NAMES
+    from workbench.workers import live_threads
 
     w = window  # MainWindow
     out.mkdir(parents=True, exist_ok=True)
@@ -124,6 +124,11 @@ def screenshot(window: object, app: object, out: Path, timeout: float) -> int:
     for i, name in enumerate(TAB_NAMES):
         w.tabs.setCurrentIndex(i)
         wait_until(app, lambda: False, 0.4)  # layout, pyqtgraph's deferred paints
+        if name == "Miners" and len(w.miners_tab.table_model.rows):
+            # Selected once the tab is on screen (showing it refreshes the run list).
+            w.miners_tab.select_class(int(w.miners_tab.table_model.rows[0]))
+            wait_until(app, lambda: not live_threads(), timeout)
+            wait_until(app, lambda: False, 0.4)
         path = out / f"{name.lower()}.png"
         if not w.grab().save(str(path)):
             print(f"siam-workbench: cannot write {path}", file=sys.stderr)

@@ -76,7 +76,7 @@ from workbench.cluster_graph import ClusterGraph
 from workbench.document import ProjectDocument
 from workbench.font_model import glyph_pixmap
 from workbench.glyph_cache import GlyphCache
-from workbench.plots import COLORS
+from workbench.plots import COLORS, themed_plot
 from workbench.workers import run_in_thread
 
 LIVE = "live"
@@ -811,20 +811,8 @@ class MinersTab(QWidget):
         self._project_changed()
 
     def _plot(self, title: str, xlabel: str, ylabel: str) -> pg.PlotWidget:
-        w = pg.PlotWidget(background=self._bg)
-        item = w.getPlotItem()
-        if title:
-            item.setTitle(title, color=self._fg.name(), size="10pt")
-        for name in ("left", "bottom"):
-            axis = item.getAxis(name)
-            axis.setPen(pg.mkPen(self._fg))
-            axis.setTextPen(pg.mkPen(self._fg))
-        item.setLabel("bottom", xlabel, color=self._fg.name())
-        item.setLabel("left", ylabel, color=self._fg.name())
-        item.showGrid(x=True, y=True, alpha=0.2)
-        item.getAxis("left").enableAutoSIPrefix(False)  # "×0.001" on probabilities misleads
-        w.setMinimumHeight(140)
-        return w
+        return themed_plot(title, xlabel, ylabel, self._fg, self._bg, min_height=140,
+                           si_prefix=False)
 
     # -- project & runs ----------------------------------------------------------------------
     @property

@@ -26,6 +26,26 @@ def _pen(color: str, width: float = 1.5, style: Qt.PenStyle = Qt.PenStyle.SolidL
     return pg.mkPen(c, width=width, style=style)
 
 
+def themed_plot(title: str, xlabel: str, ylabel: str, fg: QColor, bg: QColor,
+                min_height: int = 140, si_prefix: bool = True) -> pg.PlotWidget:
+    """A plot in the window's palette colours, for the tabs that build their own plot grids."""
+    w = pg.PlotWidget(background=bg)
+    item = w.getPlotItem()
+    if title:
+        item.setTitle(title, color=fg.name(), size="10pt")
+    for name in ("left", "bottom"):
+        axis = item.getAxis(name)
+        axis.setPen(pg.mkPen(fg))
+        axis.setTextPen(pg.mkPen(fg))
+    item.setLabel("bottom", xlabel, color=fg.name())
+    item.setLabel("left", ylabel, color=fg.name())
+    item.showGrid(x=True, y=True, alpha=0.2)
+    # pyqtgraph's "×0.001" axis prefix misleads on probabilities.
+    item.getAxis("left").enableAutoSIPrefix(si_prefix)
+    w.setMinimumHeight(min_height)
+    return w
+
+
 class ThemedPlot(pg.PlotWidget):
     """A plot coloured from the widget palette, whose legend is a line of coloured text in the
     title: a legend box inside the view always ends up on top of some curve."""

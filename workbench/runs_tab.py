@@ -41,7 +41,7 @@ from core.atomic import write_text_atomic
 from core.errors import SiamError
 from core.project import Project, RunInfo
 from workbench.document import ProjectDocument
-from workbench.plots import COLORS
+from workbench.plots import COLORS, themed_plot
 from workbench.workers import run_in_thread
 
 DEFAULT_CHECKED = 3  # newest runs ticked when a project opens
@@ -210,18 +210,8 @@ class RunsTab(QWidget):
         self._reload(choose_default=True)
 
     def _plot(self, title: str, xlabel: str, ylabel: str) -> pg.PlotWidget:
-        w = pg.PlotWidget(background=self._bg)
-        item = w.getPlotItem()
-        item.setTitle(title, color=self._fg.name(), size="10pt")
-        for name in ("left", "bottom"):
-            axis = item.getAxis(name)
-            axis.setPen(pg.mkPen(self._fg))
-            axis.setTextPen(pg.mkPen(self._fg))
-        item.setLabel("bottom", xlabel, color=self._fg.name())
-        item.setLabel("left", ylabel, color=self._fg.name())
-        item.showGrid(x=True, y=True, alpha=0.2)
-        w.setMinimumHeight(180)
-        return w
+        return themed_plot(title, xlabel, ylabel, self._fg, self._bg, min_height=180,
+                           si_prefix=True)
 
     # -- runs --------------------------------------------------------------------------------
     @property
