@@ -54,8 +54,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from core import events as E  # noqa: E402
-from core.project import Project, load_project  # noqa: E402
+from core.train import events as E  # noqa: E402
+from core.train.project import Project, load_project  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = ROOT / "benchmarks" / "configs"
@@ -126,7 +126,7 @@ def ensure_data(project: Project) -> dict[str, Any]:
     paths = project.dataset_paths()
     if all(p.exists() for p in paths.values()):
         return {"rendered": False}
-    from core.render import render_splits
+    from core.data.render import render_splits
 
     print(f"rendering {', '.join(str(p) for p in paths.values())} …", flush=True)
     t0 = time.perf_counter()
@@ -136,7 +136,7 @@ def ensure_data(project: Project) -> dict[str, Any]:
 
 
 def data_summary(project: Project) -> dict[str, Any]:
-    from core.glyphs import read_info
+    from core.data.glyphs import read_info
 
     out: dict[str, Any] = {}
     for role, path in project.dataset_paths().items():
@@ -219,8 +219,8 @@ def priority_snapshot(ev: E.EpochFinished, classes: list[str]) -> dict[str, Any]
 def per_class_test(trainer: Any, test_path: Path) -> dict[str, Any]:
     """Top-1 / top-5 of the last model on the whole test file, and the correct top-1 count per
     class (to compare with what the AP miner prioritised)."""
-    from core.centers import embed, nearest_centers
-    from core.glyphs import load_glyphs
+    from core.data.glyphs import load_glyphs
+    from core.infer.centers import embed, nearest_centers
 
     test = load_glyphs(test_path)
     index = {c: i for i, c in enumerate(trainer.classes)}
@@ -246,9 +246,9 @@ def untrained_baseline(project: Project, seed: int, eval_max: int, results_dir: 
     seed starts from: ``torch.manual_seed(seed)`` then the backbone, as the trainer does), in
     both distance spaces: softplus (metric loss) and raw (contrastive, triplet). Written to
     ``<results>/untrained-s<seed>.json``; it is the curves' epoch 0."""
-    from core.centers import class_centers, embed, nearest_centers, to_space, topk_accuracy
-    from core.glyphs import load_glyphs
-    from core.models import build_model
+    from core.data.glyphs import load_glyphs
+    from core.infer.centers import class_centers, embed, nearest_centers, to_space, topk_accuracy
+    from core.train.models import build_model
 
     target = results_dir / f"untrained-s{seed}.json"
     if target.exists() and not force:
@@ -263,7 +263,7 @@ def untrained_baseline(project: Project, seed: int, eval_max: int, results_dir: 
     labels = mapped[test.labels]
     keep = labels >= 0
     images, labels = test.images[keep], labels[keep]
-    # The trainer's per-epoch subset (core.trainer.Trainer._prepare_val), for the curves.
+    # The trainer's per-epoch subset (core.train.trainer.Trainer._prepare_val), for the curves.
     subset = None
     if eval_max and labels.shape[0] > eval_max:
         g = torch.Generator().manual_seed(12345)
@@ -303,7 +303,7 @@ def untrained_baseline(project: Project, seed: int, eval_max: int, results_dir: 
 def clean_val(run_dir: Path, val_path: Path) -> dict[str, Any]:
     """The last checkpoint on the clean renders of the validation faces (unseen in training,
     undistorted): separates "new face" from "distortion" in the test figure."""
-    from core.evaluate import evaluate, load_run
+    from core.infer.evaluate import evaluate, load_run
 
     res = evaluate(load_run(run_dir, which="last"), val_path)
     return {"top1": res["top1"], "top5": res["top5"], "images": res["n"],
@@ -339,7 +339,7 @@ def dump_json(obj: Any) -> str:
 def run_one(name: str, project: Project, seed: int, budget: dict[str, int], budget_name: str,
             runs_dir: Path, results_dir: Path, data: dict[str, Any], tuning: dict[str, Any],
             command: str) -> dict[str, Any]:
-    from core.trainer import Trainer
+    from core.train.trainer import Trainer
 
     cfg = project.config
     train = {"epochs": budget["epochs"], "iterations": budget["iterations"],

@@ -34,8 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from core.augment import Augmenter  # noqa: E402
-from core.miners import make_sampler  # noqa: E402
+from core.train.augment import Augmenter  # noqa: E402
+from core.train.miners import make_sampler  # noqa: E402
 
 DIM = 25
 N_SAMPLES = 900_000

@@ -29,9 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from core.alphabets import named_alphabet  # noqa: E402
-from core.fonts import FontFace, coverage, discover_fonts  # noqa: E402
-from core.render import render_dataset  # noqa: E402
+from core.data.alphabets import named_alphabet  # noqa: E402
+from core.data.fonts import FontFace, coverage, discover_fonts  # noqa: E402
+from core.data.render import render_dataset  # noqa: E402
 
 
 def pick_faces(alphabet: str, n: int) -> tuple[str, list[FontFace]]:

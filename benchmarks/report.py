@@ -325,7 +325,7 @@ def draw_curves(runs: dict[str, list[dict[str, Any]]], out: Path, subtitle: str)
 
 
 def _glyph_face() -> Any:
-    from core.fonts import discover_fonts, match_faces
+    from core.data.fonts import discover_fonts, match_faces
 
     faces = discover_fonts()
     for spec in ("NanumGothic.ttf", "NanumBarunGothic.ttf", "UnDotum.ttf"):
@@ -338,7 +338,7 @@ def _glyph_face() -> Any:
 def _glyph_tile(face: Any, text: str, size: int) -> Image.Image:
     arr = None
     if face is not None:
-        from core.render import render_glyph
+        from core.data.render import render_glyph
 
         arr = render_glyph(face, text, size=size, margin=max(2, size // 12))
     if arr is None:  # fall back to PIL with a Korean font

@@ -28,12 +28,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._synth import synth_images, write_synth_project  # noqa: E402
-from core import events as E  # noqa: E402
-from core.centers import class_centers, embed, nearest_centers  # noqa: E402
-from core.config import Config  # noqa: E402
-from core.losses import metric_per_sample  # noqa: E402
-from core.miners import make_sampler  # noqa: E402
-from core.models import build_model  # noqa: E402
+from core.infer.centers import class_centers, embed, nearest_centers  # noqa: E402
+from core.train import events as E  # noqa: E402
+from core.train.config import Config  # noqa: E402
+from core.train.losses import metric_per_sample  # noqa: E402
+from core.train.miners import make_sampler  # noqa: E402
+from core.train.models import build_model  # noqa: E402
 
 TOML = """
 [project]
@@ -54,8 +54,8 @@ eval_max = 0
 
 
 def trainer_rate(root: Path, iterations: int, triplets: int) -> float:
-    from core.project import load_project
-    from core.trainer import Trainer
+    from core.train.project import load_project
+    from core.train.trainer import Trainer
 
     project = load_project(root)
     trainer = Trainer(project, run_dir=root / "runs" / f"r{time.time_ns()}")
@@ -137,8 +137,8 @@ def _rss_mb() -> float:
 
 
 def query_latency(num_classes: int = 11172, repeats: int = 300) -> dict:
-    from core.evaluate import RunModel
-    from core.query import query
+    from core.infer.evaluate import RunModel
+    from core.infer.query import query
 
     model = build_model("mokin37", 25).eval()
     centers = torch.nn.functional.softplus(torch.randn(num_classes, 25))
@@ -169,7 +169,7 @@ def eval_throughput(n: int = 20000) -> dict:
     t_eval = time.perf_counter() - t0
     x = images_t.unsqueeze(1).float() / 255
     t0 = time.perf_counter()
-    with torch.no_grad():  # the same batch size as core.centers.embed, for a fair ratio
+    with torch.no_grad():  # the same batch size as core.infer.centers.embed, for a fair ratio
         for s in range(0, n, 1024):
             model(x[s:s + 1024])
     t_bare = time.perf_counter() - t0

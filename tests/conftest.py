@@ -41,7 +41,7 @@ def synth_glyphs(num_classes: int, fonts: int, size: int = 37, seed: int = 0,
 
 def write_synth(path: Path, num_classes: int = 12, fonts: int = 4, seed: int = 0,
                 font_offset: int = 0) -> Path:
-    from core.glyphs import GlyphWriter
+    from core.data.glyphs import GlyphWriter
 
     images, labels, sources = synth_glyphs(num_classes, fonts, seed=seed, font_offset=font_offset)
     classes = [chr(ord("A") + i) for i in range(num_classes)]
@@ -78,7 +78,7 @@ def make_project(tmp_path: Path):
 
     def make(positive: str = "auto-probabilistic", negative: str = "auto-clustering",
              epochs: int = 2, iterations: int = 4, classes: int = 12, name: str = "proj"):
-        from core.project import load_project
+        from core.train.project import load_project
 
         root = tmp_path / name
         (root / "data").mkdir(parents=True)

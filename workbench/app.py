@@ -17,6 +17,8 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import resources
+
 SCREENSHOT_SIZE = (1400, 900)
 
 
@@ -43,6 +45,7 @@ def make_app(argv: Sequence[str]) -> object:
     settings.configure()
     app = QApplication.instance() or QApplication(list(argv))
     app.setStyle("Fusion")
+    app.setStyleSheet(resources.read_text("style.qss"))
     app.setApplicationDisplayName("Siam Workbench")
     import pyqtgraph as pg
 
@@ -75,7 +78,7 @@ def choose_project(arg: str | None) -> Path:
 
 def _mines(run_dir: Path) -> bool:
     try:
-        from core.project import load_project
+        from core.train.project import load_project
 
         return load_project(run_dir / "config.toml").config.mining.positive != "random"
     except Exception:  # noqa: BLE001 - a broken run is simply not preferred

@@ -3,7 +3,7 @@
 The drawing is kept as a list of operations (strokes and clears) and replayed onto a white
 ``QImage``; undo moves the last operation to the redo list. A tablet's pressure scales the
 stroke width (``QTabletEvent``; mouse strokes have constant width). :meth:`DrawingCanvas.image`
-returns the pixels as drawn — dark ink on white — which ``core.query.prepare`` normalises
+returns the pixels as drawn — dark ink on white — which ``core.infer.query.prepare`` normalises
 exactly like a training glyph.
 """
 

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.analysis import cluster_sizes
+from core.infer.analysis import cluster_sizes
 
 LARGE = 2500  # above this many classes, draw only the nodes that are in a cluster
 MAX_MEMBERS = 400  # glyphs listed for one cluster

@@ -1,7 +1,8 @@
-"""The Train tab's settings form, generated from :data:`core.config.SCHEMA`.
+"""The Train tab's settings form, generated from :data:`core.train.config.SCHEMA`.
 
-Nothing here lists a setting by name: each :class:`core.config.Field` picks its editor (choices →
-combo box, bool → check box, int → spin box, float → a spin box that accepts 1e-4 notation,
+Nothing here lists a setting by name: each :class:`core.train.config.Field` picks its editor
+(choices → combo box, bool → check box, int → spin box, float → a spin box that accepts 1e-4
+notation,
 str → line edit), its range (min/max), and its tooltip (help). Every keystroke is validated; an
 invalid value gets a red frame and a message naming ``section.key`` and is not written to the
 project; valid values become undoable project edits.
@@ -30,8 +31,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.config import SCHEMA, Config, Field, paper_defaults
 from core.errors import SiamError
+from core.train.config import SCHEMA, Config, Field, paper_defaults
 from workbench.document import ProjectDocument
 
 TRAINING_SECTIONS = ("loss", "mining", "augment", "train", "model")
@@ -43,7 +44,7 @@ def _dynamic_choices() -> dict[tuple[str, str], Callable[[], list[str]]]:
     """Free-text fields whose valid values come from a registry rather than the schema."""
 
     def backbones() -> list[str]:
-        from core.models import MODELS
+        from core.train.models import MODELS
 
         return list(MODELS)
 

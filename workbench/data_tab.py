@@ -2,7 +2,7 @@
 
 Three kinds of background work keep the GUI responsive here, all on worker threads:
 font discovery + coverage + sample glyphs (:class:`workbench.workers.CoverageJob`, results fill
-the table as they arrive), role resolution (:func:`core.fonts.resolve_font_roles`, which may
+the table as they arrive), role resolution (:func:`core.data.fonts.resolve_font_roles`, which may
 need coverage of every face) and rendering (:class:`workbench.workers.RenderJob`, with progress,
 glyphs/s, ETA and Cancel). Role and alphabet changes are undoable project edits.
 """
@@ -33,8 +33,8 @@ from PySide6.QtWidgets import (
 )
 
 from core.atomic import write_text_atomic
+from core.data.fonts import missing_script_hint as fonts_hint
 from core.errors import SiamError
-from core.fonts import missing_script_hint as fonts_hint
 from workbench import dialogs, engine
 from workbench.document import ProjectDocument
 from workbench.font_model import (

@@ -13,8 +13,8 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
-from core.config import Config
-from core.project import Project
+from core.train.config import Config
+from core.train.project import Project
 
 _MERGE_ID = 0x51A
 
@@ -100,7 +100,7 @@ class ProjectDocument(QObject):
         self.configChanged.emit(keys)
 
     def save(self) -> None:
-        """Write ``project.toml`` atomically (core.project.Project.save) and mark clean."""
+        """Write ``project.toml`` atomically (core.train.project.Project.save) and mark clean."""
         if self.project is None:
             return
         self.project.save()

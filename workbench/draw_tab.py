@@ -2,10 +2,11 @@
 label the drawing and keep it in the project's ``drawn.h5``.
 
 Everything slow runs on worker threads (``workbench.workers.run_in_thread``): loading a run's
-model (``core.evaluate.load_run``), each query (debounced 150 ms after the last pen movement;
+model (``core.infer.evaluate.load_run``), each query (debounced 150 ms after the last pen movement;
 while one query runs, newer strokes only mark a follow-up, so queries never pile up) and
-"Evaluate" over all drawings. The preview is ``core.query.prepare`` of the canvas — exactly the
-image the network is given. Drawings are stored through ``core.drawn.DrawnStore``; a file that
+"Evaluate" over all drawings. The preview is ``core.infer.query.prepare`` of the canvas —
+exactly the image the network is given. Drawings are stored through ``core.data.drawn.DrawnStore``;
+a file that
 cannot be read is never overwritten (saving is disabled and the reason is shown).
 """
 
@@ -39,7 +40,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.errors import SiamError
-from core.project import Project, RunInfo
+from core.train.project import Project, RunInfo
 from workbench import dialogs
 from workbench.canvas import CANVAS_PX, DrawingCanvas
 from workbench.document import ProjectDocument
@@ -124,8 +125,8 @@ class DrawTab(QWidget):
     """Canvas → network input → top-k classes → label → ``drawn.h5``.
 
     Public: ``DrawTab(doc, parent=None)``, :meth:`refresh` (re-list the runs), attributes
-    ``canvas``, ``run_model`` (the loaded :class:`core.evaluate.RunModel` or None),
-    ``matches`` (last query's :class:`core.query.Match` list), ``store`` (the DrawnStore).
+    ``canvas``, ``run_model`` (the loaded :class:`core.infer.evaluate.RunModel` or None),
+    ``matches`` (last query's :class:`core.infer.query.Match` list), ``store`` (the DrawnStore).
     Signals: ``queried`` after each query result, ``modelLoaded(str)`` (run id or ""),
     ``drawingsChanged`` after a save / relabel / delete, ``evaluated(dict)``.
     """
@@ -400,7 +401,7 @@ class DrawTab(QWidget):
         if p is None:
             return []
         try:
-            from core.alphabets import resolve_alphabet
+            from core.data.alphabets import resolve_alphabet
 
             return list(resolve_alphabet(p.config.data.alphabet, base=p.root).classes)
         except SiamError:
@@ -478,7 +479,7 @@ class DrawTab(QWidget):
 
     def load_model(self, run_dir: Path) -> None:
         """Load ``run_dir``'s best checkpoint on a worker thread; errors are shown inline."""
-        from core.evaluate import load_run
+        from core.infer.evaluate import load_run
 
         self._load_tag += 1
         tag = self._load_tag
@@ -555,7 +556,7 @@ class DrawTab(QWidget):
             return
         if self.canvas.is_empty():
             return
-        from core.query import prepare, query
+        from core.infer.query import prepare, query
 
         image = self.canvas.image()
         run, k, size = self.run_model, self.k_spin.value(), self._image_size
@@ -666,7 +667,7 @@ class DrawTab(QWidget):
 
     def load_store(self) -> None:
         """(Re)open ``drawn.h5``; a file that cannot be read is reported and left untouched."""
-        from core.drawn import DrawnStore
+        from core.data.drawn import DrawnStore
 
         self.store = None
         path = self.drawn_path()
@@ -770,7 +771,7 @@ class DrawTab(QWidget):
     # -- evaluate ----------------------------------------------------------------------------
     def evaluate(self) -> bool:
         """Run the loaded model on every saved drawing (worker thread)."""
-        from core.evaluate import evaluate
+        from core.infer.evaluate import evaluate
 
         path = self.drawn_path()
         run = self.run_model

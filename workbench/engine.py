@@ -1,7 +1,8 @@
 """Qt-free adapters between the GUI and engine modules that may not exist in every build.
 
-The workbench is written against the engine's documented contracts (core.alphabets, core.fonts,
-core.render, core.trainer, core.evaluate). :func:`require` imports one and turns "not built yet"
+The workbench is written against the engine's documented contracts (core.data.alphabets,
+core.data.fonts, core.data.render, core.train.trainer, core.infer.evaluate). :func:`require`
+imports one and turns "not built yet"
 into a :class:`SiamError` the GUI can show, instead of an ImportError at start-up; panels that
 need a missing module show a placeholder naming it.
 """
@@ -18,8 +19,8 @@ from types import ModuleType
 from typing import Any
 
 from core.atomic import write_text_atomic
-from core.config import SCHEMA, dump_toml
 from core.errors import SiamError
+from core.train.config import SCHEMA, dump_toml
 
 _PURPOSE = {
     "alphabets": "named alphabets",
@@ -27,6 +28,13 @@ _PURPOSE = {
     "render": "glyph rendering",
     "trainer": "training",
     "evaluate": "run evaluation",
+}
+_MODULES = {
+    "alphabets": "core.data.alphabets",
+    "fonts": "core.data.fonts",
+    "render": "core.data.render",
+    "trainer": "core.train.trainer",
+    "evaluate": "core.infer.evaluate",
 }
 
 
@@ -39,8 +47,9 @@ def available(name: str) -> bool:
 
 
 def require(name: str) -> ModuleType:
-    """Import ``core.<name>`` or raise a user-facing error saying which engine part is missing."""
-    full = f"core.{name}"
+    """Import an engine module by short name or raise a user-facing error naming the missing
+    part."""
+    full = _MODULES.get(name, f"core.{name}")
     try:
         return importlib.import_module(full)
     except ModuleNotFoundError as exc:

@@ -41,7 +41,7 @@ _Index = QModelIndex | QPersistentModelIndex
 
 @dataclass
 class FontRow:
-    face: Any  # core.fonts.FontFace, or None for a missing entry
+    face: Any  # core.data.fonts.FontFace, or None for a missing entry
     token: str  # the role entry (missing rows) or the token the Data tab would write
     coverage: float | None = None
     role: str = ""  # train | val | test | unused | missing

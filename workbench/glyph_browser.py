@@ -2,7 +2,7 @@
 source face / variant) and exclude or re-include samples by clicking them.
 
 Exclusions are written straight into the file's ``/excluded`` flags
-(:meth:`core.glyphs.GlyphFile.set_excluded`), the labeling workflow for rendered data: training
+(:meth:`core.data.glyphs.GlyphFile.set_excluded`), the labeling workflow for rendered data: training
 and evaluation skip excluded samples from the next run on. Pages are read on a worker thread
 because one page of a big file touches many compressed chunks.
 """
@@ -37,9 +37,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.data.glyphs import GlyphFile
 from core.errors import SiamError
-from core.glyphs import GlyphFile
-from core.project import Project
+from core.train.project import Project
 from workbench import dialogs
 from workbench.font_model import glyph_pixmap
 from workbench.workers import JobRunner, run_in_thread

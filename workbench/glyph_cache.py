@@ -3,7 +3,7 @@
 A class is text (``가``, ``A``); the tabs show it as a small image rendered with one of the
 project's *training* fonts, so a thumbnail looks like what the network learned — and Hangul shows
 as Hangul, not as a box. Finding those fonts (font discovery plus
-:func:`core.fonts.resolve_font_roles`, which may compute coverage of a big alphabet) takes
+:func:`core.data.fonts.resolve_font_roles`, which may compute coverage of a big alphabet) takes
 seconds, so it runs on a worker thread; until it is done, and for text no face covers, the
 thumbnail is drawn with Qt's own font fallback. Rendered pixmaps are cached per (text, size).
 
@@ -19,7 +19,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QRect, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPixmap
 
-from core.project import Project
+from core.train.project import Project
 from workbench.font_model import glyph_pixmap
 from workbench.workers import run_in_thread
 
@@ -53,14 +53,15 @@ def resolve_faces(project: Project) -> tuple[list[Any], str]:
     The project's training faces come first, then every other installed face (the fallback for
     classes they lack). Training faces are, cheapest first: the faces the training file was
     rendered from; the faces ``data.train_fonts`` names; the automatic split of
-    :func:`core.fonts.resolve_font_roles`. The automatic split computes every face's coverage of
-    the alphabet — seconds of Python work that would compete with the GUI thread for the GIL —
+    :func:`core.data.fonts.resolve_font_roles`. The automatic split computes every face's
+    coverage of the alphabet — seconds of Python work that would compete with the GUI thread for
+    the GIL —
     so it is skipped for alphabets above :data:`AUTO_ROLES_MAX_CLASSES` classes. Qt-free; call
     it off the GUI thread.
     """
-    from core.alphabets import resolve_alphabet
+    from core.data.alphabets import resolve_alphabet
+    from core.data.fonts import discover_fonts, match_faces, resolve_font_roles
     from core.errors import SiamError
-    from core.fonts import discover_fonts, match_faces, resolve_font_roles
 
     d = project.config.data
     try:
@@ -162,8 +163,8 @@ class GlyphCache(QObject):
         """uint8 ``[size, size]`` (ink 255) of ``text`` in the first face that covers it."""
         if not self.resolved or not self.faces or not text:
             return None
+        from core.data.render import render_glyph
         from core.errors import SiamError
-        from core.render import render_glyph
 
         face = self._face_of.get(text, False)
         candidates = [face] if face not in (False, None) else (

@@ -83,7 +83,7 @@ class History:
         self.version += 1
 
     def add_event(self, event: Any) -> None:
-        """Feed one trainer event (core.events); other event types are ignored."""
+        """Feed one trainer event (core.train.events); other event types are ignored."""
         name = type(event).__name__
         if name == "IterationFinished":
             if len(self.steps) and event.step + 1 <= self.steps.view()[-1]:
@@ -99,7 +99,7 @@ class History:
         return len(self.steps)
 
 
-# Keys of an iteration record that are not loss parts (core.trainer flattens the parts in).
+# Keys of an iteration record that are not loss parts (core.train.trainer flattens the parts in).
 _NOT_PARTS = {"event", "time", "epoch", "iteration", "iterations", "step", "loss",
               "triplets_per_s", "lr", "parts"}
 

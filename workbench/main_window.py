@@ -23,8 +23,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+import resources
 from core.errors import SiamError
-from core.project import PROJECT_FILE, Project, create_project, load_project
+from core.train.project import PROJECT_FILE, Project, create_project, load_project
 from workbench import dialogs, engine, settings
 from workbench.data_tab import DataTab
 from workbench.document import ProjectDocument
@@ -47,7 +48,7 @@ def default_project() -> Path:
 
 def device_text() -> str:
     try:
-        from core.models import device_label, resolve_device
+        from core.train.models import device_label, resolve_device
 
         return device_label(resolve_device("auto"))
     except Exception as exc:  # noqa: BLE001 - the status bar must not stop the app
@@ -478,4 +479,7 @@ class MainWindow(QMainWindow):
 
     @staticmethod
     def icon() -> QIcon:
-        return QApplication.style().standardIcon(QStyle.StandardPixmap.SP_ComputerIcon)
+        icon = QIcon(str(resources.path("icons", "siam-workbench.svg")))
+        if icon.isNull():  # no SVG image plugin: fall back to a stock icon
+            return QApplication.style().standardIcon(QStyle.StandardPixmap.SP_ComputerIcon)
+        return icon

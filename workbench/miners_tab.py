@@ -70,8 +70,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.analysis import MiningHistory, pca_2d, read_mining
-from core.project import Project, RunInfo
+from core.infer.analysis import MiningHistory, pca_2d, read_mining
+from core.train.project import Project, RunInfo
 from workbench.cluster_graph import ClusterGraph
 from workbench.document import ProjectDocument
 from workbench.font_model import glyph_pixmap
@@ -226,11 +226,11 @@ def read_live_extras(run_dir: Path, epoch: int) -> tuple[int, np.ndarray | None,
 
 def nearest_classes(centers: np.ndarray, index: int, k: int = NEIGHBORS
                     ) -> list[tuple[int, float]]:
-    """The ``k`` classes whose centers are nearest to class ``index``'s (core.centers; worker
+    """The ``k`` classes whose centers are nearest to class ``index``'s (core.infer.centers; worker
     thread — it imports torch)."""
     import torch
 
-    from core.centers import nearest_centers
+    from core.infer.centers import nearest_centers
 
     c = torch.from_numpy(np.asarray(centers, dtype=np.float32))
     if not 0 <= index < c.shape[0] or torch.isnan(c[index]).any():
@@ -243,7 +243,7 @@ def nearest_classes(centers: np.ndarray, index: int, k: int = NEIGHBORS
 def read_samples(train_path: Path, classes: list[str], per_class: int
                  ) -> dict[str, list[np.ndarray]]:
     """Up to ``per_class`` training images of each class name (worker thread)."""
-    from core.glyphs import GlyphFile
+    from core.data.glyphs import GlyphFile
 
     out: dict[str, list[np.ndarray]] = {}
     with GlyphFile(train_path) as gf:
@@ -574,8 +574,9 @@ class MinersTab(QWidget):
     """Miners view for a finished run or the live training.
 
     Public: ``MinersTab(doc, parent=None)``; slots :meth:`refresh` (re-list runs) and
-    :meth:`on_trainer_event` (copied ``core.events`` objects); :meth:`show_run` / :meth:`show_live`
-    choose the source, :meth:`set_epoch` the row. Signal ``loaded(str)`` fires after a run's data
+    :meth:`on_trainer_event` (copied ``core.train.events`` objects); :meth:`show_run` /
+    :meth:`show_live` choose the source, :meth:`set_epoch` the row. Signal ``loaded(str)`` fires
+    after a run's data
     arrived (the source name, or "live") and ``redrawn()`` after each redraw.
     """
 

@@ -1,6 +1,6 @@
 """The left dock: what the project holds — its glyph files (with counts) and its runs.
 
-Counts come from :func:`core.glyphs.read_info`, which reads labels but no images, so a refresh
+Counts come from :func:`core.data.glyphs.read_info`, which reads labels but no images, so a refresh
 stays cheap even for 11,172-class files. A file that cannot be read is listed with its error
 instead of being hidden: that is exactly the file the user needs to hear about.
 """
@@ -20,9 +20,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.data.glyphs import read_info
 from core.errors import SiamError
-from core.glyphs import read_info
-from core.project import Project
+from core.train.project import Project
 
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1
 KIND_ROLE = Qt.ItemDataRole.UserRole + 2

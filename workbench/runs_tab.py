@@ -1,5 +1,5 @@
 """The Runs tab: compare runs — overlaid loss and accuracy curves (one colour per run, the legend
-names its miners and loss) and the comparison table of ``core.analysis.comparison_table``
+names its miners and loss) and the comparison table of ``core.infer.analysis.comparison_table``
 (final / best top-1 / top-5, epochs, wall time and the settings that differ), exportable as CSV;
 the plots are saved as PNG.
 
@@ -36,10 +36,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.analysis import RunSummary, comparison_table, summarize_run, table_csv
 from core.atomic import write_text_atomic
 from core.errors import SiamError
-from core.project import Project, RunInfo
+from core.infer.analysis import RunSummary, comparison_table, summarize_run, table_csv
+from core.train.project import Project, RunInfo
 from workbench.document import ProjectDocument
 from workbench.plots import COLORS, themed_plot
 from workbench.workers import run_in_thread
@@ -374,7 +374,7 @@ class RunsTab(QWidget):
 
     # -- export ------------------------------------------------------------------------------
     def export_csv(self, path: str | Path) -> Path:
-        """Write the comparison table (``core.analysis.table_csv``) to ``path``."""
+        """Write the comparison table (``core.infer.analysis.table_csv``) to ``path``."""
         path = Path(path)
         write_text_atomic(path, table_csv(self.header, self.rows))
         return path

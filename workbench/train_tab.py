@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.errors import SiamError
-from core.project import Project, load_project, read_run_info
+from core.train.project import Project, load_project, read_run_info
 from workbench import dialogs
 from workbench.config_form import ConfigForm
 from workbench.document import ProjectDocument

@@ -276,7 +276,7 @@ def _prepare_training_thread() -> None:
 
 def make_trainer_factory(project: Any, config: Any, resume: Any = None,
                          run_dir: Any = None) -> Callable[[], Any]:
-    """The real factory: ``core.trainer.Trainer(project, config, run_dir, resume)``."""
+    """The real factory: ``core.train.trainer.Trainer(project, config, run_dir, resume)``."""
 
     def factory() -> Any:
         trainer_mod = engine.require("trainer")
@@ -287,7 +287,7 @@ def make_trainer_factory(project: Any, config: Any, resume: Any = None,
 
 # -- rendering ---------------------------------------------------------------------------------
 class RenderJob(Job):
-    """``core.render.render_splits`` with throttled progress ``(label, done, total)``."""
+    """``core.data.render.render_splits`` with throttled progress ``(label, done, total)``."""
 
     progress = Signal(str, int, int)
 
@@ -460,7 +460,7 @@ def prewarm_imports() -> None:
     """
     import importlib
 
-    for name in ("core.trainer", "torch._dynamo"):
+    for name in ("core.train.trainer", "torch._dynamo"):
         try:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001 - best effort; the real import reports errors

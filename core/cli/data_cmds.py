@@ -143,7 +143,7 @@ def _check_range(name: str, value: int | None, lo: int, hi: int) -> None:
 
 
 def _load_alphabet(args: argparse.Namespace, project: Any | None) -> Any:
-    from core.alphabets import resolve_alphabet
+    from core.data.alphabets import resolve_alphabet
 
     if args.chars is not None:
         path = args.chars.expanduser()
@@ -163,7 +163,7 @@ def faces_from_args(items: list[str], classes: list[str]) -> list[Any]:
     A file or exact name whose faces draw no class of the alphabet is an error; folders and
     globs silently drop such faces but must keep at least one.
     """
-    from core.fonts import FontFace, coverage_fraction, discover_fonts, match_faces
+    from core.data.fonts import FontFace, coverage_fraction, discover_fonts, match_faces
 
     chosen: dict[Any, None] = {}
     system: list[Any] | None = None
@@ -209,7 +209,7 @@ def _print_report(rep: Any, as_json: bool, label: str = "") -> None:
 
 
 def cmd_alphabets(args: argparse.Namespace) -> int:
-    from core.alphabets import NAMED, named_alphabet
+    from core.data.alphabets import NAMED, named_alphabet
 
     rows = [{"name": n, "classes": len(named_alphabet(n)), "description": d}
             for n, d in NAMED.items()]
@@ -222,8 +222,8 @@ def cmd_alphabets(args: argparse.Namespace) -> int:
 
 
 def cmd_fonts(args: argparse.Namespace) -> int:
-    from core.alphabets import resolve_alphabet
-    from core.fonts import coverage, discover_fonts
+    from core.data.alphabets import resolve_alphabet
+    from core.data.fonts import coverage, discover_fonts
 
     if not 0.0 <= args.min_coverage <= 1.0:
         raise SiamError(f"--min-coverage must be in [0, 1], got {args.min_coverage}")
@@ -243,7 +243,7 @@ def cmd_fonts(args: argparse.Namespace) -> int:
                          ensure_ascii=False, indent=1))
         return 0
     print(f"{len(rows)} face(s); coverage of {alphabet.name} ({len(alphabet)} classes)")
-    from core.fonts import missing_script_hint
+    from core.data.fonts import missing_script_hint
 
     hint = missing_script_hint(alphabet.classes, sum(r["coverage"] > 0 for r in rows))
     if hint:
@@ -255,7 +255,7 @@ def cmd_fonts(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from core.render import render_dataset, render_splits
+    from core.data.render import render_dataset, render_splits
 
     _check_range("--size", args.size, 8, 1024)
     _check_range("--margin", args.margin, 0, 64)
@@ -263,7 +263,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     _check_range("--workers", args.workers, 1, 1024)
     project = None
     if args.project is not None:
-        from core.project import load_project
+        from core.train.project import load_project
 
         project = load_project(args.project)
     if project is not None and args.out is None and not args.font_role and not args.fonts:
@@ -296,7 +296,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     elif args.font_role:
         if project is None:
             raise SiamError("--font-role needs --project DIR")
-        from core.fonts import discover_fonts, resolve_font_roles
+        from core.data.fonts import discover_fonts, resolve_font_roles
 
         data = project.config.data
         found = discover_fonts(extra=[project.resolve(d) for d in data.font_dirs])
@@ -323,7 +323,7 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from core import importers
+    from core.data import importers
 
     _check_range("--size", args.size, 8, 1024)
     _check_range("--margin", args.margin, 0, 64)
@@ -364,7 +364,7 @@ def contact_sheet(file: Path, classes: int = 16, faces: int = 8, offset: int = 0
     """uint8 sheet: one row per class (first ``classes`` with samples from ``offset``), one
     column per source (first ``faces`` with samples); dark ink on light paper, grey gutters,
     an empty cell where a source lacks the class."""
-    from core.glyphs import GlyphFile
+    from core.data.glyphs import GlyphFile
 
     with GlyphFile(file) as gf:
         present = np.zeros(gf.num_classes, bool)
@@ -397,7 +397,7 @@ def contact_sheet(file: Path, classes: int = 16, faces: int = 8, offset: int = 0
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from core.glyphs import read_info
+    from core.data.glyphs import read_info
 
     info = read_info(args.file)
     if args.grid is not None:

@@ -68,8 +68,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _store(project_dir: Path):
-    from core.drawn import DrawnStore
-    from core.project import load_project
+    from core.data.drawn import DrawnStore
+    from core.train.project import load_project
 
     project = load_project(project_dir)
     store = DrawnStore(project.resolve(project.config.data.drawn),
@@ -78,7 +78,7 @@ def _store(project_dir: Path):
 
 
 def cmd_draw_add(args: argparse.Namespace) -> int:
-    from core.query import read_image
+    from core.infer.query import read_image
 
     _, store = _store(args.project)
     arrays = [read_image(p) for p in args.images]  # all readable before anything is saved
@@ -120,7 +120,7 @@ def cmd_draw_delete(args: argparse.Namespace) -> int:
 
 
 def cmd_draw_eval(args: argparse.Namespace) -> int:
-    from core.evaluate import evaluate, load_run
+    from core.infer.evaluate import evaluate, load_run
 
     _, store = _store(args.project)
     if not len(store):
@@ -142,7 +142,7 @@ def cmd_draw_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_exclude(args: argparse.Namespace) -> int:
-    from core.glyphs import GlyphFile
+    from core.data.glyphs import GlyphFile
 
     with GlyphFile(args.file, "r+") as gf:
         bad = [r for r in args.rows if not 0 <= r < len(gf)]
@@ -156,7 +156,7 @@ def cmd_exclude(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from core.analysis import comparison_table, summarize_run, table_csv
+    from core.infer.analysis import comparison_table, summarize_run, table_csv
 
     summaries = [summarize_run(r) for r in args.runs]
     header, rows = comparison_table(summaries)
@@ -178,7 +178,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_mining(args: argparse.Namespace) -> int:
-    from core.analysis import read_mining
+    from core.infer.analysis import read_mining
 
     hist = read_mining(args.run / "mining.h5")
     if hist.probabilities is None or hist.num_epochs == 0:

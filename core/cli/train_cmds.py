@@ -80,8 +80,8 @@ def _check_positive(name: str, value: int | None) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from core.project import load_project
-    from core.trainer import Trainer
+    from core.train.project import load_project
+    from core.train.trainer import Trainer
 
     project = load_project(args.project)
     for name in ("epochs", "iterations", "triplets"):
@@ -117,7 +117,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         print(f"run {trainer.run_dir} {trainer.state}; best top-1 "
               f"{_pct(summary['best_top1'])}")
-    from core.events import RunFailed
+    from core.train.events import RunFailed
 
     if isinstance(final, RunFailed):
         print(f"siam train: error: {final.message}", file=sys.stderr)
@@ -126,7 +126,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _render_missing(project) -> None:
-    from core.render import render_splits
+    from core.data.render import render_splits
 
     from .progress import ProgressBar
 
@@ -161,7 +161,7 @@ class _TrainReporter:
         self.last_epoch: dict[str, Any] | None = None
 
     def __call__(self, ev) -> None:
-        from core import events as E
+        from core.train import events as E
 
         if isinstance(ev, E.RunStarted):
             total = (ev.epochs - ev.start_epoch) * ev.iterations
@@ -199,7 +199,7 @@ class _TrainReporter:
 
 
 def _project_of_run(run: Path):
-    from core.project import PROJECT_FILE, load_project
+    from core.train.project import PROJECT_FILE, load_project
 
     for parent in (run.parent.parent, run.parent):
         if (parent / PROJECT_FILE).exists():
@@ -208,7 +208,7 @@ def _project_of_run(run: Path):
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from core.evaluate import evaluate, load_run
+    from core.infer.evaluate import evaluate, load_run
 
     run = load_run(args.run, which=args.checkpoint, device=args.device)
     data = args.data
@@ -231,8 +231,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_query(args: argparse.Namespace) -> int:
-    from core.evaluate import load_run
-    from core.query import query
+    from core.infer.evaluate import load_run
+    from core.infer.query import query
 
     if args.k < 1:
         raise SiamError(f"--k must be ≥ 1, got {args.k}")
@@ -251,8 +251,8 @@ def cmd_query(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from core.evaluate import load_run
-    from core.export import export_run
+    from core.infer.evaluate import load_run
+    from core.infer.export import export_run
 
     run = load_run(args.run, which=args.checkpoint)
     out = export_run(run, args.out, force=args.force)
@@ -261,7 +261,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from core.project import load_project
+    from core.train.project import load_project
 
     project = load_project(args.project)
     runs = project.runs()
@@ -278,8 +278,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def cmd_new(args: argparse.Namespace) -> int:
-    from core.config import Config
-    from core.project import create_project
+    from core.train.config import Config
+    from core.train.project import create_project
 
     config = Config().with_overrides(args.set)
     if args.alphabet:

@@ -82,8 +82,8 @@ def project_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def rendered_dir(tmp_path: Path) -> Path:
     """A tiny project with its glyph files rendered by the engine directly (fast)."""
-    from core.project import load_project
-    from core.render import render_splits
+    from core.data.render import render_splits
+    from core.train.project import load_project
 
     root = write_project(tmp_path / "rendered")
     render_splits(load_project(root), workers=1)

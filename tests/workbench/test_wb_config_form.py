@@ -1,10 +1,10 @@
-"""The Train-tab form is generated from core.config.SCHEMA and validates as you type."""
+"""The Train-tab form is generated from core.train.config.SCHEMA and validates as you type."""
 
 from __future__ import annotations
 
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QSpinBox
 
-from core.config import SCHEMA, paper_defaults
+from core.train.config import SCHEMA, paper_defaults
 from workbench.config_form import TRAINING_SECTIONS
 
 

@@ -9,8 +9,8 @@ import numpy as np
 from PySide6.QtCore import Qt
 from tests_workbench_helpers import wait_fonts, wait_idle
 
+from core.data.glyphs import GlyphFile
 from core.errors import Cancelled
-from core.glyphs import GlyphFile
 from workbench.project_panel import DETAIL_ROLE
 
 
@@ -124,7 +124,7 @@ def test_render_from_the_data_tab_then_browse_and_exclude(make_window, qtbot, re
 
 
 def test_render_cancel_leaves_no_file(make_window, qtbot, recorder, project_dir, monkeypatch):
-    import core.render
+    import core.data.render
 
     started = threading.Event()
 
@@ -137,7 +137,7 @@ def test_render_cancel_leaves_no_file(make_window, qtbot, recorder, project_dir,
             time.sleep(0.005)
         raise AssertionError("not cancelled")
 
-    monkeypatch.setattr(core.render, "render_splits", slow_render)
+    monkeypatch.setattr(core.data.render, "render_splits", slow_render)
     w = make_window(project_dir)
     tab = w.data_tab
     assert tab.render()

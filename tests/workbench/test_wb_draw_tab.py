@@ -12,10 +12,10 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 from wb2_helpers import class_strokes, trained_tiny
 
-from core.drawn import DrawnStore
-from core.glyphs import GlyphFile
-from core.project import load_project
-from core.query import prepare
+from core.data.drawn import DrawnStore
+from core.data.glyphs import GlyphFile
+from core.infer.query import prepare
+from core.train.project import load_project
 from workbench.document import ProjectDocument
 from workbench.draw_tab import ERROR_STYLE, DrawTab
 from workbench.workers import live_threads

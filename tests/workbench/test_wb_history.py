@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from core.events import EpochFinished, IterationFinished
+from core.train.events import EpochFinished, IterationFinished
 from workbench.history import History, read_metrics
 
 

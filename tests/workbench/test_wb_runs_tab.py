@@ -9,7 +9,7 @@ from pathlib import Path
 from PySide6.QtGui import QImage
 from wb2_helpers import train, trained_tiny
 
-from core.project import load_project
+from core.train.project import load_project
 from workbench.document import ProjectDocument
 from workbench.runs_tab import RunsTab
 from workbench.workers import live_threads

@@ -15,8 +15,8 @@ REPO = Path(__file__).resolve().parents[2]
 def test_screenshot_mode_grabs_every_tab(tmp_path, rendered_dir):
     import torch
 
-    from core.project import load_project
-    from core.trainer import Trainer
+    from core.train.project import load_project
+    from core.train.trainer import Trainer
 
     torch.set_flush_denormal(True)
     torch.set_num_threads(1)  # the GUI tests share 2 cores

@@ -8,7 +8,7 @@ import time
 from PySide6.QtCore import QElapsedTimer, QTimer
 from tests_workbench_helpers import wait_idle
 
-from core.project import read_run_info
+from core.train.project import read_run_info
 from workbench.project_panel import DETAIL_ROLE
 from workbench.workers import live_threads
 

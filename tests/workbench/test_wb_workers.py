@@ -10,7 +10,7 @@ import numpy as np
 from PySide6.QtCore import QObject
 from tests_workbench_helpers import wait_idle
 
-from core.events import EpochFinished, IterationFinished, RunFinished, RunStarted, RunStopped
+from core.train.events import EpochFinished, IterationFinished, RunFinished, RunStarted, RunStopped
 from workbench.workers import TrainJob, copy_event, live_threads
 
 

@@ -58,8 +58,8 @@ device = "cpu"
 
 
 def build_project(root: Path) -> Path:
-    from core.project import load_project
-    from core.render import render_splits
+    from core.data.render import render_splits
+    from core.train.project import load_project
 
     if (root / "runs" / "ap-ac-metric" / "status.json").exists():
         return root
@@ -77,9 +77,9 @@ def build_project(root: Path) -> Path:
 
 def add_drawings(root: Path) -> None:
     """Three drawings (a font glyph made to look hand-drawn) so the list and Evaluate show."""
-    from core.drawn import DrawnStore
-    from core.fonts import discover_fonts, match_faces
-    from core.render import render_glyph
+    from core.data.drawn import DrawnStore
+    from core.data.fonts import discover_fonts, match_faces
+    from core.data.render import render_glyph
 
     store = DrawnStore(root / "drawn.h5")
     if len(store):

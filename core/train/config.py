@@ -1,0 +1,298 @@
+"""The training configuration schema: one table drives validation, the CLI ``--set`` flag, the
+Train-tab form and the written ``config.toml``, so the three can never disagree.
+
+Every value is checked against its :class:`Field`; an unknown key or a bad value raises
+:class:`SiamError` naming ``section.key``.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from core.errors import SiamError
+
+_UNSET = object()
+
+
+@dataclass(frozen=True)
+class Field:
+    kind: type  # int, float, bool, str or list (of str)
+    default: Any
+    help: str
+    choices: tuple[str, ...] | None = None
+    min: float | None = None
+    max: float | None = None
+    paper: Any = _UNSET  # the paper's value where it differs from our CPU-sized default
+
+    def paper_value(self) -> Any:
+        return self.default if self.paper is _UNSET else self.paper
+
+
+SCHEMA: dict[str, dict[str, Field]] = {
+    "project": {
+        "name": Field(str, "untitled", "Display name of the project"),
+        "description": Field(str, "", "Free text shown in the project panel"),
+    },
+    "data": {
+        "alphabet": Field(str, "latin-digits",
+                          "Named alphabet (siam alphabets) or a path to a UTF-8 class list"),
+        "image_size": Field(int, 37, "Side of the square glyph images, pixels", min=8, max=256),
+        "margin": Field(int, 2, "Empty border kept around each rendered glyph, pixels",
+                        min=0, max=32),
+        "train": Field(str, "data/train.h5", "Training glyph file (relative to the project)"),
+        "val": Field(str, "data/val.h5", "Validation glyph file, fonts unseen in training"),
+        "test": Field(str, "data/test.h5", "Test glyph file, held-out fonts, distorted"),
+        "train_fonts": Field(list, [], "Fonts for the training file: file names, family names "
+                             "or globs; empty = automatic split of the installed fonts"),
+        "val_fonts": Field(list, [], "Fonts for the validation file"),
+        "test_fonts": Field(list, [], "Fonts for the test file"),
+        "font_dirs": Field(list, [], "Extra folders or files searched for fonts"),
+        "min_coverage": Field(float, 0.95, "Faces covering less of the alphabet are not used",
+                              min=0.0, max=1.0),
+        "test_distort": Field(str, "rotate=4,blur=0.6,noise=0.04,thicken=1",
+                              "Distortions applied to the test file (siam render --distort)"),
+        "test_variants": Field(int, 2, "Distorted variants per test glyph", min=1, max=64),
+        "drawn": Field(str, "drawn.h5", "Labelled hand drawings (Draw tab, siam draw)"),
+        "include_drawn": Field(bool, False, "Add the labelled drawings of known classes to "
+                               "the training data"),
+    },
+    "model": {
+        "backbone": Field(str, "mokin37", "Network from the model registry"),
+        "embedding_dim": Field(int, 25, "Size of the embedding (paper: 25)", min=2, max=1024),
+    },
+    "loss": {
+        "kind": Field(str, "metric", "Loss function",
+                      choices=("metric", "contrastive", "triplet")),
+        "alpha": Field(float, 10.0, "Margin α", min=0.0, max=1e4),
+        "rho": Field(float, 0.1, "Metric loss: weight ρ of the anchor-positive pull g1",
+                     min=0.0, max=1e3),
+        "tau": Field(float, 1.0, "Metric loss: weight τ of the triplet part g2", min=0.0, max=1e3),
+        "xi": Field(float, 1.0, "Metric loss: weight ξ of the cluster-stability part g3",
+                    min=0.0, max=1e3),
+    },
+    "mining": {
+        "positive": Field(str, "auto-probabilistic", "Anchor/positive class miner",
+                          choices=("random", "auto-probabilistic")),
+        "negative": Field(str, "auto-clustering", "Negative class miner",
+                          choices=("random", "auto-clustering", "hard", "distance")),
+        "gamma": Field(float, 2.0, "Auto-probabilistic amplification γ (paper: 1 alone, 2 with "
+                       "auto-clustering)", min=0.0, max=20.0),
+        "w": Field(float, 0.0, "Auto-probabilistic weight w of the previous epoch's "
+                   "distribution", min=0.0, max=1.0),
+        "theta": Field(float, 0.5, "Auto-clustering: probability θ of a negative from the "
+                       "anchor's cluster", min=0.0, max=1.0),
+        "eta": Field(int, 1000, "Auto-clustering: number η of closest center pairs that "
+                     "form clusters", min=1, max=10_000_000),
+        "hard_ratio": Field(int, 4, "Hard mining: draw r× more triplets, keep the hardest 1/r",
+                            min=1, max=64),
+        "distance_sharpness": Field(float, 4.0, "Distance-based: how strongly near classes are "
+                                    "preferred as negatives", min=0.0, max=100.0),
+    },
+    "augment": {
+        "enabled": Field(bool, True, "Augment training images"),
+        "p": Field(float, 0.7, "Probability that a sample is distorted", min=0.0, max=1.0),
+        "projective": Field(bool, True, "Random projective corner shifts"),
+        "projective_shift": Field(float, 0.08, "Largest corner shift, share of the image side",
+                                  min=0.0, max=0.5),
+        "rotation": Field(bool, True, "Random rotation"),
+        "rotation_deg": Field(float, 5.0, "Largest rotation, degrees", min=0.0, max=180.0),
+        "scale": Field(bool, True, "Down-then-up scaling (pixelation)"),
+        "scale_min": Field(float, 0.7, "Smallest down-scaling factor", min=0.05, max=1.0),
+        "scale_max": Field(float, 0.9, "Largest down-scaling factor", min=0.05, max=1.0),
+    },
+    "train": {
+        "epochs": Field(int, 10, "Number of epochs", min=1, max=100_000),
+        "iterations": Field(int, 50, "Iterations per epoch (paper: 50)", min=1, max=1_000_000),
+        "triplets": Field(int, 512, "Triplets per iteration (paper: 10,240)",
+                          min=1, max=1_000_000, paper=10240),
+        "optimizer": Field(str, "adam", "Optimiser", choices=("adam", "sgd")),
+        "lr": Field(float, 1e-3, "Learning rate", min=1e-8, max=10.0),
+        "momentum": Field(float, 0.9, "SGD momentum", min=0.0, max=1.0),
+        "weight_decay": Field(float, 0.0, "L2 weight decay", min=0.0, max=1.0),
+        "seed": Field(int, 0, "Random seed (model, sampler, augmentation)", min=0, max=2**31 - 1),
+        "device": Field(str, "auto", "Training device", choices=("auto", "cpu", "cuda")),
+        "eval_max": Field(int, 20000, "At most this many validation images per epoch "
+                          "(0 = all)", min=0, max=100_000_000),
+    },
+}
+
+
+def _coerce(section: str, key: str, value: Any) -> Any:
+    """Return ``value`` checked and normalised for ``section.key``, or raise naming the key."""
+    name = f"{section}.{key}"
+    if section not in SCHEMA:
+        raise SiamError(f"unknown section [{section}] (known: {', '.join(SCHEMA)})")
+    fields = SCHEMA[section]
+    if key not in fields:
+        raise SiamError(f"unknown key {name} (known in [{section}]: {', '.join(fields)})")
+    f = fields[key]
+    if f.kind is bool:
+        if not isinstance(value, bool):
+            raise SiamError(f"{name} must be true or false, got {value!r}")
+    elif f.kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            else:
+                raise SiamError(f"{name} must be an integer, got {value!r}")
+    elif f.kind is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise SiamError(f"{name} must be a number, got {value!r}")
+        value = float(value)
+        if not math.isfinite(value):
+            raise SiamError(f"{name} must be finite, got {value!r}")
+    elif f.kind is str:
+        if not isinstance(value, str):
+            raise SiamError(f"{name} must be a string, got {value!r}")
+    elif f.kind is list:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise SiamError(f"{name} must be a list of strings, got {value!r}")
+        value = list(value)
+    if f.choices is not None and value not in f.choices:
+        raise SiamError(f"{name} must be one of {', '.join(f.choices)}; got {value!r}")
+    if f.min is not None and value < f.min:
+        raise SiamError(f"{name} must be ≥ {f.min:g}, got {value!r}")
+    if f.max is not None and value > f.max:
+        raise SiamError(f"{name} must be ≤ {f.max:g}, got {value!r}")
+    return value
+
+
+def parse_literal(text: str) -> Any:
+    """Parse the right-hand side of ``--set key=value`` as TOML would (falls back to a string)."""
+    import tomllib
+
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+class Section:
+    """Attribute view of one section (``cfg.train.epochs``); read-only."""
+
+    def __init__(self, name: str, values: dict[str, Any]) -> None:
+        object.__setattr__(self, "_name", name)
+        object.__setattr__(self, "_values", values)
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self._values[key]
+        except KeyError:
+            raise AttributeError(f"{self._name}.{key}") from None
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        raise AttributeError("Config is immutable; use Config.replace()")
+
+
+class Config:
+    """A complete, validated configuration (defaults filled in)."""
+
+    def __init__(self, values: dict[str, dict[str, Any]] | None = None) -> None:
+        merged = {s: {k: copy.deepcopy(f.default) for k, f in fs.items()}
+                  for s, fs in SCHEMA.items()}
+        for section, table in (values or {}).items():
+            if section not in SCHEMA:
+                raise SiamError(f"unknown section [{section}] (known: {', '.join(SCHEMA)})")
+            if not isinstance(table, dict):
+                raise SiamError(f"[{section}] must be a table")
+            for key, value in table.items():
+                merged[section][key] = _coerce(section, key, value)
+        self._check_relations(merged)
+        self._values = merged
+
+    @staticmethod
+    def _check_relations(v: dict[str, dict[str, Any]]) -> None:
+        if v["augment"]["scale_min"] > v["augment"]["scale_max"]:
+            raise SiamError("augment.scale_min must be ≤ augment.scale_max")
+        from core.train.models import MODELS  # local: models imports torch, config must stay light
+
+        if v["model"]["backbone"] not in MODELS:
+            raise SiamError(f"model.backbone must be one of {', '.join(MODELS)}; "
+                            f"got {v['model']['backbone']!r}")
+
+    def __getattr__(self, section: str) -> Section:
+        if section.startswith("_"):
+            raise AttributeError(section)
+        try:
+            return Section(section, self._values[section])
+        except KeyError:
+            raise AttributeError(section) from None
+
+    def get(self, section: str, key: str) -> Any:
+        return self._values[section][key]
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        return copy.deepcopy(self._values)
+
+    def replace(self, updates: dict[str, dict[str, Any]]) -> Config:
+        values = self.to_dict()
+        for section, table in updates.items():
+            values.setdefault(section, {}).update(table)
+        return Config(values)
+
+    def with_overrides(self, assignments: Iterable[str]) -> Config:
+        """Apply CLI ``--set section.key=value`` strings."""
+        updates: dict[str, dict[str, Any]] = {}
+        for item in assignments:
+            if "=" not in item or "." not in item.split("=", 1)[0]:
+                raise SiamError(f"--set expects section.key=value, got {item!r}")
+            lhs, rhs = item.split("=", 1)
+            section, key = lhs.strip().split(".", 1)
+            updates.setdefault(section, {})[key] = parse_literal(rhs.strip())
+        return self.replace(updates)
+
+    def differences(self, other: Config) -> Iterator[tuple[str, Any, Any]]:
+        for section, fields in SCHEMA.items():
+            for key in fields:
+                a, b = self.get(section, key), other.get(section, key)
+                if a != b:
+                    yield f"{section}.{key}", a, b
+
+    def to_toml(self) -> str:
+        return dump_toml(self._values)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Config) and self._values == other._values
+
+    def __repr__(self) -> str:
+        return f"Config({self._values!r})"
+
+
+def paper_defaults() -> dict[str, dict[str, Any]]:
+    """The paper's hyperparameters (§3–§5) for the training sections, for the one-click button."""
+    out: dict[str, dict[str, Any]] = {}
+    for section in ("loss", "mining", "augment", "train", "model"):
+        out[section] = {k: f.paper_value() for k, f in SCHEMA[section].items()}
+    return out
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        text = repr(value)
+        return text if any(ch in text for ch in ".en") else text + ".0"
+    if isinstance(value, str):
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        return f'"{escaped}"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} to TOML")
+
+
+def dump_toml(values: dict[str, dict[str, Any]]) -> str:
+    """Write a two-level table as TOML (tomllib only reads)."""
+    lines: list[str] = []
+    for section, table in values.items():
+        if lines:
+            lines.append("")
+        lines.append(f"[{section}]")
+        for key, value in table.items():
+            lines.append(f"{key} = {_toml_value(value)}")
+    return "\n".join(lines) + "\n"
