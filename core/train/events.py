@@ -11,6 +11,16 @@ import numpy as np
 
 
 @dataclass
+class RunPreparing:
+    """Emitted before :class:`RunStarted` while the trainer sets up, so a view can say what the
+    wait is for (``stage`` is a short sentence; ``total`` 0 = no measurable progress)."""
+
+    stage: str  # e.g. "loading 18,800 training images", "first center pass"
+    done: int = 0
+    total: int = 0
+
+
+@dataclass
 class RunStarted:
     run_dir: Path
     num_classes: int
@@ -71,4 +81,4 @@ class RunFailed:
     message: str  # one line a user can act on
 
 
-TrainerEvent = RunStarted | IterationFinished | EpochFinished | RunFinished | RunStopped | RunFailed
+TrainerEvent = RunPreparing | RunStarted | IterationFinished | EpochFinished | RunFinished | RunStopped | RunFailed

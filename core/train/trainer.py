@@ -38,6 +38,7 @@ from core.train.events import (
     IterationFinished,
     RunFailed,
     RunFinished,
+    RunPreparing,
     RunStarted,
     RunStopped,
     TrainerEvent,
@@ -181,6 +182,7 @@ class Trainer:
     def _setup(self) -> None:
         cfg = self.config
         self.device = resolve_device(cfg.train.device)
+        self._emit(RunPreparing("loading the training images"))
         train = self._load_split("train", required=True)
         assert train is not None
         if cfg.data.include_drawn:
@@ -221,6 +223,7 @@ class Trainer:
             trim_metrics(self.run_dir / "metrics.jsonl", self.epoch, self.iteration)
         else:
             ckpt_dir.mkdir(parents=True, exist_ok=True)
+            self._emit(RunPreparing(f"first center pass over {len(train):,} training images"))
             self.centers = self._refresh_centers(update_sampler=False)[0]
         # Always rewrite: a resume may extend train.epochs or change the device.
         write_text_atomic(self.run_dir / "config.toml", cfg.to_toml())

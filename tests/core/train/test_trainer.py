@@ -30,7 +30,10 @@ def test_training_writes_the_run_contract_and_learns(make_project):
                  "checkpoints/last.pt", "checkpoints/best.pt"):
         assert (run / name).exists(), name
     kinds = [type(e).__name__ for e in seen]
-    assert kinds[0] == "RunStarted" and kinds[-1] == "RunFinished"
+    first = kinds.index("RunStarted")
+    assert set(kinds[:first]) == {"RunPreparing"} and kinds[-1] == "RunFinished"
+    stages = [e.stage for e in seen[:first]]
+    assert any("loading" in s for s in stages) and any("center" in s for s in stages)
     assert kinds.count("IterationFinished") == 36 and kinds.count("EpochFinished") == 3
     it = next(e for e in seen if isinstance(e, E.IterationFinished))
     assert set(it.parts) == {"g1", "g2", "g3"}
