@@ -53,6 +53,29 @@ class GlyphSet:
     def __len__(self) -> int:
         return int(self.images.shape[0])
 
+    def aligned_to(self, classes: list[str]) -> tuple[GlyphSet, int]:
+        """This set relabelled into another class list, matched *by name*, and the number of
+        samples dropped because their class is not in it.
+
+        The one place where a file's label space is mapped onto a run's: a validation or test
+        file rendered separately (another class order, a subset, extra classes) and the
+        drawings all go through here, so a class keeps its identity whatever its index.
+        """
+        import torch
+
+        index = {c: i for i, c in enumerate(classes)}
+        mapped = torch.tensor([index.get(c, -1) for c in self.classes], dtype=torch.int64)
+        labels = mapped[self.labels] if len(self) else torch.zeros(0, dtype=torch.int64)
+        keep = labels >= 0
+        dropped = int((~keep).sum())
+        if dropped == 0 and list(classes) == list(self.classes):
+            return self, 0
+        idx = keep.numpy()
+        return GlyphSet(images=self.images[keep], labels=labels[keep],
+                        sources=self.sources[keep], classes=list(classes),
+                        source_names=self.source_names, rows=self.rows[idx], path=self.path,
+                        attrs=self.attrs), dropped
+
 
 def _decode(values: Any) -> list[str]:
     return [v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in values]

@@ -31,6 +31,9 @@ class RunStarted:
     iterations: int
     triplets: int
     classes: list[str] = field(default_factory=list)
+    # Nearest-neighbour accuracy on raw pixels of the validation file (None: no validation
+    # data): the floor a trained network must clear (core.infer.baselines).
+    pixel_nn_val_top1: float | None = None
 
 
 @dataclass
@@ -81,4 +84,5 @@ class RunFailed:
     message: str  # one line a user can act on
 
 
-TrainerEvent = RunPreparing | RunStarted | IterationFinished | EpochFinished | RunFinished | RunStopped | RunFailed
+TrainerEvent = (RunPreparing | RunStarted | IterationFinished | EpochFinished | RunFinished
+                | RunStopped | RunFailed)

@@ -22,6 +22,7 @@ from torch import Tensor
 from core.atomic import write_text_atomic
 from core.data.glyphs import GlyphSet, load_glyphs
 from core.errors import SiamError
+from core.infer.baselines import cached_pixel_nn
 from core.infer.centers import (
     class_centers,
     embed,
@@ -194,6 +195,7 @@ class Trainer:
         if (counts > 0).sum() < 2:
             raise SiamError("training needs samples of at least two classes", train.path)
         self.val = self._prepare_val()
+        self.pixel_nn = self._pixel_baseline()
         self.space = space_for_loss(cfg.loss.kind)
 
         torch.manual_seed(cfg.train.seed)
@@ -274,6 +276,14 @@ class Trainer:
         if labels.shape[0] == 0:
             return None
         return {"images": images, "labels": labels}
+
+    def _pixel_baseline(self) -> dict[str, float] | None:
+        """Pixel 1-NN accuracy of the validation file against the training file (cached)."""
+        if self.val is None:
+            return None
+        self._emit(RunPreparing("pixel 1-NN baseline on the validation data"))
+        paths = [self.project.resolve(getattr(self.config.data, s)) for s in ("train", "val")]
+        return cached_pixel_nn(*paths, cache=self.project.root / "data" / ".baselines.json")
 
     # -- checkpoints --------------------------------------------------------------------------
     def _state(self) -> dict[str, Any]:
@@ -396,11 +406,15 @@ class Trainer:
         self._metrics.write("start", device=str(self.device), resumed=self.resuming,
                             epoch=self.epoch, iteration=self.iteration,
                             classes=self.num_classes, samples=len(train))
+        if self.pixel_nn is not None:
+            self._metrics.write("baseline", method="pixel-1nn", data="val",
+                                top1=self.pixel_nn["top1"], top5=self.pixel_nn.get("top5"))
         self._emit(RunStarted(run_dir=self.run_dir, num_classes=self.num_classes,
                               train_samples=len(train), device=device_label(self.device),
                               start_epoch=self.epoch, epochs=cfg.epochs,
                               iterations=cfg.iterations, triplets=cfg.triplets,
-                              classes=list(self.classes)))
+                              classes=list(self.classes),
+                              pixel_nn_val_top1=(self.pixel_nn or {}).get("top1")))
         rate = 0.0
         while self.epoch < cfg.epochs:
             epoch_start = time.perf_counter()
