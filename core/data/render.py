@@ -70,6 +70,7 @@ class RenderReport:
     # face → the classes it has no glyph for (the Data tab names them)
     missing_classes: dict[str, list[str]] = field(default_factory=dict)
     seconds: float = 0.0
+    kept_exclusions: int = 0  # samples excluded in the replaced file and again in this one
     glyphs_per_s: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -654,6 +655,20 @@ def render_dataset(
                         glyphs_per_s=samples / seconds if seconds > 0 else 0.0)
 
 
+def _carry_exclusions(old: Path, new: Path) -> int:
+    """Re-apply the user's exclusions of ``old`` to its re-rendered ``new`` by (class, face,
+    variant), so rendering again never silently brings back samples someone removed."""
+    from core.data.glyphs import apply_exclusion_keys, exclusion_keys
+
+    if not old.exists():
+        return 0
+    try:
+        keys = exclusion_keys(old)
+    except SiamError:
+        return 0  # an unreadable old file has no exclusions to keep
+    return apply_exclusion_keys(new, keys)
+
+
 def render_splits(
     project: Any,
     *,
@@ -719,6 +734,8 @@ def render_splits(
         for role, path in paths.items():
             if path.exists() and not force:  # appeared while rendering: keep it
                 raise SiamError(f"{role} file already exists (use --force to replace it)", path)
+        for role, path in paths.items():
+            reports[role].kept_exclusions = _carry_exclusions(path, staged[role])
         for role, path in paths.items():
             os.replace(staged[role], path)
             reports[role].path = path

@@ -30,7 +30,7 @@ ACTIVE_WINDOW_S = 3600.0
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,119}$")
 
 
-def _check_run(run_dir: Path) -> Path:
+def check_run(run_dir: Path) -> Path:
     run_dir = Path(run_dir)
     if not is_run_dir(run_dir):
         raise SiamError("not a run folder (no config.toml)", run_dir)
@@ -51,7 +51,7 @@ def is_active(run_dir: Path) -> bool:
 
 def delete_run(run_dir: Path, force: bool = False) -> None:
     """Remove a run folder; refuses a run that is training unless ``force``."""
-    run_dir = _check_run(run_dir)
+    run_dir = check_run(run_dir)
     if not force and is_active(run_dir):
         raise SiamError("the run is training; stop it before deleting it", run_dir)
     trash = run_dir.with_name(f".deleted-{run_dir.name}-{os.getpid()}-{time.time_ns()}")
@@ -64,7 +64,7 @@ def delete_run(run_dir: Path, force: bool = False) -> None:
 
 def rename_run(run_dir: Path, new_name: str) -> Path:
     """Give a run folder a new name (letters, digits, ``._+-``); returns the new path."""
-    run_dir = _check_run(run_dir)
+    run_dir = check_run(run_dir)
     new_name = new_name.strip()
     if not _NAME_RE.match(new_name):
         raise SiamError(f"{new_name!r} is not a usable run name (letters, digits and . _ + - "
@@ -92,7 +92,7 @@ def read_notes(run_dir: Path) -> str:
 
 def write_notes(run_dir: Path, text: str) -> None:
     """Replace the run's free-text notes (``notes.md``; empty text removes them)."""
-    run_dir = _check_run(run_dir)
+    run_dir = check_run(run_dir)
     path = run_dir / NOTES
     if not text.strip():
         path.unlink(missing_ok=True)
