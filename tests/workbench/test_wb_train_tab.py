@@ -177,8 +177,9 @@ def test_show_finished_run_from_panel(make_window, qtbot, rendered_dir):
     assert w.train_tab.start()
     wait_idle(qtbot, w)
     run_dir = w.train_tab.run_dir
-    w.train_tab._project_changed()  # forget the live curves
-    assert _points(w.train_tab) == 0
+    w.train_tab._project_changed()  # (re)opening a project shows its latest run, not stale curves
+    assert _points(w.train_tab) == 10 and run_dir.name in w.train_tab.plots.summary.text()
+    assert w.train_tab.progress_label.text() == ""  # no ETA left over when idle
     w.show_run(run_dir)
     assert w.tabs.currentWidget() is w.train_tab
     assert _points(w.train_tab) == 10
