@@ -37,6 +37,7 @@ LOSS_SMOOTH = "#0072B2"
 PART_COLORS = ["#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9"]
 TRAIN_COLOR, VAL_COLOR, BASELINE_COLOR = "#0072B2", "#E69F00", "#D55E00"
 MAX_EPOCH_LINES = 200
+PART_POOL = 3  # part plots built up front (the metric loss has g1, g2, g3)
 
 
 def _pen(color: str, width: float = 1.5, style: Qt.PenStyle = Qt.PenStyle.SolidLine,
@@ -225,6 +226,9 @@ class TrainingPlots(QWidget):
         lay.addLayout(head)
         lay.addLayout(grid, 1)
         lay.addWidget(self.readout)
+        self._part_pool: list[tuple[ThemedPlot, pg.PlotDataItem]] = []
+        for _ in range(PART_POOL):
+            self._new_part_plot()
         self._version = -1
         self._history: History | None = None
         for plot in (self.loss_plot, self.speed_plot):
@@ -238,25 +242,35 @@ class TrainingPlots(QWidget):
         plot.addItem(line, ignoreBounds=True)
         self.hover_lines.append(line)
 
+    def _new_part_plot(self) -> tuple[ThemedPlot, pg.PlotDataItem]:
+        color = PART_COLORS[len(self._part_pool) % len(PART_COLORS)]
+        plot = ThemedPlot("", "iteration", "")
+        plot.apply_palette(self.palette())
+        plot.setXLink(self.loss_plot)
+        plot.getPlotItem().getAxis("left").setWidth(42)
+        plot.add_entry("smoothed", color)
+        curve = plot.getPlotItem().plot(pen=_pen(color, 1.6), connect="finite")
+        curve.setClipToView(True)
+        curve.setDownsampling(auto=True, method="peak")
+        plot.hide()
+        self.parts_row.addWidget(plot)
+        self.epoch_lines.append(EpochLines(plot))
+        self._add_hover_line(plot)
+        plot.scene().sigMouseMoved.connect(lambda pos, p=plot: self._hover(p, pos))
+        self._part_pool.append((plot, curve))
+        return plot, curve
+
     def _part_curve(self, key: str) -> pg.PlotDataItem:
         curve = self.part_curves.get(key)
-        if curve is None:  # one plot per part name, created once, then only setData
-            color = PART_COLORS[len(self.part_curves) % len(PART_COLORS)]
-            plot = ThemedPlot(f"{key}", "iteration", "")
-            plot.apply_palette(self.palette())
-            plot.setXLink(self.loss_plot)
-            plot.getPlotItem().getAxis("left").setWidth(42)
-            plot.add_entry("smoothed", color)
-            curve = plot.getPlotItem().plot(pen=_pen(color, 1.6), connect="finite")
-            curve.setClipToView(True)
-            curve.setDownsampling(auto=True, method="peak")
+        if curve is None:  # a plot from the pool (made up front: building one stalls ~50 ms)
+            i = len(self.part_curves)
+            plot, curve = self._part_pool[i] if i < len(self._part_pool) \
+                else self._new_part_plot()
+            plot.set_title(key)
+            plot.setLogMode(y=self.log_y.isChecked())
+            plot.show()
             self.part_plots[key] = plot
             self.part_curves[key] = curve
-            self.parts_row.addWidget(plot)
-            self.epoch_lines.append(EpochLines(plot))
-            self._add_hover_line(plot)
-            plot.scene().sigMouseMoved.connect(lambda pos, p=plot: self._hover(p, pos))
-            plot.setLogMode(y=self.log_y.isChecked())
         return curve
 
     def _set_log(self, on: bool) -> None:
@@ -282,6 +296,11 @@ class TrainingPlots(QWidget):
         self.loss_curve.setData(x, h.loss.view())
         factor = self.factor()
         self.smooth_curve.setData(x, h.smoothed(factor))
+        if set(h.parts) - set(self.part_curves) and set(self.part_curves) - set(h.parts):
+            # Another loss (another run): give the pooled part plots new names.
+            for plot in self.part_plots.values():
+                plot.hide()
+            self.part_plots, self.part_curves = {}, {}
         for key in h.parts:
             self._part_curve(key).setData(x, h.smoothed(factor, key))
         for key, curve in self.part_curves.items():
