@@ -266,13 +266,6 @@ def _project_of_run(run: Path):
     return None
 
 
-def split_path(project, split: str) -> Path:
-    """The project's glyph file for ``split`` (train / val / test / drawn)."""
-    if split == "drawn":
-        return project.resolve(project.config.data.drawn)
-    return project.dataset_paths()[split]
-
-
 def cmd_eval(args: argparse.Namespace) -> int:
     from core.atomic import write_text_atomic
     from core.infer.analysis import table_csv
@@ -283,6 +276,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         per_class_table,
         save_evaluation,
     )
+    from core.infer.runs import split_path
 
     if args.confused < 0:
         raise SiamError(f"--confused must be ≥ 0, got {args.confused}")

@@ -100,6 +100,16 @@ def write_notes(run_dir: Path, text: str) -> None:
     write_text_atomic(path, text if text.endswith("\n") else text + "\n")
 
 
+def split_path(project: Project, split: str) -> Path:
+    """The project's glyph file for ``split`` (train / val / test / drawn)."""
+    if split == "drawn":
+        return project.resolve(project.config.data.drawn)
+    try:
+        return project.dataset_paths()[split]
+    except KeyError:
+        raise SiamError(f"unknown split {split!r} (train, val, test or drawn)") from None
+
+
 def has_checkpoint(run_dir: Path) -> bool:
     ck = Path(run_dir) / "checkpoints"
     return (ck / "best.pt").exists() or (ck / "last.pt").exists()
