@@ -21,39 +21,27 @@ classes stay responsive.
 
 from __future__ import annotations
 
-import tomllib
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QModelIndex,
     QPersistentModelIndex,
-    QPoint,
-    QRect,
     QSize,
     Qt,
     QTimer,
     Signal,
 )
 from PySide6.QtGui import (
-    QColor,
-    QFont,
-    QMouseEvent,
-    QPainter,
-    QPaintEvent,
     QPalette,
-    QPen,
     QShowEvent,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
-    QGridLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -70,19 +58,31 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.infer.analysis import MiningHistory, pca_2d, read_mining
+from core.infer.analysis import (
+    MiningHistory,
+    RunMining,
+    class_samples,
+    load_run_mining,
+    nearest_classes,
+    pca_2d,
+    read_epoch_edges,
+    read_run_config,
+    run_miners,
+)
 from core.train.project import Project, RunInfo
 from workbench.cluster_graph import ClusterGraph
 from workbench.document import ProjectDocument
-from workbench.font_model import glyph_pixmap
 from workbench.glyph_cache import GlyphCache
+from workbench.miners.bars import ProbabilityBars
+from workbench.miners.class_table import ClassTableModel
+from workbench.miners.live import LiveMining, is_uniform, uniform_probability
+from workbench.miners.neighbors import NeighborStrip
 from workbench.plots import COLORS, themed_plot
 from workbench.workers import run_in_thread
 
 LIVE = "live"
 FLUSH_MS = 100  # ≤ 10 redraws per second
 TOP_N = 30
-NEIGHBORS = 5
 SAMPLES_PER_CLASS = 3
 MISSING_STYLE = "background: #FFF4D6; color: #6B4E00; padding: 4px; border-radius: 3px;"
 ERROR_STYLE = "background: #FDE2E1; color: #8A1F11; padding: 4px; border-radius: 3px;"
@@ -103,470 +103,6 @@ def _decade(k: int) -> str:
 
 def _fmt_p(p: float) -> str:
     return "–" if p != p else f"{p:.3g}"
-
-
-def uniform_probability(probabilities: np.ndarray,
-                        mean_distance: np.ndarray | None = None) -> float:
-    """1 / (number of classes the miner can draw), the reference line of every view. Classes
-    without samples have a NaN mean distance; without distances every class counts."""
-    if mean_distance is not None and len(mean_distance) == len(probabilities):
-        present = int(np.count_nonzero(np.isfinite(mean_distance)))
-    else:
-        present = len(probabilities)
-    return 1.0 / max(present, 1)
-
-
-def is_uniform(probabilities: np.ndarray) -> bool:
-    """True for the random miner's distribution: every class it draws has the same share
-    (classes without samples, at 0, are ignored — but a distribution that put everything on a
-    few classes is not uniform)."""
-    p = np.asarray(probabilities, dtype=np.float64)
-    nz = p[p > 0]
-    if nz.size == 0:
-        return True
-    return nz.size >= 0.5 * p.size and bool(np.allclose(nz, nz.mean(), rtol=1e-6, atol=0))
-
-
-# -- data ------------------------------------------------------------------------------------
-@dataclass
-class LiveMining:
-    """Mining rows collected from ``EpochFinished`` events of the running training."""
-
-    classes: list[str]
-    run_dir: Path | None = None
-    positive: str = "unknown"
-    negative: str = "unknown"
-    epochs: list[int] = field(default_factory=list)
-    probabilities: list[np.ndarray] = field(default_factory=list)
-    clusters: list[np.ndarray] = field(default_factory=list)
-    mean_distance: list[np.ndarray] = field(default_factory=list)
-    edges: dict[int, np.ndarray] = field(default_factory=dict)
-    centers: np.ndarray | None = None
-    finished: str = ""  # "" while running, else finished / stopped / failed
-
-    def add(self, event: Any) -> None:
-        epoch = int(event.epoch)
-        if epoch in self.epochs:  # a resumed run repeats an epoch: keep the newest
-            i = self.epochs.index(epoch)
-            for lst in (self.epochs, self.probabilities, self.clusters, self.mean_distance):
-                del lst[i:]
-        n = len(np.asarray(event.probabilities))
-        if len(self.classes) != n:
-            self.classes = [str(i) for i in range(n)]
-        self.epochs.append(epoch)
-        self.probabilities.append(np.asarray(event.probabilities, dtype=np.float64))
-        self.clusters.append(np.asarray(event.clusters, dtype=np.int64))
-        self.mean_distance.append(np.asarray(event.mean_distance, dtype=np.float64))
-        if getattr(event, "centers", None) is not None:
-            self.centers = np.asarray(event.centers, dtype=np.float32)
-
-    def history(self) -> MiningHistory | None:
-        if not self.epochs:
-            return None
-        return MiningHistory(classes=self.classes, epochs=np.asarray(self.epochs),
-                             probabilities=np.stack(self.probabilities),
-                             clusters=np.stack(self.clusters),
-                             mean_distance=np.stack(self.mean_distance),
-                             edges=dict(self.edges), positive=self.positive,
-                             negative=self.negative, missing=[])
-
-
-@dataclass
-class LoadedRun:
-    """What the worker reads for a finished run."""
-
-    path: Path
-    history: MiningHistory
-    centers: np.ndarray | None
-    notes: list[str]
-
-
-def load_run_mining(run_dir: Path) -> LoadedRun:
-    """``mining.h5`` + ``centers.npy`` (worker thread). The PCA layout is computed only when
-    the cluster graph is shown (:meth:`MinersTab._ensure_positions`)."""
-    history = read_mining(run_dir / "mining.h5")
-    notes: list[str] = []
-    centers = None
-    path = run_dir / "centers.npy"
-    if path.exists():
-        try:
-            centers = np.load(path, allow_pickle=False)
-            if centers.ndim != 2 or centers.shape[0] != len(history.classes):
-                notes.append(f"centers.npy has shape {centers.shape}, expected "
-                             f"[{len(history.classes)}, D]; not used")
-                centers = None
-        except (OSError, ValueError) as exc:
-            notes.append(f"centers.npy unreadable ({exc})")
-            centers = None
-    else:
-        notes.append("no centers.npy")
-    if history.positive == "unknown" or history.negative == "unknown":
-        try:
-            cfg = tomllib.loads((run_dir / "config.toml").read_text(encoding="utf-8"))
-            mining = cfg.get("mining", {})
-            if history.positive == "unknown":
-                history.positive = str(mining.get("positive", "unknown"))
-            if history.negative == "unknown":
-                history.negative = str(mining.get("negative", "unknown"))
-        except (OSError, tomllib.TOMLDecodeError):
-            pass
-    return LoadedRun(run_dir, history, centers, notes)
-
-
-def read_live_extras(run_dir: Path, epoch: int) -> tuple[int, np.ndarray | None, str, str]:
-    """The edges of ``epoch`` and the miner names from a running run's ``mining.h5``."""
-    import h5py
-
-    with h5py.File(run_dir / "mining.h5", "r") as h5:
-        key = f"edges/{epoch}"
-        edges = h5[key][()].astype(np.int64).reshape(-1, 2) if key in h5 else None
-        attrs = {k: (v.decode() if isinstance(v, bytes) else str(v)) for k, v in h5.attrs.items()}
-    return epoch, edges, attrs.get("positive", "unknown"), attrs.get("negative", "unknown")
-
-
-def nearest_classes(centers: np.ndarray, index: int, k: int = NEIGHBORS
-                    ) -> list[tuple[int, float]]:
-    """The ``k`` classes whose centers are nearest to class ``index``'s (core.infer.centers; worker
-    thread — it imports torch)."""
-    import torch
-
-    from core.infer.centers import nearest_centers
-
-    c = torch.from_numpy(np.asarray(centers, dtype=np.float32))
-    if not 0 <= index < c.shape[0] or torch.isnan(c[index]).any():
-        return []
-    dist, idx = nearest_centers(c[index:index + 1], c, k=k + 1)
-    return [(int(j), float(d)) for d, j in zip(dist[0].tolist(), idx[0].tolist())
-            if int(j) != index][:k]
-
-
-def read_samples(train_path: Path, classes: list[str], per_class: int
-                 ) -> dict[str, list[np.ndarray]]:
-    """Up to ``per_class`` training images of each class name (worker thread)."""
-    from core.data.glyphs import GlyphFile
-
-    out: dict[str, list[np.ndarray]] = {}
-    with GlyphFile(train_path) as gf:
-        index = {c: i for i, c in enumerate(gf.classes)}
-        excluded = gf.excluded
-        for name in classes:
-            label = index.get(name)
-            if label is None:
-                out[name] = []
-                continue
-            rows = np.flatnonzero((gf.labels == label) & ~excluded)[:per_class]
-            out[name] = list(gf.images(rows)) if rows.size else []
-    return out
-
-
-# -- top-N bars ------------------------------------------------------------------------------
-class ProbabilityBars(QWidget):
-    """The N most sampled classes as bars with their glyph underneath (hover: details)."""
-
-    classClicked = Signal(int)
-
-    def __init__(self, glyphs: GlyphCache, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.glyphs = glyphs
-        self.setMouseTracking(True)
-        self.setMinimumHeight(170)
-        self.classes: list[str] = []
-        self.order = np.zeros(0, dtype=np.int64)
-        self.values = np.zeros(0)
-        self.uniform = 0.0
-        self.details: Any = None  # callable index → tooltip text
-        self.selected: int | None = None
-
-    def set_data(self, classes: list[str], probabilities: np.ndarray, n: int, uniform: float,
-                 details: Any) -> None:
-        self.classes = classes
-        p = np.nan_to_num(np.asarray(probabilities, dtype=np.float64), nan=-1.0)
-        n = min(n, p.size)
-        top = np.argpartition(-p, n - 1)[:n] if 0 < n < p.size else np.arange(p.size)
-        self.order = top[np.argsort(-p[top], kind="stable")]
-        self.values = p[self.order]
-        self.uniform = uniform
-        self.details = details
-        self.update()
-
-    def _geometry(self) -> tuple[int, int, int, int, float, int]:
-        left, right, top = 52, 8, 22
-        n = max(len(self.order), 1)
-        col = (self.width() - left - right) / n
-        glyph = int(max(10, min(30, col - 2)))
-        bottom = glyph + 10
-        return left, right, top, bottom, col, glyph
-
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
-        p = QPainter(self)
-        pal = self.palette()
-        fg = pal.color(QPalette.ColorRole.Text)
-        p.fillRect(self.rect(), pal.color(QPalette.ColorRole.Base))
-        left, right, top, bottom, col, glyph = self._geometry()
-        h = self.height() - top - bottom
-        p.setPen(fg)
-        p.drawText(QRect(left, 2, self.width() - left, top - 4),
-                   Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                   f"Top {len(self.order)} classes by sampling probability")
-        if not len(self.order) or h <= 10:
-            p.end()
-            return
-        vmax = max(float(self.values.max()), self.uniform) * 1.05 or 1.0
-        grid = QColor(fg)
-        grid.setAlpha(40)
-        for frac in (0.0, 0.5, 1.0):
-            y = top + h - frac * h
-            p.setPen(grid)
-            p.drawLine(left, int(y), self.width() - right, int(y))
-            p.setPen(fg)
-            p.drawText(QRect(0, int(y) - 8, left - 4, 16),
-                       Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                       f"{frac * vmax:.2g}")
-        bar = QColor(COLORS[0])
-        sel = QColor(COLORS[1])
-        for i, (idx, v) in enumerate(zip(self.order, self.values)):
-            x0 = left + i * col
-            bh = max(0.0, v) / vmax * h
-            p.fillRect(int(x0 + col * 0.12), int(top + h - bh), max(1, int(col * 0.76)),
-                       int(bh) + 1, sel if idx == self.selected else bar)
-            text = self.classes[int(idx)] if int(idx) < len(self.classes) else str(idx)
-            pm = self.glyphs.pixmap(text, glyph)
-            p.drawPixmap(int(x0 + (col - glyph) / 2), top + h + 5, pm)
-        uy = top + h - self.uniform / vmax * h
-        pen = QPen(QColor(COLORS[5]), 1.5, Qt.PenStyle.DashLine)
-        p.setPen(pen)
-        p.drawLine(left, int(uy), self.width() - right, int(uy))
-        box = QRect(self.width() - right - 84, int(uy) - 17, 82, 15)
-        p.fillRect(box, pal.color(QPalette.ColorRole.Base))
-        p.drawText(box, Qt.AlignmentFlag.AlignCenter, "uniform 1/C")
-        p.end()
-
-    def index_at(self, pos: QPoint) -> int | None:
-        left, right, _top, _bottom, col, _g = self._geometry()
-        if not len(self.order) or pos.x() < left:
-            return None
-        i = int((pos.x() - left) // col)
-        return int(self.order[i]) if 0 <= i < len(self.order) else None
-
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
-        idx = self.index_at(event.position().toPoint())
-        if idx is not None and self.details is not None:
-            QToolTip.showText(event.globalPosition().toPoint(), self.details(idx), self)
-        else:
-            QToolTip.hideText()
-
-    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
-        idx = self.index_at(event.position().toPoint())
-        if idx is not None:
-            self.classClicked.emit(idx)
-
-
-# -- the table -------------------------------------------------------------------------------
-class ClassTableModel(QAbstractTableModel):
-    """All classes of one epoch, sorted and filtered with numpy (fast at 11,172 rows)."""
-
-    HEADERS = ("#", "Glyph", "Class", "Probability", "× uniform", "Mean dist.", "Cluster",
-               "Rank Δ")
-    COL_RANK, COL_GLYPH, COL_CLASS, COL_P, COL_REL, COL_DIST, COL_CLUSTER, COL_DELTA = range(8)
-    GLYPH_PX = 26
-
-    def __init__(self, glyphs: GlyphCache, parent: Any = None) -> None:
-        super().__init__(parent)
-        self.glyphs = glyphs
-        self.classes: list[str] = []
-        n = 0
-        self.p = np.zeros(n)
-        self.dist = np.zeros(n)
-        self.cluster = np.zeros(n, dtype=np.int64)
-        self.delta = np.zeros(n, dtype=np.int64)
-        self.rank = np.zeros(n, dtype=np.int64)
-        self.uniform = 0.0
-        self.rows = np.zeros(0, dtype=np.int64)
-        self._filter = ""
-        self._sort = (self.COL_P, Qt.SortOrder.DescendingOrder)
-        self._class_font = QFont()
-        self._class_font.setPointSizeF(self._class_font.pointSizeF() * 1.3)
-
-    def set_epoch(self, classes: list[str], p: np.ndarray | None, dist: np.ndarray | None,
-                  cluster: np.ndarray | None, delta: np.ndarray) -> None:
-        self.beginResetModel()
-        n = len(classes)
-        self.classes = classes
-        self.p = np.asarray(p, dtype=np.float64) if p is not None else np.full(n, np.nan)
-        self.dist = np.asarray(dist, dtype=np.float64) if dist is not None else np.full(n, np.nan)
-        self.cluster = (np.asarray(cluster, dtype=np.int64) if cluster is not None
-                        else np.full(n, -1, dtype=np.int64))
-        self.delta = np.asarray(delta, dtype=np.int64)
-        order = np.argsort(-np.nan_to_num(self.p, nan=-1.0), kind="stable")
-        self.rank = np.empty(n, dtype=np.int64)
-        self.rank[order] = np.arange(n)
-        self.uniform = uniform_probability(self.p, dist) if p is not None else float("nan")
-        self._apply()
-        self.endResetModel()
-
-    def set_filter(self, text: str) -> None:
-        self.beginResetModel()
-        self._filter = text.strip()
-        self._apply()
-        self.endResetModel()
-
-    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
-        self.layoutAboutToBeChanged.emit()
-        self._sort = (column, order)
-        self._apply()
-        self.layoutChanged.emit()
-
-    def _apply(self) -> None:
-        n = len(self.classes)
-        rows = np.arange(n)
-        f = self._filter
-        if f:
-            want = f
-            if f.upper().startswith("U+"):
-                try:
-                    want = chr(int(f[2:], 16))
-                except ValueError:
-                    want = f
-            hit = [i for i, c in enumerate(self.classes) if want in c]
-            if f.isdigit() and int(f) < n and int(f) not in hit:
-                hit.append(int(f))
-            rows = np.array(sorted(hit), dtype=np.int64)
-        col, order = self._sort
-        keys = {self.COL_RANK: self.rank, self.COL_GLYPH: self.rank, self.COL_P: -self.p,
-                self.COL_REL: -self.p, self.COL_DIST: -self.dist, self.COL_CLUSTER: self.cluster,
-                self.COL_DELTA: -self.delta}
-        if col == self.COL_CLASS:
-            rows = np.array(sorted(rows, key=lambda i: self.classes[i]), dtype=np.int64)
-        else:
-            key = np.nan_to_num(keys.get(col, self.rank).astype(np.float64), nan=np.inf)
-            # The natural order of each column is "most interesting first" for ascending.
-            rows = rows[np.argsort(key[rows], kind="stable")]
-        if order == Qt.SortOrder.DescendingOrder and col in (self.COL_RANK, self.COL_CLASS,
-                                                              self.COL_CLUSTER):
-            rows = rows[::-1]
-        self.rows = rows
-
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else int(self.rows.size)
-
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.HEADERS[section]
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole:
-            return {self.COL_REL: "probability ÷ uniform 1/C",
-                    self.COL_DIST: "mean distance of the class's samples to its center",
-                    self.COL_DELTA: "places gained (+) or lost (−) in probability rank since "
-                                    "the previous epoch",
-                    self.COL_CLUSTER: "auto-clustering cluster id (−1: none)",
-                    self.COL_GLYPH: self.glyphs.note}.get(section)
-        return None
-
-    def class_at(self, row: int) -> int:
-        return int(self.rows[row])
-
-    def row_of(self, index: int) -> int | None:
-        where = np.flatnonzero(self.rows == index)
-        return int(where[0]) if where.size else None
-
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
-            return None
-        i = int(self.rows[index.row()])
-        col = index.column()
-        if role == Qt.ItemDataRole.DecorationRole and col == self.COL_GLYPH:
-            return self.glyphs.pixmap(self.classes[i], self.GLYPH_PX)
-        if role == Qt.ItemDataRole.TextAlignmentRole and col not in (self.COL_CLASS,
-                                                                      self.COL_GLYPH):
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role == Qt.ItemDataRole.ToolTipRole and col == self.COL_CLASS:
-            return " ".join(f"U+{ord(c):04X}" for c in self.classes[i])
-        if role == Qt.ItemDataRole.FontRole and col == self.COL_CLASS:
-            return self._class_font
-        if role != Qt.ItemDataRole.DisplayRole:
-            return None
-        if col == self.COL_RANK:
-            return int(self.rank[i]) + 1
-        if col == self.COL_CLASS:
-            return self.classes[i]
-        if col == self.COL_P:
-            return _fmt_p(float(self.p[i]))
-        if col == self.COL_REL:
-            v = float(self.p[i]) / self.uniform if self.uniform == self.uniform else float("nan")
-            return "–" if v != v else f"{v:.2f}×"
-        if col == self.COL_DIST:
-            return _fmt_p(float(self.dist[i]))
-        if col == self.COL_CLUSTER:
-            c = int(self.cluster[i])
-            return "–" if c < 0 else c
-        if col == self.COL_DELTA:
-            d = int(self.delta[i])
-            return f"+{d}" if d > 0 else str(d) if d < 0 else "0"
-        return None
-
-
-# -- nearest classes with samples ------------------------------------------------------------
-class NeighborStrip(QWidget):
-    """The selected class and its nearest classes: glyph, distance, a few training samples."""
-
-    classClicked = Signal(int)
-
-    def __init__(self, glyphs: GlyphCache, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.glyphs = glyphs
-        self.grid = QGridLayout(self)
-        self.grid.setContentsMargins(0, 0, 0, 0)
-        self.grid.setHorizontalSpacing(10)
-        self.grid.setVerticalSpacing(2)
-        self.message = QLabel("Select a class to see it next to its nearest classes.")
-        self.message.setWordWrap(True)
-        self.grid.addWidget(self.message, 0, 0, 1, NEIGHBORS + 1)
-        # Fixed height: the strip refills on every selection and must not shift the plots.
-        line = self.fontMetrics().lineSpacing()
-        self.setFixedHeight(36 + 2 * line + 30 + line + 12)
-        self._cells: list[QWidget] = []
-        self._sample_labels = []
-        self.entries: list[tuple[int, str, float]] = []
-
-    def set_entries(self, entries: list[tuple[int, str, float]], message: str = "") -> None:
-        """``(class index, text, distance to the selected class)``, the selected one first."""
-        for w in self._cells:
-            self.grid.removeWidget(w)
-            w.hide()  # deleteLater waits for the event loop; never show stale cells meanwhile
-            w.deleteLater()
-        self._cells = []
-        self._sample_labels: list[QLabel] = []
-        self.entries = entries
-        self.message.setText(message)
-        self.message.setVisible(bool(message))
-        for col, (_i, text, dist) in enumerate(entries):
-            glyph = QLabel()
-            glyph.setPixmap(self.glyphs.pixmap(text, 36))
-            glyph.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            glyph.setToolTip(f"{text} (font rendering)")
-            caption = QLabel(f"<b>{text}</b>" if col == 0 else f"{text}<br>d={dist:.3g}")
-            caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            samples = QLabel("…")
-            samples.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            self._sample_labels.append(samples)
-            for row, w in enumerate((glyph, caption, samples)):
-                self.grid.addWidget(w, row + 1, col)
-                self._cells.append(w)
-
-    def set_samples(self, samples: dict[str, list[np.ndarray]]) -> None:
-        for label, (_i, text, _d) in zip(self._sample_labels, self.entries):
-            imgs = samples.get(text, [])
-            if not imgs:
-                label.setText("no samples")
-                continue
-            strip = np.concatenate([np.pad(im, ((0, 0), (0, 2)), constant_values=0)
-                                    for im in imgs], axis=1)
-            h, w = strip.shape
-            label.setPixmap(glyph_pixmap(strip, 28 * w // h))
-            label.setToolTip(f"{len(imgs)} training sample(s) of {text}")
 
 
 # -- the tab ---------------------------------------------------------------------------------
@@ -898,7 +434,7 @@ class MinersTab(QWidget):
     def _load_finished(self) -> None:
         self._loading = False
 
-    def _run_loaded(self, result: tuple[int, LoadedRun]) -> None:
+    def _run_loaded(self, result: tuple[int, RunMining]) -> None:
         tag, loaded = result
         if tag != self._load_tag:
             return
@@ -989,27 +525,26 @@ class MinersTab(QWidget):
     def _read_live_config(self, live: LiveMining) -> None:
         if live.run_dir is None:
             return
-        try:
-            cfg = tomllib.loads((live.run_dir / "config.toml").read_text(encoding="utf-8"))
-            live.positive = str(cfg.get("mining", {}).get("positive", "unknown"))
-            live.negative = str(cfg.get("mining", {}).get("negative", "unknown"))
-        except (OSError, tomllib.TOMLDecodeError):
-            if self.project is not None:
-                live.positive = self.project.config.mining.positive
-                live.negative = self.project.config.mining.negative
+        live.positive, live.negative = run_miners(live.run_dir)
+        live.config = read_run_config(live.run_dir)
+        if live.positive == "unknown" and self.project is not None:
+            live.positive = self.project.config.mining.positive
+            live.negative = self.project.config.mining.negative
 
     def _request_extras(self, run_dir: Path, epoch: int) -> None:
         if epoch in self._extras_pending:
             return
         self._extras_pending.add(epoch)
         live = self.live
-        run_in_thread(lambda: read_live_extras(run_dir, epoch), self, "siam-mining-edges",
+        run_in_thread(lambda: (epoch, *read_epoch_edges(run_dir, epoch)), self,
+                      "siam-mining-edges",
                       lambda r: self._extras_read(live, r),
                       lambda m, d: self._extras_pending.discard(epoch))
 
     def _extras_read(self, live: LiveMining | None,
-                     result: tuple[int, np.ndarray | None, str, str]) -> None:
-        epoch, edges, pos, neg = result
+                     result: tuple[int, np.ndarray | None, str, str, dict[str, np.ndarray]]
+                     ) -> None:
+        epoch, edges, pos, neg, extra = result
         self._extras_pending.discard(epoch)
         if live is None or live is not self.live:
             return
@@ -1019,6 +554,7 @@ class MinersTab(QWidget):
             live.positive = pos
         if neg != "unknown":
             live.negative = neg
+        live.extra = extra
         self._live_dirty = True
         if not self._timer.isActive():
             self._timer.start()
@@ -1415,7 +951,7 @@ class MinersTab(QWidget):
             entries = [(index, classes[index], 0.0)] + [(j, classes[j], d) for j, d in near]
             samples: dict[str, list[np.ndarray]] = {}
             if train is not None and train.exists():
-                samples = read_samples(train, [t for _i, t, _d in entries], SAMPLES_PER_CLASS)
+                samples = class_samples(train, [t for _i, t, _d in entries], SAMPLES_PER_CLASS)
             return tag, entries, samples
 
         run_in_thread(work, self, "siam-neighbors", self._samples_read, lambda m, d: None)
@@ -1548,4 +1084,4 @@ class MinersTab(QWidget):
         return QSize(1080, 760)
 
 
-__all__ = ["MinersTab", "LiveMining", "load_run_mining", "ProbabilityBars", "ClassTableModel"]
+__all__ = ["MinersTab", "LiveMining", "ProbabilityBars", "ClassTableModel", "is_uniform"]
