@@ -75,6 +75,7 @@ from workbench.document import ProjectDocument
 from workbench.glyph_cache import GlyphCache
 from workbench.miners.bars import ProbabilityBars
 from workbench.miners.class_table import ClassTableModel
+from workbench.miners.heatmap import HeatmapPanel
 from workbench.miners.live import LiveMining, is_uniform, uniform_probability
 from workbench.miners.neighbors import NeighborStrip
 from workbench.plots import COLORS, themed_plot
@@ -278,43 +279,12 @@ class MinersTab(QWidget):
         prob_page.setSizes([520, 520])
 
         # -- history page ----------------------------------------------------------------------
-        self.heat_plot = self._plot("", "epoch", "class rank (by final probability)")
-        self.heat_plot.getPlotItem().invertY(True)
-        self.heat_image = pg.ImageItem(axisOrder="row-major")
-        self.heat_image.setAutoDownsample(True)
-        self.heat_plot.addItem(self.heat_image)
-        self.heat_epoch_line = pg.InfiniteLine(angle=90, movable=False,
-                                               pen=pg.mkPen(self._fg, width=1,
-                                                            style=Qt.PenStyle.DashLine))
-        self.heat_plot.addItem(self.heat_epoch_line)
-        self.colorbar = pg.ColorBarItem(colorMap=pg.colormap.get("viridis"), interactive=False,
-                                        width=14)
-        self.colorbar.setImageItem(self.heat_image, insert_in=self.heat_plot.getPlotItem())
-        self.heat_plot.scene().sigMouseMoved.connect(self._heat_hover)
-        self.heat_kind = QComboBox()
-        self.heat_kind.addItem("probability", "probabilities")
-        self.heat_kind.addItem("mean distance to center", "mean_distance")
-        self.heat_kind.currentIndexChanged.connect(lambda _i: self._redraw_heatmap())
-        self.heat_log = QCheckBox("log₁₀")
-        self.heat_log.setChecked(True)
-        self.heat_log.toggled.connect(lambda _on: self._redraw_heatmap())
-        self.heat_hover = QLabel("Hover the map for a class and epoch.")
-        self.heat_message = QLabel()
-        self.heat_message.setWordWrap(True)
-        self.heat_message.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        heat_controls = QHBoxLayout()
-        heat_controls.addWidget(QLabel("Show:"))
-        heat_controls.addWidget(self.heat_kind)
-        heat_controls.addWidget(self.heat_log)
-        heat_controls.addWidget(self.heat_hover, 1)
-        self.heat_stack = QStackedWidget()
-        self.heat_stack.addWidget(self.heat_plot)
-        self.heat_stack.addWidget(self.heat_message)
-        heat_page = QWidget()
-        hl = QVBoxLayout(heat_page)
-        hl.setContentsMargins(0, 0, 0, 0)
-        hl.addLayout(heat_controls)
-        hl.addWidget(self.heat_stack, 1)
+        self.heatmap = HeatmapPanel(self._fg, self._bg)
+        heat_page = self.heatmap
+        # The page's widgets, as tests and screenshots know them.
+        self.heat_plot, self.heat_stack = self.heatmap.heat_plot, self.heatmap.heat_stack
+        self.heat_kind, self.heat_image = self.heatmap.heat_kind, self.heatmap.heat_image
+        self.heat_message = self.heatmap.heat_message
 
         # -- clusters page ---------------------------------------------------------------------
         self.graph = ClusterGraph(self.glyphs)
@@ -966,78 +936,8 @@ class MinersTab(QWidget):
 
     # -- heat map ----------------------------------------------------------------------------
     def _redraw_heatmap(self) -> None:
-        h = self.history
-        if h is None:
-            return
-        kind = self.heat_kind.currentData()
-        arr = getattr(h, kind)
-        if arr is None:
-            self.heat_message.setText(f"This run's mining.h5 has no /{kind}; choose the other "
-                                      "quantity above.")
-            self.heat_stack.setCurrentWidget(self.heat_message)
-            return
-        if kind == "probabilities" and (h.positive == "random" or is_uniform(arr)):
-            self.heat_message.setText(
-                "The positive miner is <b>random</b>: the probability of every class is 1/C at "
-                "every epoch (uniform), so the map would be one flat colour. Choose <i>mean "
-                "distance to center</i> above to see how the classes developed.")
-            self.heat_stack.setCurrentWidget(self.heat_message)
-            return
-        self.heat_stack.setCurrentWidget(self.heat_plot)
-        final = h.probabilities[-1] if h.probabilities is not None else arr[-1]
-        order = np.argsort(-np.nan_to_num(final, nan=-1.0), kind="stable")
-        self._heat_order = order
-        img = np.asarray(arr[:, order], dtype=np.float64).T  # [C, E]: row = class rank
-        use_log = self.heat_log.isChecked()
-        if use_log:
-            positive = img[img > 0]
-            floor = float(positive.min()) if positive.size else 1e-12
-            img = np.log10(np.maximum(np.nan_to_num(img, nan=floor), floor))
-        finite = img[np.isfinite(img)]
-        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-        if hi <= lo:
-            hi = lo + 1e-9
-        n_epochs, n_classes = arr.shape
-        self.heat_image.setImage(np.ascontiguousarray(img, dtype=np.float32), autoLevels=False,
-                                 levels=(lo, hi))
-        first = float(h.epochs[0]) + 0.5 if len(h.epochs) else 0.5
-        self.heat_image.setRect(first, 0, n_epochs, n_classes)
-        self.colorbar.setLevels((lo, hi))
-        label = {"probabilities": "probability", "mean_distance": "mean distance"}[kind]
-        self.heat_plot.getPlotItem().setTitle(
-            f"{'log₁₀ ' if use_log else ''}{label} per class (rows, ranked by final probability) "
-            "and epoch", color=self._fg.name(), size="10pt")
-        self.heat_epoch_line.setPos(float(h.epochs[self.epoch_index]) + 1)
-        self.heat_plot.getPlotItem().vb.setLimits(xMin=first - 1, xMax=first + n_epochs + 1,
-                                                  yMin=-n_classes * 0.05,
-                                                  yMax=n_classes * 1.05)
-        self.heat_plot.getPlotItem().vb.setRange(xRange=(first, first + n_epochs),
-                                                 yRange=(0, n_classes), padding=0.02)
-        left = self.heat_plot.getPlotItem().getAxis("left")
-        bottom = self.heat_plot.getPlotItem().getAxis("bottom")
-        # Few classes: name them on the axis (glyph text); many: plain rank numbers.
-        left.setTicks([[(r + 0.5, h.classes[int(i)]) for r, i in enumerate(order)]]
-                      if n_classes <= 60 else None)
-        bottom.setTicks([[(float(e) + 1, str(int(e) + 1)) for e in h.epochs]]
-                        if n_epochs <= 30 else None)
-
-    def _heat_hover(self, pos: Any) -> None:
-        h = self.history
-        order = getattr(self, "_heat_order", None)
-        if h is None or order is None or self.heat_stack.currentWidget() is not self.heat_plot:
-            return
-        pt = self.heat_plot.getPlotItem().vb.mapSceneToView(pos)
-        rank = int(np.floor(pt.y()))
-        e = int(np.floor(pt.x() - (float(h.epochs[0]) + 0.5)))
-        if not (0 <= rank < len(order) and 0 <= e < h.num_epochs):
-            return
-        i = int(order[rank])
-        kind = self.heat_kind.currentData()
-        arr = getattr(h, kind)
-        value = float(arr[e, i]) if arr is not None else float("nan")
-        self.heat_hover.setText(f"epoch {int(h.epochs[e]) + 1} · {h.classes[i]} (class {i}, "
-                                f"final rank {rank + 1}) · {kind.replace('_', ' ')} "
-                                f"{_fmt_p(value)}")
+        if self.history is not None:
+            self.heatmap.set_data(self.history, self.epoch_index)
 
     # -- clusters ----------------------------------------------------------------------------
     def _redraw_clusters(self) -> None:
