@@ -89,18 +89,19 @@ class ClassTableModel(QAbstractTableModel):
                 hit.append(int(f))
             rows = np.array(sorted(hit), dtype=np.int64)
         col, order = self._sort
-        keys = {self.COL_RANK: self.rank, self.COL_GLYPH: self.rank, self.COL_P: -self.p,
-                self.COL_REL: -self.p, self.COL_DIST: -self.dist, self.COL_CLUSTER: self.cluster,
-                self.COL_DELTA: -self.delta}
+        descending = order == Qt.SortOrder.DescendingOrder
         if col == self.COL_CLASS:
-            rows = np.array(sorted(rows, key=lambda i: self.classes[i]), dtype=np.int64)
+            rows = np.array(sorted(rows, key=lambda i: self.classes[i], reverse=descending),
+                            dtype=np.int64)
         else:
-            key = np.nan_to_num(keys.get(col, self.rank).astype(np.float64), nan=np.inf)
-            # The natural order of each column is "most interesting first" for ascending.
-            rows = rows[np.argsort(key[rows], kind="stable")]
-        if order == Qt.SortOrder.DescendingOrder and col in (self.COL_RANK, self.COL_CLASS,
-                                                              self.COL_CLUSTER):
-            rows = rows[::-1]
+            # Ascending = smallest first, descending = largest first, as the header's arrow
+            # says; classes without a value (NaN) stay at the bottom either way.
+            values = {self.COL_RANK: self.rank, self.COL_GLYPH: self.rank, self.COL_P: self.p,
+                      self.COL_REL: self.p, self.COL_DIST: self.dist,
+                      self.COL_CLUSTER: self.cluster, self.COL_DELTA: self.delta}
+            v = values.get(col, self.rank).astype(np.float64)[rows]
+            key = np.where(np.isnan(v), np.inf, -v if descending else v)
+            rows = rows[np.argsort(key, kind="stable")]
         self.rows = rows
 
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802, B008
