@@ -78,6 +78,7 @@ from workbench.miners.class_table import ClassTableModel
 from workbench.miners.heatmap import HeatmapPanel
 from workbench.miners.live import LiveMining, is_uniform, uniform_probability
 from workbench.miners.neighbors import NeighborStrip
+from workbench.miners.why import WhyPanel
 from workbench.plots import COLORS, themed_plot
 from workbench.workers import run_in_thread
 
@@ -213,6 +214,13 @@ class MinersTab(QWidget):
         pl.setContentsMargins(0, 0, 0, 0)
         row = QHBoxLayout()
         row.addWidget(self.hover_label, 1)
+        self.series_combo = QComboBox()
+        self.series_combo.addItem("probability", "probabilities")
+        self.series_combo.setToolTip("The per-class series to plot: the positive miner's "
+                                     "probability, or a series a miner plug-in records "
+                                     "(mining.h5 /extra/<name>)")
+        self.series_combo.currentIndexChanged.connect(lambda _i: self._series_changed())
+        row.addWidget(self.series_combo)
         row.addWidget(self.log_check)
         row.addWidget(self.top_spin)
         pl.addWidget(self.curve_plot, 3)
@@ -290,10 +298,16 @@ class MinersTab(QWidget):
         self.graph = ClusterGraph(self.glyphs)
         self.graph.classClicked.connect(self._graph_class)
 
+        self.why = WhyPanel(self.glyphs, self._fg, self._bg)
+        self.why.classClicked.connect(self.select_class)
+
         self.views = QTabWidget()
         self.views.addTab(prob_page, "Probabilities")
         self.views.addTab(heat_page, "History")
         self.views.addTab(self.graph, "Clusters")
+        self.views.addTab(self.why, "Why")
+        self.views.setTabToolTip(3, "Does the miner push the classes the network gets wrong? "
+                                    "Probability vs. validation error per class, the formulas")
         self.views.currentChanged.connect(lambda _i: self._redraw_current())
 
         self.empty = QLabel()
@@ -413,6 +427,7 @@ class MinersTab(QWidget):
         self.positions = None
         self._positions_key = None
         self._notes = loaded.notes
+        self.run_config = loaded.config
         self._data_changed(to_last=True)
         self.loaded.emit(loaded.path.name)
 
@@ -651,7 +666,7 @@ class MinersTab(QWidget):
         self._redraw_current()
 
     def _mark_all_stale(self) -> None:
-        self._stale = {"probabilities", "history", "clusters"}
+        self._stale = {"probabilities", "history", "clusters", "why"}
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
         super().showEvent(event)
@@ -662,7 +677,7 @@ class MinersTab(QWidget):
             return
         if not self.isVisible():
             return  # redrawn when shown
-        page = ("probabilities", "history", "clusters")[self.views.currentIndex()]
+        page = ("probabilities", "history", "clusters", "why")[self.views.currentIndex()]
         if page not in self._stale:
             return
         self._stale.discard(page)
@@ -674,6 +689,8 @@ class MinersTab(QWidget):
             self._redraw_probabilities()
         elif page == "history":
             self._redraw_heatmap()
+        elif page == "why":
+            self._redraw_why()
         else:
             self._redraw_clusters()
         self.redraws += 1
@@ -723,10 +740,41 @@ class MinersTab(QWidget):
         return self._rank_cache
 
     # -- probabilities -----------------------------------------------------------------------
+    def _series_changed(self) -> None:
+        self._stale.add("probabilities")
+        self._redraw_current()
+
+    def _sync_series(self, h: MiningHistory) -> None:
+        want = ["probabilities", *sorted(h.extra)]
+        have = [self.series_combo.itemData(i) for i in range(self.series_combo.count())]
+        if want != have:
+            current = self.series_combo.currentData()
+            self.series_combo.blockSignals(True)
+            self.series_combo.clear()
+            for name in want:
+                self.series_combo.addItem("probability" if name == "probabilities"
+                                          else f"{name} (plug-in)", name)
+            self.series_combo.setCurrentIndex(max(0, self.series_combo.findData(current)))
+            self.series_combo.blockSignals(False)
+        self.series_combo.setVisible(len(want) > 1)
+
     def _redraw_probabilities(self) -> None:
         h = self.history
         if h is None:
             return
+        self._sync_series(h)
+        series = self.series_combo.currentData() or "probabilities"
+        if series != "probabilities" and h.series(series) is not None:
+            self._redraw_extra_series(h, series)
+            return
+        if getattr(self, "_showing_extra", False) or series != "probabilities":
+            self.curve_plot.getPlotItem().setTitle(
+                "Sampling probability of every class, most sampled first",
+                color=self._fg.name(), size="10pt")
+            self.uniform_line.label.setFormat("uniform 1/C")
+            self.curve_plot.setLogMode(y=self.log_check.isChecked())
+            self._curve_range = None
+        self._showing_extra = False
         p = self._row("probabilities")
         d = self._row("mean_distance")
         c = self._row("clusters")
@@ -771,6 +819,33 @@ class MinersTab(QWidget):
         tag = self._selection_tag
         QTimer.singleShot(0, lambda: self._update_selection_views()
                           if tag == self._selection_tag else None)
+
+    def _redraw_extra_series(self, h: MiningHistory, name: str) -> None:
+        """A plug-in miner's per-class series at this epoch, sorted, in the curve and bars."""
+        self._showing_extra = True
+        arr = h.series(name)
+        assert arr is not None
+        v = np.asarray(arr[min(self.epoch_index, arr.shape[0] - 1)], dtype=np.float64)
+        self.table_model.set_epoch(h.classes, self._row("probabilities"),
+                                   self._row("mean_distance"), self._row("clusters"),
+                                   self._rank_change())
+        self.prob_stack.setCurrentWidget(self.prob_plots)
+        order = np.argsort(-np.nan_to_num(v, nan=-np.inf), kind="stable")
+        self._curve_order = order
+        ys = v[order]
+        log = self.log_check.isChecked() and bool((ys > 0).all())
+        self.curve_plot.setLogMode(y=log)
+        self.curve.setData(np.arange(len(v)), ys)
+        self._curve_values = ys
+        mean = float(np.nanmean(v)) if np.isfinite(v).any() else 0.0
+        self.uniform_line.setPos(np.log10(mean) if log and mean > 0 else mean)
+        self.uniform_line.label.setFormat("mean")
+        self.curve_plot.getPlotItem().setTitle(f"{name} of every class, largest first "
+                                               "(miner plug-in series)", color=self._fg.name(),
+                                               size="10pt")
+        self.curve_plot.getPlotItem().vb.enableAutoRange()
+        self.bars.set_data(h.classes, np.nan_to_num(v, nan=0.0), self.top_spin.value(), mean,
+                           self.class_details)
 
     def _set_curve_range(self, n: int, ys: np.ndarray, uniform: float, log: bool) -> None:
         """Explicit, rounded ranges (whole decades on the log axis): between epochs they rarely
@@ -857,6 +932,7 @@ class MinersTab(QWidget):
                 self.table.scrollTo(self.table_model.index(row, 0))
         self.bars.selected = index
         self.bars.update()
+        self.why.select_class(index)
         self._update_selection_views()
 
     def _update_selection_views(self, from_graph: bool = False) -> None:
@@ -933,6 +1009,28 @@ class MinersTab(QWidget):
             self.neighbors.set_entries(entries)
             self.neighbors.set_samples(samples)
             self.neighborsShown.emit()
+
+    # -- why ---------------------------------------------------------------------------------
+    def _redraw_why(self) -> None:
+        h = self.history
+        if h is None:
+            return
+        if self.source == LIVE:
+            run_dir = self.live.run_dir if self.live is not None else None
+            config = self.live.config if self.live is not None else None
+        else:
+            run_dir = Path(self.source) if self.source else None
+            config = getattr(self, "run_config", None)
+        val = None
+        if config is not None and self.project is not None:
+            val = self.project.resolve(config.data.val)
+        elif self.project is not None:
+            val = self.project.dataset_paths()["val"]
+        self.why.set_run(run_dir, val, config, h.positive, h.negative)
+        self.why.set_probabilities(h.classes, self._row("probabilities"))
+        if self.why.wants_measure() and (self.source != LIVE or
+                                         (self.live is not None and self.live.finished)):
+            self.why.measure()
 
     # -- heat map ----------------------------------------------------------------------------
     def _redraw_heatmap(self) -> None:
