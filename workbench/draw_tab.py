@@ -367,12 +367,34 @@ class DrawTab(QWidget):
         if p is not None:
             self._image_size = int(p.config.data.image_size)
             self._sync_include()
+        self._apply_framing()
         self.load_store()
         self._set_classes(self._alphabet_classes())
         self._reload(select_default=True)
         self._canvas_changed()
 
+    def framing(self) -> tuple[int, str]:
+        """(margin, size mode) drawings are framed with: the loaded run's (what its network
+        was trained on), else the project's ``data.margin`` / ``data.size_mode``."""
+        if self.run_model is not None:
+            pre = self.run_model.preprocess
+            return int(pre.get("margin", 2)), str(pre.get("size_mode", "fit"))
+        p = self.project
+        if p is None:
+            return 2, "fit"
+        return int(p.config.data.margin), str(getattr(p.config.data, "size_mode", "fit"))
+
+    def _apply_framing(self) -> None:
+        from core.data.imaging import baseline_fraction
+
+        _margin, mode = self.framing()
+        self.canvas.set_baseline(baseline_fraction() if mode == "em" else None)
+        if self.store is not None:
+            self.store.margin, self.store.mode = self.framing()
+
     def _config_changed(self, keys: frozenset[str]) -> None:
+        if "data.size_mode" in keys or "data.margin" in keys:
+            self._apply_framing()
         if "data.include_drawn" in keys:
             self._sync_include()
         if "data.drawn" in keys or "data.image_size" in keys:
@@ -430,9 +452,13 @@ class DrawTab(QWidget):
         self._runs = runs
         self.run_combo.blockSignals(True)
         self.run_combo.clear()
+        from core.infer.runs import best_run
+
+        best = best_run(p, runs) if p is not None and runs else None
         for r in reversed(runs):
             acc = "" if r.best_top1 is None else f", best top-1 {r.best_top1:.0%}"
-            self.run_combo.addItem(f"{r.id} ({r.status}{acc})", str(r.path))
+            star = "★ " if best is not None and r.path == best.path else ""
+            self.run_combo.addItem(f"{star}{r.id} ({r.status}{acc})", str(r.path))
         if not runs:
             self.run_combo.addItem("no trained run yet", None)
         idx = self.run_combo.findData(current) if current else -1
@@ -456,11 +482,14 @@ class DrawTab(QWidget):
             return False
 
     def _default_run_index(self) -> int:
-        """The newest finished run, else the newest with a checkpoint."""
-        for i in range(self.run_combo.count()):
-            path = self.run_combo.itemData(i)
-            info = next((r for r in self._runs if str(r.path) == path), None)
-            if info is not None and info.status == "finished":
+        """The best run (highest best top-1, ``core.infer.runs.best_run``), else the newest."""
+        from core.infer.runs import best_run
+
+        p = self.project
+        best = best_run(p, self._runs) if p is not None else None
+        if best is not None:
+            i = self.run_combo.findData(str(best.path))
+            if i >= 0:
                 return i
         return 0
 
@@ -507,6 +536,7 @@ class DrawTab(QWidget):
             f"{model.run_dir.name}: {len(model.classes):,} classes, "
             f"{Path(model.meta.get('checkpoint', '')).name} after epoch {epoch}")
         self._image_size = model.image_size
+        self._apply_framing()
         self._set_classes(model.classes)
         self.modelLoaded.emit(model.run_dir.name)
         self._update_buttons()
@@ -560,11 +590,12 @@ class DrawTab(QWidget):
 
         image = self.canvas.image()
         run, k, size = self.run_model, self.k_spin.value(), self._image_size
+        margin, mode = self.framing()
         self._query_tag += 1
         tag = self._query_tag
 
         def work() -> tuple[int, np.ndarray, list[Any]]:
-            prepared = prepare(image, size, name="drawing")
+            prepared = prepare(image, size, name="drawing", margin=margin, mode=mode)
             matches = query(run, [image], k=k)[0] if run is not None else []
             return tag, prepared, matches
 
@@ -579,13 +610,16 @@ class DrawTab(QWidget):
             return
         self.prepared = prepared
         self.preview.setPixmap(_gray_pixmap(prepared, PREVIEW_PX))
+        how = ("the whole box scaled as a font's em box: size and baseline kept, ink "
+               "centred sideways" if self.framing()[1] == "em"
+               else "ink cropped, padded square and resized to fill")
         self.preview_caption.setText(f"What the network sees: {prepared.shape[1]}×"
-                                     f"{prepared.shape[0]} after normalisation (ink, crop, "
-                                     "pad, resize)")
+                                     f"{prepared.shape[0]}, {how}")
         self.matches = list(matches)
         self._show_matches(self.matches)
         if self.run_model is None and self.model_status.styleSheet() != ERROR_STYLE:
-            self.results_message.setText("No trained run yet: only the normalised image.")
+            self.results_message.setText("Loading the model…" if self.run_combo.currentData()
+                                         else "No trained run yet: only the normalised image.")
         if self.matches and not self._label_from_user:
             self._put_label(self.matches[0].label)
         self.queried.emit()
@@ -677,7 +711,8 @@ class DrawTab(QWidget):
             self._fill_drawings()
             return
         try:
-            self.store = DrawnStore(path, image_size=self._image_size)
+            margin, mode = self.framing()
+            self.store = DrawnStore(path, image_size=self._image_size, margin=margin, mode=mode)
         except (SiamError, OSError) as exc:
             self.store_message.setStyleSheet(ERROR_STYLE)
             self.store_message.setText(f"Cannot read the drawings: {exc}. Saving is off so the "
