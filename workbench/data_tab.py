@@ -60,6 +60,21 @@ CUSTOM_FILE = "__custom_file__"
 _SELECT_ROW = QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows
 
 
+def missing_names(missing: dict[str, list[str]], limit: int = 6) -> str:
+    """“ℤ ℚ in DejaVuSerif, ß in Gulim …” — which glyphs a render skipped, by face."""
+    items = [(face, names) for face, names in missing.items() if names]
+    shown, n = [], 0
+    for face, names in items:
+        take = names[:max(0, limit - n)]
+        if not take:
+            break
+        short = face.split("#")[0].rsplit(".", 1)[0]
+        shown.append(f"{' '.join(take)}{' …' if len(take) < len(names) else ''} in {short}")
+        n += len(take)
+    rest = len(items) - len(shown)
+    return ", ".join(shown) + (f" and {rest} more face(s) (tooltip)" if rest > 0 else "")
+
+
 def _fmt_eta(seconds: float | None) -> str:
     if seconds is None or seconds != seconds or seconds < 0:
         return "–"
@@ -174,8 +189,12 @@ class DataTab(QWidget):
         self.font_status.setWordWrap(True)
         self.roles_message = QLabel()
         self.roles_message.setWordWrap(True)
-        self.roles_message.setStyleSheet("color: #d03030;")
+        self.roles_message.setProperty("role", "error")
         self.roles_message.hide()
+        self.split_note = QLabel()
+        self.split_note.setWordWrap(True)
+        self.split_note.setProperty("role", "hint")
+        self.split_note.hide()
 
         font_box = QGroupBox("Fonts")
         fl = QVBoxLayout(font_box)
@@ -189,6 +208,7 @@ class DataTab(QWidget):
         fl.addWidget(self.table, 1)
         fl.addLayout(roles_row)
         fl.addWidget(self.roles_message)
+        fl.addWidget(self.split_note)
         fl.addWidget(self.font_status)
 
         # -- render ------------------------------------------------------------------------
@@ -244,6 +264,7 @@ class DataTab(QWidget):
 
     # -- project & config --------------------------------------------------------------------
     def _project_changed(self) -> None:
+        self.split_note.hide()
         self.faces = None
         self._faces_key = None
         self.model.set_rows([])
@@ -499,10 +520,12 @@ class DataTab(QWidget):
         fonts = engine.require("fonts")
         lists = self.role_lists()
         faces = self.faces or []
+        switched = []
         if self.resolved is not None and any(not lists[r] for r in ROLES):
             for r in ROLES:
                 if not lists[r]:
                     lists[r] = [engine.face_token(f) for f in self.resolved[r]]
+                    switched.append(f"{r} {len(lists[r])}")
         for row in rows:
             for r in ROLES:
                 kept: list[str] = []
@@ -522,16 +545,25 @@ class DataTab(QWidget):
                 lists[role].append(engine.face_token(row.face))
         n = len(rows)
         try:
-            return self.doc.set_values({"data": {f"{r}_fonts": lists[r] for r in ROLES}},
-                                       f"Set {n} font{'s' * (n != 1)} to {role}")
+            changed = self.doc.set_values({"data": {f"{r}_fonts": lists[r] for r in ROLES}},
+                                          f"Set {n} font{'s' * (n != 1)} to {role}")
         except SiamError as exc:
             dialogs.error(self, "Cannot assign role", str(exc))
             return False
+        if switched and changed:
+            self.split_note.setText(
+                "The roles are now <b>explicit</b>: the automatic split was written into "
+                f"project.toml ({', '.join(switched)} faces) so every face you did not touch "
+                f"keeps its role, and the {n} selected now {'are' if n != 1 else 'is'} "
+                f"<b>{role}</b>. <i>Automatic split</i> goes back (or Undo).")
+            self.split_note.show()
+        return changed
 
     def automatic_split(self) -> None:
         if self.doc.project is not None:
             self.doc.set_values({"data": {f"{r}_fonts": [] for r in ROLES}},
                                 "Automatic font split")
+            self.split_note.hide()
 
     def _selection_changed(self, *_: object) -> None:
         self._update_buttons()
@@ -713,12 +745,20 @@ class DataTab(QWidget):
     def _render_done(self, reports: dict[str, Any]) -> None:
         self.last_render = reports
         secs = time.monotonic() - self._render_started
-        parts = []
+        parts, details = [], []
         for split, rep in reports.items():
             missing = sum(getattr(rep, "missing_per_face", {}).values())
+            kept = getattr(rep, "kept_exclusions", 0)
             parts.append(f"{split}: {rep.samples:,} samples, {rep.faces} faces"
-                         + (f" ({missing:,} glyphs missing)" if missing else ""))
+                         + (f", {missing:,} glyph{'s' * (missing != 1)} missing: "
+                            + missing_names(getattr(rep, "missing_classes", {}))
+                            if missing else "")
+                         + (f", {kept:,} exclusion{'s' * (kept != 1)} kept" if kept else ""))
+            for face, names in getattr(rep, "missing_classes", {}).items():
+                details.append(f"{split} · {face}: {' '.join(names)}")
         self.render_info.setText(f"Rendered in {secs:.1f}s — " + "; ".join(parts))
+        self.render_info.setToolTip("Missing glyphs (the face has no such character):\n"
+                                    + "\n".join(details) if details else "")
 
     def _render_failed(self, message: str, details: str) -> None:
         self.render_info.setText(f"<span style='color:#d03030'>Render failed: {message}</span>")
