@@ -291,6 +291,13 @@ class DataTab(QWidget):
             "Not rendered yet. Render writes the train, val and test glyph files from the "
             "fonts' roles.")
 
+    def files_changed(self) -> None:
+        """Data files changed on disk (deleted, re-rendered elsewhere): say what is there now
+        and re-read the glyph browser, unless we are the ones rendering."""
+        if self.render_runner is None:
+            self._describe_existing()
+            self.browser.reload()
+
     def _config_changed(self, keys: frozenset[str]) -> None:
         if any(k in keys for k in ("data.alphabet", "data.font_dirs")):
             self._fill_alphabets()

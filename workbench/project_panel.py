@@ -33,6 +33,7 @@ _STATUS_ICONS = {
     "paused": QStyle.StandardPixmap.SP_MediaPause,
     "stopped": QStyle.StandardPixmap.SP_MediaStop,
     "failed": QStyle.StandardPixmap.SP_MessageBoxCritical,
+    "interrupted": QStyle.StandardPixmap.SP_MessageBoxWarning,
 }
 
 
@@ -71,6 +72,9 @@ class ProjectPanel(QWidget):
             f.setBold(True)
             item.setFont(0, f)
         self.project: Project | None = None
+        #: (run folder, state) of the run this window is training: shown instead of the
+        #: status file, which the trainer rewrites only at epoch ends.
+        self.live: tuple[Path, str] | None = None
         self.refresh(None)
 
     def refresh(self, project: Project | None = None, keep: bool = False) -> None:
@@ -115,6 +119,8 @@ class ProjectPanel(QWidget):
             runs = []
         style = self.style()
         for run in reversed(runs):  # newest first
+            if self.live is not None and run.path == self.live[0]:
+                run.status = self.live[1]
             item = QTreeWidgetItem(self.runs)
             item.setData(0, PATH_ROLE, str(run.path))
             item.setData(0, KIND_ROLE, "run")
