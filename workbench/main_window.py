@@ -384,23 +384,32 @@ class MainWindow(QMainWindow):
         bare = message[len(exc.path) + 2:] if exc.path and message.startswith(exc.path) \
             else message
         key = engine.offending_key(bare)
+        hint = engine.suggested_key(bare) if key is not None and key[1] else None
         options = ["Open project.toml for editing"]
+        actions: list[tuple[str, str | None]] = []
         if key is not None:
             name = f"{key[0]}.{key[1]}" if key[1] else f"[{key[0]}]"
-            options.append(f"Reset {name} to its default")
+            if hint is not None:
+                options.append(f"Rename {name} to {key[0]}.{hint} (keep its value)")
+                actions.append(("rename", hint))
+            options.append(f"Remove {name} (its default applies)" if key[1] and
+                           "unknown key" in bare else f"Reset {name} to its default")
+            actions.append(("remove", None))
         choice = dialogs.choose(self, "Invalid project", f"The project could not be opened:\n\n"
-                                f"{message}", options, default=len(options) - 1)
+                                f"{message}", options, default=1 if len(options) > 1 else 0)
         if choice == 0:
             QDesktopServices.openUrl(QUrl.fromLocalFile(str(file)))
             return False
-        if choice == 1 and key is not None:
+        if choice >= 1 and key is not None and choice - 1 < len(actions):
+            what, new = actions[choice - 1]
             try:
-                backup = engine.reset_key(file, key[0], key[1])
+                backup = engine.reset_key(file, key[0], key[1], rename_to=new)
             except (OSError, SiamError, ValueError) as err:
-                dialogs.error(self, "Cannot reset", str(err))
+                dialogs.error(self, "Cannot fix the file", str(err))
                 return False
-            self.statusBar().showMessage(f"Reset {name}; the old file is kept as {backup.name}",
-                                         8000)
+            done = f"Renamed {name} to {key[0]}.{new}" if what == "rename" else f"Reset {name}"
+            self.statusBar().showMessage(f"{done}; comments kept; the old file is kept as "
+                                         f"{backup.name}", 8000)
             return True
         return False
 

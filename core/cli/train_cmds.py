@@ -205,8 +205,7 @@ class _TrainReporter:
             if n.code in self.noticed:
                 continue
             self.noticed.add(n.code)
-            sets = " ".join(f"--set {s}.{k}={v}" for s, t in n.suggestion.items()
-                            for k, v in t.items())
+            sets = n.set_args()
             msg = f"notice: {n.title}. {n.detail}" + (f" Next run: {sets}" if sets else "")
             if self.bar:
                 self.bar.message(msg)

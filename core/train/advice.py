@@ -30,8 +30,22 @@ class Notice:
     severity: str = "warning"  # warning | info
 
     def suggestion_text(self) -> str:
-        return ", ".join(f"{s}.{k} = {v!r}" for s, t in self.suggestion.items()
+        return ", ".join(f"{s}.{k} = {_toml(v)}" for s, t in self.suggestion.items()
                          for k, v in t.items())
+
+    def set_args(self) -> str:
+        """The suggestion as ``siam train`` options (``--set mining.eta=250``)."""
+        return " ".join(f"--set {s}.{k}={_toml(v)}" for s, t in self.suggestion.items()
+                        for k, v in t.items())
+
+
+def _toml(value: Any) -> str:
+    """A value as TOML writes it (what ``--set`` parses back)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace('"', '\\"') + '"'
+    return repr(value)
 
 
 @dataclass
