@@ -311,9 +311,12 @@ class ConfigForm(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(scroll, 1)
         lay.addWidget(self.message)
-        inner.setMinimumWidth(inner.sizeHint().width())
+        # Wide enough for the labels and a short editor; not more, so the plots keep room at
+        # 1280×720 (longer values scroll inside their editors).
+        width = min(inner.sizeHint().width(), width + 150)
+        inner.setMinimumWidth(width)
         bar = scroll.verticalScrollBar().sizeHint().width()
-        self.setMinimumWidth(inner.sizeHint().width() + bar + 8)
+        self.setMinimumWidth(width + bar + 8)
 
         doc.configChanged.connect(lambda _keys: self.load(doc.config))
         doc.projectChanged.connect(lambda: self.load(doc.config))

@@ -36,9 +36,12 @@ from PySide6.QtWidgets import (
 from core.errors import Cancelled
 from workbench.workers import Job, JobRunner, _Throttle
 
-SPLITS = (("test", "test file (held-out fonts, distorted)"),
-          ("val", "validation file (held-out fonts)"),
-          ("train", "training file"), ("drawn", "your drawings (drawn.h5)"))
+SPLITS = (("test", "test file"), ("val", "validation file"), ("train", "training file"),
+          ("drawn", "drawings"))
+SPLIT_TIPS = {"test": "held-out font families, distorted (data.test)",
+              "val": "held-out font families, clean (data.val)",
+              "train": "the training fonts (data.train)",
+              "drawn": "your labelled drawings (data.drawn, the Draw tab)"}
 OTHER_FILE = "__file__"
 GLYPH_PX = 28
 TOP_PAIRS = 30
@@ -102,17 +105,20 @@ class EvaluatePanel(QWidget):
         self._file: Path | None = None
 
         self.run_combo = QComboBox()
-        self.run_combo.setMinimumContentsLength(24)
+        self.run_combo.setMinimumContentsLength(12)
         self.run_combo.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.data_combo = QComboBox()
         for key, text in SPLITS:
             self.data_combo.addItem(text, key)
-        self.data_combo.addItem("another glyph file…", OTHER_FILE)
+            self.data_combo.setItemData(self.data_combo.count() - 1, SPLIT_TIPS[key],
+                                        Qt.ItemDataRole.ToolTipRole)
+        self.data_combo.addItem("other file…", OTHER_FILE)
         self.data_combo.activated.connect(self._data_chosen)
         self.ckpt_combo = QComboBox()
-        self.ckpt_combo.addItem("best checkpoint", "best")
-        self.ckpt_combo.addItem("last checkpoint", "last")
+        self.ckpt_combo.addItem("best", "best")
+        self.ckpt_combo.addItem("last", "last")
+        self.ckpt_combo.setToolTip("Which checkpoint: the best epoch, or the last one")
         self.eval_btn = QPushButton("Evaluate")
         self.eval_btn.clicked.connect(lambda: self.start())
         self.cancel_btn = QPushButton("Cancel")
@@ -312,6 +318,7 @@ class EvaluatePanel(QWidget):
             for c, item in enumerate(items):
                 self.table.setItem(i, c, item)
         self.table.setSortingEnabled(True)
+        self.table.sortItems(2, Qt.SortOrder.AscendingOrder)  # worst top-1 first
         self.pairs.clear()
         for p in out["pairs"]:
             item = QListWidgetItem(pair_icon(self.glyphs, p.a_name, p.b_name),

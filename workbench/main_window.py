@@ -113,6 +113,9 @@ class MainWindow(QMainWindow):
         state = settings.settings().value("window/state")
         if state is not None:
             self.restoreState(state)
+        else:  # first start: a project panel that does not eat the tabs' room at 1280 px
+            QTimer.singleShot(0, lambda: self.resizeDocks([self.dock], [235],
+                                                          Qt.Orientation.Horizontal))
 
     # -- actions & menus ---------------------------------------------------------------------
     def _action(self, text: str, slot: object, shortcut: QKeySequence | str | None = None,

@@ -74,7 +74,7 @@ from workbench.cluster_graph import ClusterGraph
 from workbench.document import ProjectDocument
 from workbench.glyph_cache import GlyphCache
 from workbench.miners.bars import ProbabilityBars
-from workbench.miners.class_table import ClassTableModel
+from workbench.miners.class_table import ArrowStyle, ClassTableModel
 from workbench.miners.heatmap import HeatmapPanel
 from workbench.miners.live import LiveMining, is_uniform, uniform_probability
 from workbench.miners.neighbors import NeighborStrip
@@ -190,7 +190,8 @@ class MinersTab(QWidget):
                                             pen=pg.mkPen(COLORS[5], width=1.5,
                                                          style=Qt.PenStyle.DashLine),
                                             label="uniform 1/C",
-                                            labelOpts={"position": 0.92, "color": COLORS[5]})
+                                            labelOpts={"position": 0.85, "color": COLORS[5],
+                                                       "anchors": [(1, 1), (1, 1)]})
         self.curve_plot.addItem(self.uniform_line)
         self.hover_marker = pg.ScatterPlotItem(size=9, brush=pg.mkBrush(COLORS[1]), pen=None)
         self.curve_plot.addItem(self.hover_marker)
@@ -249,6 +250,8 @@ class MinersTab(QWidget):
         self.table.verticalHeader().setDefaultSectionSize(ClassTableModel.GLYPH_PX + 4)
         self.table.setIconSize(QSize(ClassTableModel.GLYPH_PX, ClassTableModel.GLYPH_PX))
         hh = self.table.horizontalHeader()
+        self._arrow_style = ArrowStyle(hh.style().name())
+        hh.setStyle(self._arrow_style)
         hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         hh.setStretchLastSection(False)
         for col, w in enumerate((36, 40, 50, 90, 72, 78, 56, 58)):

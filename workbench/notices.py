@@ -34,8 +34,10 @@ class NoticeCard(QFrame):
         detail = QLabel(notice.detail)
         detail.setWordWrap(True)
         detail.setProperty("role", "hint")
-        self.button = QPushButton(f"Apply to next run: {notice.suggestion_text()}"
-                                  if notice.suggestion else "Noted")
+        self.change = QLabel(f"Next run: <code>{notice.suggestion_text()}</code>"
+                             if notice.suggestion else "")
+        self.change.setWordWrap(True)
+        self.button = QPushButton("Apply to next run" if notice.suggestion else "Noted")
         self.button.setToolTip("Set these values in the Train settings (undo with Ctrl+Z); "
                                "they take effect when you start the next run")
         self.button.setEnabled(bool(notice.suggestion))
@@ -46,12 +48,13 @@ class NoticeCard(QFrame):
         lay.addWidget(title)
         lay.addWidget(detail)
         row = QHBoxLayout()
-        row.addStretch(1)
+        row.addWidget(self.change, 1)
         row.addWidget(self.button)
         lay.addLayout(row)
 
     def mark_applied(self) -> None:
-        self.button.setText("Applied — start a new run to use it")
+        self.button.setText("Applied")
+        self.button.setToolTip("In the Train settings now; start a new run to use it")
         self.button.setEnabled(False)
 
 

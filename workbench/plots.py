@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QLabel,
+    QSizePolicy,
     QSlider,
     QVBoxLayout,
     QWidget,
@@ -139,19 +140,19 @@ class TrainingPlots(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.loss_plot = ThemedPlot("Loss", "iteration", "loss")
-        self.acc_plot = ThemedPlot("Accuracy (nearest center)", "epoch", "top-1 / top-5")
+        self.acc_plot = ThemedPlot("Accuracy", "epoch", "top-1 / top-5")
         self.speed_plot = ThemedPlot("Throughput", "iteration", "triplets / s")
         self.part_plots: dict[str, ThemedPlot] = {}
         for w in (self.loss_plot, self.acc_plot, self.speed_plot):
             w.apply_palette(self.palette())
-        self.speed_plot.setXLink(self.loss_plot)
+            w.setMinimumWidth(160)
         self.acc_plot.setYRange(0, 1.0, padding=0.02)
         self.acc_plot.getPlotItem().getAxis("left").enableAutoSIPrefix(False)
 
         lp = self.loss_plot.getPlotItem()
         self.loss_curve = lp.plot(pen=_pen(LOSS_RAW, 1, alpha=140))
         self.smooth_curve = lp.plot(pen=_pen(LOSS_SMOOTH, 2.5))
-        self.loss_plot.add_entry("per iteration", LOSS_RAW)
+        self.loss_plot.add_entry("raw", LOSS_RAW)
         self.loss_plot.add_entry("smoothed", LOSS_SMOOTH)
         self.part_curves: dict[str, pg.PlotDataItem] = {}
         ap = self.acc_plot.getPlotItem()
@@ -164,11 +165,11 @@ class TrainingPlots(QWidget):
                                 symbolBrush=VAL_COLOR),
             "val_top5": ap.plot(pen=_pen(VAL_COLOR, 1.5, dash)),
         }
-        for name, color, dashed in (("train top-1", TRAIN_COLOR, False),
-                                    ("top-5", TRAIN_COLOR, True),
-                                    ("val top-1", VAL_COLOR, False),
-                                    ("top-5", VAL_COLOR, True)):
+        for name, color, dashed in (("train", TRAIN_COLOR, False), ("val", VAL_COLOR, False)):
             self.acc_plot.add_entry(name, color, dashed)
+        self.acc_plot.setToolTip("Nearest-center accuracy per epoch: solid top-1, dashed top-5; "
+                                 "train = the un-augmented training images, val = the "
+                                 "validation file (fonts never seen in training)")
         self.baseline_line = pg.InfiniteLine(
             angle=0, movable=False, pen=_pen(BASELINE_COLOR, 1.2, Qt.PenStyle.DashDotLine),
             label="pixel 1-NN (val)", labelOpts={"position": 0.15, "color": BASELINE_COLOR,
@@ -198,7 +199,12 @@ class TrainingPlots(QWidget):
         self.smoothing.valueChanged.connect(self._smoothing_changed)
         self.summary = QLabel("No run yet")
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # A long run name must not widen the window: the label wraps within two lines.
+        self.summary.setWordWrap(True)
+        self.summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.summary.setFixedHeight(2 * self.summary.fontMetrics().lineSpacing() + 4)
         self.readout = QLabel("Hover a plot for the values at that iteration.")
+        self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.readout.setObjectName("plot-readout")
         self.readout.setFixedHeight(self.readout.fontMetrics().lineSpacing() + 6)
         head = QHBoxLayout()
@@ -246,9 +252,9 @@ class TrainingPlots(QWidget):
         color = PART_COLORS[len(self._part_pool) % len(PART_COLORS)]
         plot = ThemedPlot("", "iteration", "")
         plot.apply_palette(self.palette())
-        plot.setXLink(self.loss_plot)
         plot.getPlotItem().getAxis("left").setWidth(42)
-        plot.add_entry("smoothed", color)
+        plot.setMinimumWidth(90)
+        plot.setToolTip("This loss part on its own axis (smoothed like the loss)")
         curve = plot.getPlotItem().plot(pen=_pen(color, 1.6), connect="finite")
         curve.setClipToView(True)
         curve.setDownsampling(auto=True, method="peak")
@@ -323,9 +329,11 @@ class TrainingPlots(QWidget):
             self.baseline_line.setPos(base)
             self.baseline_line.label.setFormat(f"pixel 1-NN (val) {base:.0%}")
         self.baseline_line.setVisible(base is not None)
-        which = ("validation: held-out fonts" if h.accuracy_set == "val"
-                 else "training reference set (no validation file)")
-        self.acc_plot.set_title(f"Accuracy — {which}")
+        which = ("val = held-out fonts" if h.accuracy_set == "val"
+                 else "train only: no validation file")
+        self.acc_plot.ylabel = f"top-1 / top-5 ({which})"
+        self.acc_plot.getPlotItem().setLabel("left", self.acc_plot.ylabel,
+                                             color=self.acc_plot._fg.name())
         self._epoch_axis(int(max(ex.max() if len(ex) else 0, self._epochs_total, 1)))
 
     def set_epochs(self, total: int) -> None:

@@ -61,6 +61,8 @@ class ProjectPanel(QWidget):
         self.tree.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.tree.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.tree.itemDoubleClicked.connect(self._activated)
+        self.tree.setIndentation(12)
+        self.setMinimumWidth(210)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addWidget(self.header)
@@ -109,7 +111,7 @@ class ProjectPanel(QWidget):
                 item.setForeground(0, QBrush(Qt.GlobalColor.red))
                 continue
             excl = f" · {info['excluded']:,} excluded" if info["excluded"] else ""
-            self._set(item, f"{split}  ({path.name}, {info['sources']} sources)",
+            self._set(item, f"{split} · {info['sources']} faces",
                       f"{info['samples']:,} samples · {info['classes']:,} classes{excl}",
                       f"{path}\n{info['sources']} sources, image size {info['image_size']}, "
                       f"{info['min_per_class']}–{info['max_per_class']} samples per class")
@@ -125,7 +127,7 @@ class ProjectPanel(QWidget):
             item.setData(0, PATH_ROLE, str(run.path))
             item.setData(0, KIND_ROLE, "run")
             epochs = f"{run.epoch}/{run.epochs}" if run.epochs else f"{run.epoch}"
-            self._set(item, run.id, f"{run.status} · epoch {epochs} · best {_pct(run.best_top1)}",
+            self._set(item, run.id, f"{run.status} · {epochs} · best {_pct(run.best_top1)}",
                       f"{run.path}\n{run.message or run.status}\nDouble-click to plot it")
             icon = _STATUS_ICONS.get(run.status)
             if icon is not None:
@@ -137,7 +139,7 @@ class ProjectPanel(QWidget):
 
     @staticmethod
     def _set(item: QTreeWidgetItem, title: str, detail: str, tip: str) -> None:
-        item.setText(0, f"{title}\n    {detail}")
+        item.setText(0, f"{title}\n  {detail}")
         item.setData(0, DETAIL_ROLE, detail)
         item.setToolTip(0, tip)
 

@@ -194,8 +194,7 @@ class RunsTab(QWidget):
         ll.addLayout(lb)
         ll.addWidget(manage)
 
-        self.acc_plot = self._plot("Accuracy per epoch (top-1; dashed: top-5)", "epoch",
-                                   "accuracy")
+        self.acc_plot = self._plot("Accuracy per epoch", "epoch", "top-1, dashed top-5")
         self.acc_plot.getPlotItem().getAxis("left").enableAutoSIPrefix(False)
         self.acc_plot.setYRange(0, 1.0, padding=0.02)
         self.loss_plot = self._plot("Loss per iteration", "iteration", "loss")
@@ -610,18 +609,21 @@ class RunsTab(QWidget):
                                    labelOpts={"position": 0.2, "color": BASELINE_COLOR,
                                               "anchors": [(0, 1), (0, 1)]})
             ap.addItem(line)
-        which = {"val": "validation (held-out fonts)", "train": "training reference set"}
-        title = " / ".join(which[w] for w in sorted(sets, reverse=True)) or "validation"
-        ap.setTitle(f"Accuracy per epoch on the {title} (top-1; dashed: top-5)",
-                    color=self._fg.name(), size="10pt")
+        which = {"val": "val = held-out fonts", "train": "train set"}
+        title = " / ".join(which[w] for w in sorted(sets, reverse=True)) or which["val"]
+        ap.setTitle("Accuracy per epoch", color=self._fg.name(), size="10pt")
+        ap.setLabel("left", f"top-1, dashed top-5 ({title})", color=self._fg.name())
         ap.setYRange(0, 1.0, padding=0.02)
+        n = max((len(s.epochs) for s in self.summaries), default=0)
+        step = max(1, -(-n // 12))
+        ap.getAxis("bottom").setTicks([[(float(i), str(i)) for i in range(1, n + 1, step)]]
+                                      if n else None)
         self.legend.setText("&nbsp;&nbsp;&nbsp;".join(entries))
         caveat = self.loss_caveat()
         self.caveat.setText("Loss: " + caveat if caveat else "")
         self.caveat.setVisible(bool(caveat))
-        lp.setTitle("Loss per iteration" + (" — not comparable across these runs" if caveat
-                                            else " (smoothed)" if self.smooth_check.isChecked()
-                                            else ""), color=self._fg.name(), size="10pt")
+        lp.setTitle("Loss (not comparable here)" if caveat else "Loss per iteration",
+                    color=self._fg.name(), size="10pt")
 
     def _fill_table(self) -> None:
         header, rows = self.header, self.rows

@@ -121,7 +121,7 @@ class TrainTab(QWidget):
         self.progress.setFormat("idle")
         self.progress.setTextVisible(True)
         self.progress_label = QLabel("")
-        self.progress_label.setMinimumWidth(260)
+        self.progress_label.setMinimumWidth(190)
 
         controls = QHBoxLayout()
         for w in (self.start_btn, self.pause_btn, self.stop_btn, self.resume_btn):

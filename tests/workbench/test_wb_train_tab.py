@@ -97,7 +97,7 @@ def test_gui_thread_never_blocked_while_training(make_window, qtbot, rendered_di
     assert list(x) == [1, 2]
     assert tab.plots.smooth_curve.getData()[0] is not None
     assert w.panel.run_items()[0].data(0, DETAIL_ROLE).startswith(
-        "finished · epoch 2/2")
+        "finished · 2/2")
     assert tab._flushes <= elapsed * 10 + 3  # ≤ 10 Hz GUI updates
 
 

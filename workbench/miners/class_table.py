@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QFont
+from PySide6.QtWidgets import QProxyStyle, QStyle, QStyleOptionHeader
 
 from workbench.glyph_cache import GlyphCache
 from workbench.miners.live import uniform_probability
@@ -164,3 +165,20 @@ class ClassTableModel(QAbstractTableModel):
             d = int(self.delta[i])
             return f"+{d}" if d > 0 else str(d) if d < 0 else "0"
         return None
+
+
+class ArrowStyle(QProxyStyle):
+    """Header sort arrows that point the way the column reads: ▼ largest first (descending),
+    ▲ smallest first. (Qt's own header draws descending as an up arrow.)"""
+
+    def drawPrimitive(self, element, option, painter, widget=None) -> None:  # noqa: N802
+        if element == QStyle.PrimitiveElement.PE_IndicatorHeaderArrow and \
+                isinstance(option, QStyleOptionHeader):
+            flipped = QStyleOptionHeader(option)
+            up, down = QStyleOptionHeader.SortIndicator.SortUp, \
+                QStyleOptionHeader.SortIndicator.SortDown
+            flipped.sortIndicator = down if option.sortIndicator == up else \
+                up if option.sortIndicator == down else option.sortIndicator
+            super().drawPrimitive(element, flipped, painter, widget)
+            return
+        super().drawPrimitive(element, option, painter, widget)

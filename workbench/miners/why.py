@@ -100,9 +100,11 @@ class WhyPanel(QWidget):
         self.bar.setMaximumWidth(220)
         self.bar.setFormat("")
         self.plot = themed_plot("Sampling probability vs. validation error, one point per class",
-                                "sampling probability (log₁₀)", "validation error (1 − top-1)",
-                                fg, bg, min_height=200, si_prefix=False)
+                                "sampling probability (log scale)",
+                                "validation error (1 − top-1)", fg, bg, min_height=200,
+                                si_prefix=False)
         self.plot.setLogMode(x=True)
+        self.plot.getPlotItem().getAxis("bottom").enableAutoSIPrefix(False)
         self.scatter = pg.ScatterPlotItem(size=6, pen=None, hoverable=True, tip=self._tip,
                                           brush=pg.mkBrush(QColor(COLORS[0]).lighter(110)))
         self.scatter.sigClicked.connect(self._clicked)
@@ -203,7 +205,7 @@ class WhyPanel(QWidget):
         self.job = self.runner = None
         self.bar.setRange(0, 1)
         self.bar.setValue(1 if self.measured else 0)
-        self.bar.setFormat("")
+        self.bar.setFormat("measured" if self.measured else "")
         self._update_button()
 
     def cancel(self) -> None:
@@ -229,7 +231,7 @@ class WhyPanel(QWidget):
             return
         ok = np.isfinite(err) & np.isfinite(p) & (p > 0)
         idx = np.flatnonzero(ok)
-        self.scatter.setData(x=np.log10(p[idx]), y=err[idx], data=idx)
+        self.scatter.setData(x=p[idx], y=err[idx], data=idx)  # the log axis takes the log
         self.effect = miner_effect(p, err)
         epoch = m.get("epoch")
         self.verdict.setText(
@@ -261,7 +263,7 @@ class WhyPanel(QWidget):
         err = float(m["error"][index])
         name = self.classes[index]
         if np.isfinite(err) and p[index] > 0:
-            self.mark.setData([np.log10(p[index])], [err])
+            self.mark.setData([p[index]], [err])
         else:
             self.mark.clear()
         self.selected_title.setText(
