@@ -34,9 +34,9 @@ from PySide6.QtWidgets import (
 from core.errors import SiamError
 from core.train.config import SCHEMA, Config, Field, paper_defaults
 from workbench.document import ProjectDocument
+from workbench.style import set_invalid, set_role
 
 TRAINING_SECTIONS = ("loss", "mining", "augment", "train", "model")
-_INVALID_STYLE = "border: 2px solid #d03030; border-radius: 3px;"
 _KEY_RE = re.compile(r"\b([a-z]+)\.([a-z_0-9]+)\b")
 
 
@@ -252,10 +252,10 @@ class FieldEditor:
 
     def mark(self, error: str | None) -> None:
         self.error = error
-        self.widget.setStyleSheet(_INVALID_STYLE if error else "")
+        set_invalid(self.widget, bool(error))
         tip = f"<b>{self.name}</b><br>{self.field.help}"
         if error:
-            tip += f"<br><span style='color:#d03030'>{error}</span>"
+            tip += f"<br><b>{error}</b>"
         self.widget.setToolTip(tip)
 
 
@@ -305,7 +305,7 @@ class ConfigForm(QWidget):
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.message = QLabel()
         self.message.setWordWrap(True)
-        self.message.setStyleSheet("color: #d03030;")
+        set_role(self.message, "error")
         self.message.hide()
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)

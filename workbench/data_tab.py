@@ -52,6 +52,7 @@ from workbench.font_model import (
     FontTableModel,
 )
 from workbench.glyph_browser import GlyphBrowser
+from workbench.style import set_role
 from workbench.workers import CoverageJob, JobRunner, RenderJob, run_in_thread
 
 ROLES = ("train", "val", "test")
@@ -343,8 +344,10 @@ class DataTab(QWidget):
             self.classes = list(alpha.classes)
         except SiamError as exc:
             self.alphabet_error = str(exc)
-            self.alphabet_info.setText(f"<span style='color:#d03030'>{exc}</span>")
+            set_role(self.alphabet_info, "error")
+            self.alphabet_info.setText(str(exc))
         else:
+            set_role(self.alphabet_info)
             preview = " ".join(self.classes[:40]) + (" …" if len(self.classes) > 40 else "")
             self.alphabet_info.setText(f"<b>{len(self.classes):,} classes</b>: {preview}")
             if not self.sample_text.text() or self.sample_text.text() not in self.classes:
@@ -412,7 +415,7 @@ class DataTab(QWidget):
                                      f"{done}/{total} faces…")
 
     def _coverage_failed(self, message: str, details: str) -> None:
-        self.font_status.setText(f"<span style='color:#d03030'>{message}</span>")
+        self.font_status.setText(f"<b>Fonts could not be listed:</b> {message}")
 
     def _coverage_finished(self) -> None:
         self._coverage_runners = [r for r in self._coverage_runners
@@ -588,13 +591,13 @@ class DataTab(QWidget):
                 f"train {counts['train']}, val {counts['val']}, test {counts['test']}, "
                 f"unused {counts['unused']}")
         if counts["missing"]:
-            text += f" · <span style='color:#d03030'>{counts['missing']} missing</span>"
+            text += f" · <b>{counts['missing']} missing</b>"
         if not self.coverage_done:
             text += " · computing coverage…"
         else:
             hint = fonts_hint(self.classes, sum(1 for c in known if c > 0))
             if hint:
-                text += f"<br><span style='color:#d03030'>{hint}</span>"
+                text += f"<br><b>{hint}</b>"
         self.font_status.setText(text)
 
     # -- alphabet choices --------------------------------------------------------------------
@@ -763,12 +766,14 @@ class DataTab(QWidget):
                          + (f", {kept:,} exclusion{'s' * (kept != 1)} kept" if kept else ""))
             for face, names in getattr(rep, "missing_classes", {}).items():
                 details.append(f"{split} · {face}: {' '.join(names)}")
+        set_role(self.render_info)
         self.render_info.setText(f"Rendered in {secs:.1f}s — " + "; ".join(parts))
         self.render_info.setToolTip("Missing glyphs (the face has no such character):\n"
                                     + "\n".join(details) if details else "")
 
     def _render_failed(self, message: str, details: str) -> None:
-        self.render_info.setText(f"<span style='color:#d03030'>Render failed: {message}</span>")
+        set_role(self.render_info, "error")
+        self.render_info.setText(f"Render failed: {message}")
         dialogs.error(self, "Render failed",
                       f"{message}\n\nExisting glyph files were left unchanged.", details)
 

@@ -46,6 +46,7 @@ from workbench.canvas import CANVAS_PX, DrawingCanvas
 from workbench.document import ProjectDocument
 from workbench.font_model import glyph_pixmap
 from workbench.glyph_cache import GlyphCache
+from workbench.style import role, set_role
 from workbench.workers import run_in_thread
 
 DEBOUNCE_MS = 150
@@ -53,8 +54,6 @@ PREVIEW_PX = 148
 MAX_K = 20
 RESULT_GLYPH_PX = 40
 THUMB_PX = 44
-ERROR_STYLE = "color: #C0392B;"
-HINT_STYLE = "color: #5F6368;"
 
 
 def has_checkpoint(run: RunInfo) -> bool:
@@ -498,7 +497,7 @@ class DrawTab(QWidget):
         self._load_tag += 1
         self.run_model = None
         if not path:
-            self.model_status.setStyleSheet(HINT_STYLE)
+            set_role(self.model_status, "hint")
             self.model_status.setText("Train a run (Train tab) to see the nearest classes; "
                                       "you can draw and label already.")
             self._show_matches([])
@@ -513,7 +512,7 @@ class DrawTab(QWidget):
         self._load_tag += 1
         tag = self._load_tag
         self.run_model = None
-        self.model_status.setStyleSheet(HINT_STYLE)
+        set_role(self.model_status, "hint")
         self.model_status.setText(f"Loading {run_dir.name}…")
 
         def work() -> tuple[int, Any]:
@@ -530,7 +529,7 @@ class DrawTab(QWidget):
             return
         self.run_model = model
         epoch = model.meta.get("epoch")
-        self.model_status.setStyleSheet("")
+        set_role(self.model_status)
         self.model_status.setToolTip("")
         self.model_status.setText(
             f"{model.run_dir.name}: {len(model.classes):,} classes, "
@@ -546,7 +545,7 @@ class DrawTab(QWidget):
         if tag != self._load_tag:
             return
         self.run_model = None
-        self.model_status.setStyleSheet(ERROR_STYLE)
+        set_role(self.model_status, "error")
         short = message if len(message) <= 160 else message[:157] + "…"
         self.model_status.setText(f"Cannot load {run_dir.name}: {short}")
         self.model_status.setToolTip(message)
@@ -564,7 +563,7 @@ class DrawTab(QWidget):
             self.matches = []
             self.preview.setPixmap(QPixmap())
             self.preview.setText("(empty)")
-            self.hint.setStyleSheet(HINT_STYLE)
+            set_role(self.hint, "hint")
             self.hint.setText("Draw a character in the box with the mouse or a pen. The nearest "
                               "classes update as you draw.")
             self._show_matches([])
@@ -617,7 +616,7 @@ class DrawTab(QWidget):
                                      f"{prepared.shape[0]}, {how}")
         self.matches = list(matches)
         self._show_matches(self.matches)
-        if self.run_model is None and self.model_status.styleSheet() != ERROR_STYLE:
+        if self.run_model is None and role(self.model_status) != "error":
             self.results_message.setText("Loading the model…" if self.run_combo.currentData()
                                          else "No trained run yet: only the normalised image.")
         if self.matches and not self._label_from_user:
@@ -625,7 +624,7 @@ class DrawTab(QWidget):
         self.queried.emit()
 
     def _query_failed(self, message: str, _details: str) -> None:
-        self.hint.setStyleSheet(ERROR_STYLE)
+        set_role(self.hint, "error")
         self.hint.setText(message)
         self.queried.emit()
 
@@ -647,7 +646,7 @@ class DrawTab(QWidget):
         if matches:
             self.results_message.setText("Click a class to use it as the label.")
         elif self.run_model is None:
-            if self.model_status.styleSheet() == ERROR_STYLE:
+            if role(self.model_status) == "error":
                 self.results_message.setText("No model: choose another run.")
             elif self.run_combo.currentData():
                 self.results_message.setText("Loading the model…")
@@ -705,7 +704,7 @@ class DrawTab(QWidget):
 
         self.store = None
         path = self.drawn_path()
-        self.store_message.setStyleSheet("")
+        set_role(self.store_message)
         if path is None:
             self.store_message.clear()
             self._fill_drawings()
@@ -714,12 +713,12 @@ class DrawTab(QWidget):
             margin, mode = self.framing()
             self.store = DrawnStore(path, image_size=self._image_size, margin=margin, mode=mode)
         except (SiamError, OSError) as exc:
-            self.store_message.setStyleSheet(ERROR_STYLE)
+            set_role(self.store_message, "error")
             self.store_message.setText(f"Cannot read the drawings: {exc}. Saving is off so the "
                                        "file is not overwritten; move it away or fix it.")
         else:
             if self.store.warning:
-                self.store_message.setStyleSheet("color: #B9770E;")
+                set_role(self.store_message, "warning")
                 self.store_message.setText(self.store.warning)
             else:
                 self.store_message.setText(
@@ -743,7 +742,7 @@ class DrawTab(QWidget):
 
     def _store_changed(self, message: str) -> None:
         path = self.drawn_path()
-        self.store_message.setStyleSheet("")
+        set_role(self.store_message)
         self.store_message.setText(f"{message} — {len(self.store)} drawing(s) in "
                                    f"{path.name if path else 'drawn.h5'}")
         self._fill_drawings()
@@ -757,7 +756,7 @@ class DrawTab(QWidget):
         try:
             row = self.store.add(self.canvas.image(), label)
         except (SiamError, OSError) as exc:
-            self.store_message.setStyleSheet(ERROR_STYLE)
+            set_role(self.store_message, "error")
             self.store_message.setText(f"Not saved: {exc}")
             return False
         self._store_changed(f"Saved drawing {row} as “{label}”")
@@ -778,7 +777,7 @@ class DrawTab(QWidget):
             for r in rows:
                 self.store.relabel(r, label)
         except (SiamError, OSError) as exc:
-            self.store_message.setStyleSheet(ERROR_STYLE)
+            set_role(self.store_message, "error")
             self.store_message.setText(f"Relabel failed: {exc}")
             self.load_store()
             return False
@@ -796,7 +795,7 @@ class DrawTab(QWidget):
             for r in reversed(rows):
                 self.store.delete(r)
         except (SiamError, OSError) as exc:
-            self.store_message.setStyleSheet(ERROR_STYLE)
+            set_role(self.store_message, "error")
             self.store_message.setText(f"Delete failed: {exc}")
             self.load_store()
             return False
@@ -814,7 +813,7 @@ class DrawTab(QWidget):
                 or self._eval_runner is not None:
             return False
         drawings = list(self.store.drawings)
-        self.eval_label.setStyleSheet(HINT_STYLE)
+        set_role(self.eval_label, "hint")
         self.eval_label.setText("Evaluating…")
         self.missed_list.clear()
 
@@ -827,7 +826,7 @@ class DrawTab(QWidget):
             self._show_evaluation(result, drawings)
 
         def failed(message: str, _details: str) -> None:
-            self.eval_label.setStyleSheet(ERROR_STYLE)
+            set_role(self.eval_label, "error")
             self.eval_label.setText(message)
 
         runner = run_in_thread(work, self, "siam-eval-drawn", done, failed)
@@ -843,7 +842,7 @@ class DrawTab(QWidget):
     def _show_evaluation(self, result: dict[str, Any], drawings: list[Any]) -> None:
         classes = result["classes"]
         unknown = result.get("unknown_classes", 0)
-        self.eval_label.setStyleSheet("")
+        set_role(self.eval_label)
         self.eval_label.setText(
             f"top-1 <b>{result['top1']:.1%}</b> · top-5 {result['top5']:.1%} of "
             f"{result['n']} drawing(s)"

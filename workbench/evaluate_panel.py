@@ -242,8 +242,8 @@ class EvaluatePanel(QWidget):
             return False
         split, data = target
         if not data.exists():
-            self.summary.setText(f"<span style='color:#c0392b'>{data.name} does not exist "
-                                 "yet (render the data, or save drawings first).</span>")
+            self.summary.setText(f"<b>{data.name} does not exist "
+                                 "yet (render the data, or save drawings first).</b>")
             return False
         job = EvaluateJob(Path(run), data, self.ckpt_combo.currentData())
         runner = JobRunner(job, "siam-evaluate", self)
@@ -271,7 +271,7 @@ class EvaluatePanel(QWidget):
         self.bar.setFormat(f"{done:,} / {total:,} images")
 
     def _failed(self, message: str, _details: str) -> None:
-        self.summary.setText(f"<span style='color:#c0392b'>{message}</span>")
+        self.summary.setText(f"<b>{message}</b>")
 
     def _finished(self) -> None:
         self.job = self.runner = None

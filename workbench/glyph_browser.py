@@ -420,7 +420,7 @@ class GlyphBrowser(QWidget):
         self.model.set_page(None)
         self._set_enabled(False)
         self.dataset.setEnabled(True)
-        self.status.setText(f"<span style='color:#d03030'>{message}</span>")
+        self.status.setText(f"<b>{message}</b>")
 
     def _load_done(self) -> None:
         self._runner = None

@@ -80,14 +80,13 @@ from workbench.miners.live import LiveMining, is_uniform, uniform_probability
 from workbench.miners.neighbors import NeighborStrip
 from workbench.miners.why import WhyPanel
 from workbench.plots import COLORS, themed_plot
+from workbench.style import set_role
 from workbench.workers import run_in_thread
 
 LIVE = "live"
 FLUSH_MS = 100  # ≤ 10 redraws per second
 TOP_N = 30
 SAMPLES_PER_CLASS = 3
-MISSING_STYLE = "background: #FFF4D6; color: #6B4E00; padding: 4px; border-radius: 3px;"
-ERROR_STYLE = "background: #FDE2E1; color: #8A1F11; padding: 4px; border-radius: 3px;"
 _Index = QModelIndex | QPersistentModelIndex
 
 
@@ -609,7 +608,7 @@ class MinersTab(QWidget):
 
     def _set_banner(self, text: str, error: bool = False) -> None:
         self.banner.setText(text)
-        self.banner.setStyleSheet(ERROR_STYLE if error else MISSING_STYLE)
+        set_role(self.banner, "banner-error" if error else "banner")
         self.banner.setVisible(bool(text))
 
     def _data_changed(self, to_last: bool) -> None:

@@ -33,7 +33,6 @@ class NoticeCard(QFrame):
         title.setWordWrap(True)
         detail = QLabel(notice.detail)
         detail.setWordWrap(True)
-        detail.setProperty("role", "hint")
         self.change = QLabel(f"Next run: <code>{notice.suggestion_text()}</code>"
                              if notice.suggestion else "")
         self.change.setWordWrap(True)

@@ -187,7 +187,7 @@ class WhyPanel(QWidget):
         src = self.source
         runner.succeeded.connect(lambda out: self._measured(src, out))
         runner.failed.connect(lambda m, _d: self.verdict.setText(
-            f"<span style='color:#c0392b'>Cannot measure: {m}</span>"))
+            f"<b>Cannot measure: {m}</b>"))
         runner.finished.connect(self._finished)
         self.job, self.runner = job, runner
         self.bar.setRange(0, 0)
