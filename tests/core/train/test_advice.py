@@ -110,3 +110,15 @@ def test_siam_advise_prints_the_notices(recorded):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "clusters-collapsed" in {n["code"] for n in json.loads(proc.stdout)}
+
+
+def test_siam_train_prints_each_notice_once(tmp_path):
+    from synth_project import make_synth_project
+
+    root = make_synth_project(tmp_path, epochs=3, iterations=3)
+    proc = subprocess.run([sys.executable, "-m", "core.cli", "train", str(root),
+                           "--set", "mining.eta=1000"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if "notice: Auto-clustering collapsed" in ln]
+    assert len(lines) == 1 and "--set mining.eta=" in lines[0]
