@@ -44,6 +44,7 @@ from core.train.project import Project, RunInfo
 from workbench import dialogs
 from workbench.canvas import CANVAS_PX, DrawingCanvas
 from workbench.document import ProjectDocument
+from workbench.draw.eval_panel import DrawingsEvalPanel
 from workbench.font_model import glyph_pixmap
 from workbench.glyph_cache import GlyphCache
 from workbench.style import role, set_role
@@ -148,7 +149,6 @@ class DrawTab(QWidget):
         self._query_runner: Any = None
         self._query_pending = False
         self._query_tag = 0
-        self._eval_runner: Any = None
         self._label_from_user = False
         self._setting_label = False
         self._image_size = 37
@@ -292,21 +292,14 @@ class DrawTab(QWidget):
         db.addWidget(self.include_check)
 
         # -- evaluate ----------------------------------------------------------------------------
-        self.eval_btn = QPushButton("Evaluate")
-        self.eval_btn.setToolTip("Run the model on every saved drawing")
-        self.eval_btn.clicked.connect(self.evaluate)
-        self.eval_label = QLabel()
-        self.eval_label.setWordWrap(True)
-        self.missed_list = QListWidget()
-        self.missed_list.setIconSize(QSize(32, 32))
-        self.missed_list.setMaximumHeight(150)
-        eval_box = QGroupBox("Evaluate on the drawings")
-        eb = QVBoxLayout(eval_box)
-        er = QHBoxLayout()
-        er.addWidget(self.eval_btn)
-        er.addWidget(self.eval_label, 1)
-        eb.addLayout(er)
-        eb.addWidget(self.missed_list)
+        self.eval_panel = DrawingsEvalPanel()
+        self.eval_panel.eval_btn.clicked.connect(self.evaluate)
+        self.eval_panel.evaluated.connect(self.evaluated.emit)
+        self.eval_panel.finished.connect(self._update_buttons)
+        eval_box = self.eval_panel
+        # The panel's widgets, as tests and the window know them.
+        self.eval_btn, self.eval_label = self.eval_panel.eval_btn, self.eval_panel.eval_label
+        self.missed_list = self.eval_panel.missed_list
 
         right = QVBoxLayout()
         right.addWidget(label_box)
@@ -805,63 +798,13 @@ class DrawTab(QWidget):
     # -- evaluate ----------------------------------------------------------------------------
     def evaluate(self) -> bool:
         """Run the loaded model on every saved drawing (worker thread)."""
-        from core.infer.evaluate import evaluate
-
         path = self.drawn_path()
-        run = self.run_model
-        if run is None or path is None or self.store is None or not len(self.store) \
-                or self._eval_runner is not None:
+        if self.run_model is None or path is None or self.store is None \
+                or not len(self.store):
             return False
-        drawings = list(self.store.drawings)
-        set_role(self.eval_label, "hint")
-        self.eval_label.setText("Evaluating…")
-        self.missed_list.clear()
-
-        def work() -> dict[str, Any]:
-            result = evaluate(run, path, keep_predictions=True)
-            result["classes"] = list(run.classes)
-            return result
-
-        def done(result: dict[str, Any]) -> None:
-            self._show_evaluation(result, drawings)
-
-        def failed(message: str, _details: str) -> None:
-            set_role(self.eval_label, "error")
-            self.eval_label.setText(message)
-
-        runner = run_in_thread(work, self, "siam-eval-drawn", done, failed)
-        runner.finished.connect(self._eval_finished)
-        self._eval_runner = runner
+        started = self.eval_panel.evaluate(self.run_model, path, list(self.store.drawings))
         self._update_buttons()
-        return True
-
-    def _eval_finished(self) -> None:
-        self._eval_runner = None
-        self._update_buttons()
-
-    def _show_evaluation(self, result: dict[str, Any], drawings: list[Any]) -> None:
-        classes = result["classes"]
-        unknown = result.get("unknown_classes", 0)
-        set_role(self.eval_label)
-        self.eval_label.setText(
-            f"top-1 <b>{result['top1']:.1%}</b> · top-5 {result['top5']:.1%} of "
-            f"{result['n']} drawing(s)"
-            + (f" · {unknown} of classes the run does not know" if unknown else ""))
-        labels, pred, rows = result["labels"], result["pred"], result["rows"]
-        missed = np.flatnonzero(pred[:, 0] != labels)
-        for i in missed:
-            row = int(rows[i])
-            img = drawings[row].image if row < len(drawings) else None
-            truth, got = classes[int(labels[i])], classes[int(pred[i, 0])]
-            rank = np.flatnonzero(pred[i] == labels[i])
-            where = f" (it is #{int(rank[0]) + 1})" if rank.size else ""
-            item = QListWidgetItem(f"drawn “{truth}” → read “{got}”{where}")
-            if img is not None:
-                item.setIcon(QIcon(glyph_pixmap(img, 32)))
-            self.missed_list.addItem(item)
-        if not missed.size:
-            self.missed_list.addItem("No misrecognised drawing.")
-        self.evaluated.emit(result)
+        return started
 
     # -- buttons -----------------------------------------------------------------------------
     def _update_buttons(self, *_: object) -> None:
@@ -881,13 +824,13 @@ class DrawTab(QWidget):
         self.delete_btn.setEnabled(has_store and selected)
         self.eval_btn.setEnabled(self.run_model is not None and has_store
                                  and bool(self.store and len(self.store))
-                                 and self._eval_runner is None)
+                                 and not self.eval_panel.busy())
         self.undo_btn.setEnabled(self.canvas.can_undo())
         self.redo_btn.setEnabled(self.canvas.can_redo())
         self.clear_btn.setEnabled(drawn)
 
     def busy(self) -> bool:
-        return any(r is not None for r in (self._query_runner, self._eval_runner)) or \
+        return self._query_runner is not None or self.eval_panel.busy() or \
             self._timer.isActive()
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
