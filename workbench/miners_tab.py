@@ -624,7 +624,8 @@ class MinersTab(QWidget):
         src = "live training" if self.source == LIVE else Path(self.source or "").name
         self.miner_label.setText(
             f"<b>{src}</b> · positive miner <b>{h.positive}</b> · negative miner "
-            f"<b>{h.negative}</b> · {len(h.classes):,} classes · {h.num_epochs} epoch(s)")
+            f"<b>{h.negative}</b> · {len(h.classes):,} classes · {h.num_epochs} epoch(s)"
+            + self._params_text())
         note = self.glyphs.note
         self.miner_label.setToolTip(note[:1].upper() + note[1:])
         missing = [m for m in h.missing if m != "epoch"]
@@ -653,6 +654,21 @@ class MinersTab(QWidget):
             self.selected = None
         self._mark_all_stale()
         self._redraw_current()
+
+    def _params_text(self) -> str:
+        """The miners' parameters of the run shown (γ, w for AP; θ, η for AC)."""
+        cfg = self.live.config if self.source == LIVE and self.live is not None \
+            else getattr(self, "run_config", None)
+        h = self.history
+        if cfg is None or h is None:
+            return ""
+        m = cfg.mining
+        parts = []
+        if h.positive == "auto-probabilistic":
+            parts.append(f"γ {m.gamma:g}, w {m.w:g}")
+        if h.negative == "auto-clustering":
+            parts.append(f"θ {m.theta:g}, η {m.eta:,}")
+        return (" · " + "; ".join(parts)) if parts else ""
 
     def set_epoch(self, index: int) -> None:
         """Show row ``index`` of the mining history (the state after that epoch)."""
