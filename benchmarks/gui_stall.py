@@ -75,7 +75,9 @@ name = "stall {n}"
 alphabet = "{ALPHABETS[n]}"
 train_fonts = [{names}]
 val_fonts = ["{VAL_FACES[0]}"]
-test_fonts = []
+test_fonts = ["{VAL_FACES[0]}"]
+test_distort = ""
+test_variants = 1
 min_coverage = 0.5
 
 [mining]
@@ -96,6 +98,7 @@ eval_max = 4000
         classes = list(resolve_alphabet(ALPHABETS[n]).classes)
         _synthetic(paths["train"], classes, len(TRAIN_FACES), 0)
         _synthetic(paths["val"], classes, 1, 1)
+        _synthetic(paths["test"], classes, 1, 2)
     return root
 
 

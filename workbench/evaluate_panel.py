@@ -300,7 +300,8 @@ class EvaluatePanel(QWidget):
             f"<b>{run_dir.name}</b> on <b>{split}</b> ({Path(r['data']).name}): top-1 "
             f"<b>{r['top1']:.1%}</b>, top-5 {r['top5']:.1%} of {r['n']:,} images"
             + (f"; {unknown:,} of classes the run does not know were skipped" if unknown
-               else "") + note)
+               else "") + note
+            + (f"<br><b>Warning:</b> {r['warning']}" if r.get("warning") else ""))
         self._fill(out)
         self.evaluated.emit(run_dir)
 

@@ -315,6 +315,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
               f"on {result['n']} images"
               + (f" ({result['unknown_classes']} of unknown classes skipped)"
                  if result["unknown_classes"] else ""))
+        if result.get("warning"):
+            print(f"siam eval: warning: {result['warning']}", file=sys.stderr)
         for p in pairs:
             print(f"  {p.a_name} ↔ {p.b_name}: {p.count} ({p.a_name}→{p.b_name} {p.a_as_b}, "
                   f"{p.b_name}→{p.a_name} {p.b_as_a})")

@@ -152,6 +152,11 @@ def evaluate(run: RunModel, data_path: str | Path, k: int = 5,
     result: dict[str, Any] = {"top1": top1, "top5": top5, "n": int(labels.shape[0]),
                               "unknown_classes": n_unknown, "data": str(data_path),
                               "run": str(run.run_dir)}
+    render = data.attrs.get("render") if isinstance(data.attrs, dict) else None
+    mode = render.get("size_mode") if isinstance(render, dict) else None
+    if mode is not None and mode != run.preprocess.get("size_mode", "fit"):
+        result["warning"] = (f"the file was rendered in size mode {mode!r}, the run was trained "
+                             f"on {run.preprocess.get('size_mode', 'fit')!r}: re-render it")
     if keep_predictions:
         result["labels"] = labels.numpy()
         result["pred"] = idx.numpy()
