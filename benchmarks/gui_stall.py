@@ -38,6 +38,7 @@ import numpy as np  # noqa: E402
 TICK_MS = 5
 TRAIN_FACES = ("NanumGothic.ttf", "NanumMyeongjo.ttf", "UnDotum.ttf")
 VAL_FACES = ("UnBatang.ttf",)
+TEST_FACES = ("UnGraphic.ttf",)
 ALPHABETS = {2350: "hangul-2350", 11172: "hangul-11172"}
 
 
@@ -45,7 +46,7 @@ def _fonts_available() -> bool:
     from core.data.fonts import discover_fonts, match_faces
 
     faces = list(discover_fonts())
-    return all(match_faces(name, faces) for name in TRAIN_FACES + VAL_FACES)
+    return all(match_faces(name, faces) for name in TRAIN_FACES + VAL_FACES + TEST_FACES)
 
 
 def _synthetic(path: Path, classes: list[str], faces: int, seed: int) -> None:
@@ -75,7 +76,7 @@ name = "stall {n}"
 alphabet = "{ALPHABETS[n]}"
 train_fonts = [{names}]
 val_fonts = ["{VAL_FACES[0]}"]
-test_fonts = ["{VAL_FACES[0]}"]
+test_fonts = ["{TEST_FACES[0]}"]
 test_distort = ""
 test_variants = 1
 min_coverage = 0.5

@@ -211,8 +211,8 @@ class DataTab(QWidget):
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(left)
         split.addWidget(browse_box)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 2)
+        split.setStretchFactor(0, 5)
+        split.setStretchFactor(1, 4)
         split.setCollapsible(0, False)
         self.splitter = split
         lay = QVBoxLayout(self)

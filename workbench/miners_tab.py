@@ -253,7 +253,7 @@ class MinersTab(QWidget):
         hh.setStyle(self._arrow_style)
         hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         hh.setStretchLastSection(False)
-        for col, w in enumerate((36, 40, 50, 90, 72, 78, 56, 58)):
+        for col, w in enumerate((36, 50, 50, 90, 72, 78, 56, 58)):
             self.table.setColumnWidth(col, w)
         hh.setSectionResizeMode(ClassTableModel.COL_CLASS, QHeaderView.ResizeMode.Stretch)
         self.table.selectionModel().currentRowChanged.connect(self._table_row)

@@ -39,6 +39,16 @@ from workbench.workers import Job, JobRunner, _Throttle
 CONFUSERS = 6
 
 
+def log_ticks(lo: float, hi: float) -> list[list[tuple[float, str]]]:
+    """Ticks for an axis holding log₁₀ values, labelled with the values themselves: every
+    decade, and 2…9 × the decade when the data span less than two decades."""
+    k0, k1 = int(np.floor(lo)), int(np.ceil(hi))
+    major = [(float(k), f"{10.0 ** k:g}") for k in range(k0, k1 + 1)]
+    minor = [(float(k + np.log10(m)), f"{m * 10.0 ** k:g}" if hi - lo < 2 else "")
+             for k in range(k0, k1) for m in range(2, 10)]
+    return [major, minor]
+
+
 class ClassErrorJob(Job):
     """Evaluate a run's last checkpoint on a glyph file; per-class error and predictions."""
 
@@ -103,7 +113,6 @@ class WhyPanel(QWidget):
                                 "sampling probability (log scale)",
                                 "validation error (1 − top-1)", fg, bg, min_height=200,
                                 si_prefix=False)
-        self.plot.setLogMode(x=True)
         self.plot.getPlotItem().getAxis("bottom").enableAutoSIPrefix(False)
         self.scatter = pg.ScatterPlotItem(size=6, pen=None, hoverable=True, tip=self._tip,
                                           brush=pg.mkBrush(QColor(COLORS[0]).lighter(110)))
@@ -231,7 +240,10 @@ class WhyPanel(QWidget):
             return
         ok = np.isfinite(err) & np.isfinite(p) & (p > 0)
         idx = np.flatnonzero(ok)
-        self.scatter.setData(x=p[idx], y=err[idx], data=idx)  # the log axis takes the log
+        x = np.log10(p[idx])
+        self.scatter.setData(x=x, y=err[idx], data=idx)
+        self.plot.getPlotItem().getAxis("bottom").setTicks(log_ticks(float(x.min()),
+                                                                     float(x.max())))
         self.effect = miner_effect(p, err)
         epoch = m.get("epoch")
         self.verdict.setText(
@@ -263,7 +275,7 @@ class WhyPanel(QWidget):
         err = float(m["error"][index])
         name = self.classes[index]
         if np.isfinite(err) and p[index] > 0:
-            self.mark.setData([p[index]], [err])
+            self.mark.setData([np.log10(p[index])], [err])
         else:
             self.mark.clear()
         self.selected_title.setText(
