@@ -69,7 +69,7 @@ class History:
             self.epoch_values.setdefault(key, _Grow())
 
     def add_iteration(self, step: float, loss: float, parts: dict[str, float],
-                      triplets_per_s: float, epoch: int | None = None) -> None:
+                      images_per_s: float, epoch: int | None = None) -> None:
         n = len(self.steps)
         if epoch is not None:
             if self._last_epoch >= 0 and epoch != self._last_epoch:
@@ -81,7 +81,7 @@ class History:
         if not math.isfinite(prev):
             prev = loss
         self.smooth.append(self.smoothing * prev + (1 - self.smoothing) * loss)
-        self.throughput.append(triplets_per_s)
+        self.throughput.append(images_per_s)
         for key, value in parts.items():
             if key not in self.parts:
                 g = _Grow()
@@ -113,7 +113,7 @@ class History:
             if len(self.steps) and event.step + 1 <= self.steps.view()[-1]:
                 return  # already read back from metrics.jsonl (resumed run)
             self.add_iteration(event.step + 1, event.loss, dict(event.parts),
-                               event.triplets_per_s, epoch=int(event.epoch))
+                               event.images_per_s, epoch=int(event.epoch))
         elif name == "EpochFinished":
             if len(self.epochs) and event.epoch + 1 <= self.epochs.view()[-1]:
                 return

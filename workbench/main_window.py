@@ -210,7 +210,7 @@ class MainWindow(QMainWindow):
         self.train_tab.stateChanged.connect(self._job_state)
         self.data_tab.stateChanged.connect(self._job_state)
         self.train_tab.throughputChanged.connect(
-            lambda v: self.speed_label.setText(f"{v:,.0f} triplets/s" if v else ""))
+            lambda v: self.speed_label.setText(f"{v:,.0f} images/s" if v else ""))
         self.data_tab.throughputChanged.connect(
             lambda v: self.speed_label.setText(f"{v:,.0f} glyphs/s" if v else ""))
         self.train_tab.runsChanged.connect(self.refresh)

@@ -141,7 +141,7 @@ class TrainingPlots(QWidget):
         super().__init__(parent)
         self.loss_plot = ThemedPlot("Loss", "iteration", "loss")
         self.acc_plot = ThemedPlot("Accuracy", "epoch", "top-1 / top-5")
-        self.speed_plot = ThemedPlot("Throughput", "iteration", "triplets / s")
+        self.speed_plot = ThemedPlot("Throughput", "iteration", "images / s")
         self.part_plots: dict[str, ThemedPlot] = {}
         for w in (self.loss_plot, self.acc_plot, self.speed_plot):
             w.apply_palette(self.palette())
@@ -368,7 +368,7 @@ class TrainingPlots(QWidget):
         self.readout.setText(
             f"iteration {int(step):,} (epoch {epoch}) · loss {h.loss.view()[i]:.4g} "
             f"(smoothed {h.smoothed(self.factor())[i]:.4g})" + (f" · {parts}" if parts else "")
-            + (f" · {rate:,.0f} triplets/s" if np.isfinite(rate) else ""))
+            + (f" · {rate:,.0f} images/s" if np.isfinite(rate) else ""))
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt override
         if event.type() == QEvent.Type.PaletteChange:

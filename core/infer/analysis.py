@@ -31,11 +31,12 @@ class MiningHistory:
     clusters: np.ndarray | None  # [E, C]
     mean_distance: np.ndarray | None  # [E, C]
     edges: dict[int, np.ndarray] = field(default_factory=dict)  # epoch → [K, 2]
+    # Further per-class series [E, C] (mining.h5 /extra): each miner's own arrays, named
+    # "role.name" (e.g. "positive.error" of a plug-in), and "val_accuracy" per class.
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
     positive: str = "unknown"
     negative: str = "unknown"
     missing: list[str] = field(default_factory=list)
-    # Per-class series a miner plug-in adds (mining.h5 /extra/<name>, [E, C]).
-    extra: dict[str, np.ndarray] = field(default_factory=dict)
 
     def series(self, name: str) -> np.ndarray | None:
         """``probabilities``, ``clusters``, ``mean_distance`` or an extra series by name."""
@@ -377,13 +378,14 @@ def class_samples(glyph_path: str | Path, classes: list[str], per_class: int
 # -- curves from metrics.jsonl ---------------------------------------------------------------
 
 #: Throughput is one quantity everywhere: an exponential moving average (this factor) of each
-#: iteration's triplets ÷ its compute seconds. The trainer's live events carry it already;
-#: metrics.jsonl keeps the per-iteration value, smoothed here the same way.
+#: iteration's images through the network ÷ its compute seconds (older runs logged triplets).
+#: The trainer's live events carry it already; metrics.jsonl keeps the per-iteration value,
+#: smoothed here the same way.
 THROUGHPUT_EMA = 0.8
 
 # Keys of an iteration record that are not loss parts (the trainer flattens the parts in).
 _NOT_PARTS = {"event", "time", "epoch", "iteration", "iterations", "step", "loss",
-              "triplets_per_s", "lr", "parts"}
+              "images_per_s", "triplets_per_s", "images", "triplets", "lr", "parts"}
 EPOCH_KEYS = ("top1", "top5", "val_top1", "val_top5")
 
 
@@ -410,7 +412,7 @@ class RunCurves:
     steps: np.ndarray  # [I] 1-based global iteration
     loss: np.ndarray
     parts: dict[str, np.ndarray]
-    throughput: np.ndarray  # THROUGHPUT_EMA-smoothed triplets/s
+    throughput: np.ndarray  # THROUGHPUT_EMA-smoothed images/s
     iter_epoch: np.ndarray  # [I] 0-based epoch of each iteration
     epochs: np.ndarray  # [E] 1-based epoch number
     epoch_values: dict[str, np.ndarray]  # EPOCH_KEYS → [E] (NaN: not measured)
@@ -448,7 +450,8 @@ def read_curves(run_dir: str | Path) -> RunCurves:
             n = len(steps)
             steps.append(step + 1)
             loss.append(value)
-            rates.append(_num(rec.get("triplets_per_s")) or np.nan)
+            rate = _num(rec.get("images_per_s", rec.get("triplets_per_s")))  # older runs
+            rates.append(rate if rate is not None else np.nan)
             iter_epoch.append(int(_num(rec.get("epoch")) or 0))
             nested = rec.get("parts")
             source = nested if isinstance(nested, dict) else {

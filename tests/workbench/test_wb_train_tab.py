@@ -33,8 +33,8 @@ def test_start_pause_resume_stop_and_run_in_panel(make_window, qtbot, rendered_d
     assert tab.state == "training" and w.state_label.text() == "training"
     assert "g1" in tab.plots.part_curves and "g2" in tab.plots.part_curves
     assert "epoch 1/2" in tab.progress.format()
-    assert "triplets/s" in tab.progress_label.text() and "ETA" in tab.progress_label.text()
-    assert "triplets/s" in w.speed_label.text()
+    assert "images/s" in tab.progress_label.text() and "ETA" in tab.progress_label.text()
+    assert "images/s" in w.speed_label.text()
 
     tab.pause_btn.click()
     assert tab.state == "paused" and tab.pause_btn.text() == "Resume"
