@@ -2,8 +2,10 @@
 
 Without PROJECT the last project (QSettings) opens, else ``projects/quickstart``. With
 ``--screenshot DIR`` the window opens the project, waits for the Data tab's background work,
-shows every tab with real content (the Train tab plots the latest finished run read back from
-its metrics.jsonl), saves ``DIR/<tab>.png`` and exits 0; it works with
+shows every tab with real content (the Train tab plots the best run read back from its
+metrics.jsonl, the Runs tab evaluates it on the test file, the Miners tab measures why), saves
+``DIR/<tab>-<W>x<H>.png`` for every ``--size`` (default 1280×720 and 1920×1080) plus the
+Miners' Why and Clusters views and the Runs' Evaluate page, and exits 0; it works with
 ``QT_QPA_PLATFORM=offscreen`` and never touches the user's settings.
 """
 
@@ -19,7 +21,7 @@ from pathlib import Path
 
 import resources
 
-SCREENSHOT_SIZE = (1400, 900)
+SCREENSHOT_SIZES = ("1280x720", "1920x1080")
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -33,6 +35,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                    help="save a PNG of every tab to DIR and exit (works offscreen)")
     p.add_argument("--timeout", type=float, default=180.0,
                    help="--screenshot: longest wait for background work, seconds")
+    p.add_argument("--size", action="append", metavar="WxH",
+                   help="--screenshot: window size (repeatable; default 1280x720 and "
+                        "1920x1080)")
     return p.parse_args(argv)
 
 
@@ -86,10 +91,13 @@ def _mines(run_dir: Path) -> bool:
 
 
 def _show_run_everywhere(w: object, app: object, runs: list, timeout: float) -> None:
-    """Put a finished run on every tab: its curves, its miners, a drawing it reads, a comparison."""
+    """Put a finished run on every tab: its curves, its miners, a drawing it reads, a comparison,
+    an evaluation on the test file."""
+    from core.infer.runs import best_run
     from workbench.workers import live_threads
 
-    run = runs[-1].path
+    best = best_run(w.project, runs)
+    run = best.path if best is not None else runs[-1].path
     w.train_tab.show_run(run)
     # The Miners tab is most telling for a run whose positive miner is not uniform.
     mined = next((r.path for r in reversed(runs) if _mines(r.path)), run)
@@ -100,16 +108,36 @@ def _show_run_everywhere(w: object, app: object, runs: list, timeout: float) -> 
     w.draw_tab.load_model(run)
     wait_until(app, lambda: w.draw_tab.run_model is not None, timeout)
     # A hand-drawn "A": two slanted strokes and a bar, as a user would draw it with the mouse.
-    w.draw_tab.canvas.draw_polyline([(70, 330), (180, 50), (290, 330)], 20)
-    w.draw_tab.canvas.draw_polyline([(115, 225), (245, 225)], 20)
+    # Standing on the canvas's baseline guide (em size mode) when the project uses it.
+    side = w.draw_tab.canvas.width()
+    base = int(side * (w.draw_tab.canvas.baseline or 0.92))
+    w.draw_tab.canvas.draw_polyline([(side * 0.22, base), (side / 2, base - side * 0.6),
+                                     (side * 0.78, base)], 20)
+    w.draw_tab.canvas.draw_polyline([(side * 0.33, base - side * 0.22),
+                                     (side * 0.67, base - side * 0.22)], 20)
     wait_until(app, lambda: bool(w.draw_tab.matches), timeout)
     w.runs_tab.set_checked([r.id for r in runs[-4:]])
     wait_until(app, lambda: len(w.runs_tab.summaries) == min(4, len(runs)), timeout)
+    panel = w.runs_tab.evaluate_panel
+    panel.select_run(run)
+    panel.select_split("test")
+    if panel.start():
+        wait_until(app, lambda: not panel.busy(), timeout)
+    w.runs_tab.select_run(run.name)
     wait_until(app, lambda: not live_threads(), timeout)
 
 
-def screenshot(window: object, app: object, out: Path, timeout: float) -> int:
-    """Grab every tab of ``window`` into ``out``; returns the exit code."""
+def _grab(w: object, path: Path) -> bool:
+    if not w.grab().save(str(path)):
+        print(f"siam-workbench: cannot write {path}", file=sys.stderr)
+        return False
+    print(path)
+    return True
+
+
+def screenshot(window: object, app: object, out: Path, timeout: float,
+               sizes: Sequence[str] = SCREENSHOT_SIZES) -> int:
+    """Grab every tab of ``window`` at every size into ``out``; returns the exit code."""
     from workbench.main_window import TAB_NAMES
     from workbench.workers import live_threads
 
@@ -123,22 +151,39 @@ def screenshot(window: object, app: object, out: Path, timeout: float) -> int:
                    [r for r in runs if (r.path / "metrics.jsonl").exists()]
         if finished:
             _show_run_everywhere(w, app, finished, timeout)
-    saved = []
-    for i, name in enumerate(TAB_NAMES):
-        w.tabs.setCurrentIndex(i)
-        wait_until(app, lambda: False, 0.4)  # layout, pyqtgraph's deferred paints
-        if name == "Miners" and len(w.miners_tab.table_model.rows):
-            # Selected once the tab is on screen (showing it refreshes the run list).
-            w.miners_tab.select_class(int(w.miners_tab.table_model.rows[0]))
-            wait_until(app, lambda: not live_threads(), timeout)
-            wait_until(app, lambda: False, 0.4)
-        path = out / f"{name.lower()}.png"
-        if not w.grab().save(str(path)):
-            print(f"siam-workbench: cannot write {path}", file=sys.stderr)
-            return 1
-        saved.append(path)
-    for p in saved:
-        print(p)
+    settle = lambda: wait_until(app, lambda: False, 0.5)  # noqa: E731 - layout, deferred paints
+    for size in sizes:
+        width, height = (int(v) for v in size.lower().split("x"))
+        w.resize(width, height)
+        settle()
+        for i, name in enumerate(TAB_NAMES):
+            w.tabs.setCurrentIndex(i)
+            settle()
+            if name == "Miners" and len(w.miners_tab.table_model.rows):
+                w.miners_tab.views.setCurrentIndex(0)
+                # Selected once the tab is on screen (showing it refreshes the run list).
+                w.miners_tab.select_class(int(w.miners_tab.table_model.rows[0]))
+                wait_until(app, lambda: not live_threads(), timeout)
+                settle()
+            if name == "Runs":
+                w.runs_tab.pages.setCurrentIndex(0)
+                settle()
+            if not _grab(w, out / f"{name.lower()}-{width}x{height}.png"):
+                return 1
+            if name == "Miners" and w.miners_tab.history is not None:
+                for view, label in ((3, "why"), (2, "clusters")):
+                    w.miners_tab.views.setCurrentIndex(view)
+                    wait_until(app, lambda: not live_threads(), timeout)
+                    settle()
+                    if not _grab(w, out / f"miners-{label}-{width}x{height}.png"):
+                        return 1
+                w.miners_tab.views.setCurrentIndex(0)
+            if name == "Runs" and w.runs_tab.evaluate_panel.last is not None:
+                w.runs_tab.pages.setCurrentIndex(1)
+                settle()
+                if not _grab(w, out / f"runs-evaluate-{width}x{height}.png"):
+                    return 1
+                w.runs_tab.pages.setCurrentIndex(0)
     return 0
 
 
@@ -158,12 +203,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     window.setWindowIcon(MainWindow.icon())
     project = choose_project(args.project)
     if args.screenshot:
-        window.resize(*SCREENSHOT_SIZE)
+        sizes = args.size or list(SCREENSHOT_SIZES)
+        window.resize(*(int(v) for v in sizes[0].lower().split("x")))
         window.show()
         app.processEvents()
         if not window.open_project(project, ask_save=False):
             print(f"siam-workbench: cannot open {project}", file=sys.stderr)
-        code = screenshot(window, app, Path(args.screenshot), args.timeout)
+        code = screenshot(window, app, Path(args.screenshot), args.timeout, sizes)
         window._close_confirmed = True
         window._closing_blocks = True
         window.close()

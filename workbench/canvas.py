@@ -222,9 +222,24 @@ class DrawingCanvas(QWidget):
             self._end()
         event.accept()  # no synthesised mouse events: they would draw a second stroke
 
+    #: Where the baseline lies (share of the height from the top) in the em-box size mode, or
+    #: None (fit mode: size and position do not matter, so no guide). Only drawn on screen,
+    #: never into :meth:`image`.
+    baseline: float | None = None
+
+    def set_baseline(self, fraction: float | None) -> None:
+        self.baseline = fraction
+        self.update()
+
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
         p = QPainter(self)
         p.drawImage(0, 0, self._img)
         p.setPen(QColor(160, 160, 160))
         p.drawRect(0, 0, self.width() - 1, self.height() - 1)
+        if self.baseline is not None:
+            y = int(round(self.baseline * self.height()))
+            guide = QColor(70, 130, 200, 150)
+            p.setPen(QPen(guide, 1, Qt.PenStyle.DashLine))
+            p.drawLine(4, y, self.width() - 4, y)
+            p.drawText(6, y + 14, "baseline")
         p.end()

@@ -1,8 +1,18 @@
 """The auto-clustering miner's graph: classes placed by a 2-D PCA of their centers, the η closest
-center pairs as edges, colour = cluster, size = sampling probability.
+center pairs as edges, size = sampling probability.
 
-Built for 11,172 classes: nodes are one ``ScatterPlotItem`` whose sizes and colours come from a
-few fixed levels (pyqtgraph renders each distinct symbol once), edges are one ``PlotCurveItem``
+Readable at 2,350 and 11,172 classes:
+
+* colour only for the :data:`COLORED` largest clusters (a dozen colours recycled over hundreds
+  of clusters said nothing); smaller clusters share one muted colour, classes in no cluster are
+  light grey;
+* the selected class's cluster is outlined and everything else fades;
+* zoomed in far enough that at most :data:`LABEL_MAX` nodes are in view, every node carries
+  its glyph text;
+* a search box finds a class, selects it and zooms to it.
+
+Built for speed: nodes are one ``ScatterPlotItem`` whose sizes and colours come from a few
+fixed levels (pyqtgraph renders each distinct symbol once), edges are one ``PlotCurveItem``
 with ``connect="pairs"``. Above :data:`LARGE` classes only the nodes in clusters of two or more
 are drawn (the rest carry no edge), and the view says so.
 """
@@ -17,6 +27,7 @@ from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QPalette
 from PySide6.QtWidgets import (
     QLabel,
+    QLineEdit,
     QListWidget,
     QListWidgetItem,
     QSplitter,
@@ -28,12 +39,33 @@ from PySide6.QtWidgets import (
 from core.infer.analysis import cluster_sizes
 
 LARGE = 2500  # above this many classes, draw only the nodes that are in a cluster
+COLORED = 10  # the largest clusters that get a colour of their own
+LABEL_MAX = 150  # nodes in view at most for glyph labels
+SMALL_CLUSTER = "#7F93A8"
+FADE_ALPHA = 45
 MAX_MEMBERS = 400  # glyphs listed for one cluster
 SIZE_LEVELS = np.array([5, 7, 9, 12, 15, 19], dtype=float)
 # Okabe–Ito plus a few distinct extras; cluster ids cycle through them, −1 is grey.
 CLUSTER_COLORS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00",
                   "#F0E442", "#7F3C8D", "#11A579", "#E73F74", "#3969AC", "#80BA5A"]
-NO_CLUSTER = "#9A9A9A"
+NO_CLUSTER = "#C4C4C4"
+
+
+def color_index(clusters: np.ndarray, colored: int = COLORED) -> np.ndarray:
+    """Per class: 0…colored-1 for the largest clusters (largest first), ``colored`` for a
+    smaller cluster, ``colored + 1`` for a class in no cluster."""
+    labels = np.asarray(clusters, dtype=np.int64)
+    out = np.full(labels.shape, colored + 1, dtype=np.int64)
+    ok = labels >= 0
+    if not ok.any():
+        return out
+    counts = np.bincount(labels[ok])
+    ranked = np.argsort(-counts, kind="stable")
+    ranked = ranked[counts[ranked] >= 2][:colored]
+    slot = np.full(counts.size, colored, dtype=np.int64)
+    slot[ranked] = np.arange(ranked.size)
+    out[ok] = slot[labels[ok]]
+    return out
 
 
 def size_levels(probabilities: np.ndarray | None, n: int) -> np.ndarray:
@@ -86,6 +118,10 @@ class ClusterGraph(QWidget):
         self.shown = np.zeros(0, dtype=np.int64)
         self.selected_cluster: int | None = None
 
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Find a class in the graph: 가, A, U+AC00 or a number")
+        self.search.setClearButtonEnabled(True)
+        self.search.returnPressed.connect(lambda: self.find(self.search.text()))
         self.plot = pg.PlotWidget(background=bg)
         item = self.plot.getPlotItem()
         item.setTitle("Class centers (PCA) · edges: η closest pairs", color=fg.name(),
@@ -100,11 +136,26 @@ class ClusterGraph(QWidget):
         self.nodes.sigClicked.connect(self._clicked)
         self.highlight = pg.ScatterPlotItem(pxMode=True, brush=None,
                                             pen=pg.mkPen(fg, width=1.5), size=22)
+        self.cluster_ring = pg.ScatterPlotItem(pxMode=True, brush=None,
+                                               pen=pg.mkPen(fg, width=1.2), size=12)
         self.plot.addItem(self.edges_item)
         self.plot.addItem(self.nodes)
+        self.plot.addItem(self.cluster_ring)
         self.plot.addItem(self.highlight)
-        self._brushes = np.array([pg.mkBrush(c) for c in CLUSTER_COLORS] +
-                                 [pg.mkBrush(NO_CLUSTER)], dtype=object)
+        palette = CLUSTER_COLORS[:COLORED] + [SMALL_CLUSTER, NO_CLUSTER]
+        self._brushes = np.array([pg.mkBrush(c) for c in palette], dtype=object)
+        faded = []
+        for c in palette:
+            q = QColor(c)
+            q.setAlpha(FADE_ALPHA)
+            faded.append(pg.mkBrush(q))
+        self._faded = np.array(faded, dtype=object)
+        self._color_idx = np.zeros(0, dtype=np.int64)
+        self._sizes = np.zeros(0)
+        self._pos: np.ndarray | None = None
+        self.labels: list[pg.TextItem] = []
+        self._label_fg = fg
+        self.plot.getPlotItem().vb.sigRangeChanged.connect(lambda *_: self._update_labels())
 
         self.note = QLabel()
         self.note.setWordWrap(True)
@@ -117,6 +168,7 @@ class ClusterGraph(QWidget):
         graph_box = QWidget()
         gl = QVBoxLayout(graph_box)
         gl.setContentsMargins(0, 0, 0, 0)
+        gl.addWidget(self.search)
         gl.addWidget(self.stack, 1)
         gl.addWidget(self.note)
 
@@ -135,6 +187,11 @@ class ClusterGraph(QWidget):
         self.count_label.setWordWrap(True)
         self.members_title = QLabel("Click a node to list its cluster.")
         self.members_title.setWordWrap(True)
+        # Fixed heights: a title that grows by a line on selection would shift the list.
+        line = self.members_title.fontMetrics().lineSpacing()
+        for lab in (self.count_label, self.members_title):
+            lab.setFixedHeight(2 * line + 6)
+            lab.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self.members = QListWidget()
         self.members.setViewMode(QListWidget.ViewMode.IconMode)
         self.members.setIconSize(QSize(32, 32))
@@ -195,10 +252,10 @@ class ClusterGraph(QWidget):
             self.shown = shown
             sizes = size_levels(probabilities, len(classes))[shown]
             if clusters is not None:
-                cl = np.asarray(clusters)[shown]
-                color_idx = np.where(cl >= 0, cl % len(CLUSTER_COLORS), len(CLUSTER_COLORS))
+                color_idx = color_index(np.asarray(clusters))[shown]
             else:
-                color_idx = np.full(shown.size, len(CLUSTER_COLORS))
+                color_idx = np.full(shown.size, COLORED + 1)
+            self._color_idx, self._sizes, self._pos = color_idx, sizes, pos
             self.nodes.setData(x=pos[shown, 0], y=pos[shown, 1], size=sizes,
                                brush=list(self._brushes[color_idx]), pen=None, data=shown)
             n_edges = 0
@@ -219,12 +276,15 @@ class ClusterGraph(QWidget):
                 notes.append(f"{shown.size:,} classes, {n_edges:,} edges.")
             if edges is None:
                 notes.append("No edges recorded for this epoch.")
-            notes.append("Colour = cluster, size = sampling probability; scroll to zoom, drag "
-                         "to pan, click a node to list its cluster.")
+            notes.append(f"Colour: the {COLORED} largest clusters; grey-blue: smaller clusters; "
+                         "light grey: in no cluster. Size = sampling probability. Scroll to "
+                         "zoom (glyphs appear when few nodes are in view), drag to pan, click "
+                         "a node to list its cluster.")
         self.note.setText(" ".join(notes))
         if self.selected_cluster is not None:
             self._show_members(self.selected_cluster, None)
         self._update_highlight()
+        self._update_labels()
 
     def _update_histogram(self, clusters: np.ndarray | None) -> None:
         if clusters is None:
@@ -298,6 +358,7 @@ class ClusterGraph(QWidget):
     def _update_highlight(self) -> None:
         sel = getattr(self, "_selected_class", None)
         pos = self.nodes.getData()
+        self._update_cluster_emphasis()
         if sel is None or pos is None or self.shown.size == 0:
             self.highlight.clear()
             return
@@ -307,6 +368,80 @@ class ClusterGraph(QWidget):
             self.highlight.setData([x], [y])
         else:
             self.highlight.clear()
+
+    def _update_cluster_emphasis(self) -> None:
+        """Outline the selected class's cluster and fade every other node."""
+        if self.shown.size == 0 or self._pos is None or self.clusters is None:
+            self.cluster_ring.clear()
+            return
+        cl = np.asarray(self.clusters)[self.shown]
+        c = self.selected_cluster
+        if c is None:
+            self.nodes.setBrush(list(self._brushes[self._color_idx]))
+            self.cluster_ring.clear()
+            return
+        member = cl == c
+        brushes = np.where(member, self._brushes[self._color_idx], self._faded[self._color_idx])
+        self.nodes.setBrush(list(brushes))
+        idx = self.shown[member]
+        self.cluster_ring.setData(x=self._pos[idx, 0], y=self._pos[idx, 1],
+                                  size=self._sizes[member] + 5)
+
+    def _update_labels(self) -> None:
+        """Glyph text beside each node once at most LABEL_MAX nodes are in view."""
+        pos = self._pos
+        visible: np.ndarray = np.zeros(0, dtype=np.int64)
+        if pos is not None and self.shown.size and self.stack.currentWidget() is self.plot:
+            (x0, x1), (y0, y1) = self.plot.getPlotItem().vb.viewRange()
+            p = pos[self.shown]
+            inside = (p[:, 0] >= x0) & (p[:, 0] <= x1) & (p[:, 1] >= y0) & (p[:, 1] <= y1)
+            if int(inside.sum()) <= LABEL_MAX:
+                visible = self.shown[inside]
+        while len(self.labels) < visible.size:
+            t = pg.TextItem(color=self._label_fg, anchor=(0, 1))
+            t.setZValue(10)
+            self.plot.addItem(t, ignoreBounds=True)
+            self.labels.append(t)
+        for k, t in enumerate(self.labels):
+            if k < visible.size:
+                i = int(visible[k])
+                t.setText(self.classes[i] if i < len(self.classes) else str(i))
+                t.setPos(float(pos[i, 0]), float(pos[i, 1]))
+                t.show()
+            else:
+                t.hide()
+
+    def labelled(self) -> int:
+        """How many glyph labels are on screen (tests)."""
+        return sum(1 for t in self.labels if t.isVisible())
+
+    def find(self, text: str) -> int | None:
+        """Select the class named by ``text`` (glyph, ``U+XXXX`` or index) and zoom to it."""
+        text = text.strip()
+        if not text or not self.classes:
+            return None
+        index: int | None = None
+        if text.upper().startswith("U+"):
+            try:
+                text = chr(int(text[2:], 16))
+            except ValueError:
+                return None
+        if text in self.classes:
+            index = self.classes.index(text)
+        elif text.isdigit() and int(text) < len(self.classes):
+            index = int(text)
+        if index is None:
+            self.note.setText(f"No class “{text}” in this run.")
+            return None
+        self.select_class(index)
+        pos = self._pos
+        if pos is not None and np.isfinite(pos[index]).all():
+            span = np.nanmax(pos, axis=0) - np.nanmin(pos, axis=0)
+            half = max(float(span.max()) * 0.04, 1e-6)
+            x, y = float(pos[index, 0]), float(pos[index, 1])
+            self.plot.getPlotItem().vb.setRange(xRange=(x - half, x + half),
+                                                yRange=(y - half, y + half), padding=0)
+        return index
 
     def member_texts(self) -> list[str]:
         return [self.members.item(i).text() for i in range(self.members.count())]

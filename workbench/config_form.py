@@ -34,10 +34,100 @@ from PySide6.QtWidgets import (
 from core.errors import SiamError
 from core.train.config import SCHEMA, Config, Field, paper_defaults
 from workbench.document import ProjectDocument
+from workbench.style import set_invalid, set_role
 
 TRAINING_SECTIONS = ("loss", "mining", "augment", "train", "model")
-_INVALID_STYLE = "border: 2px solid #d03030; border-radius: 3px;"
 _KEY_RE = re.compile(r"\b([a-z]+)\.([a-z_0-9]+)\b")
+
+
+#: Human labels for the form (the key stays in the tooltip); keys not listed (new ones from the
+#: engine or a plug-in) are shown as their key with spaces.
+LABELS: dict[str, str] = {
+    "loss.kind": "Loss function", "loss.alpha": "α (alpha) — margin",
+    "loss.rho": "ρ (rho) — anchor–positive pull", "loss.tau": "τ (tau) — triplet part",
+    "loss.xi": "ξ (xi) — cluster stability",
+    "mining.positive": "Positive miner", "mining.negative": "Negative miner",
+    "mining.gamma": "γ (gamma) — amplification", "mining.w": "w — memory of last epoch",
+    "mining.theta": "θ (theta) — same-cluster share", "mining.eta": "η (eta) — closest pairs",
+    "mining.hard_ratio": "r — hard-mining oversampling",
+    "mining.distance_sharpness": "Distance preference",
+    "augment.enabled": "Augment training images", "augment.p": "p — share distorted",
+    "augment.projective": "Projective shifts", "augment.projective_shift": "Largest shift",
+    "augment.rotation": "Rotation", "augment.rotation_deg": "Largest rotation (°)",
+    "augment.scale": "Pixelation", "augment.scale_min": "Smallest scale",
+    "augment.scale_max": "Largest scale",
+    "train.epochs": "Epochs", "train.iterations": "Iterations per epoch",
+    "train.triplets": "Triplets per iteration", "train.optimizer": "Optimiser",
+    "train.lr": "Learning rate", "train.momentum": "SGD momentum",
+    "train.weight_decay": "Weight decay", "train.seed": "Random seed",
+    "train.device": "Device", "train.eval_max": "Validation images / epoch",
+    "model.backbone": "Backbone", "model.embedding_dim": "Embedding size",
+    "mining.batch": "Batch miner", "train.batch_mode": "Batch mode",
+    "train.classes_per_batch": "P — classes per batch",
+    "train.samples_per_class": "K — samples per class", "train.lr_schedule": "LR schedule",
+    "train.warmup": "Warm-up", "train.lr_min": "Smallest learning rate",
+    "train.threads": "CPU threads", "train.train_eval_max": "Train images / epoch",
+    "loss.centers": "Class centers", "loss.center_momentum": "Center momentum",
+}
+SECTION_TITLES = {"loss": "Loss", "mining": "Mining", "augment": "Augmentation",
+                  "train": "Training", "model": "Model"}
+
+# (setting, the setting it depends on, the values under which it is used)
+_RELEVANCE: tuple[tuple[str, str, tuple[Any, ...]], ...] = (
+    ("loss.rho", "loss.kind", ("metric",)), ("loss.tau", "loss.kind", ("metric",)),
+    ("loss.xi", "loss.kind", ("metric",)),
+    ("mining.gamma", "mining.positive", ("auto-probabilistic",)),
+    ("mining.w", "mining.positive", ("auto-probabilistic",)),
+    ("mining.theta", "mining.negative", ("auto-clustering",)),
+    ("mining.eta", "mining.negative", ("auto-clustering",)),
+    ("mining.batch", "train.batch_mode", ("pk",)),
+    ("train.classes_per_batch", "train.batch_mode", ("pk",)),
+    ("train.samples_per_class", "train.batch_mode", ("pk",)),
+    ("train.triplets", "train.batch_mode", ("triplets",)),
+    ("train.lr_min", "train.lr_schedule", ("cosine",)),
+    ("loss.center_momentum", "loss.centers", ("ema",)),
+    ("augment.elastic_p", "augment.elastic", (True,)),
+    ("augment.elastic_px", "augment.elastic", (True,)),
+    ("augment.stroke_p", "augment.stroke", (True,)),
+    ("augment.thicken_px", "augment.stroke", (True,)),
+    ("augment.thin_px", "augment.stroke", (True,)),
+    ("augment.blur_p", "augment.blur", (True,)),
+    ("augment.blur_sigma", "augment.blur", (True,)),
+    ("augment.noise_p", "augment.noise", (True,)),
+    ("augment.noise_std", "augment.noise", (True,)),
+    ("mining.distance_sharpness", "mining.negative", ("distance",)),
+    ("train.momentum", "train.optimizer", ("sgd",)),
+    ("augment.projective_shift", "augment.projective", (True,)),
+    ("augment.rotation_deg", "augment.rotation", (True,)),
+    ("augment.scale_min", "augment.scale", (True,)),
+    ("augment.scale_max", "augment.scale", (True,)),
+)
+
+
+def label_for(name: str) -> str:
+    return LABELS.get(name, name.split(".", 1)[-1].replace("_", " ").capitalize())
+
+
+def irrelevant(values: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """``section.key`` → why it has no effect with these values (e.g. θ with random negatives).
+    Every augment setting is unused while augmentation is off."""
+    def get(name: str) -> Any:
+        sec, key = name.split(".", 1)
+        return values.get(sec, {}).get(key)
+
+    out: dict[str, str] = {}
+    for name, dep, used in _RELEVANCE:
+        if get(name) is None or get(dep) is None:
+            continue
+        if get(dep) not in used:
+            shown = get(dep)
+            shown = ("off" if shown is False else "on") if isinstance(shown, bool) else shown
+            out[name] = f"not used while {dep} is {shown}"
+    if values.get("augment", {}).get("enabled") is False:
+        for key in values.get("augment", {}):
+            if key != "enabled":
+                out[f"augment.{key}"] = "not used while augment.enabled is off"
+    return out
 
 
 def _dynamic_choices() -> dict[tuple[str, str], Callable[[], list[str]]]:
@@ -182,10 +272,10 @@ class FieldEditor:
 
     def mark(self, error: str | None) -> None:
         self.error = error
-        self.widget.setStyleSheet(_INVALID_STYLE if error else "")
+        set_invalid(self.widget, bool(error))
         tip = f"<b>{self.name}</b><br>{self.field.help}"
         if error:
-            tip += f"<br><span style='color:#d03030'>{error}</span>"
+            tip += f"<br><b>{error}</b>"
         self.widget.setToolTip(tip)
 
 
@@ -200,13 +290,15 @@ class ConfigForm(QWidget):
         self.editors: dict[str, FieldEditor] = {}
         self._valid = True
         self._loading = False
+        self._editable = True
+        self.disabled_reasons: dict[str, str] = {}
 
         inner = QWidget()
         col = QVBoxLayout(inner)
         col.setContentsMargins(4, 4, 4, 4)
         dynamic = _dynamic_choices()
         for section in TRAINING_SECTIONS:
-            box = QGroupBox(section)
+            box = QGroupBox(SECTION_TITLES.get(section, section))
             form = QFormLayout(box)
             form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
             form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
@@ -214,8 +306,8 @@ class ConfigForm(QWidget):
                 maker = dynamic.get((section, key))
                 ed = FieldEditor(section, key, field, maker() if maker else None, self._edited)
                 self.editors[ed.name] = ed
-                label = QLabel(key)
-                label.setToolTip(field.help)
+                label = QLabel(label_for(ed.name))
+                label.setToolTip(f"<b>{ed.name}</b><br>{field.help}")
                 label.setBuddy(ed.widget)
                 form.addRow(label, ed.widget)
             col.addWidget(box)
@@ -233,15 +325,18 @@ class ConfigForm(QWidget):
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.message = QLabel()
         self.message.setWordWrap(True)
-        self.message.setStyleSheet("color: #d03030;")
+        set_role(self.message, "error")
         self.message.hide()
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(scroll, 1)
         lay.addWidget(self.message)
-        inner.setMinimumWidth(inner.sizeHint().width())
+        # Wide enough for the labels and a short editor; not more, so the plots keep room at
+        # 1280×720 (longer values scroll inside their editors).
+        width = min(inner.sizeHint().width(), width + 150)
+        inner.setMinimumWidth(width)
         bar = scroll.verticalScrollBar().sizeHint().width()
-        self.setMinimumWidth(inner.sizeHint().width() + bar + 8)
+        self.setMinimumWidth(width + bar + 8)
 
         doc.configChanged.connect(lambda _keys: self.load(doc.config))
         doc.projectChanged.connect(lambda: self.load(doc.config))
@@ -310,6 +405,8 @@ class ConfigForm(QWidget):
                 for name in named:
                     errors[name] = general
         self._show_errors(errors, general)
+        if hasattr(self, "_editable"):
+            self._apply_relevance()
         valid = not errors and not general
         if valid != self._valid:
             self._valid = valid
@@ -330,5 +427,19 @@ class ConfigForm(QWidget):
         self.load(self.doc.config)
 
     def set_editable(self, editable: bool) -> None:
-        for ed in self.editors.values():
-            ed.widget.setEnabled(editable)
+        self._editable = editable
+        self._apply_relevance()
+
+    def _apply_relevance(self) -> None:
+        """Grey out the settings the chosen miner / loss / optimiser does not use."""
+        try:
+            values = self.values()
+        except SiamError:
+            values = {}
+        self.disabled_reasons = irrelevant(values) if values else {}
+        for name, ed in self.editors.items():
+            reason = self.disabled_reasons.get(name, "")
+            ed.widget.setEnabled(self._editable and not reason)
+            if not ed.error:
+                ed.widget.setToolTip(f"<b>{name}</b><br>{ed.field.help}"
+                                     + (f"<br><i>{reason}</i>" if reason else ""))

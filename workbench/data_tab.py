@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QInputDialog,
     QLabel,
     QLineEdit,
-    QProgressBar,
     QPushButton,
     QSplitter,
     QTableView,
@@ -36,6 +35,7 @@ from core.atomic import write_text_atomic
 from core.data.fonts import missing_script_hint as fonts_hint
 from core.errors import SiamError
 from workbench import dialogs, engine
+from workbench.data.render_panel import RenderPanel, missing_names  # noqa: F401
 from workbench.document import ProjectDocument
 from workbench.font_model import (
     COL_COVERAGE,
@@ -52,20 +52,13 @@ from workbench.font_model import (
     FontTableModel,
 )
 from workbench.glyph_browser import GlyphBrowser
-from workbench.workers import CoverageJob, JobRunner, RenderJob, run_in_thread
+from workbench.style import set_role
+from workbench.workers import CoverageJob, JobRunner, run_in_thread
 
 ROLES = ("train", "val", "test")
 CUSTOM_TEXT = "__custom_text__"
 CUSTOM_FILE = "__custom_file__"
 _SELECT_ROW = QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows
-
-
-def _fmt_eta(seconds: float | None) -> str:
-    if seconds is None or seconds != seconds or seconds < 0:
-        return "–"
-    s = int(round(seconds))
-    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else \
-        f"{s // 60}:{s % 60:02d}"
 
 
 class DataTab(QWidget):
@@ -89,12 +82,6 @@ class DataTab(QWidget):
         self._roles_runner: JobRunner | None = None
         self._roles_tag = 0
         self.resolved: dict[str, list[Any]] | None = None
-        self.render_runner: JobRunner | None = None
-        self.render_job: RenderJob | None = None
-        self.last_render: dict[str, Any] | None = None
-        self._rate = 0.0
-        self._last_progress: tuple[float, int] | None = None
-        self._render_started = 0.0
 
         # -- alphabet ----------------------------------------------------------------------
         self.alphabet = QComboBox()
@@ -174,8 +161,12 @@ class DataTab(QWidget):
         self.font_status.setWordWrap(True)
         self.roles_message = QLabel()
         self.roles_message.setWordWrap(True)
-        self.roles_message.setStyleSheet("color: #d03030;")
+        self.roles_message.setProperty("role", "error")
         self.roles_message.hide()
+        self.split_note = QLabel()
+        self.split_note.setWordWrap(True)
+        self.split_note.setProperty("role", "hint")
+        self.split_note.hide()
 
         font_box = QGroupBox("Fonts")
         fl = QVBoxLayout(font_box)
@@ -189,30 +180,20 @@ class DataTab(QWidget):
         fl.addWidget(self.table, 1)
         fl.addLayout(roles_row)
         fl.addWidget(self.roles_message)
+        fl.addWidget(self.split_note)
         fl.addWidget(self.font_status)
 
         # -- render ------------------------------------------------------------------------
-        self.render_btn = QPushButton("Render datasets")
-        self.render_btn.setToolTip("Render train / val / test glyph files from the fonts' roles "
-                                   "(Ctrl+Shift+R)")
-        self.render_btn.clicked.connect(lambda: self.render())
-        self.cancel_btn = QPushButton("Cancel")
-        self.cancel_btn.setEnabled(False)
-        self.cancel_btn.clicked.connect(self.cancel_render)
-        self.render_progress = QProgressBar()
-        self.render_progress.setRange(0, 1)
-        self.render_progress.setValue(0)
-        self.render_progress.setFormat("")
-        self.render_info = QLabel("")
-        self.render_info.setWordWrap(True)
-        render_box = QGroupBox("Render")
-        rl = QVBoxLayout(render_box)
-        row = QHBoxLayout()
-        row.addWidget(self.render_btn)
-        row.addWidget(self.render_progress, 1)
-        row.addWidget(self.cancel_btn)
-        rl.addLayout(row)
-        rl.addWidget(self.render_info)
+        self.render_panel = RenderPanel(doc)
+        self.render_panel.stateChanged.connect(self.stateChanged.emit)
+        self.render_panel.throughputChanged.connect(self.throughputChanged.emit)
+        self.render_panel.finished.connect(self._render_finished)
+        render_box = self.render_panel
+        # The panel's widgets, as tests and the window know them.
+        self.render_btn, self.cancel_btn = self.render_panel.render_btn, \
+            self.render_panel.cancel_btn
+        self.render_progress = self.render_panel.render_progress
+        self.render_info = self.render_panel.render_info
 
         # -- glyph browser -----------------------------------------------------------------
         self.browser = GlyphBrowser()
@@ -230,8 +211,8 @@ class DataTab(QWidget):
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(left)
         split.addWidget(browse_box)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 2)
+        split.setStretchFactor(0, 5)
+        split.setStretchFactor(1, 4)
         split.setCollapsible(0, False)
         self.splitter = split
         lay = QVBoxLayout(self)
@@ -244,31 +225,23 @@ class DataTab(QWidget):
 
     # -- project & config --------------------------------------------------------------------
     def _project_changed(self) -> None:
+        self.split_note.hide()
         self.faces = None
         self._faces_key = None
         self.model.set_rows([])
         self._fill_alphabets()
         self._reload_alphabet()
         self.browser.set_project(self.doc.project)
-        self.last_render = None
-        self._describe_existing()
+        self.render_panel.last_render = None
+        self.render_panel.describe_existing()
         self._update_buttons()
 
-    def _describe_existing(self) -> None:
-        """What is on disk already, so an idle Render box still says something useful."""
-        project = self.doc.project
-        if project is None:
-            self.render_info.setText("")
-            return
-        parts = []
-        for split, path in project.dataset_paths().items():
-            if path.exists():
-                when = time.strftime("%Y-%m-%d %H:%M", time.localtime(path.stat().st_mtime))
-                parts.append(f"{split} ({path.name}, {when})")
-        self.render_info.setText(
-            "On disk: " + ", ".join(parts) if parts else
-            "Not rendered yet. Render writes the train, val and test glyph files from the "
-            "fonts' roles.")
+    def files_changed(self) -> None:
+        """Data files changed on disk (deleted, re-rendered elsewhere): say what is there now
+        and re-read the glyph browser, unless we are the ones rendering."""
+        if self.render_panel.runner is None:
+            self.render_panel.describe_existing()
+            self.browser.reload()
 
     def _config_changed(self, keys: frozenset[str]) -> None:
         if any(k in keys for k in ("data.alphabet", "data.font_dirs")):
@@ -315,8 +288,10 @@ class DataTab(QWidget):
             self.classes = list(alpha.classes)
         except SiamError as exc:
             self.alphabet_error = str(exc)
-            self.alphabet_info.setText(f"<span style='color:#d03030'>{exc}</span>")
+            set_role(self.alphabet_info, "error")
+            self.alphabet_info.setText(str(exc))
         else:
+            set_role(self.alphabet_info)
             preview = " ".join(self.classes[:40]) + (" …" if len(self.classes) > 40 else "")
             self.alphabet_info.setText(f"<b>{len(self.classes):,} classes</b>: {preview}")
             if not self.sample_text.text() or self.sample_text.text() not in self.classes:
@@ -384,7 +359,7 @@ class DataTab(QWidget):
                                      f"{done}/{total} faces…")
 
     def _coverage_failed(self, message: str, details: str) -> None:
-        self.font_status.setText(f"<span style='color:#d03030'>{message}</span>")
+        self.font_status.setText(f"<b>Fonts could not be listed:</b> {message}")
 
     def _coverage_finished(self) -> None:
         self._coverage_runners = [r for r in self._coverage_runners
@@ -499,10 +474,12 @@ class DataTab(QWidget):
         fonts = engine.require("fonts")
         lists = self.role_lists()
         faces = self.faces or []
+        switched = []
         if self.resolved is not None and any(not lists[r] for r in ROLES):
             for r in ROLES:
                 if not lists[r]:
                     lists[r] = [engine.face_token(f) for f in self.resolved[r]]
+                    switched.append(f"{r} {len(lists[r])}")
         for row in rows:
             for r in ROLES:
                 kept: list[str] = []
@@ -522,16 +499,25 @@ class DataTab(QWidget):
                 lists[role].append(engine.face_token(row.face))
         n = len(rows)
         try:
-            return self.doc.set_values({"data": {f"{r}_fonts": lists[r] for r in ROLES}},
-                                       f"Set {n} font{'s' * (n != 1)} to {role}")
+            changed = self.doc.set_values({"data": {f"{r}_fonts": lists[r] for r in ROLES}},
+                                          f"Set {n} font{'s' * (n != 1)} to {role}")
         except SiamError as exc:
             dialogs.error(self, "Cannot assign role", str(exc))
             return False
+        if switched and changed:
+            self.split_note.setText(
+                "The roles are now <b>explicit</b>: the automatic split was written into "
+                f"project.toml ({', '.join(switched)} faces) so every face you did not touch "
+                f"keeps its role, and the {n} selected now {'are' if n != 1 else 'is'} "
+                f"<b>{role}</b>. <i>Automatic split</i> goes back (or Undo).")
+            self.split_note.show()
+        return changed
 
     def automatic_split(self) -> None:
         if self.doc.project is not None:
             self.doc.set_values({"data": {f"{r}_fonts": [] for r in ROLES}},
                                 "Automatic font split")
+            self.split_note.hide()
 
     def _selection_changed(self, *_: object) -> None:
         self._update_buttons()
@@ -549,13 +535,13 @@ class DataTab(QWidget):
                 f"train {counts['train']}, val {counts['val']}, test {counts['test']}, "
                 f"unused {counts['unused']}")
         if counts["missing"]:
-            text += f" · <span style='color:#d03030'>{counts['missing']} missing</span>"
+            text += f" · <b>{counts['missing']} missing</b>"
         if not self.coverage_done:
             text += " · computing coverage…"
         else:
             hint = fonts_hint(self.classes, sum(1 for c in known if c > 0))
             if hint:
-                text += f"<br><span style='color:#d03030'>{hint}</span>"
+                text += f"<br><b>{hint}</b>"
         self.font_status.setText(text)
 
     # -- alphabet choices --------------------------------------------------------------------
@@ -652,100 +638,33 @@ class DataTab(QWidget):
 
     # -- rendering ---------------------------------------------------------------------------
     def render(self, force: bool | None = None) -> bool:
-        """Render the project's splits on a worker thread. ``force`` None asks before replacing
-        existing files."""
-        project = self.doc.project
-        if project is None or self.render_runner is not None:
-            return False
-        try:
-            engine.require("render")
-        except SiamError as exc:
-            dialogs.error(self, "Render", str(exc))
-            return False
-        existing = [p for p in project.dataset_paths().values() if p.exists()]
-        if existing and force is None:
-            force = dialogs.ask(self, "Replace datasets?",
-                                "These files exist and will be replaced:\n"
-                                + "\n".join(f"  {p.name}" for p in existing)
-                                + "\n\nThe old files stay until the new ones are complete.")
-            if not force:
-                return False
-        job = RenderJob(project, force=bool(force))
-        runner = JobRunner(job, "siam-render", self)
-        job.progress.connect(self._render_progress)
-        runner.succeeded.connect(self._render_done)
-        runner.failed.connect(self._render_failed)
-        runner.cancelled.connect(self._render_cancelled)
-        runner.finished.connect(self._render_finished)
-        self.render_job, self.render_runner = job, runner
-        self._rate = 0.0
-        self._last_progress = None
-        self._render_started = time.monotonic()
-        self.render_progress.setRange(0, 0)
-        self.render_progress.setFormat("preparing…")
-        self.render_info.setText("Resolving fonts…")
-        self.stateChanged.emit("rendering")
+        """Render the project's splits (:meth:`RenderPanel.render`)."""
+        started = self.render_panel.render(force)
         self._update_buttons()
-        runner.start()
-        return True
+        return started
 
     def cancel_render(self) -> None:
-        if self.render_job is not None:
-            self.render_job.cancel()  # thread-safe; render_splits checks it between blocks
-            self.render_info.setText("Cancelling…")
-            self.cancel_btn.setEnabled(False)
+        self.render_panel.cancel()
 
-    def _render_progress(self, _label: str, done: int, total: int) -> None:
-        now = time.monotonic()
-        if self._last_progress is not None:
-            t0, d0 = self._last_progress
-            if now > t0 and done > d0:
-                inst = (done - d0) / (now - t0)
-                self._rate = inst if self._rate == 0 else 0.7 * self._rate + 0.3 * inst
-        self._last_progress = (now, done)
-        self.render_progress.setRange(0, max(1, total))
-        self.render_progress.setValue(done)
-        self.render_progress.setFormat(f"{done:,} / {total:,} glyphs")
-        eta = (total - done) / self._rate if self._rate > 0 else None
-        self.render_info.setText(f"{self._rate:,.0f} glyphs/s · ETA {_fmt_eta(eta)}")
-        self.throughputChanged.emit(self._rate)
+    @property
+    def render_runner(self) -> JobRunner | None:
+        return self.render_panel.runner
 
-    def _render_done(self, reports: dict[str, Any]) -> None:
-        self.last_render = reports
-        secs = time.monotonic() - self._render_started
-        parts = []
-        for split, rep in reports.items():
-            missing = sum(getattr(rep, "missing_per_face", {}).values())
-            parts.append(f"{split}: {rep.samples:,} samples, {rep.faces} faces"
-                         + (f" ({missing:,} glyphs missing)" if missing else ""))
-        self.render_info.setText(f"Rendered in {secs:.1f}s — " + "; ".join(parts))
-
-    def _render_failed(self, message: str, details: str) -> None:
-        self.render_info.setText(f"<span style='color:#d03030'>Render failed: {message}</span>")
-        dialogs.error(self, "Render failed",
-                      f"{message}\n\nExisting glyph files were left unchanged.", details)
-
-    def _render_cancelled(self) -> None:
-        self.render_info.setText("Cancelled — existing glyph files were left unchanged.")
+    @property
+    def last_render(self) -> dict[str, Any] | None:
+        return self.render_panel.last_render
 
     def _render_finished(self) -> None:
-        self.render_job = None
-        self.render_runner = None
-        self.render_progress.setRange(0, 1)
-        self.render_progress.setValue(1 if self.last_render else 0)
-        self.render_progress.setFormat("")
-        self.stateChanged.emit("idle")
-        self.throughputChanged.emit(0.0)
         self.browser.reload()
         self.datasetsChanged.emit()
         self._update_buttons()
 
     @property
     def busy(self) -> bool:
-        return self.render_runner is not None
+        return self.render_panel.runner is not None
 
     def wait(self, ms: int) -> bool:
-        return self.render_runner is None or self.render_runner.wait(ms)
+        return self.render_panel.runner is None or self.render_panel.runner.wait(ms)
 
     def shutdown(self, ms: int = 5000) -> None:
         """Cancel background work and wait for it (closing the window)."""
@@ -765,9 +684,8 @@ class DataTab(QWidget):
 
     def _update_buttons(self) -> None:
         has = self.doc.project is not None
-        rendering = self.render_runner is not None
-        self.render_btn.setEnabled(has and not rendering)
-        self.cancel_btn.setEnabled(rendering)
+        rendering = self.render_panel.runner is not None
+        self.render_panel.update_buttons()
         self.alphabet.setEnabled(has and not rendering)
         selected = bool(self.selected_rows())
         for b in self.role_buttons.values():

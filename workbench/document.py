@@ -100,8 +100,11 @@ class ProjectDocument(QObject):
         self.configChanged.emit(keys)
 
     def save(self) -> None:
-        """Write ``project.toml`` atomically (core.train.project.Project.save) and mark clean."""
+        """Write ``project.toml`` atomically, keeping the user's comments and layout
+        (:func:`core.train.tomledit.save_project_file`), and mark clean."""
         if self.project is None:
             return
-        self.project.save()
+        from core.train.tomledit import save_project_file
+
+        save_project_file(self.project.file, self.project.config)
         self.undo_stack.setClean()

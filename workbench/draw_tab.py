@@ -44,8 +44,10 @@ from core.train.project import Project, RunInfo
 from workbench import dialogs
 from workbench.canvas import CANVAS_PX, DrawingCanvas
 from workbench.document import ProjectDocument
+from workbench.draw.eval_panel import DrawingsEvalPanel
 from workbench.font_model import glyph_pixmap
 from workbench.glyph_cache import GlyphCache
+from workbench.style import role, set_role
 from workbench.workers import run_in_thread
 
 DEBOUNCE_MS = 150
@@ -53,8 +55,6 @@ PREVIEW_PX = 148
 MAX_K = 20
 RESULT_GLYPH_PX = 40
 THUMB_PX = 44
-ERROR_STYLE = "color: #C0392B;"
-HINT_STYLE = "color: #5F6368;"
 
 
 def has_checkpoint(run: RunInfo) -> bool:
@@ -149,7 +149,6 @@ class DrawTab(QWidget):
         self._query_runner: Any = None
         self._query_pending = False
         self._query_tag = 0
-        self._eval_runner: Any = None
         self._label_from_user = False
         self._setting_label = False
         self._image_size = 37
@@ -293,21 +292,14 @@ class DrawTab(QWidget):
         db.addWidget(self.include_check)
 
         # -- evaluate ----------------------------------------------------------------------------
-        self.eval_btn = QPushButton("Evaluate")
-        self.eval_btn.setToolTip("Run the model on every saved drawing")
-        self.eval_btn.clicked.connect(self.evaluate)
-        self.eval_label = QLabel()
-        self.eval_label.setWordWrap(True)
-        self.missed_list = QListWidget()
-        self.missed_list.setIconSize(QSize(32, 32))
-        self.missed_list.setMaximumHeight(150)
-        eval_box = QGroupBox("Evaluate on the drawings")
-        eb = QVBoxLayout(eval_box)
-        er = QHBoxLayout()
-        er.addWidget(self.eval_btn)
-        er.addWidget(self.eval_label, 1)
-        eb.addLayout(er)
-        eb.addWidget(self.missed_list)
+        self.eval_panel = DrawingsEvalPanel()
+        self.eval_panel.eval_btn.clicked.connect(self.evaluate)
+        self.eval_panel.evaluated.connect(self.evaluated.emit)
+        self.eval_panel.finished.connect(self._update_buttons)
+        eval_box = self.eval_panel
+        # The panel's widgets, as tests and the window know them.
+        self.eval_btn, self.eval_label = self.eval_panel.eval_btn, self.eval_panel.eval_label
+        self.missed_list = self.eval_panel.missed_list
 
         right = QVBoxLayout()
         right.addWidget(label_box)
@@ -367,12 +359,34 @@ class DrawTab(QWidget):
         if p is not None:
             self._image_size = int(p.config.data.image_size)
             self._sync_include()
+        self._apply_framing()
         self.load_store()
         self._set_classes(self._alphabet_classes())
         self._reload(select_default=True)
         self._canvas_changed()
 
+    def framing(self) -> tuple[int, str]:
+        """(margin, size mode) drawings are framed with: the loaded run's (what its network
+        was trained on), else the project's ``data.margin`` / ``data.size_mode``."""
+        if self.run_model is not None:
+            pre = self.run_model.preprocess
+            return int(pre.get("margin", 2)), str(pre.get("size_mode", "fit"))
+        p = self.project
+        if p is None:
+            return 2, "fit"
+        return int(p.config.data.margin), str(getattr(p.config.data, "size_mode", "fit"))
+
+    def _apply_framing(self) -> None:
+        from core.data.imaging import baseline_fraction
+
+        _margin, mode = self.framing()
+        self.canvas.set_baseline(baseline_fraction() if mode == "em" else None)
+        if self.store is not None:
+            self.store.margin, self.store.mode = self.framing()
+
     def _config_changed(self, keys: frozenset[str]) -> None:
+        if "data.size_mode" in keys or "data.margin" in keys:
+            self._apply_framing()
         if "data.include_drawn" in keys:
             self._sync_include()
         if "data.drawn" in keys or "data.image_size" in keys:
@@ -430,9 +444,13 @@ class DrawTab(QWidget):
         self._runs = runs
         self.run_combo.blockSignals(True)
         self.run_combo.clear()
+        from core.infer.runs import best_run
+
+        best = best_run(p, runs) if p is not None and runs else None
         for r in reversed(runs):
             acc = "" if r.best_top1 is None else f", best top-1 {r.best_top1:.0%}"
-            self.run_combo.addItem(f"{r.id} ({r.status}{acc})", str(r.path))
+            star = "★ " if best is not None and r.path == best.path else ""
+            self.run_combo.addItem(f"{star}{r.id} ({r.status}{acc})", str(r.path))
         if not runs:
             self.run_combo.addItem("no trained run yet", None)
         idx = self.run_combo.findData(current) if current else -1
@@ -456,11 +474,14 @@ class DrawTab(QWidget):
             return False
 
     def _default_run_index(self) -> int:
-        """The newest finished run, else the newest with a checkpoint."""
-        for i in range(self.run_combo.count()):
-            path = self.run_combo.itemData(i)
-            info = next((r for r in self._runs if str(r.path) == path), None)
-            if info is not None and info.status == "finished":
+        """The best run (highest best top-1, ``core.infer.runs.best_run``), else the newest."""
+        from core.infer.runs import best_run
+
+        p = self.project
+        best = best_run(p, self._runs) if p is not None else None
+        if best is not None:
+            i = self.run_combo.findData(str(best.path))
+            if i >= 0:
                 return i
         return 0
 
@@ -469,7 +490,7 @@ class DrawTab(QWidget):
         self._load_tag += 1
         self.run_model = None
         if not path:
-            self.model_status.setStyleSheet(HINT_STYLE)
+            set_role(self.model_status, "hint")
             self.model_status.setText("Train a run (Train tab) to see the nearest classes; "
                                       "you can draw and label already.")
             self._show_matches([])
@@ -484,7 +505,7 @@ class DrawTab(QWidget):
         self._load_tag += 1
         tag = self._load_tag
         self.run_model = None
-        self.model_status.setStyleSheet(HINT_STYLE)
+        set_role(self.model_status, "hint")
         self.model_status.setText(f"Loading {run_dir.name}…")
 
         def work() -> tuple[int, Any]:
@@ -501,12 +522,13 @@ class DrawTab(QWidget):
             return
         self.run_model = model
         epoch = model.meta.get("epoch")
-        self.model_status.setStyleSheet("")
+        set_role(self.model_status)
         self.model_status.setToolTip("")
         self.model_status.setText(
             f"{model.run_dir.name}: {len(model.classes):,} classes, "
             f"{Path(model.meta.get('checkpoint', '')).name} after epoch {epoch}")
         self._image_size = model.image_size
+        self._apply_framing()
         self._set_classes(model.classes)
         self.modelLoaded.emit(model.run_dir.name)
         self._update_buttons()
@@ -516,7 +538,7 @@ class DrawTab(QWidget):
         if tag != self._load_tag:
             return
         self.run_model = None
-        self.model_status.setStyleSheet(ERROR_STYLE)
+        set_role(self.model_status, "error")
         short = message if len(message) <= 160 else message[:157] + "…"
         self.model_status.setText(f"Cannot load {run_dir.name}: {short}")
         self.model_status.setToolTip(message)
@@ -534,7 +556,7 @@ class DrawTab(QWidget):
             self.matches = []
             self.preview.setPixmap(QPixmap())
             self.preview.setText("(empty)")
-            self.hint.setStyleSheet(HINT_STYLE)
+            set_role(self.hint, "hint")
             self.hint.setText("Draw a character in the box with the mouse or a pen. The nearest "
                               "classes update as you draw.")
             self._show_matches([])
@@ -560,11 +582,12 @@ class DrawTab(QWidget):
 
         image = self.canvas.image()
         run, k, size = self.run_model, self.k_spin.value(), self._image_size
+        margin, mode = self.framing()
         self._query_tag += 1
         tag = self._query_tag
 
         def work() -> tuple[int, np.ndarray, list[Any]]:
-            prepared = prepare(image, size, name="drawing")
+            prepared = prepare(image, size, name="drawing", margin=margin, mode=mode)
             matches = query(run, [image], k=k)[0] if run is not None else []
             return tag, prepared, matches
 
@@ -579,19 +602,22 @@ class DrawTab(QWidget):
             return
         self.prepared = prepared
         self.preview.setPixmap(_gray_pixmap(prepared, PREVIEW_PX))
+        how = ("the whole box scaled as a font's em box: size and baseline kept, ink "
+               "centred sideways" if self.framing()[1] == "em"
+               else "ink cropped, padded square and resized to fill")
         self.preview_caption.setText(f"What the network sees: {prepared.shape[1]}×"
-                                     f"{prepared.shape[0]} after normalisation (ink, crop, "
-                                     "pad, resize)")
+                                     f"{prepared.shape[0]}, {how}")
         self.matches = list(matches)
         self._show_matches(self.matches)
-        if self.run_model is None and self.model_status.styleSheet() != ERROR_STYLE:
-            self.results_message.setText("No trained run yet: only the normalised image.")
+        if self.run_model is None and role(self.model_status) != "error":
+            self.results_message.setText("Loading the model…" if self.run_combo.currentData()
+                                         else "No trained run yet: only the normalised image.")
         if self.matches and not self._label_from_user:
             self._put_label(self.matches[0].label)
         self.queried.emit()
 
     def _query_failed(self, message: str, _details: str) -> None:
-        self.hint.setStyleSheet(ERROR_STYLE)
+        set_role(self.hint, "error")
         self.hint.setText(message)
         self.queried.emit()
 
@@ -613,7 +639,7 @@ class DrawTab(QWidget):
         if matches:
             self.results_message.setText("Click a class to use it as the label.")
         elif self.run_model is None:
-            if self.model_status.styleSheet() == ERROR_STYLE:
+            if role(self.model_status) == "error":
                 self.results_message.setText("No model: choose another run.")
             elif self.run_combo.currentData():
                 self.results_message.setText("Loading the model…")
@@ -671,20 +697,21 @@ class DrawTab(QWidget):
 
         self.store = None
         path = self.drawn_path()
-        self.store_message.setStyleSheet("")
+        set_role(self.store_message)
         if path is None:
             self.store_message.clear()
             self._fill_drawings()
             return
         try:
-            self.store = DrawnStore(path, image_size=self._image_size)
+            margin, mode = self.framing()
+            self.store = DrawnStore(path, image_size=self._image_size, margin=margin, mode=mode)
         except (SiamError, OSError) as exc:
-            self.store_message.setStyleSheet(ERROR_STYLE)
+            set_role(self.store_message, "error")
             self.store_message.setText(f"Cannot read the drawings: {exc}. Saving is off so the "
                                        "file is not overwritten; move it away or fix it.")
         else:
             if self.store.warning:
-                self.store_message.setStyleSheet("color: #B9770E;")
+                set_role(self.store_message, "warning")
                 self.store_message.setText(self.store.warning)
             else:
                 self.store_message.setText(
@@ -708,7 +735,7 @@ class DrawTab(QWidget):
 
     def _store_changed(self, message: str) -> None:
         path = self.drawn_path()
-        self.store_message.setStyleSheet("")
+        set_role(self.store_message)
         self.store_message.setText(f"{message} — {len(self.store)} drawing(s) in "
                                    f"{path.name if path else 'drawn.h5'}")
         self._fill_drawings()
@@ -722,7 +749,7 @@ class DrawTab(QWidget):
         try:
             row = self.store.add(self.canvas.image(), label)
         except (SiamError, OSError) as exc:
-            self.store_message.setStyleSheet(ERROR_STYLE)
+            set_role(self.store_message, "error")
             self.store_message.setText(f"Not saved: {exc}")
             return False
         self._store_changed(f"Saved drawing {row} as “{label}”")
@@ -743,7 +770,7 @@ class DrawTab(QWidget):
             for r in rows:
                 self.store.relabel(r, label)
         except (SiamError, OSError) as exc:
-            self.store_message.setStyleSheet(ERROR_STYLE)
+            set_role(self.store_message, "error")
             self.store_message.setText(f"Relabel failed: {exc}")
             self.load_store()
             return False
@@ -761,7 +788,7 @@ class DrawTab(QWidget):
             for r in reversed(rows):
                 self.store.delete(r)
         except (SiamError, OSError) as exc:
-            self.store_message.setStyleSheet(ERROR_STYLE)
+            set_role(self.store_message, "error")
             self.store_message.setText(f"Delete failed: {exc}")
             self.load_store()
             return False
@@ -771,63 +798,13 @@ class DrawTab(QWidget):
     # -- evaluate ----------------------------------------------------------------------------
     def evaluate(self) -> bool:
         """Run the loaded model on every saved drawing (worker thread)."""
-        from core.infer.evaluate import evaluate
-
         path = self.drawn_path()
-        run = self.run_model
-        if run is None or path is None or self.store is None or not len(self.store) \
-                or self._eval_runner is not None:
+        if self.run_model is None or path is None or self.store is None \
+                or not len(self.store):
             return False
-        drawings = list(self.store.drawings)
-        self.eval_label.setStyleSheet(HINT_STYLE)
-        self.eval_label.setText("Evaluating…")
-        self.missed_list.clear()
-
-        def work() -> dict[str, Any]:
-            result = evaluate(run, path, keep_predictions=True)
-            result["classes"] = list(run.classes)
-            return result
-
-        def done(result: dict[str, Any]) -> None:
-            self._show_evaluation(result, drawings)
-
-        def failed(message: str, _details: str) -> None:
-            self.eval_label.setStyleSheet(ERROR_STYLE)
-            self.eval_label.setText(message)
-
-        runner = run_in_thread(work, self, "siam-eval-drawn", done, failed)
-        runner.finished.connect(self._eval_finished)
-        self._eval_runner = runner
+        started = self.eval_panel.evaluate(self.run_model, path, list(self.store.drawings))
         self._update_buttons()
-        return True
-
-    def _eval_finished(self) -> None:
-        self._eval_runner = None
-        self._update_buttons()
-
-    def _show_evaluation(self, result: dict[str, Any], drawings: list[Any]) -> None:
-        classes = result["classes"]
-        unknown = result.get("unknown_classes", 0)
-        self.eval_label.setStyleSheet("")
-        self.eval_label.setText(
-            f"top-1 <b>{result['top1']:.1%}</b> · top-5 {result['top5']:.1%} of "
-            f"{result['n']} drawing(s)"
-            + (f" · {unknown} of classes the run does not know" if unknown else ""))
-        labels, pred, rows = result["labels"], result["pred"], result["rows"]
-        missed = np.flatnonzero(pred[:, 0] != labels)
-        for i in missed:
-            row = int(rows[i])
-            img = drawings[row].image if row < len(drawings) else None
-            truth, got = classes[int(labels[i])], classes[int(pred[i, 0])]
-            rank = np.flatnonzero(pred[i] == labels[i])
-            where = f" (it is #{int(rank[0]) + 1})" if rank.size else ""
-            item = QListWidgetItem(f"drawn “{truth}” → read “{got}”{where}")
-            if img is not None:
-                item.setIcon(QIcon(glyph_pixmap(img, 32)))
-            self.missed_list.addItem(item)
-        if not missed.size:
-            self.missed_list.addItem("No misrecognised drawing.")
-        self.evaluated.emit(result)
+        return started
 
     # -- buttons -----------------------------------------------------------------------------
     def _update_buttons(self, *_: object) -> None:
@@ -847,13 +824,13 @@ class DrawTab(QWidget):
         self.delete_btn.setEnabled(has_store and selected)
         self.eval_btn.setEnabled(self.run_model is not None and has_store
                                  and bool(self.store and len(self.store))
-                                 and self._eval_runner is None)
+                                 and not self.eval_panel.busy())
         self.undo_btn.setEnabled(self.canvas.can_undo())
         self.redo_btn.setEnabled(self.canvas.can_redo())
         self.clear_btn.setEnabled(drawn)
 
     def busy(self) -> bool:
-        return any(r is not None for r in (self._query_runner, self._eval_runner)) or \
+        return self._query_runner is not None or self.eval_panel.busy() or \
             self._timer.isActive()
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt override

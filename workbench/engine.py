@@ -12,15 +12,13 @@ from __future__ import annotations
 import importlib
 import inspect
 import re
-import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from core.atomic import write_text_atomic
 from core.errors import SiamError
-from core.train.config import SCHEMA, dump_toml
+from core.train.config import SCHEMA
 
 _PURPOSE = {
     "alphabets": "named alphabets",
@@ -125,16 +123,18 @@ def offending_key(message: str) -> tuple[str, str | None] | None:
     return None
 
 
-def reset_key(file: Path, section: str, key: str | None) -> Path:
-    """Remove ``section.key`` (or the whole unknown section) from ``file`` so its default
-    applies again. The original is kept next to it as ``project.toml.bak``; returns that path."""
-    text = file.read_text(encoding="utf-8")
-    raw = tomllib.loads(text)
-    if key is None:
-        raw.pop(section, None)
-    elif isinstance(raw.get(section), dict):
-        raw[section].pop(key, None)
-    backup = file.with_name(file.name + ".bak")
-    write_text_atomic(backup, text)
-    write_text_atomic(file, dump_toml({s: t for s, t in raw.items() if isinstance(t, dict)}))
-    return backup
+def reset_key(file: Path, section: str, key: str | None,
+              rename_to: str | None = None) -> Path:
+    """Fix ``section.key`` in ``file``: rename it to ``rename_to`` keeping its value (a typo),
+    or remove it (or the whole unknown section) so its default applies. Comments and layout
+    are kept (:func:`core.train.tomledit.fix_key`); the original is kept as
+    ``project.toml.bak``, whose path is returned."""
+    from core.train.tomledit import fix_key
+
+    return fix_key(file, section, key, rename_to)
+
+
+def suggested_key(message: str) -> str | None:
+    """The key a config error suggests (``did you mean `epochs`?``), if any."""
+    m = re.search(r"did you mean `([A-Za-z_0-9]+)`", message)
+    return m.group(1) if m else None

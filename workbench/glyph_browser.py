@@ -18,11 +18,12 @@ from PySide6.QtCore import (
     QAbstractTableModel,
     QModelIndex,
     QPersistentModelIndex,
+    QRect,
     QSize,
     Qt,
     Signal,
 )
-from PySide6.QtGui import QFont, QPixmap
+from PySide6.QtGui import QColor, QFont, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -32,6 +33,8 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QSpinBox,
+    QStyle,
+    QStyleOptionHeader,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -46,6 +49,7 @@ from workbench.workers import JobRunner, run_in_thread
 
 PAGE_SIZE = 24
 CELL_PX = 44
+HEADER_CHARS = 18  # face names longer than this are cut (the tooltip has the full name)
 _Index = QModelIndex | QPersistentModelIndex
 
 
@@ -126,10 +130,43 @@ def load_page(index: FileIndex, page: int) -> GlyphPage:
     return out
 
 
+class RotatedHeader(QHeaderView):
+    """A horizontal header whose labels run bottom-to-top, so every face's name is readable
+    in a column no wider than its glyphs (a file with 155 faces scrolls sideways)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(Qt.Orientation.Horizontal, parent)
+        self.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        width = self.fontMetrics().horizontalAdvance("M" * (HEADER_CHARS - 4))
+        self.setFixedHeight(width + 14)
+
+    def paintSection(self, painter: QPainter, rect: QRect, section: int) -> None:  # noqa: N802
+        if not rect.isValid():
+            return
+        opt = QStyleOptionHeader()
+        self.initStyleOption(opt)
+        opt.rect = rect
+        opt.section = section
+        opt.text = ""
+        self.style().drawControl(QStyle.ControlElement.CE_Header, opt, painter, self)
+        text = self.model().headerData(section, Qt.Orientation.Horizontal,
+                                       Qt.ItemDataRole.DisplayRole) if self.model() else ""
+        painter.save()
+        painter.setPen(self.palette().color(self.foregroundRole()))
+        painter.translate(rect.left() + rect.width() / 2 - self.fontMetrics().height() / 2,
+                          rect.bottom() - 4)
+        painter.rotate(-90)
+        painter.drawText(QRect(0, 0, rect.height() - 8, self.fontMetrics().height() + 2),
+                         int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
+                         str(text or ""))
+        painter.restore()
+
+
 class GlyphGridModel(QAbstractTableModel):
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self.page: GlyphPage | None = None
+        self.highlight: int | None = None  # a class label found with the search box
         self._pix: dict[int, QPixmap] = {}
         self._columns: list[tuple[int, int]] = []
 
@@ -174,8 +211,9 @@ class GlyphGridModel(QAbstractTableModel):
             name = ix.source_names[s]
             if role == Qt.ItemDataRole.DisplayRole:
                 label = short_source(name)
-                label = label if len(label) <= 12 else label[:11] + "…"
-                return f"{label}\nv{k + 1}" if ix.variants > 1 else label
+                if ix.variants > 1:
+                    label = f"{label} v{k + 1}"
+                return label if len(label) <= HEADER_CHARS else label[:HEADER_CHARS - 1] + "…"
             if role == Qt.ItemDataRole.ToolTipRole:
                 return name + (f" (variant {k + 1})" if ix.variants > 1 else "")
         else:
@@ -188,10 +226,20 @@ class GlyphGridModel(QAbstractTableModel):
             if role == Qt.ItemDataRole.FontRole:
                 f = QFont()
                 f.setPointSizeF(f.pointSizeF() * 1.25)
+                f.setBold(label == self.highlight)
                 return f
+            if role == Qt.ItemDataRole.BackgroundRole and label == self.highlight:
+                return QColor(255, 214, 102)
         return None
 
+    def row_label(self, row: int) -> int | None:
+        return self.page.labels[row] if self.page is not None and row < len(self.page.labels) \
+            else None
+
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if role == Qt.ItemDataRole.BackgroundRole and self.highlight is not None \
+                and index.isValid() and self.row_label(index.row()) == self.highlight:
+            return QColor(255, 214, 102, 150)
         fr = self.file_row(index)
         if fr is None or self.page is None:
             return None
@@ -247,6 +295,7 @@ class GlyphBrowser(QWidget):
 
         self.model = GlyphGridModel(self)
         self.view = QTableView()
+        self.view.setHorizontalHeader(RotatedHeader(self.view))
         self.view.setModel(self.model)
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -254,8 +303,10 @@ class GlyphBrowser(QWidget):
         for header in (self.view.horizontalHeader(), self.view.verticalHeader()):
             header.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
             header.setDefaultSectionSize(CELL_PX)
-        self.view.horizontalHeader().setDefaultSectionSize(CELL_PX + 24)
         self.view.horizontalHeader().setMinimumSectionSize(CELL_PX)
+        self.view.horizontalHeader().setDefaultSectionSize(CELL_PX)
+        self.view.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
         self.view.clicked.connect(self._clicked)
         self.status = QLabel("")
         self.status.setWordWrap(True)
@@ -312,6 +363,7 @@ class GlyphBrowser(QWidget):
 
     def _dataset_changed(self) -> None:
         path = self.dataset.currentData()
+        self.model.highlight = None
         if path:
             self.index = None
             self._request(str(path), 0)
@@ -355,15 +407,20 @@ class GlyphBrowser(QWidget):
         self.next_btn.setEnabled(page.page < ix.num_pages - 1)
         self._update_status()
         if self._select_label is not None and self._select_label in page.labels:
-            self.view.scrollTo(self.model.index(page.labels.index(self._select_label), 0))
-            self.view.verticalHeader().setHighlightSections(True)
+            row = page.labels.index(self._select_label)
+            self.model.highlight = self._select_label
+            self.model.headerDataChanged.emit(Qt.Orientation.Vertical, row, row)
+            self.model.dataChanged.emit(self.model.index(row, 0),
+                                        self.model.index(row, self.model.columnCount() - 1))
+            self.view.scrollTo(self.model.index(row, 0),
+                               QAbstractItemView.ScrollHint.PositionAtCenter)
             self._select_label = None
 
     def _failed(self, message: str, details: str) -> None:
         self.model.set_page(None)
         self._set_enabled(False)
         self.dataset.setEnabled(True)
-        self.status.setText(f"<span style='color:#d03030'>{message}</span>")
+        self.status.setText(f"<b>{message}</b>")
 
     def _load_done(self) -> None:
         self._runner = None
@@ -375,6 +432,10 @@ class GlyphBrowser(QWidget):
         for w in (self.prev_btn, self.next_btn, self.page_spin, self.search, self.view):
             w.setEnabled(on)
         self.dataset.setEnabled(self.dataset.count() > 0)
+
+    def highlighted(self) -> int | None:
+        """The class the search box highlighted (tests)."""
+        return self.model.highlight
 
     def _update_status(self) -> None:
         ix = self.index
@@ -408,6 +469,7 @@ class GlyphBrowser(QWidget):
             self.status.setText(f"No class “{self.search.text().strip()}” in this file.")
             return
         self._select_label = label
+        self.status.setText(f"Found “{self.index.classes[label]}” (class {label}): highlighted.")
         self.page_spin.setValue(label // PAGE_SIZE + 1)
         if self.model.page is not None and label in self.model.page.labels:
             self._loaded(self.model.page)

@@ -32,16 +32,16 @@ AUTO_ROLES_MAX_CLASSES = 3000  # larger alphabets: no automatic split just for t
 
 def _train_file_faces(project: Project, faces: list[Any]) -> list[Any]:
     """Faces the project's training file was rendered from (its ``/source_names``)."""
-    import h5py
+    from core.data.glyphs import GlyphFile
+    from core.errors import SiamError
 
     path = project.dataset_paths()["train"]
     if not path.exists():
         return []
     try:
-        with h5py.File(path, "r") as h5:
-            names = [n.decode() if isinstance(n, bytes) else str(n)
-                     for n in h5["source_names"][()]]
-    except (OSError, KeyError):
+        with GlyphFile(path) as gf:
+            names = list(gf.source_names)
+    except (SiamError, OSError):
         return []
     by_id = {f.id: f for f in faces}
     return [by_id[n] for n in names if n in by_id]

@@ -1,16 +1,22 @@
-"""Training curves as plain growing arrays, fed either live from trainer events or read back
-from a run's ``metrics.jsonl``. Qt-free so the plots, the screenshot mode and tests share it.
+"""Training curves as plain growing arrays, fed live from trainer events or filled from a run's
+files through :func:`core.infer.analysis.read_curves` (the GUI never parses run files itself).
+Qt-free so the plots, the screenshot mode and tests share it.
+
+Throughput has one definition everywhere (:data:`core.infer.analysis.THROUGHPUT_EMA`): the
+trainer's events carry the smoothed rate, read-back smooths the logged per-iteration rates the
+same way, so live and reloaded curves agree.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from core.infer.analysis import EPOCH_KEYS, RunCurves, read_curves
 
 
 class _Grow:
@@ -26,6 +32,10 @@ class _Grow:
         self._a[self._n] = value
         self._n += 1
 
+    def extend(self, values: np.ndarray) -> None:
+        for v in np.asarray(values, dtype=np.float64):
+            self.append(float(v))
+
     def view(self) -> np.ndarray:
         return self._a[: self._n]
 
@@ -35,7 +45,8 @@ class _Grow:
 
 @dataclass
 class History:
-    """Per-iteration loss (total, parts, smoothed) and throughput; per-epoch accuracies."""
+    """Per-iteration loss (total, parts, smoothed) and throughput; per-epoch accuracies; the
+    steps where epochs begin; the baselines a run logged."""
 
     smoothing: float = 0.9  # EMA factor of the smoothed loss line
     steps: _Grow = field(default_factory=_Grow)
@@ -45,17 +56,25 @@ class History:
     parts: dict[str, _Grow] = field(default_factory=dict)
     epochs: _Grow = field(default_factory=_Grow)
     epoch_values: dict[str, _Grow] = field(default_factory=dict)
+    epoch_starts: list[float] = field(default_factory=list)  # step − 0.5 where an epoch began
+    baselines: dict[str, float] = field(default_factory=dict)  # "pixel-1nn val" → top-1
     version: int = 0  # bumped on every change so views can skip redundant redraws
+    _last_epoch: int = -1
+    _ema: dict[tuple[str, float], list[Any]] = field(default_factory=dict)
 
-    EPOCH_KEYS = ("top1", "top5", "val_top1", "val_top5")
+    EPOCH_KEYS = EPOCH_KEYS
 
     def __post_init__(self) -> None:
         for key in self.EPOCH_KEYS:
             self.epoch_values.setdefault(key, _Grow())
 
     def add_iteration(self, step: float, loss: float, parts: dict[str, float],
-                      images_per_s: float) -> None:
+                      images_per_s: float, epoch: int | None = None) -> None:
         n = len(self.steps)
+        if epoch is not None:
+            if self._last_epoch >= 0 and epoch != self._last_epoch:
+                self.epoch_starts.append(step - 0.5)
+            self._last_epoch = epoch
         self.steps.append(step)
         self.loss.append(loss)
         prev = self.smooth.view()[-1] if len(self.smooth) else loss
@@ -82,6 +101,11 @@ class History:
             self.epoch_values[key].append(math.nan if v is None else float(v))
         self.version += 1
 
+    def set_baseline(self, name: str, top1: float | None) -> None:
+        if top1 is not None and top1 == top1:
+            self.baselines[name] = float(top1)
+            self.version += 1
+
     def add_event(self, event: Any) -> None:
         """Feed one trainer event (core.train.events); other event types are ignored."""
         name = type(event).__name__
@@ -89,57 +113,57 @@ class History:
             if len(self.steps) and event.step + 1 <= self.steps.view()[-1]:
                 return  # already read back from metrics.jsonl (resumed run)
             self.add_iteration(event.step + 1, event.loss, dict(event.parts),
-                               event.images_per_s)
+                               event.images_per_s, epoch=int(event.epoch))
         elif name == "EpochFinished":
             if len(self.epochs) and event.epoch + 1 <= self.epochs.view()[-1]:
                 return
             self.add_epoch(event.epoch + 1, {k: getattr(event, k, None) for k in self.EPOCH_KEYS})
+        elif name == "RunStarted":
+            self.set_baseline("pixel-1nn val", getattr(event, "pixel_nn_val_top1", None))
+
+    def smoothed(self, factor: float, key: str = "loss") -> np.ndarray:
+        """``loss`` (or a part) smoothed with EMA ``factor`` (0 = raw); NaN gaps stay NaN.
+        Kept incrementally per (key, factor), so a live redraw only smooths the new points."""
+        raw = self.loss.view() if key == "loss" else self.parts[key].view()
+        if factor <= 0 or not len(raw):
+            return raw
+        cache = self._ema.get((key, factor))
+        if cache is None:
+            cache = self._ema[(key, factor)] = [_Grow(), None]
+        out, acc = cache
+        for v in raw[len(out):]:
+            if math.isfinite(v):
+                acc = v if acc is None else factor * acc + (1 - factor) * v
+                out.append(acc)
+            else:
+                out.append(math.nan)
+        cache[1] = acc
+        return out.view()
+
+    @property
+    def accuracy_set(self) -> str:
+        v = self.epoch_values["val_top1"].view()
+        return "val" if len(v) and np.isfinite(v).any() else "train"
+
+    @classmethod
+    def from_curves(cls, curves: RunCurves) -> History:
+        h = cls()
+        for i, step in enumerate(curves.steps):
+            h.add_iteration(float(step), float(curves.loss[i]),
+                            {k: float(v[i]) for k, v in curves.parts.items()
+                             if math.isfinite(v[i])},
+                            float(curves.throughput[i]), epoch=int(curves.iter_epoch[i]))
+        for j, e in enumerate(curves.epochs):
+            h.add_epoch(float(e), {k: float(curves.epoch_values[k][j]) for k in cls.EPOCH_KEYS})
+        for name, value in curves.baselines.items():
+            h.set_baseline(name, value)
+        return h
 
     def __len__(self) -> int:
         return len(self.steps)
 
 
-# Keys of an iteration record that are not loss parts (core.train.trainer flattens the parts in).
-_NOT_PARTS = {"event", "time", "epoch", "iteration", "iterations", "step", "loss",
-              "images_per_s", "triplets_per_s", "images", "triplets", "lr", "parts"}
-
-
-def _num(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
 def read_metrics(path: Path, history: History | None = None) -> History:
-    """Read a run's ``metrics.jsonl`` (a run folder or the file). Unknown or broken lines are
-    skipped, so a run killed mid-write still plots everything before the damage."""
-    path = Path(path)
-    file = path / "metrics.jsonl" if path.is_dir() else path
-    h = history or History()
-    try:
-        lines = file.read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return h
-    for line in lines:
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if not isinstance(rec, dict):
-            continue
-        kind = str(rec.get("event", "")).lower()
-        if kind.startswith("iteration"):
-            step = _num(rec.get("step"))
-            loss = _num(rec.get("loss"))
-            if step is None or loss is None:
-                continue
-            nested = rec.get("parts")
-            source = nested if isinstance(nested, dict) else {
-                k: v for k, v in rec.items() if k not in _NOT_PARTS}
-            parts = {k: float(v) for k, v in source.items() if _num(v) is not None}
-            rate = _num(rec.get("images_per_s", rec.get("triplets_per_s")))  # older runs
-            h.add_iteration(step + 1, loss, parts, rate or math.nan)
-        elif kind.startswith("epoch"):
-            epoch = _num(rec.get("epoch"))
-            if epoch is None:
-                continue
-            h.add_epoch(epoch + 1, {k: _num(rec.get(k)) for k in History.EPOCH_KEYS})
-    return h
+    """A run's curves (``core.infer.analysis.read_curves`` of a run folder or its
+    ``metrics.jsonl``) as a :class:`History`; ``history`` is ignored (kept for callers)."""
+    return History.from_curves(read_curves(Path(path)))

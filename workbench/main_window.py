@@ -30,10 +30,12 @@ from workbench import dialogs, engine, settings
 from workbench.data_tab import DataTab
 from workbench.document import ProjectDocument
 from workbench.draw_tab import DrawTab
+from workbench.help_pages import METHODS_HTML, HelpDialog, shortcuts_html
 from workbench.miners_tab import MinersTab
 from workbench.project_panel import ProjectPanel
 from workbench.runs_tab import RunsTab
 from workbench.train_tab import TrainTab
+from workbench.watcher import ProjectWatcher
 from workbench.workers import prewarm_imports, run_in_thread
 
 TAB_NAMES = ("Data", "Train", "Miners", "Draw", "Runs")
@@ -95,6 +97,7 @@ class MainWindow(QMainWindow):
         sb.addPermanentWidget(self.state_label)
         sb.addPermanentWidget(self.device_label)
 
+        self.watcher = ProjectWatcher(self)
         self._make_actions()
         self._make_menus()
         self._connect()
@@ -110,6 +113,9 @@ class MainWindow(QMainWindow):
         state = settings.settings().value("window/state")
         if state is not None:
             self.restoreState(state)
+        else:  # first start: a project panel that does not eat the tabs' room at 1280 px
+            QTimer.singleShot(0, lambda: self.resizeDocks([self.dock], [235],
+                                                          Qt.Orientation.Horizontal))
 
     # -- actions & menus ---------------------------------------------------------------------
     def _action(self, text: str, slot: object, shortcut: QKeySequence | str | None = None,
@@ -180,6 +186,10 @@ class MainWindow(QMainWindow):
         for act in (self.render_act, self.start_act, self.pause_act, self.stop_act):
             run.addAction(act)
         help_menu = mb.addMenu("&Help")
+        self.methods_act = self._action("&Methods and formulas", self.show_methods, "F1")
+        help_menu.addAction(self.methods_act)
+        help_menu.addAction(self._action("&Keyboard shortcuts", self.show_shortcuts))
+        help_menu.addSeparator()
         help_menu.addAction(self._action("&About", self._about))
 
         tb = self.addToolBar("Main")
@@ -200,10 +210,16 @@ class MainWindow(QMainWindow):
         self.train_tab.stateChanged.connect(self._job_state)
         self.data_tab.stateChanged.connect(self._job_state)
         self.train_tab.throughputChanged.connect(
-            lambda v: self.speed_label.setText(f"{v:,.0f} triplets/s" if v else ""))
+            lambda v: self.speed_label.setText(f"{v:,.0f} images/s" if v else ""))
         self.data_tab.throughputChanged.connect(
             lambda v: self.speed_label.setText(f"{v:,.0f} glyphs/s" if v else ""))
         self.train_tab.runsChanged.connect(self.refresh)
+        self.train_tab.stateChanged.connect(self._live_status)
+        self.runs_tab.runsChanged.connect(self.refresh)
+        self.runs_tab.showRun.connect(self.show_run)
+        self.runs_tab.active_run = lambda: self.train_tab.run_dir if self.train_tab.busy \
+            else None
+        self.watcher.changed.connect(self._files_changed)
         self.train_tab.trainerEvent.connect(self.miners_tab.on_trainer_event)
         self.train_tab.renderRequested.connect(self._render_requested)
         self.train_tab.jobFinished.connect(self._job_finished)
@@ -263,7 +279,24 @@ class MainWindow(QMainWindow):
         self.train_tab.set_blocked("Wait for rendering to finish" if state == "rendering"
                                    else "")
 
+    def _live_status(self, state: str) -> None:
+        """The run this window trains shows its live state at once (status.json is only
+        rewritten at an epoch end), e.g. "running" right after Resume."""
+        busy = self.train_tab.busy and self.train_tab.run_dir is not None
+        live = {"training": "running", "paused": "paused", "stopping": "stopping"}.get(state)
+        self.panel.live = (self.train_tab.run_dir, live) if busy and live else None
+        self.panel.refresh(keep=True)
+
+    def _files_changed(self) -> None:
+        """Something under the project changed on disk (a data file deleted or replaced, a run
+        added or removed by another program): re-read what shows it."""
+        self.panel.refresh(keep=True)
+        self.data_tab.files_changed()
+        self._stale_tabs = {self.miners_tab, self.draw_tab, self.runs_tab}
+        self._refresh_current_tab()
+
     def _project_changed(self) -> None:
+        self.watcher.watch(self.doc.project)
         self.panel.refresh(self.doc.project)
         self._update_title()
         self._update_actions()
@@ -354,23 +387,32 @@ class MainWindow(QMainWindow):
         bare = message[len(exc.path) + 2:] if exc.path and message.startswith(exc.path) \
             else message
         key = engine.offending_key(bare)
+        hint = engine.suggested_key(bare) if key is not None and key[1] else None
         options = ["Open project.toml for editing"]
+        actions: list[tuple[str, str | None]] = []
         if key is not None:
             name = f"{key[0]}.{key[1]}" if key[1] else f"[{key[0]}]"
-            options.append(f"Reset {name} to its default")
+            if hint is not None:
+                options.append(f"Rename {name} to {key[0]}.{hint} (keep its value)")
+                actions.append(("rename", hint))
+            options.append(f"Remove {name} (its default applies)" if key[1] and
+                           "unknown key" in bare else f"Reset {name} to its default")
+            actions.append(("remove", None))
         choice = dialogs.choose(self, "Invalid project", f"The project could not be opened:\n\n"
-                                f"{message}", options, default=len(options) - 1)
+                                f"{message}", options, default=1 if len(options) > 1 else 0)
         if choice == 0:
             QDesktopServices.openUrl(QUrl.fromLocalFile(str(file)))
             return False
-        if choice == 1 and key is not None:
+        if choice >= 1 and key is not None and choice - 1 < len(actions):
+            what, new = actions[choice - 1]
             try:
-                backup = engine.reset_key(file, key[0], key[1])
+                backup = engine.reset_key(file, key[0], key[1], rename_to=new)
             except (OSError, SiamError, ValueError) as err:
-                dialogs.error(self, "Cannot reset", str(err))
+                dialogs.error(self, "Cannot fix the file", str(err))
                 return False
-            self.statusBar().showMessage(f"Reset {name}; the old file is kept as {backup.name}",
-                                         8000)
+            done = f"Renamed {name} to {key[0]}.{new}" if what == "rename" else f"Reset {name}"
+            self.statusBar().showMessage(f"{done}; comments kept; the old file is kept as "
+                                         f"{backup.name}", 8000)
             return True
         return False
 
@@ -453,7 +495,8 @@ class MainWindow(QMainWindow):
             self._closing = True
             self.train_tab.stop()
             self.state_label.setText("stopping…")
-            self.statusBar().showMessage("Stopping training and saving a checkpoint…")
+            self.statusBar().showMessage("Stopping training at the next iteration (the run "
+                                         "keeps a resumable checkpoint)…")
             deadline = time.monotonic() + STOP_WAIT_MS / 1000
             if QApplication.instance() is None or self._closing_blocks:
                 self.train_tab.wait(max(0, int((deadline - time.monotonic()) * 1000)))
@@ -471,6 +514,19 @@ class MainWindow(QMainWindow):
 
     #: When True, closing blocks in ``QThread.wait`` instead of deferring (app shutdown path).
     _closing_blocks = False
+
+    def show_methods(self) -> HelpDialog:
+        dlg = HelpDialog("Methods — Siam Workbench", METHODS_HTML, self)
+        dlg.show()
+        self._help = dlg
+        return dlg
+
+    def show_shortcuts(self) -> HelpDialog:
+        acts = [a for a in self.findChildren(QAction) if a.shortcuts()]
+        dlg = HelpDialog("Keyboard shortcuts — Siam Workbench", shortcuts_html(acts), self)
+        dlg.show()
+        self._help = dlg
+        return dlg
 
     def _about(self) -> None:
         dialogs.info(self, "About Siam Workbench",

@@ -21,39 +21,27 @@ classes stay responsive.
 
 from __future__ import annotations
 
-import tomllib
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QModelIndex,
     QPersistentModelIndex,
-    QPoint,
-    QRect,
     QSize,
     Qt,
     QTimer,
     Signal,
 )
 from PySide6.QtGui import (
-    QColor,
-    QFont,
-    QMouseEvent,
-    QPainter,
-    QPaintEvent,
     QPalette,
-    QPen,
     QShowEvent,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
-    QGridLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -70,22 +58,35 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.infer.analysis import MiningHistory, pca_2d, read_mining
+from core.infer.analysis import (
+    MiningHistory,
+    RunMining,
+    class_samples,
+    load_run_mining,
+    nearest_classes,
+    pca_2d,
+    read_epoch_edges,
+    read_run_config,
+    run_miners,
+)
 from core.train.project import Project, RunInfo
 from workbench.cluster_graph import ClusterGraph
 from workbench.document import ProjectDocument
-from workbench.font_model import glyph_pixmap
 from workbench.glyph_cache import GlyphCache
+from workbench.miners.bars import ProbabilityBars
+from workbench.miners.class_table import ArrowStyle, ClassTableModel
+from workbench.miners.heatmap import HeatmapPanel
+from workbench.miners.live import LiveMining, is_uniform, uniform_probability
+from workbench.miners.neighbors import NeighborStrip
+from workbench.miners.why import WhyPanel
 from workbench.plots import COLORS, themed_plot
+from workbench.style import set_role
 from workbench.workers import run_in_thread
 
 LIVE = "live"
 FLUSH_MS = 100  # ≤ 10 redraws per second
 TOP_N = 30
-NEIGHBORS = 5
 SAMPLES_PER_CLASS = 3
-MISSING_STYLE = "background: #FFF4D6; color: #6B4E00; padding: 4px; border-radius: 3px;"
-ERROR_STYLE = "background: #FDE2E1; color: #8A1F11; padding: 4px; border-radius: 3px;"
 _Index = QModelIndex | QPersistentModelIndex
 
 
@@ -103,470 +104,6 @@ def _decade(k: int) -> str:
 
 def _fmt_p(p: float) -> str:
     return "–" if p != p else f"{p:.3g}"
-
-
-def uniform_probability(probabilities: np.ndarray,
-                        mean_distance: np.ndarray | None = None) -> float:
-    """1 / (number of classes the miner can draw), the reference line of every view. Classes
-    without samples have a NaN mean distance; without distances every class counts."""
-    if mean_distance is not None and len(mean_distance) == len(probabilities):
-        present = int(np.count_nonzero(np.isfinite(mean_distance)))
-    else:
-        present = len(probabilities)
-    return 1.0 / max(present, 1)
-
-
-def is_uniform(probabilities: np.ndarray) -> bool:
-    """True for the random miner's distribution: every class it draws has the same share
-    (classes without samples, at 0, are ignored — but a distribution that put everything on a
-    few classes is not uniform)."""
-    p = np.asarray(probabilities, dtype=np.float64)
-    nz = p[p > 0]
-    if nz.size == 0:
-        return True
-    return nz.size >= 0.5 * p.size and bool(np.allclose(nz, nz.mean(), rtol=1e-6, atol=0))
-
-
-# -- data ------------------------------------------------------------------------------------
-@dataclass
-class LiveMining:
-    """Mining rows collected from ``EpochFinished`` events of the running training."""
-
-    classes: list[str]
-    run_dir: Path | None = None
-    positive: str = "unknown"
-    negative: str = "unknown"
-    epochs: list[int] = field(default_factory=list)
-    probabilities: list[np.ndarray] = field(default_factory=list)
-    clusters: list[np.ndarray] = field(default_factory=list)
-    mean_distance: list[np.ndarray] = field(default_factory=list)
-    edges: dict[int, np.ndarray] = field(default_factory=dict)
-    centers: np.ndarray | None = None
-    finished: str = ""  # "" while running, else finished / stopped / failed
-
-    def add(self, event: Any) -> None:
-        epoch = int(event.epoch)
-        if epoch in self.epochs:  # a resumed run repeats an epoch: keep the newest
-            i = self.epochs.index(epoch)
-            for lst in (self.epochs, self.probabilities, self.clusters, self.mean_distance):
-                del lst[i:]
-        n = len(np.asarray(event.probabilities))
-        if len(self.classes) != n:
-            self.classes = [str(i) for i in range(n)]
-        self.epochs.append(epoch)
-        self.probabilities.append(np.asarray(event.probabilities, dtype=np.float64))
-        self.clusters.append(np.asarray(event.clusters, dtype=np.int64))
-        self.mean_distance.append(np.asarray(event.mean_distance, dtype=np.float64))
-        if getattr(event, "centers", None) is not None:
-            self.centers = np.asarray(event.centers, dtype=np.float32)
-
-    def history(self) -> MiningHistory | None:
-        if not self.epochs:
-            return None
-        return MiningHistory(classes=self.classes, epochs=np.asarray(self.epochs),
-                             probabilities=np.stack(self.probabilities),
-                             clusters=np.stack(self.clusters),
-                             mean_distance=np.stack(self.mean_distance),
-                             edges=dict(self.edges), positive=self.positive,
-                             negative=self.negative, missing=[])
-
-
-@dataclass
-class LoadedRun:
-    """What the worker reads for a finished run."""
-
-    path: Path
-    history: MiningHistory
-    centers: np.ndarray | None
-    notes: list[str]
-
-
-def load_run_mining(run_dir: Path) -> LoadedRun:
-    """``mining.h5`` + ``centers.npy`` (worker thread). The PCA layout is computed only when
-    the cluster graph is shown (:meth:`MinersTab._ensure_positions`)."""
-    history = read_mining(run_dir / "mining.h5")
-    notes: list[str] = []
-    centers = None
-    path = run_dir / "centers.npy"
-    if path.exists():
-        try:
-            centers = np.load(path, allow_pickle=False)
-            if centers.ndim != 2 or centers.shape[0] != len(history.classes):
-                notes.append(f"centers.npy has shape {centers.shape}, expected "
-                             f"[{len(history.classes)}, D]; not used")
-                centers = None
-        except (OSError, ValueError) as exc:
-            notes.append(f"centers.npy unreadable ({exc})")
-            centers = None
-    else:
-        notes.append("no centers.npy")
-    if history.positive == "unknown" or history.negative == "unknown":
-        try:
-            cfg = tomllib.loads((run_dir / "config.toml").read_text(encoding="utf-8"))
-            mining = cfg.get("mining", {})
-            if history.positive == "unknown":
-                history.positive = str(mining.get("positive", "unknown"))
-            if history.negative == "unknown":
-                history.negative = str(mining.get("negative", "unknown"))
-        except (OSError, tomllib.TOMLDecodeError):
-            pass
-    return LoadedRun(run_dir, history, centers, notes)
-
-
-def read_live_extras(run_dir: Path, epoch: int) -> tuple[int, np.ndarray | None, str, str]:
-    """The edges of ``epoch`` and the miner names from a running run's ``mining.h5``."""
-    import h5py
-
-    with h5py.File(run_dir / "mining.h5", "r") as h5:
-        key = f"edges/{epoch}"
-        edges = h5[key][()].astype(np.int64).reshape(-1, 2) if key in h5 else None
-        attrs = {k: (v.decode() if isinstance(v, bytes) else str(v)) for k, v in h5.attrs.items()}
-    return epoch, edges, attrs.get("positive", "unknown"), attrs.get("negative", "unknown")
-
-
-def nearest_classes(centers: np.ndarray, index: int, k: int = NEIGHBORS
-                    ) -> list[tuple[int, float]]:
-    """The ``k`` classes whose centers are nearest to class ``index``'s (core.infer.centers; worker
-    thread — it imports torch)."""
-    import torch
-
-    from core.infer.centers import nearest_centers
-
-    c = torch.from_numpy(np.asarray(centers, dtype=np.float32))
-    if not 0 <= index < c.shape[0] or torch.isnan(c[index]).any():
-        return []
-    dist, idx = nearest_centers(c[index:index + 1], c, k=k + 1)
-    return [(int(j), float(d)) for d, j in zip(dist[0].tolist(), idx[0].tolist())
-            if int(j) != index][:k]
-
-
-def read_samples(train_path: Path, classes: list[str], per_class: int
-                 ) -> dict[str, list[np.ndarray]]:
-    """Up to ``per_class`` training images of each class name (worker thread)."""
-    from core.data.glyphs import GlyphFile
-
-    out: dict[str, list[np.ndarray]] = {}
-    with GlyphFile(train_path) as gf:
-        index = {c: i for i, c in enumerate(gf.classes)}
-        excluded = gf.excluded
-        for name in classes:
-            label = index.get(name)
-            if label is None:
-                out[name] = []
-                continue
-            rows = np.flatnonzero((gf.labels == label) & ~excluded)[:per_class]
-            out[name] = list(gf.images(rows)) if rows.size else []
-    return out
-
-
-# -- top-N bars ------------------------------------------------------------------------------
-class ProbabilityBars(QWidget):
-    """The N most sampled classes as bars with their glyph underneath (hover: details)."""
-
-    classClicked = Signal(int)
-
-    def __init__(self, glyphs: GlyphCache, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.glyphs = glyphs
-        self.setMouseTracking(True)
-        self.setMinimumHeight(170)
-        self.classes: list[str] = []
-        self.order = np.zeros(0, dtype=np.int64)
-        self.values = np.zeros(0)
-        self.uniform = 0.0
-        self.details: Any = None  # callable index → tooltip text
-        self.selected: int | None = None
-
-    def set_data(self, classes: list[str], probabilities: np.ndarray, n: int, uniform: float,
-                 details: Any) -> None:
-        self.classes = classes
-        p = np.nan_to_num(np.asarray(probabilities, dtype=np.float64), nan=-1.0)
-        n = min(n, p.size)
-        top = np.argpartition(-p, n - 1)[:n] if 0 < n < p.size else np.arange(p.size)
-        self.order = top[np.argsort(-p[top], kind="stable")]
-        self.values = p[self.order]
-        self.uniform = uniform
-        self.details = details
-        self.update()
-
-    def _geometry(self) -> tuple[int, int, int, int, float, int]:
-        left, right, top = 52, 8, 22
-        n = max(len(self.order), 1)
-        col = (self.width() - left - right) / n
-        glyph = int(max(10, min(30, col - 2)))
-        bottom = glyph + 10
-        return left, right, top, bottom, col, glyph
-
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
-        p = QPainter(self)
-        pal = self.palette()
-        fg = pal.color(QPalette.ColorRole.Text)
-        p.fillRect(self.rect(), pal.color(QPalette.ColorRole.Base))
-        left, right, top, bottom, col, glyph = self._geometry()
-        h = self.height() - top - bottom
-        p.setPen(fg)
-        p.drawText(QRect(left, 2, self.width() - left, top - 4),
-                   Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                   f"Top {len(self.order)} classes by sampling probability")
-        if not len(self.order) or h <= 10:
-            p.end()
-            return
-        vmax = max(float(self.values.max()), self.uniform) * 1.05 or 1.0
-        grid = QColor(fg)
-        grid.setAlpha(40)
-        for frac in (0.0, 0.5, 1.0):
-            y = top + h - frac * h
-            p.setPen(grid)
-            p.drawLine(left, int(y), self.width() - right, int(y))
-            p.setPen(fg)
-            p.drawText(QRect(0, int(y) - 8, left - 4, 16),
-                       Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                       f"{frac * vmax:.2g}")
-        bar = QColor(COLORS[0])
-        sel = QColor(COLORS[1])
-        for i, (idx, v) in enumerate(zip(self.order, self.values)):
-            x0 = left + i * col
-            bh = max(0.0, v) / vmax * h
-            p.fillRect(int(x0 + col * 0.12), int(top + h - bh), max(1, int(col * 0.76)),
-                       int(bh) + 1, sel if idx == self.selected else bar)
-            text = self.classes[int(idx)] if int(idx) < len(self.classes) else str(idx)
-            pm = self.glyphs.pixmap(text, glyph)
-            p.drawPixmap(int(x0 + (col - glyph) / 2), top + h + 5, pm)
-        uy = top + h - self.uniform / vmax * h
-        pen = QPen(QColor(COLORS[5]), 1.5, Qt.PenStyle.DashLine)
-        p.setPen(pen)
-        p.drawLine(left, int(uy), self.width() - right, int(uy))
-        box = QRect(self.width() - right - 84, int(uy) - 17, 82, 15)
-        p.fillRect(box, pal.color(QPalette.ColorRole.Base))
-        p.drawText(box, Qt.AlignmentFlag.AlignCenter, "uniform 1/C")
-        p.end()
-
-    def index_at(self, pos: QPoint) -> int | None:
-        left, right, _top, _bottom, col, _g = self._geometry()
-        if not len(self.order) or pos.x() < left:
-            return None
-        i = int((pos.x() - left) // col)
-        return int(self.order[i]) if 0 <= i < len(self.order) else None
-
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
-        idx = self.index_at(event.position().toPoint())
-        if idx is not None and self.details is not None:
-            QToolTip.showText(event.globalPosition().toPoint(), self.details(idx), self)
-        else:
-            QToolTip.hideText()
-
-    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
-        idx = self.index_at(event.position().toPoint())
-        if idx is not None:
-            self.classClicked.emit(idx)
-
-
-# -- the table -------------------------------------------------------------------------------
-class ClassTableModel(QAbstractTableModel):
-    """All classes of one epoch, sorted and filtered with numpy (fast at 11,172 rows)."""
-
-    HEADERS = ("#", "Glyph", "Class", "Probability", "× uniform", "Mean dist.", "Cluster",
-               "Rank Δ")
-    COL_RANK, COL_GLYPH, COL_CLASS, COL_P, COL_REL, COL_DIST, COL_CLUSTER, COL_DELTA = range(8)
-    GLYPH_PX = 26
-
-    def __init__(self, glyphs: GlyphCache, parent: Any = None) -> None:
-        super().__init__(parent)
-        self.glyphs = glyphs
-        self.classes: list[str] = []
-        n = 0
-        self.p = np.zeros(n)
-        self.dist = np.zeros(n)
-        self.cluster = np.zeros(n, dtype=np.int64)
-        self.delta = np.zeros(n, dtype=np.int64)
-        self.rank = np.zeros(n, dtype=np.int64)
-        self.uniform = 0.0
-        self.rows = np.zeros(0, dtype=np.int64)
-        self._filter = ""
-        self._sort = (self.COL_P, Qt.SortOrder.DescendingOrder)
-        self._class_font = QFont()
-        self._class_font.setPointSizeF(self._class_font.pointSizeF() * 1.3)
-
-    def set_epoch(self, classes: list[str], p: np.ndarray | None, dist: np.ndarray | None,
-                  cluster: np.ndarray | None, delta: np.ndarray) -> None:
-        self.beginResetModel()
-        n = len(classes)
-        self.classes = classes
-        self.p = np.asarray(p, dtype=np.float64) if p is not None else np.full(n, np.nan)
-        self.dist = np.asarray(dist, dtype=np.float64) if dist is not None else np.full(n, np.nan)
-        self.cluster = (np.asarray(cluster, dtype=np.int64) if cluster is not None
-                        else np.full(n, -1, dtype=np.int64))
-        self.delta = np.asarray(delta, dtype=np.int64)
-        order = np.argsort(-np.nan_to_num(self.p, nan=-1.0), kind="stable")
-        self.rank = np.empty(n, dtype=np.int64)
-        self.rank[order] = np.arange(n)
-        self.uniform = uniform_probability(self.p, dist) if p is not None else float("nan")
-        self._apply()
-        self.endResetModel()
-
-    def set_filter(self, text: str) -> None:
-        self.beginResetModel()
-        self._filter = text.strip()
-        self._apply()
-        self.endResetModel()
-
-    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
-        self.layoutAboutToBeChanged.emit()
-        self._sort = (column, order)
-        self._apply()
-        self.layoutChanged.emit()
-
-    def _apply(self) -> None:
-        n = len(self.classes)
-        rows = np.arange(n)
-        f = self._filter
-        if f:
-            want = f
-            if f.upper().startswith("U+"):
-                try:
-                    want = chr(int(f[2:], 16))
-                except ValueError:
-                    want = f
-            hit = [i for i, c in enumerate(self.classes) if want in c]
-            if f.isdigit() and int(f) < n and int(f) not in hit:
-                hit.append(int(f))
-            rows = np.array(sorted(hit), dtype=np.int64)
-        col, order = self._sort
-        keys = {self.COL_RANK: self.rank, self.COL_GLYPH: self.rank, self.COL_P: -self.p,
-                self.COL_REL: -self.p, self.COL_DIST: -self.dist, self.COL_CLUSTER: self.cluster,
-                self.COL_DELTA: -self.delta}
-        if col == self.COL_CLASS:
-            rows = np.array(sorted(rows, key=lambda i: self.classes[i]), dtype=np.int64)
-        else:
-            key = np.nan_to_num(keys.get(col, self.rank).astype(np.float64), nan=np.inf)
-            # The natural order of each column is "most interesting first" for ascending.
-            rows = rows[np.argsort(key[rows], kind="stable")]
-        if order == Qt.SortOrder.DescendingOrder and col in (self.COL_RANK, self.COL_CLASS,
-                                                              self.COL_CLUSTER):
-            rows = rows[::-1]
-        self.rows = rows
-
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else int(self.rows.size)
-
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.HEADERS[section]
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole:
-            return {self.COL_REL: "probability ÷ uniform 1/C",
-                    self.COL_DIST: "mean distance of the class's samples to its center",
-                    self.COL_DELTA: "places gained (+) or lost (−) in probability rank since "
-                                    "the previous epoch",
-                    self.COL_CLUSTER: "auto-clustering cluster id (−1: none)",
-                    self.COL_GLYPH: self.glyphs.note}.get(section)
-        return None
-
-    def class_at(self, row: int) -> int:
-        return int(self.rows[row])
-
-    def row_of(self, index: int) -> int | None:
-        where = np.flatnonzero(self.rows == index)
-        return int(where[0]) if where.size else None
-
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
-            return None
-        i = int(self.rows[index.row()])
-        col = index.column()
-        if role == Qt.ItemDataRole.DecorationRole and col == self.COL_GLYPH:
-            return self.glyphs.pixmap(self.classes[i], self.GLYPH_PX)
-        if role == Qt.ItemDataRole.TextAlignmentRole and col not in (self.COL_CLASS,
-                                                                      self.COL_GLYPH):
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role == Qt.ItemDataRole.ToolTipRole and col == self.COL_CLASS:
-            return " ".join(f"U+{ord(c):04X}" for c in self.classes[i])
-        if role == Qt.ItemDataRole.FontRole and col == self.COL_CLASS:
-            return self._class_font
-        if role != Qt.ItemDataRole.DisplayRole:
-            return None
-        if col == self.COL_RANK:
-            return int(self.rank[i]) + 1
-        if col == self.COL_CLASS:
-            return self.classes[i]
-        if col == self.COL_P:
-            return _fmt_p(float(self.p[i]))
-        if col == self.COL_REL:
-            v = float(self.p[i]) / self.uniform if self.uniform == self.uniform else float("nan")
-            return "–" if v != v else f"{v:.2f}×"
-        if col == self.COL_DIST:
-            return _fmt_p(float(self.dist[i]))
-        if col == self.COL_CLUSTER:
-            c = int(self.cluster[i])
-            return "–" if c < 0 else c
-        if col == self.COL_DELTA:
-            d = int(self.delta[i])
-            return f"+{d}" if d > 0 else str(d) if d < 0 else "0"
-        return None
-
-
-# -- nearest classes with samples ------------------------------------------------------------
-class NeighborStrip(QWidget):
-    """The selected class and its nearest classes: glyph, distance, a few training samples."""
-
-    classClicked = Signal(int)
-
-    def __init__(self, glyphs: GlyphCache, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.glyphs = glyphs
-        self.grid = QGridLayout(self)
-        self.grid.setContentsMargins(0, 0, 0, 0)
-        self.grid.setHorizontalSpacing(10)
-        self.grid.setVerticalSpacing(2)
-        self.message = QLabel("Select a class to see it next to its nearest classes.")
-        self.message.setWordWrap(True)
-        self.grid.addWidget(self.message, 0, 0, 1, NEIGHBORS + 1)
-        # Fixed height: the strip refills on every selection and must not shift the plots.
-        line = self.fontMetrics().lineSpacing()
-        self.setFixedHeight(36 + 2 * line + 30 + line + 12)
-        self._cells: list[QWidget] = []
-        self._sample_labels = []
-        self.entries: list[tuple[int, str, float]] = []
-
-    def set_entries(self, entries: list[tuple[int, str, float]], message: str = "") -> None:
-        """``(class index, text, distance to the selected class)``, the selected one first."""
-        for w in self._cells:
-            self.grid.removeWidget(w)
-            w.hide()  # deleteLater waits for the event loop; never show stale cells meanwhile
-            w.deleteLater()
-        self._cells = []
-        self._sample_labels: list[QLabel] = []
-        self.entries = entries
-        self.message.setText(message)
-        self.message.setVisible(bool(message))
-        for col, (_i, text, dist) in enumerate(entries):
-            glyph = QLabel()
-            glyph.setPixmap(self.glyphs.pixmap(text, 36))
-            glyph.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            glyph.setToolTip(f"{text} (font rendering)")
-            caption = QLabel(f"<b>{text}</b>" if col == 0 else f"{text}<br>d={dist:.3g}")
-            caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            samples = QLabel("…")
-            samples.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            self._sample_labels.append(samples)
-            for row, w in enumerate((glyph, caption, samples)):
-                self.grid.addWidget(w, row + 1, col)
-                self._cells.append(w)
-
-    def set_samples(self, samples: dict[str, list[np.ndarray]]) -> None:
-        for label, (_i, text, _d) in zip(self._sample_labels, self.entries):
-            imgs = samples.get(text, [])
-            if not imgs:
-                label.setText("no samples")
-                continue
-            strip = np.concatenate([np.pad(im, ((0, 0), (0, 2)), constant_values=0)
-                                    for im in imgs], axis=1)
-            h, w = strip.shape
-            label.setPixmap(glyph_pixmap(strip, 28 * w // h))
-            label.setToolTip(f"{len(imgs)} training sample(s) of {text}")
 
 
 # -- the tab ---------------------------------------------------------------------------------
@@ -652,7 +189,8 @@ class MinersTab(QWidget):
                                             pen=pg.mkPen(COLORS[5], width=1.5,
                                                          style=Qt.PenStyle.DashLine),
                                             label="uniform 1/C",
-                                            labelOpts={"position": 0.92, "color": COLORS[5]})
+                                            labelOpts={"position": 0.85, "color": COLORS[5],
+                                                       "anchors": [(1, 1), (1, 1)]})
         self.curve_plot.addItem(self.uniform_line)
         self.hover_marker = pg.ScatterPlotItem(size=9, brush=pg.mkBrush(COLORS[1]), pen=None)
         self.curve_plot.addItem(self.hover_marker)
@@ -676,6 +214,13 @@ class MinersTab(QWidget):
         pl.setContentsMargins(0, 0, 0, 0)
         row = QHBoxLayout()
         row.addWidget(self.hover_label, 1)
+        self.series_combo = QComboBox()
+        self.series_combo.addItem("probability", "probabilities")
+        self.series_combo.setToolTip("The per-class series to plot: the positive miner's "
+                                     "probability, or a series a miner plug-in records "
+                                     "(mining.h5 /extra/<name>)")
+        self.series_combo.currentIndexChanged.connect(lambda _i: self._series_changed())
+        row.addWidget(self.series_combo)
         row.addWidget(self.log_check)
         row.addWidget(self.top_spin)
         pl.addWidget(self.curve_plot, 3)
@@ -704,9 +249,11 @@ class MinersTab(QWidget):
         self.table.verticalHeader().setDefaultSectionSize(ClassTableModel.GLYPH_PX + 4)
         self.table.setIconSize(QSize(ClassTableModel.GLYPH_PX, ClassTableModel.GLYPH_PX))
         hh = self.table.horizontalHeader()
+        self._arrow_style = ArrowStyle(hh.style().name())
+        hh.setStyle(self._arrow_style)
         hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         hh.setStretchLastSection(False)
-        for col, w in enumerate((36, 40, 50, 90, 72, 78, 56, 58)):
+        for col, w in enumerate((36, 50, 50, 90, 72, 78, 56, 58)):
             self.table.setColumnWidth(col, w)
         hh.setSectionResizeMode(ClassTableModel.COL_CLASS, QHeaderView.ResizeMode.Stretch)
         self.table.selectionModel().currentRowChanged.connect(self._table_row)
@@ -742,52 +289,27 @@ class MinersTab(QWidget):
         prob_page.setSizes([520, 520])
 
         # -- history page ----------------------------------------------------------------------
-        self.heat_plot = self._plot("", "epoch", "class rank (by final probability)")
-        self.heat_plot.getPlotItem().invertY(True)
-        self.heat_image = pg.ImageItem(axisOrder="row-major")
-        self.heat_image.setAutoDownsample(True)
-        self.heat_plot.addItem(self.heat_image)
-        self.heat_epoch_line = pg.InfiniteLine(angle=90, movable=False,
-                                               pen=pg.mkPen(self._fg, width=1,
-                                                            style=Qt.PenStyle.DashLine))
-        self.heat_plot.addItem(self.heat_epoch_line)
-        self.colorbar = pg.ColorBarItem(colorMap=pg.colormap.get("viridis"), interactive=False,
-                                        width=14)
-        self.colorbar.setImageItem(self.heat_image, insert_in=self.heat_plot.getPlotItem())
-        self.heat_plot.scene().sigMouseMoved.connect(self._heat_hover)
-        self.heat_kind = QComboBox()
-        self.heat_kind.addItem("probability", "probabilities")
-        self.heat_kind.addItem("mean distance to center", "mean_distance")
-        self.heat_kind.currentIndexChanged.connect(lambda _i: self._redraw_heatmap())
-        self.heat_log = QCheckBox("log₁₀")
-        self.heat_log.setChecked(True)
-        self.heat_log.toggled.connect(lambda _on: self._redraw_heatmap())
-        self.heat_hover = QLabel("Hover the map for a class and epoch.")
-        self.heat_message = QLabel()
-        self.heat_message.setWordWrap(True)
-        self.heat_message.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        heat_controls = QHBoxLayout()
-        heat_controls.addWidget(QLabel("Show:"))
-        heat_controls.addWidget(self.heat_kind)
-        heat_controls.addWidget(self.heat_log)
-        heat_controls.addWidget(self.heat_hover, 1)
-        self.heat_stack = QStackedWidget()
-        self.heat_stack.addWidget(self.heat_plot)
-        self.heat_stack.addWidget(self.heat_message)
-        heat_page = QWidget()
-        hl = QVBoxLayout(heat_page)
-        hl.setContentsMargins(0, 0, 0, 0)
-        hl.addLayout(heat_controls)
-        hl.addWidget(self.heat_stack, 1)
+        self.heatmap = HeatmapPanel(self._fg, self._bg)
+        heat_page = self.heatmap
+        # The page's widgets, as tests and screenshots know them.
+        self.heat_plot, self.heat_stack = self.heatmap.heat_plot, self.heatmap.heat_stack
+        self.heat_kind, self.heat_image = self.heatmap.heat_kind, self.heatmap.heat_image
+        self.heat_message = self.heatmap.heat_message
 
         # -- clusters page ---------------------------------------------------------------------
         self.graph = ClusterGraph(self.glyphs)
         self.graph.classClicked.connect(self._graph_class)
 
+        self.why = WhyPanel(self.glyphs, self._fg, self._bg)
+        self.why.classClicked.connect(self.select_class)
+
         self.views = QTabWidget()
         self.views.addTab(prob_page, "Probabilities")
         self.views.addTab(heat_page, "History")
         self.views.addTab(self.graph, "Clusters")
+        self.views.addTab(self.why, "Why")
+        self.views.setTabToolTip(3, "Does the miner push the classes the network gets wrong? "
+                                    "Probability vs. validation error per class, the formulas")
         self.views.currentChanged.connect(lambda _i: self._redraw_current())
 
         self.empty = QLabel()
@@ -898,7 +420,7 @@ class MinersTab(QWidget):
     def _load_finished(self) -> None:
         self._loading = False
 
-    def _run_loaded(self, result: tuple[int, LoadedRun]) -> None:
+    def _run_loaded(self, result: tuple[int, RunMining]) -> None:
         tag, loaded = result
         if tag != self._load_tag:
             return
@@ -907,6 +429,7 @@ class MinersTab(QWidget):
         self.positions = None
         self._positions_key = None
         self._notes = loaded.notes
+        self.run_config = loaded.config
         self._data_changed(to_last=True)
         self.loaded.emit(loaded.path.name)
 
@@ -989,27 +512,26 @@ class MinersTab(QWidget):
     def _read_live_config(self, live: LiveMining) -> None:
         if live.run_dir is None:
             return
-        try:
-            cfg = tomllib.loads((live.run_dir / "config.toml").read_text(encoding="utf-8"))
-            live.positive = str(cfg.get("mining", {}).get("positive", "unknown"))
-            live.negative = str(cfg.get("mining", {}).get("negative", "unknown"))
-        except (OSError, tomllib.TOMLDecodeError):
-            if self.project is not None:
-                live.positive = self.project.config.mining.positive
-                live.negative = self.project.config.mining.negative
+        live.positive, live.negative = run_miners(live.run_dir)
+        live.config = read_run_config(live.run_dir)
+        if live.positive == "unknown" and self.project is not None:
+            live.positive = self.project.config.mining.positive
+            live.negative = self.project.config.mining.negative
 
     def _request_extras(self, run_dir: Path, epoch: int) -> None:
         if epoch in self._extras_pending:
             return
         self._extras_pending.add(epoch)
         live = self.live
-        run_in_thread(lambda: read_live_extras(run_dir, epoch), self, "siam-mining-edges",
+        run_in_thread(lambda: (epoch, *read_epoch_edges(run_dir, epoch)), self,
+                      "siam-mining-edges",
                       lambda r: self._extras_read(live, r),
                       lambda m, d: self._extras_pending.discard(epoch))
 
     def _extras_read(self, live: LiveMining | None,
-                     result: tuple[int, np.ndarray | None, str, str]) -> None:
-        epoch, edges, pos, neg = result
+                     result: tuple[int, np.ndarray | None, str, str, dict[str, np.ndarray]]
+                     ) -> None:
+        epoch, edges, pos, neg, extra = result
         self._extras_pending.discard(epoch)
         if live is None or live is not self.live:
             return
@@ -1019,6 +541,7 @@ class MinersTab(QWidget):
             live.positive = pos
         if neg != "unknown":
             live.negative = neg
+        live.extra = extra
         self._live_dirty = True
         if not self._timer.isActive():
             self._timer.start()
@@ -1085,7 +608,7 @@ class MinersTab(QWidget):
 
     def _set_banner(self, text: str, error: bool = False) -> None:
         self.banner.setText(text)
-        self.banner.setStyleSheet(ERROR_STYLE if error else MISSING_STYLE)
+        set_role(self.banner, "banner-error" if error else "banner")
         self.banner.setVisible(bool(text))
 
     def _data_changed(self, to_last: bool) -> None:
@@ -1101,7 +624,8 @@ class MinersTab(QWidget):
         src = "live training" if self.source == LIVE else Path(self.source or "").name
         self.miner_label.setText(
             f"<b>{src}</b> · positive miner <b>{h.positive}</b> · negative miner "
-            f"<b>{h.negative}</b> · {len(h.classes):,} classes · {h.num_epochs} epoch(s)")
+            f"<b>{h.negative}</b> · {len(h.classes):,} classes · {h.num_epochs} epoch(s)"
+            + self._params_text())
         note = self.glyphs.note
         self.miner_label.setToolTip(note[:1].upper() + note[1:])
         missing = [m for m in h.missing if m != "epoch"]
@@ -1131,6 +655,21 @@ class MinersTab(QWidget):
         self._mark_all_stale()
         self._redraw_current()
 
+    def _params_text(self) -> str:
+        """The miners' parameters of the run shown (γ, w for AP; θ, η for AC)."""
+        cfg = self.live.config if self.source == LIVE and self.live is not None \
+            else getattr(self, "run_config", None)
+        h = self.history
+        if cfg is None or h is None:
+            return ""
+        m = cfg.mining
+        parts = []
+        if h.positive == "auto-probabilistic":
+            parts.append(f"γ {m.gamma:g}, w {m.w:g}")
+        if h.negative == "auto-clustering":
+            parts.append(f"θ {m.theta:g}, η {m.eta:,}")
+        return (" · " + "; ".join(parts)) if parts else ""
+
     def set_epoch(self, index: int) -> None:
         """Show row ``index`` of the mining history (the state after that epoch)."""
         if self.history is None:
@@ -1145,7 +684,7 @@ class MinersTab(QWidget):
         self._redraw_current()
 
     def _mark_all_stale(self) -> None:
-        self._stale = {"probabilities", "history", "clusters"}
+        self._stale = {"probabilities", "history", "clusters", "why"}
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
         super().showEvent(event)
@@ -1156,7 +695,7 @@ class MinersTab(QWidget):
             return
         if not self.isVisible():
             return  # redrawn when shown
-        page = ("probabilities", "history", "clusters")[self.views.currentIndex()]
+        page = ("probabilities", "history", "clusters", "why")[self.views.currentIndex()]
         if page not in self._stale:
             return
         self._stale.discard(page)
@@ -1168,6 +707,8 @@ class MinersTab(QWidget):
             self._redraw_probabilities()
         elif page == "history":
             self._redraw_heatmap()
+        elif page == "why":
+            self._redraw_why()
         else:
             self._redraw_clusters()
         self.redraws += 1
@@ -1217,10 +758,41 @@ class MinersTab(QWidget):
         return self._rank_cache
 
     # -- probabilities -----------------------------------------------------------------------
+    def _series_changed(self) -> None:
+        self._stale.add("probabilities")
+        self._redraw_current()
+
+    def _sync_series(self, h: MiningHistory) -> None:
+        want = ["probabilities", *sorted(h.extra)]
+        have = [self.series_combo.itemData(i) for i in range(self.series_combo.count())]
+        if want != have:
+            current = self.series_combo.currentData()
+            self.series_combo.blockSignals(True)
+            self.series_combo.clear()
+            for name in want:
+                self.series_combo.addItem("probability" if name == "probabilities"
+                                          else f"{name} (plug-in)", name)
+            self.series_combo.setCurrentIndex(max(0, self.series_combo.findData(current)))
+            self.series_combo.blockSignals(False)
+        self.series_combo.setVisible(len(want) > 1)
+
     def _redraw_probabilities(self) -> None:
         h = self.history
         if h is None:
             return
+        self._sync_series(h)
+        series = self.series_combo.currentData() or "probabilities"
+        if series != "probabilities" and h.series(series) is not None:
+            self._redraw_extra_series(h, series)
+            return
+        if getattr(self, "_showing_extra", False) or series != "probabilities":
+            self.curve_plot.getPlotItem().setTitle(
+                "Sampling probability of every class, most sampled first",
+                color=self._fg.name(), size="10pt")
+            self.uniform_line.label.setFormat("uniform 1/C")
+            self.curve_plot.setLogMode(y=self.log_check.isChecked())
+            self._curve_range = None
+        self._showing_extra = False
         p = self._row("probabilities")
         d = self._row("mean_distance")
         c = self._row("clusters")
@@ -1265,6 +837,33 @@ class MinersTab(QWidget):
         tag = self._selection_tag
         QTimer.singleShot(0, lambda: self._update_selection_views()
                           if tag == self._selection_tag else None)
+
+    def _redraw_extra_series(self, h: MiningHistory, name: str) -> None:
+        """A plug-in miner's per-class series at this epoch, sorted, in the curve and bars."""
+        self._showing_extra = True
+        arr = h.series(name)
+        assert arr is not None
+        v = np.asarray(arr[min(self.epoch_index, arr.shape[0] - 1)], dtype=np.float64)
+        self.table_model.set_epoch(h.classes, self._row("probabilities"),
+                                   self._row("mean_distance"), self._row("clusters"),
+                                   self._rank_change())
+        self.prob_stack.setCurrentWidget(self.prob_plots)
+        order = np.argsort(-np.nan_to_num(v, nan=-np.inf), kind="stable")
+        self._curve_order = order
+        ys = v[order]
+        log = self.log_check.isChecked() and bool((ys > 0).all())
+        self.curve_plot.setLogMode(y=log)
+        self.curve.setData(np.arange(len(v)), ys)
+        self._curve_values = ys
+        mean = float(np.nanmean(v)) if np.isfinite(v).any() else 0.0
+        self.uniform_line.setPos(np.log10(mean) if log and mean > 0 else mean)
+        self.uniform_line.label.setFormat("mean")
+        self.curve_plot.getPlotItem().setTitle(f"{name} of every class, largest first "
+                                               "(miner plug-in series)", color=self._fg.name(),
+                                               size="10pt")
+        self.curve_plot.getPlotItem().vb.enableAutoRange()
+        self.bars.set_data(h.classes, np.nan_to_num(v, nan=0.0), self.top_spin.value(), mean,
+                           self.class_details)
 
     def _set_curve_range(self, n: int, ys: np.ndarray, uniform: float, log: bool) -> None:
         """Explicit, rounded ranges (whole decades on the log axis): between epochs they rarely
@@ -1351,6 +950,7 @@ class MinersTab(QWidget):
                 self.table.scrollTo(self.table_model.index(row, 0))
         self.bars.selected = index
         self.bars.update()
+        self.why.select_class(index)
         self._update_selection_views()
 
     def _update_selection_views(self, from_graph: bool = False) -> None:
@@ -1415,7 +1015,7 @@ class MinersTab(QWidget):
             entries = [(index, classes[index], 0.0)] + [(j, classes[j], d) for j, d in near]
             samples: dict[str, list[np.ndarray]] = {}
             if train is not None and train.exists():
-                samples = read_samples(train, [t for _i, t, _d in entries], SAMPLES_PER_CLASS)
+                samples = class_samples(train, [t for _i, t, _d in entries], SAMPLES_PER_CLASS)
             return tag, entries, samples
 
         run_in_thread(work, self, "siam-neighbors", self._samples_read, lambda m, d: None)
@@ -1428,80 +1028,32 @@ class MinersTab(QWidget):
             self.neighbors.set_samples(samples)
             self.neighborsShown.emit()
 
-    # -- heat map ----------------------------------------------------------------------------
-    def _redraw_heatmap(self) -> None:
+    # -- why ---------------------------------------------------------------------------------
+    def _redraw_why(self) -> None:
         h = self.history
         if h is None:
             return
-        kind = self.heat_kind.currentData()
-        arr = getattr(h, kind)
-        if arr is None:
-            self.heat_message.setText(f"This run's mining.h5 has no /{kind}; choose the other "
-                                      "quantity above.")
-            self.heat_stack.setCurrentWidget(self.heat_message)
-            return
-        if kind == "probabilities" and (h.positive == "random" or is_uniform(arr)):
-            self.heat_message.setText(
-                "The positive miner is <b>random</b>: the probability of every class is 1/C at "
-                "every epoch (uniform), so the map would be one flat colour. Choose <i>mean "
-                "distance to center</i> above to see how the classes developed.")
-            self.heat_stack.setCurrentWidget(self.heat_message)
-            return
-        self.heat_stack.setCurrentWidget(self.heat_plot)
-        final = h.probabilities[-1] if h.probabilities is not None else arr[-1]
-        order = np.argsort(-np.nan_to_num(final, nan=-1.0), kind="stable")
-        self._heat_order = order
-        img = np.asarray(arr[:, order], dtype=np.float64).T  # [C, E]: row = class rank
-        use_log = self.heat_log.isChecked()
-        if use_log:
-            positive = img[img > 0]
-            floor = float(positive.min()) if positive.size else 1e-12
-            img = np.log10(np.maximum(np.nan_to_num(img, nan=floor), floor))
-        finite = img[np.isfinite(img)]
-        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-        if hi <= lo:
-            hi = lo + 1e-9
-        n_epochs, n_classes = arr.shape
-        self.heat_image.setImage(np.ascontiguousarray(img, dtype=np.float32), autoLevels=False,
-                                 levels=(lo, hi))
-        first = float(h.epochs[0]) + 0.5 if len(h.epochs) else 0.5
-        self.heat_image.setRect(first, 0, n_epochs, n_classes)
-        self.colorbar.setLevels((lo, hi))
-        label = {"probabilities": "probability", "mean_distance": "mean distance"}[kind]
-        self.heat_plot.getPlotItem().setTitle(
-            f"{'log₁₀ ' if use_log else ''}{label} per class (rows, ranked by final probability) "
-            "and epoch", color=self._fg.name(), size="10pt")
-        self.heat_epoch_line.setPos(float(h.epochs[self.epoch_index]) + 1)
-        self.heat_plot.getPlotItem().vb.setLimits(xMin=first - 1, xMax=first + n_epochs + 1,
-                                                  yMin=-n_classes * 0.05,
-                                                  yMax=n_classes * 1.05)
-        self.heat_plot.getPlotItem().vb.setRange(xRange=(first, first + n_epochs),
-                                                 yRange=(0, n_classes), padding=0.02)
-        left = self.heat_plot.getPlotItem().getAxis("left")
-        bottom = self.heat_plot.getPlotItem().getAxis("bottom")
-        # Few classes: name them on the axis (glyph text); many: plain rank numbers.
-        left.setTicks([[(r + 0.5, h.classes[int(i)]) for r, i in enumerate(order)]]
-                      if n_classes <= 60 else None)
-        bottom.setTicks([[(float(e) + 1, str(int(e) + 1)) for e in h.epochs]]
-                        if n_epochs <= 30 else None)
+        if self.source == LIVE:
+            run_dir = self.live.run_dir if self.live is not None else None
+            config = self.live.config if self.live is not None else None
+        else:
+            run_dir = Path(self.source) if self.source else None
+            config = getattr(self, "run_config", None)
+        val = None
+        if config is not None and self.project is not None:
+            val = self.project.resolve(config.data.val)
+        elif self.project is not None:
+            val = self.project.dataset_paths()["val"]
+        self.why.set_run(run_dir, val, config, h.positive, h.negative)
+        self.why.set_probabilities(h.classes, self._row("probabilities"))
+        if self.why.wants_measure() and (self.source != LIVE or
+                                         (self.live is not None and self.live.finished)):
+            self.why.measure()
 
-    def _heat_hover(self, pos: Any) -> None:
-        h = self.history
-        order = getattr(self, "_heat_order", None)
-        if h is None or order is None or self.heat_stack.currentWidget() is not self.heat_plot:
-            return
-        pt = self.heat_plot.getPlotItem().vb.mapSceneToView(pos)
-        rank = int(np.floor(pt.y()))
-        e = int(np.floor(pt.x() - (float(h.epochs[0]) + 0.5)))
-        if not (0 <= rank < len(order) and 0 <= e < h.num_epochs):
-            return
-        i = int(order[rank])
-        kind = self.heat_kind.currentData()
-        arr = getattr(h, kind)
-        value = float(arr[e, i]) if arr is not None else float("nan")
-        self.heat_hover.setText(f"epoch {int(h.epochs[e]) + 1} · {h.classes[i]} (class {i}, "
-                                f"final rank {rank + 1}) · {kind.replace('_', ' ')} "
-                                f"{_fmt_p(value)}")
+    # -- heat map ----------------------------------------------------------------------------
+    def _redraw_heatmap(self) -> None:
+        if self.history is not None:
+            self.heatmap.set_data(self.history, self.epoch_index)
 
     # -- clusters ----------------------------------------------------------------------------
     def _redraw_clusters(self) -> None:
@@ -1548,4 +1100,4 @@ class MinersTab(QWidget):
         return QSize(1080, 760)
 
 
-__all__ = ["MinersTab", "LiveMining", "load_run_mining", "ProbabilityBars", "ClassTableModel"]
+__all__ = ["MinersTab", "LiveMining", "ProbabilityBars", "ClassTableModel", "is_uniform"]

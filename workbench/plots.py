@@ -1,8 +1,15 @@
-"""Live training curves (pyqtgraph).
+"""Live training curves (pyqtgraph), readable the way TensorBoard's are.
+
+* The total loss and each of its parts (g1, g2, g3 of the metric loss …) get their own plot and
+  y axis: g1 (~0.01) would vanish next to g2 (~100) on a shared one.
+* Distinct colours (Okabe–Ito, colour-blind safe), epoch boundaries as dotted lines (the loss
+  jumps when the miners re-weight at an epoch end), a hover read-out of every curve at the
+  step under the mouse, and a smoothing control for the loss.
+* Accuracy names the set it is measured on and shows the pixel 1-NN baseline as a reference.
+* Throughput has one definition (core.infer.analysis.THROUGHPUT_EMA).
 
 Curves are created once and only ever updated with ``setData`` from a :class:`History`; the
-plots never see individual events, so the caller decides the redraw rate (the Train tab flushes
-at ≤ 10 Hz). Colours come from the widget palette so dark and light themes both read well.
+plots never see individual events, so the caller decides the redraw rate (≤ 10 Hz).
 """
 
 from __future__ import annotations
@@ -11,12 +18,27 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
 
 from workbench.history import History
 
 # Colour-blind-safe qualitative palette (Okabe–Ito), legible on dark and light backgrounds.
 COLORS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#999999"]
+LOSS_RAW = "#9A9A9A"
+LOSS_SMOOTH = "#0072B2"
+PART_COLORS = ["#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9"]
+TRAIN_COLOR, VAL_COLOR, BASELINE_COLOR = "#0072B2", "#E69F00", "#D55E00"
+MAX_EPOCH_LINES = 200
+PART_POOL = 3  # part plots built up front (the metric loss has g1, g2, g3)
 
 
 def _pen(color: str, width: float = 1.5, style: Qt.PenStyle = Qt.PenStyle.SolidLine,
@@ -50,23 +72,27 @@ class ThemedPlot(pg.PlotWidget):
     """A plot coloured from the widget palette, whose legend is a line of coloured text in the
     title: a legend box inside the view always ends up on top of some curve."""
 
-    def __init__(self, title: str, xlabel: str, ylabel: str) -> None:
+    def __init__(self, title: str, xlabel: str, ylabel: str, min_height: int = 110) -> None:
         super().__init__()
         self.title, self.xlabel, self.ylabel = title, xlabel, ylabel
         self.entries: list[tuple[str, str, bool]] = []  # name, colour, dashed
         self.getPlotItem().showGrid(x=True, y=True, alpha=0.2)
-        self.setMinimumHeight(140)
+        self.setMinimumHeight(min_height)
         self._fg = QColor("black")
 
     def add_entry(self, name: str, color: str, dashed: bool = False) -> None:
         self.entries.append((name, color, dashed))
         self._set_title()
 
+    def set_title(self, title: str) -> None:
+        self.title = title
+        self._set_title()
+
     def _set_title(self) -> None:
         keys = "&nbsp;&nbsp;".join(
             f"<span style='color:{c}'>{'╌╌' if dashed else '━━'}</span>&nbsp;{name}"
             for name, c, dashed in self.entries)
-        html = f"<b>{self.title}</b>" + (f"&nbsp;&nbsp;&nbsp;&nbsp;{keys}" if keys else "")
+        html = f"<b>{self.title}</b>" + (f"&nbsp;&nbsp;&nbsp;{keys}" if keys else "")
         self.getPlotItem().setTitle(html, color=self._fg.name(), size="9pt")
 
     def apply_palette(self, pal: QPalette) -> None:
@@ -84,84 +110,209 @@ class ThemedPlot(pg.PlotWidget):
         self._set_title()
 
 
+class EpochLines:
+    """Dotted vertical lines at epoch boundaries, created once per boundary and reused."""
+
+    def __init__(self, plot: pg.PlotWidget) -> None:
+        self.plot = plot
+        self.lines: list[pg.InfiniteLine] = []
+
+    def set_positions(self, xs: list[float]) -> None:
+        xs = xs[-MAX_EPOCH_LINES:]
+        pen = pg.mkPen(QColor(128, 128, 128, 150), width=1, style=Qt.PenStyle.DotLine)
+        while len(self.lines) < len(xs):
+            line = pg.InfiniteLine(angle=90, movable=False, pen=pen)
+            line.setZValue(-5)
+            self.plot.addItem(line)
+            self.lines.append(line)
+        for i, line in enumerate(self.lines):
+            if i < len(xs):
+                line.setPos(xs[i])
+                line.show()
+            else:
+                line.hide()
+
+
 class TrainingPlots(QWidget):
-    """Loss (total, smoothed, parts) per iteration; accuracy per epoch; throughput."""
+    """Loss (total, smoothed) and each loss part on its own axes, accuracy per epoch with its
+    set and the pixel 1-NN baseline, throughput; epoch lines, hover read-out, smoothing."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.loss_plot = ThemedPlot("Loss", "iteration", "loss")
-        self.acc_plot = ThemedPlot("Accuracy", "epoch", "nearest-center accuracy")
-        self.speed_plot = ThemedPlot("Throughput", "iteration", "triplets / s")
+        self.acc_plot = ThemedPlot("Accuracy", "epoch", "top-1 / top-5")
+        self.speed_plot = ThemedPlot("Throughput", "iteration", "images / s")
+        self.part_plots: dict[str, ThemedPlot] = {}
         for w in (self.loss_plot, self.acc_plot, self.speed_plot):
             w.apply_palette(self.palette())
-        self.speed_plot.setXLink(self.loss_plot)
+            w.setMinimumWidth(160)
         self.acc_plot.setYRange(0, 1.0, padding=0.02)
+        self.acc_plot.getPlotItem().getAxis("left").enableAutoSIPrefix(False)
 
         lp = self.loss_plot.getPlotItem()
-        self.loss_curve = lp.plot(pen=_pen(COLORS[7], 1, alpha=150))
-        self.smooth_curve = lp.plot(pen=_pen(COLORS[0], 2.5))
-        self.loss_plot.add_entry("loss", COLORS[7])
-        self.loss_plot.add_entry("smoothed", COLORS[0])
+        self.loss_curve = lp.plot(pen=_pen(LOSS_RAW, 1, alpha=140))
+        self.smooth_curve = lp.plot(pen=_pen(LOSS_SMOOTH, 2.5))
+        self.loss_plot.add_entry("raw", LOSS_RAW)
+        self.loss_plot.add_entry("smoothed", LOSS_SMOOTH)
         self.part_curves: dict[str, pg.PlotDataItem] = {}
         ap = self.acc_plot.getPlotItem()
         dash = Qt.PenStyle.DashLine
         self.acc_curves = {
-            "top1": ap.plot(pen=_pen(COLORS[0], 2), symbol="o", symbolSize=6,
-                            symbolBrush=COLORS[0]),
-            "top5": ap.plot(pen=_pen(COLORS[0], 1.5, dash)),
-            "val_top1": ap.plot(pen=_pen(COLORS[1], 2), symbol="s", symbolSize=6,
-                                symbolBrush=COLORS[1]),
-            "val_top5": ap.plot(pen=_pen(COLORS[1], 1.5, dash)),
+            "top1": ap.plot(pen=_pen(TRAIN_COLOR, 2), symbol="o", symbolSize=6,
+                            symbolBrush=TRAIN_COLOR),
+            "top5": ap.plot(pen=_pen(TRAIN_COLOR, 1.5, dash)),
+            "val_top1": ap.plot(pen=_pen(VAL_COLOR, 2), symbol="s", symbolSize=6,
+                                symbolBrush=VAL_COLOR),
+            "val_top5": ap.plot(pen=_pen(VAL_COLOR, 1.5, dash)),
         }
-        for name, color, dashed in (("train top-1", COLORS[0], False),
-                                    ("train top-5", COLORS[0], True),
-                                    ("val top-1", COLORS[1], False),
-                                    ("val top-5", COLORS[1], True)):
+        for name, color, dashed in (("train", TRAIN_COLOR, False), ("val", VAL_COLOR, False)):
             self.acc_plot.add_entry(name, color, dashed)
+        self.acc_plot.setToolTip("Nearest-center accuracy per epoch: solid top-1, dashed top-5; "
+                                 "train = the un-augmented training images, val = the "
+                                 "validation file (fonts never seen in training)")
+        self.baseline_line = pg.InfiniteLine(
+            angle=0, movable=False, pen=_pen(BASELINE_COLOR, 1.2, Qt.PenStyle.DashDotLine),
+            label="pixel 1-NN (val)", labelOpts={"position": 0.15, "color": BASELINE_COLOR,
+                                                 "anchors": [(0, 1), (0, 1)]})
+        self.baseline_line.hide()
+        ap.addItem(self.baseline_line)
         self.speed_curve = self.speed_plot.getPlotItem().plot(pen=_pen(COLORS[2], 1.5))
         self._epochs_total = 0
         for curve in [self.loss_curve, self.smooth_curve, self.speed_curve]:
             curve.setClipToView(True)
             curve.setDownsampling(auto=True, method="peak")
+        self.epoch_lines = [EpochLines(self.loss_plot), EpochLines(self.speed_plot)]
+        self.hover_lines: list[pg.InfiniteLine] = []
+        for plot in (self.loss_plot, self.speed_plot):
+            self._add_hover_line(plot)
 
-        self.log_y = QCheckBox("log loss axis")
-        self.log_y.toggled.connect(lambda on: self.loss_plot.setLogMode(y=on))
+        self.log_y = QCheckBox("log loss axes")
+        self.log_y.toggled.connect(self._set_log)
+        self.smoothing = QSlider(Qt.Orientation.Horizontal)
+        self.smoothing.setRange(0, 99)
+        self.smoothing.setValue(90)
+        self.smoothing.setFixedWidth(110)
+        self.smoothing.setToolTip("Smoothing of the loss curves: exponential moving average "
+                                  "factor (0 = raw, 0.99 = very smooth)")
+        self.smoothing_label = QLabel("smoothing 0.90")
+        self.smoothing_label.setMinimumWidth(self.smoothing_label.sizeHint().width())
+        self.smoothing.valueChanged.connect(self._smoothing_changed)
         self.summary = QLabel("No run yet")
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # A long run name must not widen the window: the label wraps within two lines.
+        self.summary.setWordWrap(True)
+        self.summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.summary.setFixedHeight(2 * self.summary.fontMetrics().lineSpacing() + 4)
+        self.readout = QLabel("Hover a plot for the values at that iteration.")
+        self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.readout.setObjectName("plot-readout")
+        self.readout.setFixedHeight(self.readout.fontMetrics().lineSpacing() + 6)
         head = QHBoxLayout()
         head.addWidget(self.summary, 1)
+        head.addWidget(self.smoothing_label)
+        head.addWidget(self.smoothing)
         head.addWidget(self.log_y)
+        self.parts_row = QHBoxLayout()
+        self.parts_row.setSpacing(4)
+        parts_box = QWidget()
+        parts_box.setLayout(self.parts_row)
+        self.parts_row.setContentsMargins(0, 0, 0, 0)
+        grid = QGridLayout()
+        grid.setSpacing(4)
+        grid.addWidget(self.loss_plot, 0, 0)
+        grid.addWidget(self.acc_plot, 0, 1)
+        grid.addWidget(parts_box, 1, 0)
+        grid.addWidget(self.speed_plot, 1, 1)
+        grid.setColumnStretch(0, 3)
+        grid.setColumnStretch(1, 2)
+        grid.setRowStretch(0, 3)
+        grid.setRowStretch(1, 2)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addLayout(head)
-        lay.addWidget(self.loss_plot, 3)
-        lay.addWidget(self.acc_plot, 2)
-        lay.addWidget(self.speed_plot, 1)
+        lay.addLayout(grid, 1)
+        lay.addWidget(self.readout)
+        self._part_pool: list[tuple[ThemedPlot, pg.PlotDataItem]] = []
+        for _ in range(PART_POOL):
+            self._new_part_plot()
         self._version = -1
+        self._history: History | None = None
+        for plot in (self.loss_plot, self.speed_plot):
+            plot.scene().sigMouseMoved.connect(lambda pos, p=plot: self._hover(p, pos))
+
+    # -- parts -------------------------------------------------------------------------------
+    def _add_hover_line(self, plot: pg.PlotWidget) -> None:
+        line = pg.InfiniteLine(angle=90, movable=False,
+                               pen=pg.mkPen(QColor(120, 120, 120, 200), width=1))
+        line.hide()
+        plot.addItem(line, ignoreBounds=True)
+        self.hover_lines.append(line)
+
+    def _new_part_plot(self) -> tuple[ThemedPlot, pg.PlotDataItem]:
+        color = PART_COLORS[len(self._part_pool) % len(PART_COLORS)]
+        plot = ThemedPlot("", "iteration", "")
+        plot.apply_palette(self.palette())
+        plot.getPlotItem().getAxis("left").setWidth(42)
+        plot.setMinimumWidth(90)
+        plot.setToolTip("This loss part on its own axis (smoothed like the loss)")
+        curve = plot.getPlotItem().plot(pen=_pen(color, 1.6), connect="finite")
+        curve.setClipToView(True)
+        curve.setDownsampling(auto=True, method="peak")
+        plot.hide()
+        self.parts_row.addWidget(plot)
+        self.epoch_lines.append(EpochLines(plot))
+        self._add_hover_line(plot)
+        plot.scene().sigMouseMoved.connect(lambda pos, p=plot: self._hover(p, pos))
+        self._part_pool.append((plot, curve))
+        return plot, curve
 
     def _part_curve(self, key: str) -> pg.PlotDataItem:
         curve = self.part_curves.get(key)
-        if curve is None:  # created once per part name, then only setData
-            color = COLORS[(len(self.part_curves) + 3) % 6]
-            curve = self.loss_plot.getPlotItem().plot(pen=_pen(color, 1.2), connect="finite")
-            self.loss_plot.add_entry(key, color)
-            curve.setClipToView(True)
-            curve.setDownsampling(auto=True, method="peak")
+        if curve is None:  # a plot from the pool (made up front: building one stalls ~50 ms)
+            i = len(self.part_curves)
+            plot, curve = self._part_pool[i] if i < len(self._part_pool) \
+                else self._new_part_plot()
+            plot.set_title(key)
+            plot.setLogMode(y=self.log_y.isChecked())
+            plot.show()
+            self.part_plots[key] = plot
             self.part_curves[key] = curve
         return curve
 
+    def _set_log(self, on: bool) -> None:
+        for plot in [self.loss_plot, *self.part_plots.values()]:
+            plot.setLogMode(y=on)
+
+    def _smoothing_changed(self, value: int) -> None:
+        self.smoothing_label.setText(f"smoothing {value / 100:.2f}")
+        if self._history is not None:
+            self.show_history(self._history, force=True)
+
+    def factor(self) -> float:
+        return self.smoothing.value() / 100.0
+
+    # -- drawing -----------------------------------------------------------------------------
     def show_history(self, h: History, force: bool = False) -> None:
         """Redraw from ``h`` (cheap no-op if nothing changed since the last call)."""
-        if h.version == self._version and not force:
+        if h is self._history and h.version == self._version and not force:
             return
+        self._history = h
         self._version = h.version
         x = h.steps.view()
         self.loss_curve.setData(x, h.loss.view())
-        self.smooth_curve.setData(x, h.smooth.view())
-        for key, g in h.parts.items():
-            self._part_curve(key).setData(x, g.view())
+        factor = self.factor()
+        self.smooth_curve.setData(x, h.smoothed(factor))
+        if set(h.parts) - set(self.part_curves) and set(self.part_curves) - set(h.parts):
+            # Another loss (another run): give the pooled part plots new names.
+            for plot in self.part_plots.values():
+                plot.hide()
+            self.part_plots, self.part_curves = {}, {}
+        for key in h.parts:
+            self._part_curve(key).setData(x, h.smoothed(factor, key))
         for key, curve in self.part_curves.items():
-            if key not in h.parts:
+            visible = key in h.parts
+            self.part_plots[key].setVisible(visible)
+            if not visible:
                 curve.setData([], [])
         speed = h.throughput.view()
         finite = np.isfinite(speed)
@@ -171,6 +322,18 @@ class TrainingPlots(QWidget):
             y = h.epoch_values[key].view()
             ok = np.isfinite(y)
             curve.setData(ex[ok], y[ok])
+        for lines in self.epoch_lines:
+            lines.set_positions(h.epoch_starts)
+        base = h.baselines.get("pixel-1nn val")
+        if base is not None:
+            self.baseline_line.setPos(base)
+            self.baseline_line.label.setFormat(f"pixel 1-NN (val) {base:.0%}")
+        self.baseline_line.setVisible(base is not None)
+        which = ("val = held-out fonts" if h.accuracy_set == "val"
+                 else "train only: no validation file")
+        self.acc_plot.ylabel = f"top-1 / top-5 ({which})"
+        self.acc_plot.getPlotItem().setLabel("left", self.acc_plot.ylabel,
+                                             color=self.acc_plot._fg.name())
         self._epoch_axis(int(max(ex.max() if len(ex) else 0, self._epochs_total, 1)))
 
     def set_epochs(self, total: int) -> None:
@@ -181,12 +344,36 @@ class TrainingPlots(QWidget):
     def _epoch_axis(self, n: int) -> None:
         self.acc_plot.setXRange(0.5, n + 0.5, padding=0)
         axis = self.acc_plot.getPlotItem().getAxis("bottom")
-        step = max(1, -(-n // 20))  # at most ~20 integer ticks: epochs are whole numbers
+        step = max(1, -(-n // 12))  # at most ~12 integer ticks: epochs are whole numbers
         axis.setTicks([[(float(i), str(i)) for i in range(step, n + 1, step)]])
+
+    # -- hover -------------------------------------------------------------------------------
+    def _hover(self, plot: pg.PlotWidget, pos: object) -> None:
+        h = self._history
+        if h is None or not len(h) or not plot.sceneBoundingRect().contains(pos):
+            return
+        x = plot.getPlotItem().vb.mapSceneToView(pos).x()
+        steps = h.steps.view()
+        i = int(np.clip(np.searchsorted(steps, x), 0, len(steps) - 1))
+        if i > 0 and abs(steps[i - 1] - x) < abs(steps[i] - x):
+            i -= 1
+        step = float(steps[i])
+        for line in self.hover_lines:
+            line.setPos(step)
+            line.show()
+        epoch = 1 + sum(1 for s in h.epoch_starts if s < step)
+        parts = " · ".join(f"{k} {g.view()[i]:.4g}" for k, g in h.parts.items()
+                           if i < len(g) and np.isfinite(g.view()[i]))
+        rate = h.throughput.view()[i]
+        self.readout.setText(
+            f"iteration {int(step):,} (epoch {epoch}) · loss {h.loss.view()[i]:.4g} "
+            f"(smoothed {h.smoothed(self.factor())[i]:.4g})" + (f" · {parts}" if parts else "")
+            + (f" · {rate:,.0f} images/s" if np.isfinite(rate) else ""))
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt override
         if event.type() == QEvent.Type.PaletteChange:
-            for w in (self.loss_plot, self.acc_plot, self.speed_plot):
+            for w in (self.loss_plot, self.acc_plot, self.speed_plot,
+                      *self.part_plots.values()):
                 w.apply_palette(self.palette())
         super().changeEvent(event)
 

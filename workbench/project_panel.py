@@ -33,6 +33,7 @@ _STATUS_ICONS = {
     "paused": QStyle.StandardPixmap.SP_MediaPause,
     "stopped": QStyle.StandardPixmap.SP_MediaStop,
     "failed": QStyle.StandardPixmap.SP_MessageBoxCritical,
+    "interrupted": QStyle.StandardPixmap.SP_MessageBoxWarning,
 }
 
 
@@ -60,6 +61,8 @@ class ProjectPanel(QWidget):
         self.tree.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.tree.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.tree.itemDoubleClicked.connect(self._activated)
+        self.tree.setIndentation(12)
+        self.setMinimumWidth(210)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addWidget(self.header)
@@ -71,6 +74,9 @@ class ProjectPanel(QWidget):
             f.setBold(True)
             item.setFont(0, f)
         self.project: Project | None = None
+        #: (run folder, state) of the run this window is training: shown instead of the
+        #: status file, which the trainer rewrites only at epoch ends.
+        self.live: tuple[Path, str] | None = None
         self.refresh(None)
 
     def refresh(self, project: Project | None = None, keep: bool = False) -> None:
@@ -105,7 +111,7 @@ class ProjectPanel(QWidget):
                 item.setForeground(0, QBrush(Qt.GlobalColor.red))
                 continue
             excl = f" · {info['excluded']:,} excluded" if info["excluded"] else ""
-            self._set(item, f"{split}  ({path.name}, {info['sources']} sources)",
+            self._set(item, f"{split} · {info['sources']} faces",
                       f"{info['samples']:,} samples · {info['classes']:,} classes{excl}",
                       f"{path}\n{info['sources']} sources, image size {info['image_size']}, "
                       f"{info['min_per_class']}–{info['max_per_class']} samples per class")
@@ -115,11 +121,13 @@ class ProjectPanel(QWidget):
             runs = []
         style = self.style()
         for run in reversed(runs):  # newest first
+            if self.live is not None and run.path == self.live[0]:
+                run.status = self.live[1]
             item = QTreeWidgetItem(self.runs)
             item.setData(0, PATH_ROLE, str(run.path))
             item.setData(0, KIND_ROLE, "run")
             epochs = f"{run.epoch}/{run.epochs}" if run.epochs else f"{run.epoch}"
-            self._set(item, run.id, f"{run.status} · epoch {epochs} · best {_pct(run.best_top1)}",
+            self._set(item, run.id, f"{run.status} · {epochs} · best {_pct(run.best_top1)}",
                       f"{run.path}\n{run.message or run.status}\nDouble-click to plot it")
             icon = _STATUS_ICONS.get(run.status)
             if icon is not None:
@@ -131,7 +139,7 @@ class ProjectPanel(QWidget):
 
     @staticmethod
     def _set(item: QTreeWidgetItem, title: str, detail: str, tip: str) -> None:
-        item.setText(0, f"{title}\n    {detail}")
+        item.setText(0, f"{title}\n  {detail}")
         item.setData(0, DETAIL_ROLE, detail)
         item.setToolTip(0, tip)
 

@@ -30,13 +30,15 @@ from PySide6.QtWidgets import (
 )
 
 from core.errors import SiamError
+from core.train.advice import Notice, Snapshot, advise, advise_run
 from core.train.project import Project, load_project, read_run_info
 from workbench import dialogs
 from workbench.config_form import ConfigForm
 from workbench.document import ProjectDocument
 from workbench.history import History, read_metrics
+from workbench.notices import NoticesPanel
 from workbench.plots import TrainingPlots
-from workbench.workers import JobRunner, TrainJob, make_trainer_factory
+from workbench.workers import JobRunner, TrainJob, make_trainer_factory, run_in_thread
 
 FLUSH_MS = 100  # ≤ 10 GUI updates per second
 LOG_EVERY_S = 2.0  # an iteration line in the log at most this often
@@ -86,6 +88,9 @@ class TrainTab(QWidget):
         self._last_iter: Any = None
         self._flushes = 0
         self.blocked_reason = ""  # set while another job (rendering) must keep Start disabled
+        self.snapshot: Snapshot | None = None  # what the live run recorded, for the notices
+        self.notices: list[Notice] = []
+        self._advice_tag = 0
 
         self.form = ConfigForm(doc)
         self.form.validityChanged.connect(lambda _ok: self._update_buttons())
@@ -116,7 +121,7 @@ class TrainTab(QWidget):
         self.progress.setFormat("idle")
         self.progress.setTextVisible(True)
         self.progress_label = QLabel("")
-        self.progress_label.setMinimumWidth(260)
+        self.progress_label.setMinimumWidth(190)
 
         controls = QHBoxLayout()
         for w in (self.start_btn, self.pause_btn, self.stop_btn, self.resume_btn):
@@ -126,6 +131,8 @@ class TrainTab(QWidget):
         controls.addWidget(self.progress_label)
 
         self.plots = TrainingPlots()
+        self.notices_panel = NoticesPanel()
+        self.notices_panel.applyRequested.connect(self.apply_notice)
         self.log = QPlainTextEdit()
         self.log.setReadOnly(True)
         self.log.setMaximumBlockCount(5000)
@@ -137,12 +144,17 @@ class TrainTab(QWidget):
         ll.addWidget(self.form, 1)
         ll.addWidget(self.paper_btn)
 
+        bottom = QSplitter(Qt.Orientation.Horizontal)
+        bottom.addWidget(self.log)
+        bottom.addWidget(self.notices_panel)
+        bottom.setStretchFactor(0, 1)
+        bottom.setStretchFactor(1, 1)
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(self.plots)
-        right.addWidget(self.log)
+        right.addWidget(bottom)
         right.setStretchFactor(0, 5)
         right.setStretchFactor(1, 1)
-        right.setSizes([700, 140])
+        right.setSizes([700, 150])
 
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(left)
@@ -200,10 +212,25 @@ class TrainTab(QWidget):
             self.history = History()
             self.plots.set_epochs(0)
             self.plots.show_history(self.history, force=True)
-            self.plots.set_summary("No run yet")
             self.log.clear()
             self.run_dir = None
+            self.notices_panel.clear()
+            self.notices = []
+            self._reset_progress()
+            project = self.doc.project
+            runs = project.runs() if project is not None else []
+            if runs:
+                # Show the project's own latest run rather than an empty (or stale) plot.
+                self.show_run(runs[-1].path)
+            else:
+                self.plots.set_summary("No run in this project yet: press Start.")
         self._update_buttons()
+
+    def _reset_progress(self) -> None:
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setFormat("idle")
+        self.progress_label.setText("")
 
     # -- actions -----------------------------------------------------------------------------
     def start(self) -> bool:
@@ -232,6 +259,8 @@ class TrainTab(QWidget):
         self.plots.show_history(self.history, force=True)
         self.plots.set_summary("Starting…")
         self.log.clear()
+        self.snapshot = Snapshot(config=config)
+        self.notices_panel.clear()
         self._append_log(f"Starting a new run ({config.mining.positive} / "
                          f"{config.mining.negative}, {config.loss.kind} loss)")
         self._launch(self.factory_maker(project, config))
@@ -258,6 +287,8 @@ class TrainTab(QWidget):
         self.history = read_metrics(run_dir)
         self.plots.show_history(self.history, force=True)
         self.log.clear()
+        self.snapshot = Snapshot(config=config)
+        self.notices_panel.clear()
         self._append_log(f"Resuming {run_dir.name} from its last checkpoint")
         self._launch(self.factory_maker(project, config, resume=run_dir))
         return True
@@ -293,17 +324,20 @@ class TrainTab(QWidget):
             self.job.pause()  # direct call: the worker thread is busy inside run()
             self._append_log("Paused (after the current iteration).")
             self._set_state("paused")
+            self.runsChanged.emit()
 
     def resume(self) -> None:
         if self.job is not None and self.state == "paused":
             self.job.resume()
             self._append_log("Resumed.")
             self._set_state("training")
+            self.runsChanged.emit()
 
     def stop(self) -> None:
         if self.job is not None and self.state in ("starting", "training", "paused"):
             self.job.stop()
-            self._append_log("Stopping; saving a checkpoint…")
+            self._append_log("Stopping at the next iteration; the run keeps a resumable "
+                             "checkpoint…")
             self._set_state("stopping")
 
     def wait(self, ms: int) -> bool:
@@ -337,13 +371,45 @@ class TrainTab(QWidget):
         self.run_dir = run_dir
         self.plots.set_summary(
             f"Run <b>{info.id}</b>: {info.status}, epoch {info.epoch}/{info.epochs}, "
-            f"best top-1 {_pct(info.best_top1)} — read from metrics.jsonl")
+            f"best top-1 {_pct(info.best_top1)} ({self.history.accuracy_set})")
         self.log.clear()
         self._append_log(f"Showing {run_dir} ({len(self.history)} iterations, "
                          f"{len(self.history.epochs)} epochs)")
         if info.message:
             self._append_log(info.message)
+        self._reset_progress()
+        self.notices_panel.clear()
+        self._advice_tag += 1
+        tag = self._advice_tag
+        run_in_thread(lambda: (tag, advise_run(run_dir)), self, "siam-advice",
+                      self._advice_read, lambda m, d: None)
         return True
+
+    def _advice_read(self, result: tuple[int, list[Notice]]) -> None:
+        tag, notices = result
+        if tag == self._advice_tag and not self.busy:
+            self._show_notices(notices)
+
+    def _show_notices(self, notices: list[Notice]) -> None:
+        new = [n for n in notices if n.code not in {m.code for m in self.notices}]
+        self.notices = notices
+        self.notices_panel.set_notices(notices)
+        if self.busy:
+            for n in new:
+                self._append_log(f"Notice: {n.title}. Next run: {n.suggestion_text()}")
+
+    def apply_notice(self, notice: Notice) -> bool:
+        """Write a notice's suggestion into the project's settings (one undoable edit)."""
+        if self.doc.project is None:
+            return False
+        try:
+            changed = self.doc.set_values(notice.suggestion, f"Apply notice: {notice.title}")
+        except SiamError as exc:
+            dialogs.error(self, "Cannot apply the suggestion", str(exc))
+            return False
+        self.notices_panel.mark_applied(notice)
+        self._append_log(f"Applied for the next run: {notice.suggestion_text()}")
+        return changed
 
     # -- events (GUI thread) -----------------------------------------------------------------
     def _on_event(self, event: Any) -> None:
@@ -370,6 +436,7 @@ class TrainTab(QWidget):
                                      f"({ev.images_per_s:,.0f} images/s)")
             elif name == "EpochFinished":
                 self.history.add_event(ev)
+                self._advise_live(ev)
                 val = (f", val top-1 {_pct(ev.val_top1)} top-5 {_pct(ev.val_top5)}"
                        if ev.val_top1 is not None else "")
                 best = " ★ best" if ev.is_best else ""
@@ -379,6 +446,8 @@ class TrainTab(QWidget):
                 self.runsChanged.emit()
             elif name == "RunStarted":
                 self._on_run_started(ev)
+            elif name == "RunPreparing":
+                self._on_preparing(ev)
             elif name == "RunFinished":
                 self._append_log(f"Finished after {ev.epochs_done} epochs; best top-1 "
                                  f"{_pct(ev.best_top1)}.")
@@ -390,6 +459,32 @@ class TrainTab(QWidget):
         self.plots.show_history(self.history)
         self._update_progress()
 
+    def _on_preparing(self, ev: Any) -> None:
+        """Say what the start is waiting for (loading images, first center pass…)."""
+        stage = str(ev.stage)
+        if ev.total:
+            self.progress.setRange(0, int(ev.total))
+            self.progress.setValue(int(ev.done))
+            self.progress.setFormat(f"{stage}: {ev.done:,}/{ev.total:,}")
+        else:
+            self.progress.setRange(0, 0)
+            self.progress.setFormat(stage)
+        self.plots.set_summary(f"Starting… {stage}")
+        if stage != getattr(self, "_last_stage", None):
+            self._last_stage = stage
+            self._append_log(f"Preparing: {stage}")
+
+    def _advise_live(self, ev: Any) -> None:
+        if self.snapshot is None:
+            return
+        self.snapshot.epochs.append({"epoch": ev.epoch, "top1": ev.top1, "top5": ev.top5,
+                                     "val_top1": ev.val_top1, "val_top5": ev.val_top5,
+                                     "loss": ev.loss})
+        self.snapshot.probabilities = ev.probabilities
+        self.snapshot.clusters = ev.clusters
+        self.snapshot.mean_distance = ev.mean_distance
+        self._show_notices(advise(self.snapshot))
+
     def _on_run_started(self, ev: Any) -> None:
         self.run_dir = Path(ev.run_dir)
         self._epochs, self._iterations = ev.epochs, ev.iterations
@@ -398,6 +493,9 @@ class TrainTab(QWidget):
         self._started_at = time.monotonic()
         if ev.start_epoch:
             self.history = read_metrics(self.run_dir, History())
+        self.history.add_event(ev)  # the pixel 1-NN baseline
+        if self.snapshot is not None:
+            self.snapshot.pixel_nn_val = getattr(ev, "pixel_nn_val_top1", None)
         self._append_log(f"Run {self.run_dir.name} on {ev.device}: {ev.num_classes:,} classes, "
                          f"{ev.train_samples:,} training samples, {ev.epochs} epochs × "
                          f"{ev.iterations} iterations × {ev.triplets:,} triplets"
@@ -464,9 +562,8 @@ class TrainTab(QWidget):
         self.timer.stop()
         self.job = None
         self.runner = None
-        self.progress.setRange(0, 1)
+        self._reset_progress()
         self.progress.setValue(1 if self._done_iters else 0)
-        self.progress.setFormat("idle")
         self.throughputChanged.emit(0.0)
         self._set_state("idle")
         self.runsChanged.emit()

@@ -72,8 +72,9 @@ def _store(project_dir: Path):
     from core.train.project import load_project
 
     project = load_project(project_dir)
-    store = DrawnStore(project.resolve(project.config.data.drawn),
-                       project.config.data.image_size)
+    d = project.config.data
+    store = DrawnStore(project.resolve(d.drawn), d.image_size, d.margin,
+                       getattr(d, "size_mode", "fit"))
     return project, store
 
 

@@ -35,9 +35,17 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Top-1 / top-5 nearest-center accuracy of a run on any glyph "
                        "HDF5 file (classes matched by name).")
     p.add_argument("run", type=Path, help="run folder (runs/<id>)")
-    p.add_argument("--data", type=Path, help="glyph .h5 (default: the run's project test file)")
+    p.add_argument("--data", type=Path, help="glyph .h5 (default: the project file of --split)")
+    p.add_argument("--split", choices=("test", "val", "train", "drawn"), default="test",
+                   help="which of the project's files to evaluate on (default test)")
     p.add_argument("--checkpoint", choices=("best", "last"), default="best")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu")
+    p.add_argument("--per-class", type=Path, metavar="CSV",
+                   help="write per-class top-1 / top-5 and the most frequent wrong answer")
+    p.add_argument("--confused", type=int, default=0, metavar="N",
+                   help="list the N most-confused class pairs")
+    p.add_argument("--no-record", action="store_true",
+                   help="do not keep the result in the run's evaluations.json (Runs table)")
     p.add_argument("--json", action="store_true", help='print {"top1":…, "top5":…, "n":…}')
     p.set_defaults(handler=cmd_eval)
 
@@ -62,8 +70,34 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("runs", help="list a project's runs",
                        description="List runs with status, epochs and best accuracy.")
     p.add_argument("project", type=Path)
+    p.add_argument("--best", action="store_true",
+                   help="print only the best run's folder (what the Draw tab loads)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_runs)
+
+    p = sub.add_parser("run", help="delete, rename or annotate a run (the Runs tab)",
+                       description="Manage one run folder.")
+    rsub = p.add_subparsers(dest="run_command", required=True)
+    q = rsub.add_parser("delete", help="delete a run folder")
+    q.add_argument("run", type=Path)
+    q.add_argument("--yes", action="store_true", help="do not ask")
+    q.set_defaults(handler=cmd_run_delete)
+    q = rsub.add_parser("rename", help="rename a run folder")
+    q.add_argument("run", type=Path)
+    q.add_argument("name")
+    q.set_defaults(handler=cmd_run_rename)
+    q = rsub.add_parser("note", help="show or set a run's notes")
+    q.add_argument("run", type=Path)
+    q.add_argument("text", nargs="?", help="new notes (omit to print them; '' clears)")
+    q.set_defaults(handler=cmd_run_note)
+
+    p = sub.add_parser("advise", help="what to change for the next run",
+                       description="The Train tab's notices for a run: collapsed clusters, a "
+                       "degenerate sampling distribution, a climbing or flat loss, memorised "
+                       "faces, accuracy below pixel 1-NN — each with the setting to try.")
+    p.add_argument("run", type=Path)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_advise)
 
     p = sub.add_parser("new", help="create a new project folder",
                        description="Create a project.toml with defaults (the GUI's New Project).")
@@ -159,11 +193,30 @@ class _TrainReporter:
         self.bar: ProgressBar | None = None
         self._bar_cls = ProgressBar
         self.last_epoch: dict[str, Any] | None = None
+        from core.train.advice import Snapshot
+
+        self.snapshot = Snapshot(config=trainer.config)
+        self.noticed: set[str] = set()
+
+    def _advise(self) -> None:
+        from core.train.advice import advise
+
+        for n in advise(self.snapshot):
+            if n.code in self.noticed:
+                continue
+            self.noticed.add(n.code)
+            sets = n.set_args()
+            msg = f"notice: {n.title}. {n.detail}" + (f" Next run: {sets}" if sets else "")
+            if self.bar:
+                self.bar.message(msg)
+            else:
+                print(msg, file=sys.stderr)
 
     def __call__(self, ev) -> None:
         from core.train import events as E
 
         if isinstance(ev, E.RunStarted):
+            self.snapshot.pixel_nn_val = getattr(ev, "pixel_nn_val_top1", None)
             total = (ev.epochs - ev.start_epoch) * ev.iterations
             self.bar = self._bar_cls(total, "train")
             self.start_step = ev.start_epoch * ev.iterations
@@ -189,6 +242,11 @@ class _TrainReporter:
                 self.bar.message(msg)
             else:
                 print(msg, file=sys.stderr)
+            self.snapshot.epochs.append(dict(self.last_epoch, epoch=ev.epoch))
+            self.snapshot.probabilities = ev.probabilities
+            self.snapshot.clusters = ev.clusters
+            self.snapshot.mean_distance = ev.mean_distance
+            self._advise()
         elif isinstance(ev, E.RunStopped):
             print(f"stopped; resume with: siam train {self.trainer.project.root} --resume "
                   f"{ev.run_dir}", file=sys.stderr)
@@ -208,25 +266,62 @@ def _project_of_run(run: Path):
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from core.infer.evaluate import evaluate, load_run
+    from core.atomic import write_text_atomic
+    from core.infer.analysis import table_csv
+    from core.infer.evaluate import (
+        confused_pairs,
+        evaluate,
+        load_run,
+        per_class_table,
+        save_evaluation,
+    )
+    from core.infer.runs import split_path
 
+    if args.confused < 0:
+        raise SiamError(f"--confused must be ≥ 0, got {args.confused}")
     run = load_run(args.run, which=args.checkpoint, device=args.device)
-    data = args.data
+    data, split = args.data, args.split
     if data is None:
         project = _project_of_run(args.run)
         if project is None:
             raise SiamError("--data is required: the run is not inside a project", args.run)
-        data = project.dataset_paths()["test"]
-    result = evaluate(run, data)
+        data = split_path(project, split)
+    else:
+        split = Path(data).name
+    detail = bool(args.per_class or args.confused)
+    result = evaluate(run, data, keep_predictions=detail)
+    if not args.no_record:
+        try:
+            save_evaluation(args.run, split, result, checkpoint=args.checkpoint)
+        except SiamError as exc:
+            print(f"siam eval: warning: result not kept ({exc})", file=sys.stderr)
+    pairs = confused_pairs(result, run.classes, args.confused) if args.confused else []
+    if args.per_class:
+        rows = per_class_table(result, run.classes)
+        write_text_atomic(args.per_class, table_csv(
+            ["index", "class", "n", "top1", "top5", "confused_with", "confused_count"],
+            [[r.index, r.name, r.n, round(r.top1, 4), round(r.top5, 4), r.confused_with,
+              r.confused_count] for r in rows]))
     if args.json:
-        print(json.dumps({"top1": result["top1"], "top5": result["top5"], "n": result["n"],
-                          "unknown_classes": result["unknown_classes"],
-                          "data": str(data), "run": str(args.run)}))
+        out = {"top1": result["top1"], "top5": result["top5"], "n": result["n"],
+               "unknown_classes": result["unknown_classes"], "data": str(data),
+               "split": split, "run": str(args.run)}
+        if args.confused:
+            out["confused"] = [{"a": p.a_name, "b": p.b_name, "a_as_b": p.a_as_b,
+                                "b_as_a": p.b_as_a} for p in pairs]
+        print(json.dumps(out, ensure_ascii=False))
     else:
         print(f"{data}: top-1 {_pct(result['top1'])}, top-5 {_pct(result['top5'])} "
               f"on {result['n']} images"
               + (f" ({result['unknown_classes']} of unknown classes skipped)"
                  if result["unknown_classes"] else ""))
+        if result.get("warning"):
+            print(f"siam eval: warning: {result['warning']}", file=sys.stderr)
+        for p in pairs:
+            print(f"  {p.a_name} ↔ {p.b_name}: {p.count} ({p.a_name}→{p.b_name} {p.a_as_b}, "
+                  f"{p.b_name}→{p.a_name} {p.b_as_a})")
+        if args.per_class:
+            print(f"per-class table: {args.per_class}")
     return 0
 
 
@@ -265,6 +360,14 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
     project = load_project(args.project)
     runs = project.runs()
+    if args.best:
+        from core.infer.runs import best_run
+
+        best = best_run(project, runs)
+        if best is None:
+            raise SiamError("no run with a checkpoint yet", project.runs_dir)
+        print(best.path)
+        return 0
     if args.json:
         print(json.dumps([{"id": r.id, "path": str(r.path), "status": r.status,
                            "epoch": r.epoch, "epochs": r.epochs, "best_top1": r.best_top1}
@@ -286,4 +389,56 @@ def cmd_new(args: argparse.Namespace) -> int:
         config = config.replace({"data": {"alphabet": args.alphabet}})
     project = create_project(args.folder, config, name=args.name or Path(args.folder).name)
     print(f"created {project.file}")
+    return 0
+
+
+def cmd_run_delete(args: argparse.Namespace) -> int:
+    from core.infer.runs import delete_run
+
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise SiamError("refusing to delete without --yes (no terminal to ask)", args.run)
+        answer = input(f"delete {args.run} and everything in it? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("not deleted")
+            return 1
+    delete_run(args.run)
+    print(f"deleted {args.run}")
+    return 0
+
+
+def cmd_run_rename(args: argparse.Namespace) -> int:
+    from core.infer.runs import rename_run
+
+    print(rename_run(args.run, args.name))
+    return 0
+
+
+def cmd_run_note(args: argparse.Namespace) -> int:
+    from core.infer.runs import check_run, read_notes, write_notes
+
+    check_run(args.run)
+    if args.text is None:
+        print(read_notes(args.run), end="")
+    else:
+        write_notes(args.run, args.text)
+    return 0
+
+
+def cmd_advise(args: argparse.Namespace) -> int:
+    from core.infer.runs import check_run
+    from core.train.advice import advise_run
+
+    check_run(args.run)
+    notices = advise_run(args.run)
+    if args.json:
+        print(json.dumps([{"code": n.code, "title": n.title, "detail": n.detail,
+                           "severity": n.severity, "suggestion": n.suggestion}
+                          for n in notices], ensure_ascii=False))
+        return 0
+    if not notices:
+        print("nothing to remark")
+    for n in notices:
+        print(f"{n.severity}: {n.title}\n  {n.detail}"
+              + (f"\n  next run: {n.suggestion_text()}" if n.suggestion else ""))
     return 0

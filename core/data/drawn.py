@@ -30,9 +30,11 @@ class Drawing:
 
 
 class DrawnStore:
-    def __init__(self, path: str | Path, image_size: int = 37) -> None:
+    def __init__(self, path: str | Path, image_size: int = 37, margin: int = 2,
+                 mode: str = "fit") -> None:
         self.path = Path(path)
         self.image_size = image_size
+        self.margin, self.mode = margin, mode  # framing of new drawings (data.size_mode)
         self.warning = ""
         self.drawings: list[Drawing] = self._read() if self.path.exists() else []
 
@@ -75,7 +77,7 @@ class DrawnStore:
         original = np.asarray(original)
         if original.ndim == 3:
             original = original[..., :3].mean(axis=2)
-        image = normalize_glyph(original, self.image_size)
+        image = normalize_glyph(original, self.image_size, self.margin, mode=self.mode)
         self.drawings.append(Drawing(image, np.clip(original, 0, 255).astype(np.uint8), label))
         if save:
             self.save()

@@ -419,3 +419,48 @@ class GlyphWriter:
 
 def _short(exc: BaseException) -> str:
     return str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+
+
+# -- exclusions that survive re-rendering ------------------------------------------------------
+
+def _pair_ordinals(labels: np.ndarray, sources: np.ndarray) -> np.ndarray:
+    """For each row, how many earlier rows share its (label, source): the variant number."""
+    key = labels.astype(np.int64) * (int(sources.max(initial=0)) + 1) + sources
+    order = np.argsort(key, kind="stable")
+    sorted_key = key[order]
+    starts = np.flatnonzero(np.r_[True, sorted_key[1:] != sorted_key[:-1]])
+    run_start = np.repeat(starts, np.diff(np.r_[starts, len(key)]))
+    out = np.empty(len(key), dtype=np.int64)
+    out[order] = np.arange(len(key)) - run_start
+    return out
+
+
+def exclusion_keys(path: str | Path) -> set[tuple[str, str, int]]:
+    """The excluded samples of a glyph file as ``(class, source name, variant)`` — keys that
+    mean the same sample in a re-rendered file, where row numbers do not."""
+    with GlyphFile(path) as gf:
+        excluded = gf.excluded
+        if not excluded.any():
+            return set()
+        ordinal = _pair_ordinals(gf.labels, gf.sources)
+        rows = np.flatnonzero(excluded)
+        return {(gf.classes[int(gf.labels[r])], gf.source_names[int(gf.sources[r])],
+                 int(ordinal[r])) for r in rows}
+
+
+def apply_exclusion_keys(path: str | Path, keys: set[tuple[str, str, int]]) -> int:
+    """Mark the samples named by ``keys`` excluded in ``path``; returns how many matched."""
+    if not keys:
+        return 0
+    with GlyphFile(path, "r+") as gf:
+        ordinal = _pair_ordinals(gf.labels, gf.sources)
+        cls = {c: i for i, c in enumerate(gf.classes)}
+        src = {s: i for i, s in enumerate(gf.source_names)}
+        wanted = {(cls[c], src[s], k) for c, s, k in keys if c in cls and s in src}
+        if not wanted:
+            return 0
+        rows = [r for r, t in enumerate(zip(gf.labels.tolist(), gf.sources.tolist(),
+                                            ordinal.tolist())) if t in wanted]
+        if rows:
+            gf.set_excluded(rows, True)
+        return len(rows)

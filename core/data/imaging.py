@@ -1,8 +1,19 @@
 """One normalisation for every glyph image that does not come from a font.
 
-Rendered glyphs are centred on their ink box and scaled to fill ``size - 2*margin``; scans,
-Omniglot strokes, PHD08 bitmaps and the Draw tab's canvas must look the same to the network, so
-all of them pass through :func:`normalize_glyph` (importers and query code alike).
+Two framings (``data.size_mode``), shared with the renderer so a drawing and a rendered glyph
+look the same to the network:
+
+* ``fit`` — the ink box is centred and scaled to fill ``size - 2*margin``. Size and position
+  are lost: o and O, x and X become the same picture.
+* ``em`` — the *em box* is the frame: :data:`EM_ASCENT` em above the baseline to
+  :data:`EM_DESCENT` em below it fill ``size - 2*margin`` vertically, the baseline sits at
+  :func:`baseline_fraction` of that height, and only the horizontal position is normalised
+  (ink centred). Relative size and baseline survive. For an image (a drawing, a scan) the
+  whole image height is taken as that em box, so the Draw canvas shows the baseline where a
+  font's would be.
+
+Scans, Omniglot strokes, PHD08 bitmaps and the Draw tab's canvas all pass through
+:func:`normalize_glyph` (importers and query code alike).
 """
 
 from __future__ import annotations
@@ -15,6 +26,23 @@ from core.errors import SiamError
 #: Share of the ink contrast above which a pixel counts as ink for the bounding box; low enough
 #: to keep anti-aliased stroke edges, high enough to ignore faint scanner noise.
 INK_THRESHOLD = 0.25
+
+SIZE_MODES = ("fit", "em")
+#: The em-box frame: from EM_ASCENT em above the baseline down to EM_DESCENT em below it (a
+#: little more than a typical font's ascender/descender, so accents and descenders fit).
+EM_ASCENT = 0.95
+EM_DESCENT = 0.25
+
+
+def baseline_fraction() -> float:
+    """Where the baseline lies in an em-mode image, as a share of the inner height from top."""
+    return EM_ASCENT / (EM_ASCENT + EM_DESCENT)
+
+
+def check_mode(mode: str) -> str:
+    if mode not in SIZE_MODES:
+        raise SiamError(f"size mode must be one of {', '.join(SIZE_MODES)}; got {mode!r}")
+    return mode
 
 
 def to_unit_gray(image: np.ndarray) -> np.ndarray:
@@ -100,14 +128,44 @@ def fit_to_canvas(ink: np.ndarray, size: int, margin: int = 2) -> np.ndarray:
     return np.clip(np.rint(out * 255.0), 0, 255).astype(np.uint8)
 
 
+def em_to_canvas(ink: np.ndarray, size: int, margin: int = 2) -> np.ndarray:
+    """Em-mode framing of float ink (background 0): the image's height is the em box; it is
+    scaled to ``size - 2*margin`` (aspect kept) and the ink is centred horizontally only, so
+    its height and vertical position (the baseline) are kept."""
+    mask = ink >= INK_THRESHOLD
+    if not mask.any():
+        raise SiamError("image is blank")
+    h, w = ink.shape
+    inner = max(1, size - 2 * margin)
+    scale = inner / h
+    new_w = max(1, int(round(w * scale)))
+    img = Image.fromarray(np.ascontiguousarray(ink, dtype=np.float32))
+    resample = Image.Resampling.BOX if scale <= 1 else Image.Resampling.BICUBIC
+    small = np.asarray(img.resize((new_w, inner), resample), dtype=np.float32)
+    cols = np.flatnonzero((small >= INK_THRESHOLD * 0.5).any(axis=0))
+    if cols.size == 0:
+        cols = np.flatnonzero(small.max(axis=0) > 0) if (small > 0).any() else np.arange(1)
+    crop = small[:, cols[0]:cols[-1] + 1]
+    if crop.shape[1] > size:  # wider than the image: keep the middle
+        cut = (crop.shape[1] - size) // 2
+        crop = crop[:, cut:cut + size]
+    out = np.zeros((size, size), np.float32)
+    left = (size - crop.shape[1]) // 2
+    out[margin:margin + inner, left:left + crop.shape[1]] = crop
+    return np.clip(np.rint(out * 255.0), 0, 255).astype(np.uint8)
+
+
 def normalize_glyph(image: np.ndarray, size: int, margin: int = 2,
-                    polarity: str = "auto") -> np.ndarray:
+                    polarity: str = "auto", mode: str = "fit") -> np.ndarray:
     """Any glyph image → uint8 ``[size, size]``, ink 255 on 0, centred and scaled like renders.
 
-    Polarity is detected from the border (see :func:`ink_map`); the ink bounding box is padded to
-    a square (aspect kept), resized with area averaging when shrinking (bicubic when growing)
-    to ``size - 2*margin`` and centred. A blank image raises ``SiamError("image is blank")``.
+    Polarity is detected from the border (see :func:`ink_map`). ``mode="fit"``: the ink
+    bounding box is padded to a square (aspect kept), resized with area averaging when
+    shrinking (bicubic when growing) to ``size - 2*margin`` and centred. ``mode="em"``: see
+    :func:`em_to_canvas`. A blank image raises ``SiamError("image is blank")``.
     """
     if size < 1 or margin < 0 or 2 * margin >= size:
         raise ValueError(f"bad size/margin {size}/{margin}")
+    if check_mode(mode) == "em":
+        return em_to_canvas(ink_map(image, polarity), size, margin)
     return fit_to_canvas(ink_map(image, polarity), size, margin)

@@ -67,12 +67,16 @@ class RenderReport:
     classes: int
     faces: int
     missing_per_face: dict[str, int] = field(default_factory=dict)
+    # face → the classes it has no glyph for (the Data tab names them)
+    missing_classes: dict[str, list[str]] = field(default_factory=dict)
     seconds: float = 0.0
+    kept_exclusions: int = 0  # samples excluded in the replaced file and again in this one
     glyphs_per_s: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": str(self.path), "samples": self.samples, "classes": self.classes,
                 "faces": self.faces, "missing_per_face": dict(self.missing_per_face),
+                "missing_classes": {k: list(v) for k, v in self.missing_classes.items()},
                 "seconds": round(self.seconds, 3), "glyphs_per_s": round(self.glyphs_per_s, 1)}
 
 
@@ -160,17 +164,39 @@ class FaceRenderer:
             ids.append(gid)
         return ids
 
-    def render(self, text: str, size: int = 37, margin: int = 2) -> np.ndarray | None:
-        """uint8 ``[size, size]`` ink 255, centred on the ink box; None if missing or blank."""
+    def render(self, text: str, size: int = 37, margin: int = 2,
+               mode: str = "fit") -> np.ndarray | None:
+        """uint8 ``[size, size]`` ink 255; None if missing or blank. ``mode`` fit: centred on
+        the ink box and scaled to fill; em: the em box fills the image, baseline kept
+        (:mod:`core.data.imaging`)."""
         if not text or text.isspace():
             return None
         ids = self._glyph_ids(text)
         if ids is None:
             return None
+        self._em = mode == "em"
         if len(text) == 1:
             return self._render_single(ids[0], size, margin)
         out = self._render_run(text, ids, size, margin)
         return out if out is not None and out.any() else None
+
+    _em = False
+
+    def _frame(self, x0: float, y0: float, x1: float, y1: float, size: int,
+               margin: int) -> tuple[float, float, float]:
+        """(scale, cx, cy): font units → pixels and the font-unit point placed at the canvas
+        centre, for the ink box (x0, y0)–(x1, y1) in the current size mode."""
+        inner = size - 2 * margin
+        if not self._em:
+            return inner / max(x1 - x0, y1 - y0), (x0 + x1) / 2, (y0 + y1) / 2
+        from core.data.imaging import EM_ASCENT, EM_DESCENT
+
+        upem = max(1, int(self._fp.contents.units_per_EM) or 1000)
+        scale = inner / ((EM_ASCENT + EM_DESCENT) * upem)
+        if (x1 - x0) * scale > inner:  # a wide run of characters: shrink to fit the width
+            scale = inner / (x1 - x0)
+        baseline_row = margin + EM_ASCENT * upem * scale  # pixels from the top
+        return scale, (x0 + x1) / 2, (baseline_row - size / 2) / scale
 
     def _render_single(self, gid: int, size: int, margin: int) -> np.ndarray | None:
         """The hot path: one outline glyph, no per-glyph ctypes wrappers beyond the bitmap."""
@@ -185,8 +211,8 @@ class FaceRenderer:
         x0, y0, x1, y1 = box.xMin, box.yMin, box.xMax, box.yMax
         if x1 <= x0 or y1 <= y0:
             return None
-        scale = (size - 2 * margin) / max(x1 - x0, y1 - y0)
-        self._place(scale, (x0 + x1) / 2, (y0 + y1) / 2, size)
+        scale, cx, cy = self._frame(x0, y0, x1, y1, size, margin)
+        self._place(scale, cx, cy, size)
         bm = rec.bitmap
         rows, width, pitch = bm.rows, bm.width, bm.pitch
         if rows == 0 or width == 0:
@@ -261,8 +287,7 @@ class FaceRenderer:
         w, h = union[2] - union[0], union[3] - union[1]
         if not (w > 0 and h > 0):
             return None
-        scale = (size - 2 * margin) / max(w, h)
-        cx, cy = (union[0] + union[2]) / 2, (union[1] + union[3]) / 2
+        scale, cx, cy = self._frame(*union, size, margin)
         canvas = np.zeros((size, size), np.uint8)
         for ch, gid, pen_x in zip(text, ids, pens, strict=True):
             if ch.isspace() or not gid:
@@ -337,11 +362,15 @@ def _renderer(face: FontFace) -> FaceRenderer:
     return r
 
 
-def render_glyph(face: FontFace, text: str, size: int = 37, margin: int = 2) -> np.ndarray | None:
-    """One class of one face as uint8 ``[size, size]`` (ink 255, anti-aliased, centred on its
-    ink box, scaled to fit ``size - 2*margin``); None for a missing or blank glyph, never tofu."""
+def render_glyph(face: FontFace, text: str, size: int = 37, margin: int = 2,
+                 mode: str = "fit") -> np.ndarray | None:
+    """One class of one face as uint8 ``[size, size]`` (ink 255, anti-aliased; ``mode`` fit:
+    centred on its ink box, scaled to fit ``size - 2*margin``; em: the em box fills it, the
+    baseline kept); None for a missing or blank glyph, never tofu."""
+    from core.data.imaging import check_mode
+
     _check_geometry(size, margin)
-    return _renderer(face).render(text, size, margin)
+    return _renderer(face).render(text, size, margin, check_mode(mode))
 
 
 def _check_geometry(size: int, margin: int) -> None:
@@ -363,6 +392,7 @@ class _Job:
     distort: DistortSpec | None
     variants: int
     seed: int
+    mode: str = "fit"
 
 
 _JOB: _Job | None = None
@@ -378,20 +408,20 @@ def _face_seed(face: FontFace) -> int:
 
 
 def _render_block(job: _Job, face_idx: int, start: int, stop: int
-                  ) -> tuple[np.ndarray, np.ndarray, int]:
-    """Render classes[start:stop] of one face: (images, labels, number missing)."""
+                  ) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """Render classes[start:stop] of one face: (images, labels, labels of missing glyphs)."""
     face = job.faces[face_idx]
     renderer = _renderer(face)
     per = job.variants if job.distort is not None else 1
     images = np.empty(((stop - start) * per, job.size, job.size), np.uint8)
     labels = np.empty((stop - start) * per, np.int32)
     n = 0
-    missing = 0
+    missing: list[int] = []
     face_seed = _face_seed(face)
     for label in range(start, stop):
-        img = renderer.render(job.classes[label], job.size, job.margin)
+        img = renderer.render(job.classes[label], job.size, job.margin, job.mode)
         if img is None:
-            missing += 1
+            missing.append(label)
             continue
         if job.distort is None:
             images[n] = img
@@ -406,7 +436,7 @@ def _render_block(job: _Job, face_idx: int, start: int, stop: int
     return images[:n], labels[:n], missing
 
 
-def _worker_block(task: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray, int]:
+def _worker_block(task: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray, list[int]]:
     assert _JOB is not None, "worker not initialised"
     return _render_block(_JOB, *task)
 
@@ -493,7 +523,8 @@ def _init_process(initializer: Callable[..., None] | None, initargs: tuple[Any, 
 
 
 def _run_blocks(job: _Job, workers: int, cancel: threading.Event | None
-                ) -> Iterator[tuple[tuple[int, int, int], tuple[np.ndarray, np.ndarray, int]]]:
+                ) -> Iterator[tuple[tuple[int, int, int],
+                                tuple[np.ndarray, np.ndarray, list[int]]]]:
     """Render (face, class block) tasks in order; in-process for small jobs."""
     total = len(job.classes) * len(job.faces)
     cost = total * (1 + (_DISTORT_COST * job.variants if job.distort is not None else 0))
@@ -526,6 +557,7 @@ def render_dataset(
     *,
     size: int = 37,
     margin: int = 2,
+    mode: str = "fit",
     alphabet_name: str = "",
     distort: str | None = None,
     variants: int = 1,
@@ -543,9 +575,11 @@ def render_dataset(
     within a block, raises :class:`Cancelled` and leaves no file (an existing one untouched).
     """
     from core.data.glyphs import GlyphWriter  # imported here: workers must not pay for torch
+    from core.data.imaging import check_mode
 
     out = Path(out)
     _check_geometry(size, margin)
+    check_mode(mode)
     if not classes:
         raise SiamError("the alphabet holds no classes")
     if len(set(classes)) != len(classes):
@@ -561,17 +595,18 @@ def render_dataset(
         raise SiamError("variants > 1 needs a distortion (--distort), else copies are identical")
     workers = max(1, int(workers or os.cpu_count() or 1))
     job = _Job(classes=list(classes), faces=list(faces), size=size, margin=margin,
-               distort=spec, variants=variants, seed=int(seed))
+               distort=spec, variants=variants, seed=int(seed), mode=mode)
     total = len(classes) * len(faces)
     names = _source_names(job.faces)
     meta = {
         "renderer": "freetype-outline",
-        "size": size, "margin": margin, "seed": seed,
+        "size": size, "margin": margin, "size_mode": mode, "seed": seed,
         "distort": spec.to_string() if spec else "", "variants": variants if spec else 1,
         "fonts": [{"id": f.id, "family": f.family, "style": f.style, "full_name": f.full_name,
                    "path": str(f.path), "index": f.index} for f in job.faces],
     }
     missing = dict.fromkeys(names, 0)
+    missing_classes: dict[str, list[str]] = {}
     t0 = time.perf_counter()
     done = 0
     if progress is not None:
@@ -598,7 +633,10 @@ def render_dataset(
             n_buffered += len(labels)
             if n_buffered >= _WRITE_BATCH:
                 flush(writer)
-            missing[names[face_idx]] += miss
+            missing[names[face_idx]] += len(miss)
+            if miss:
+                missing_classes.setdefault(names[face_idx], []).extend(
+                    job.classes[i] for i in miss)
             done += stop - start
             if progress is not None:
                 progress(done, total)
@@ -612,8 +650,23 @@ def render_dataset(
         samples = len(writer)
     seconds = time.perf_counter() - t0
     return RenderReport(path=out, samples=samples, classes=len(classes), faces=len(faces),
-                        missing_per_face=missing, seconds=seconds,
+                        missing_per_face=missing, missing_classes=missing_classes,
+                        seconds=seconds,
                         glyphs_per_s=samples / seconds if seconds > 0 else 0.0)
+
+
+def _carry_exclusions(old: Path, new: Path) -> int:
+    """Re-apply the user's exclusions of ``old`` to its re-rendered ``new`` by (class, face,
+    variant), so rendering again never silently brings back samples someone removed."""
+    from core.data.glyphs import apply_exclusion_keys, exclusion_keys
+
+    if not old.exists():
+        return 0
+    try:
+        keys = exclusion_keys(old)
+    except SiamError:
+        return 0  # an unreadable old file has no exclusions to keep
+    return apply_exclusion_keys(new, keys)
 
 
 def render_splits(
@@ -672,7 +725,8 @@ def render_splits(
             distorted = role == "test" and not test_spec.is_identity
             reports[role] = render_dataset(
                 alphabet.classes, roles[role], staged[role], size=data.image_size,
-                margin=data.margin, alphabet_name=alphabet.name,
+                margin=data.margin, mode=getattr(data, "size_mode", "fit"),
+                alphabet_name=alphabet.name,
                 distort=test_spec.to_string() if distorted else None,
                 variants=data.test_variants if distorted else 1,
                 seed=seed, workers=workers, force=True, progress=sub, cancel=cancel)
@@ -680,6 +734,8 @@ def render_splits(
         for role, path in paths.items():
             if path.exists() and not force:  # appeared while rendering: keep it
                 raise SiamError(f"{role} file already exists (use --force to replace it)", path)
+        for role, path in paths.items():
+            reports[role].kept_exclusions = _carry_exclusions(path, staged[role])
         for role, path in paths.items():
             os.replace(staged[role], path)
             reports[role].path = path

@@ -8,7 +8,9 @@ classes the run never saw are counted and reported, not silently dropped.
 from __future__ import annotations
 
 import json
+import threading
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,11 +20,35 @@ import torch
 from torch import nn
 
 from core.data.glyphs import load_glyphs
-from core.errors import SiamError
+from core.errors import Cancelled, SiamError
 from core.infer.centers import embed, nearest_centers, topk_accuracy
+from core.infer.runs import read_evaluations, save_evaluation  # noqa: F401 - kept with runs
 from core.train.checkpoint import load_checkpoint
 from core.train.models import build_model, resolve_device
 from core.train.project import is_run_dir
+
+DEFAULT_PREPROCESS: dict[str, Any] = {"margin": 2, "size_mode": "fit"}
+
+
+def run_preprocess(run_dir: Path, state: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The framing a run was trained with: ``state["preprocess"]`` (checkpoints that carry it),
+    else the ``[data]`` margin / size_mode of the run's ``config.toml``, else the defaults."""
+    out = dict(DEFAULT_PREPROCESS)
+    pre = (state or {}).get("preprocess")
+    if isinstance(pre, dict):
+        out.update({k: pre[k] for k in ("margin", "size_mode", "image_size") if k in pre})
+        return out
+    import tomllib
+
+    try:
+        data = tomllib.loads((run_dir / "config.toml").read_text(encoding="utf-8")).get("data", {})
+    except (OSError, ValueError):
+        return out
+    if isinstance(data.get("margin"), int):
+        out["margin"] = data["margin"]
+    if data.get("size_mode") in ("fit", "em"):
+        out["size_mode"] = data["size_mode"]
+    return out
 
 
 @dataclass
@@ -37,9 +63,10 @@ class RunModel:
     image_size: int
     device: torch.device
     meta: dict[str, Any] = field(default_factory=dict)
-    # How the run's training images were framed (image_size, margin, size_mode): query and
-    # drawing frame their images the same way. Runs from before it was recorded: margin 2.
-    preprocess: dict[str, Any] = field(default_factory=dict)
+    # How an image is framed before the network sees it (core.data.imaging): margin and
+    # size_mode, from the checkpoint's "preprocess", else the run's config.toml, else today's
+    # defaults (margin 2, fit).
+    preprocess: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_PREPROCESS))
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:
         return embed(self.model, images, self.device, self.space)
@@ -72,8 +99,7 @@ def load_run(run_dir: str | Path, which: str = "best", device: str = "cpu") -> R
     model.eval()
     meta = {"checkpoint": str(path), "epoch": int(state["epoch"]),
             "backbone": state["backbone"], "best": state.get("best")}
-    preprocess = {"image_size": int(state["image_size"]), "margin": 2, "size_mode": "fit",
-                  **dict(state.get("preprocess") or {})}
+    preprocess = {"image_size": int(state["image_size"]), **run_preprocess(run_dir, state)}
     run = RunModel(run_dir=run_dir, model=model, centers=centers, classes=classes,
                    space=str(state["space"]), image_size=int(state["image_size"]),
                    device=dev, meta=meta, preprocess=preprocess)
@@ -106,9 +132,37 @@ def _recompute_centers(run: RunModel, state: dict[str, Any]) -> None:
     run.meta["centers"] = f"recomputed from the weights at step {int(state['step'])}"
 
 
+Progress = Callable[[int, int], None]
+EVAL_BATCH = 512
+
+
+def classify_batched(run: RunModel, images: torch.Tensor, k: int = 5,
+                     progress: Progress | None = None,
+                     cancel: threading.Event | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """:meth:`RunModel.classify` in blocks of :data:`EVAL_BATCH` images, reporting
+    ``progress(done, total)`` after each and raising :class:`Cancelled` once ``cancel`` is set."""
+    n = int(images.shape[0])
+    dists, idxs = [], []
+    if progress is not None:
+        progress(0, n)
+    for start in range(0, n, EVAL_BATCH):
+        if cancel is not None and cancel.is_set():
+            raise Cancelled()
+        d, i = run.classify(images[start:start + EVAL_BATCH], k=k)
+        dists.append(d)
+        idxs.append(i)
+        if progress is not None:
+            progress(min(n, start + EVAL_BATCH), n)
+    if not dists:
+        return torch.zeros(0, k), torch.zeros(0, k, dtype=torch.int64)
+    return torch.cat(dists), torch.cat(idxs)
+
+
 def evaluate(run: RunModel, data_path: str | Path, k: int = 5,
-             keep_predictions: bool = False) -> dict[str, Any]:
-    """Top-1 / top-5 nearest-center accuracy of ``run`` on a glyph file."""
+             keep_predictions: bool = False, progress: Progress | None = None,
+             cancel: threading.Event | None = None) -> dict[str, Any]:
+    """Top-1 / top-5 nearest-center accuracy of ``run`` on a glyph file (``progress(done,
+    total)`` in images; ``cancel`` stops between blocks with :class:`Cancelled`)."""
     data = load_glyphs(data_path)
     if data.image_size != run.image_size:
         raise SiamError(f"images are {data.image_size}×{data.image_size}, the run's network takes "
@@ -117,11 +171,17 @@ def evaluate(run: RunModel, data_path: str | Path, k: int = 5,
     if len(known) == 0:
         raise SiamError("none of its classes are known to the run", data_path)
     labels = known.labels
-    dist, idx = run.classify(known.images, k=max(k, 5))
+    dist, idx = classify_batched(run, known.images, k=min(max(k, 5), len(run.classes)),
+                                 progress=progress, cancel=cancel)
     top1, top5 = topk_accuracy(idx, labels)
     result: dict[str, Any] = {"top1": top1, "top5": top5, "n": int(labels.shape[0]),
                               "unknown_classes": n_unknown, "data": str(data_path),
                               "run": str(run.run_dir)}
+    render = data.attrs.get("render") if isinstance(data.attrs, dict) else None
+    mode = render.get("size_mode") if isinstance(render, dict) else None
+    if mode is not None and mode != run.preprocess.get("size_mode", "fit"):
+        result["warning"] = (f"the file was rendered in size mode {mode!r}, the run was trained "
+                             f"on {run.preprocess.get('size_mode', 'fit')!r}: re-render it")
     if keep_predictions:
         result["labels"] = labels.numpy()
         result["pred"] = idx.numpy()
@@ -136,6 +196,83 @@ def per_class_accuracy(labels: np.ndarray, pred: np.ndarray, num_classes: int) -
     total = np.bincount(labels, minlength=num_classes)
     with np.errstate(invalid="ignore", divide="ignore"):
         return hits / total
+
+
+@dataclass
+class ClassScore:
+    """One row of the per-class accuracy table."""
+
+    index: int
+    name: str
+    n: int
+    top1: float
+    top5: float
+    confused_with: str  # the class it is most often read as ("" if never wrong)
+    confused_count: int
+
+
+def per_class_table(result: dict[str, Any], classes: list[str]) -> list[ClassScore]:
+    """Per-class top-1 / top-5 and most frequent wrong answer, for every class evaluated
+    (``result`` from :func:`evaluate` with ``keep_predictions=True``), worst first."""
+    labels, pred = np.asarray(result["labels"]), np.asarray(result["pred"])
+    c = len(classes)
+    total = np.bincount(labels, minlength=c)
+    hit1 = np.bincount(labels, weights=(pred[:, 0] == labels), minlength=c)
+    hit5 = np.bincount(labels, weights=(pred[:, :5] == labels[:, None]).any(1), minlength=c)
+    wrong = pred[:, 0] != labels
+    pair = labels[wrong].astype(np.int64) * c + pred[wrong, 0].astype(np.int64)
+    uniq, counts = np.unique(pair, return_counts=True)
+    worst: dict[int, tuple[int, int]] = {}
+    for p, n in zip(uniq.tolist(), counts.tolist()):
+        t, q = divmod(p, c)
+        if n > worst.get(t, (-1, 0))[1]:
+            worst[t] = (q, n)
+    rows = []
+    for i in np.flatnonzero(total):
+        q, n = worst.get(int(i), (-1, 0))
+        rows.append(ClassScore(int(i), classes[int(i)], int(total[i]),
+                               float(hit1[i] / total[i]), float(hit5[i] / total[i]),
+                               classes[q] if q >= 0 else "", int(n)))
+    rows.sort(key=lambda r: (r.top1, r.top5, -r.n, r.index))
+    return rows
+
+
+@dataclass
+class ConfusedPair:
+    """Two classes the network mixes up: ``a`` read as ``b`` and ``b`` read as ``a``."""
+
+    a: int
+    b: int
+    a_name: str
+    b_name: str
+    a_as_b: int
+    b_as_a: int
+
+    @property
+    def count(self) -> int:
+        return self.a_as_b + self.b_as_a
+
+
+def confused_pairs(result: dict[str, Any], classes: list[str], top: int = 20
+                   ) -> list[ConfusedPair]:
+    """The ``top`` class pairs with most top-1 confusions (both directions counted)."""
+    labels, pred = np.asarray(result["labels"]), np.asarray(result["pred"])[:, 0]
+    wrong = pred != labels
+    c = len(classes)
+    a = np.minimum(labels[wrong], pred[wrong]).astype(np.int64)
+    b = np.maximum(labels[wrong], pred[wrong]).astype(np.int64)
+    forward = labels[wrong] == a  # the smaller index was the truth
+    uniq, inv = np.unique(a * c + b, return_inverse=True)
+    ab = np.bincount(inv, weights=forward, minlength=len(uniq))
+    ba = np.bincount(inv, weights=~forward, minlength=len(uniq))
+    order = np.argsort(-(ab + ba), kind="stable")[:top]
+    out = []
+    for j in order:
+        x, y = divmod(int(uniq[j]), c)
+        out.append(ConfusedPair(x, y, classes[x], classes[y], int(ab[j]), int(ba[j])))
+    return out
+
+
 
 
 def dumps(result: dict[str, Any]) -> str:

@@ -55,8 +55,13 @@ def export_run(run: RunModel, out: str | Path, force: bool = False) -> Path:
         "meta.json": json.dumps({
             "format": "siam-export/1",
             "image_size": run.image_size,
-            "input": "float [B,1,H,W] in [0,1], ink = 1, glyph cropped to ink, padded and "
-                     "resized to image_size (margin 2)",
+            "input": "float [B,1,H,W] in [0,1], ink = 1; "
+                     + ("glyph cropped to ink, padded and resized to image_size"
+                        if run.preprocess.get("size_mode", "fit") == "fit" else
+                        "em box (0.95 em above to 0.25 em below the baseline) scaled to "
+                        "image_size, ink centred horizontally")
+                     + f" (margin {run.preprocess.get('margin', 2)})",
+            "preprocess": run.preprocess,
             "space": run.space,
             "run": str(run.run_dir),
             **{k: v for k, v in run.meta.items() if isinstance(v, (int, float, str))},

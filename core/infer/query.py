@@ -44,10 +44,10 @@ def read_image(path: str | Path) -> np.ndarray:
         raise SiamError(f"not a readable image ({type(exc).__name__})", path) from None
 
 
-def prepare(image: np.ndarray | str | Path, size: int, name: str = "image",
-            margin: int = 2) -> np.ndarray:
+def prepare(image: np.ndarray | str | Path, size: int, name: str = "image", margin: int = 2,
+            mode: str = "fit") -> np.ndarray:
     """Anything query accepts → uint8 [size, size] with ink = 255, as the network sees it
-    (``size`` and ``margin`` as the run's training data was framed: ``RunModel.preprocess``)."""
+    (framed with the run's ``margin`` and size ``mode``: RunModel.preprocess)."""
     if isinstance(image, (str, Path)):
         arr = read_image(image)
         name = str(image)
@@ -58,7 +58,7 @@ def prepare(image: np.ndarray | str | Path, size: int, name: str = "image",
         if arr.ndim != 2:
             raise SiamError(f"expected a 2-D image, got shape {arr.shape}", name)
     try:
-        return normalize_glyph(arr, size, margin)
+        return normalize_glyph(arr, size, margin, mode=mode)
     except SiamError as exc:
         raise SiamError(str(exc).split(": ", 1)[-1], name) from None
 
@@ -74,8 +74,9 @@ def query(run: RunModel, images: list[np.ndarray | str | Path], k: int = 5) -> l
     """Top-k classes for each image, nearest first."""
     if not images:
         return []
-    margin = int(run.preprocess.get("margin", 2))
-    batch = np.stack([prepare(im, run.image_size, margin=margin) for im in images])
+    pre = run.preprocess
+    batch = np.stack([prepare(im, run.image_size, margin=int(pre.get("margin", 2)),
+                              mode=str(pre.get("size_mode", "fit"))) for im in images])
     dist, idx = run.classify(torch.from_numpy(batch), k=k)
     out = []
     for d_row, i_row in zip(dist.numpy(), idx.numpy()):

@@ -29,6 +29,10 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "image_size": Field(int, 37, "Side of the square glyph images, pixels", min=8, max=256),
         "margin": Field(int, 2, "Empty border kept around each rendered glyph, pixels",
                         min=0, max=32),
+        "size_mode": Field(str, "fit", "How a glyph is framed: fit = its ink box fills the "
+                           "image (size and position are lost); em = the font's em box is "
+                           "the image, so o/O and x/X keep their relative size and baseline "
+                           "(drawings are framed the same way)", choices=("fit", "em")),
         "train": Field(str, "data/train.h5", "Training glyph file (relative to the project)"),
         "val": Field(str, "data/val.h5", "Validation glyph file, fonts unseen in training"),
         "test": Field(str, "data/test.h5", "Test glyph file, held-out fonts, distorted"),
@@ -132,10 +136,12 @@ def _coerce(section: str, key: str, value: Any) -> Any:
     """Return ``value`` checked and normalised for ``section.key``, or raise naming the key."""
     name = f"{section}.{key}"
     if section not in SCHEMA:
-        raise SiamError(f"unknown section [{section}] (known: {', '.join(SCHEMA)})")
+        raise SiamError(_unknown_section(section))
     fields = SCHEMA[section]
     if key not in fields:
-        raise SiamError(f"unknown key {name} (known in [{section}]: {', '.join(fields)})")
+        hint = did_you_mean(key, list(fields))
+        raise SiamError(f"unknown key {name}" + (f" (did you mean `{hint}`?)" if hint else "")
+                        + f" (known in [{section}]: {', '.join(fields)})")
     f = fields[key]
     if f.kind is bool:
         if not isinstance(value, bool):
@@ -166,6 +172,22 @@ def _coerce(section: str, key: str, value: Any) -> Any:
     if f.max is not None and value > f.max:
         raise SiamError(f"{name} must be ≤ {f.max:g}, got {value!r}")
     return value
+
+
+def _unknown_section(section: str) -> str:
+    hint = did_you_mean(section, list(SCHEMA))
+    return (f"unknown section [{section}]" + (f" (did you mean [{hint}]?)" if hint else "")
+            + f" (known: {', '.join(SCHEMA)})")
+
+
+def did_you_mean(word: str, known: list[str]) -> str | None:
+    """The known key nearest to a mistyped one (``epoch`` → ``epochs``), or None."""
+    import difflib
+
+    hits = difflib.get_close_matches(word, known, n=1, cutoff=0.6)
+    if not hits:
+        hits = [k for k in known if k.lower() == word.lower().replace("-", "_")]
+    return hits[0] if hits else None
 
 
 def _migrate(values: dict[str, Any]) -> dict[str, Any]:
@@ -216,7 +238,7 @@ class Config:
                   for s, fs in SCHEMA.items()}
         for section, table in _migrate(values or {}).items():
             if section not in SCHEMA:
-                raise SiamError(f"unknown section [{section}] (known: {', '.join(SCHEMA)})")
+                raise SiamError(_unknown_section(section))
             if not isinstance(table, dict):
                 raise SiamError(f"[{section}] must be a table")
             for key, value in table.items():

@@ -17,7 +17,7 @@ from core.data.glyphs import GlyphFile
 from core.infer.query import prepare
 from core.train.project import load_project
 from workbench.document import ProjectDocument
-from workbench.draw_tab import ERROR_STYLE, DrawTab
+from workbench.draw_tab import DrawTab
 from workbench.workers import live_threads
 
 SCALE, OFFSET = 9.0, 14  # 37-px synthetic glyph coordinates → 360-px canvas
@@ -181,7 +181,7 @@ def test_bad_checkpoint_and_files_edited_outside(qtbot, tmp_path, recorder):
         del h5["originals"]
 
     doc, tab = _open(qtbot, root, wait_model=False)
-    qtbot.waitUntil(lambda: tab.model_status.styleSheet() == ERROR_STYLE, timeout=30_000)
+    qtbot.waitUntil(lambda: tab.model_status.property("role") == "error", timeout=30_000)
     assert "Cannot load run-ap-ac" in tab.model_status.text() and tab.run_model is None
     assert "best.pt" in tab.model_status.toolTip()  # the SiamError names the file
     assert "no /originals" in tab.store_message.text()  # DrawnStore.warning, shown

@@ -27,12 +27,12 @@ def test_screenshot_mode_grabs_every_tab(tmp_path, rendered_dir):
     env.pop("SIAM_WORKBENCH_SETTINGS_DIR", None)  # the app must pick a private one itself
     proc = subprocess.run(
         [sys.executable, "-m", "workbench", "--screenshot", str(out), str(rendered_dir),
-         "--timeout", "60"],
+         "--timeout", "60", "--size", "1280x720"],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=150)
     assert proc.returncode == 0, proc.stderr
-    for name in ("data", "train", "miners", "draw", "runs"):
-        img = QImage(str(out / f"{name}.png"))
+    for name in ("data", "train", "miners", "draw", "runs", "miners-why", "miners-clusters"):
+        img = QImage(str(out / f"{name}-1280x720.png"))
         assert not img.isNull(), name
-        assert (img.width(), img.height()) == (1400, 900), name
+        assert (img.width(), img.height()) == (1280, 720), name
     # The train tab shows the finished run read back from metrics.jsonl.
     assert "[error]" not in proc.stderr

@@ -80,6 +80,30 @@ def test_unknown_key_can_be_reset(make_window, recorder, project_dir):
     assert "bogus" not in toml.read_text()
 
 
+def test_typo_key_is_renamed_keeping_its_value_and_comments(make_window, recorder,
+                                                              project_dir):
+    toml = project_dir / "project.toml"
+    text = toml.read_text().replace("epochs = 2", "# how long\nepoch = 3  # typo")
+    toml.write_text("# my notes on this project\n" + text)
+    w = make_window()
+    recorder.choose_answer = -1
+    assert not w.open_project(project_dir)
+    shown = recorder.shown[-1]
+    assert "did you mean `epochs`" in shown.text
+    recorder.choose_answer = 1  # "Rename train.epoch to train.epochs (keep its value)"
+    assert w.open_project(project_dir)
+    assert w.project.config.train.epochs == 3
+    after = toml.read_text()
+    assert "# my notes on this project" in after and "# how long" in after
+    assert "epochs = 3  # typo" in after
+    # Saving an edit keeps the comments too (tomlkit), and writes only what changed.
+    w.train_tab.form.editors["train.lr"].widget.setValue(0.01)
+    assert w.save_project()
+    saved = toml.read_text()
+    assert "# my notes on this project" in saved and "lr = 0.01" in saved
+    assert "theta" not in saved  # defaults are not spelled out
+
+
 def test_broken_toml_offers_editing_only(make_window, recorder, project_dir, monkeypatch):
     (project_dir / "project.toml").write_text("[train\nepochs = ")
     w = make_window()
@@ -131,7 +155,7 @@ def test_save_failure_keeps_edits(make_window, recorder, project_dir, monkeypatc
     def refuse(*_a, **_k):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(type(w.project), "save", refuse)
+    monkeypatch.setattr("core.train.tomledit.save_project_file", refuse)
     assert not w.save_project()
     assert "No space left" in recorder.errors()[-1].text
     assert w.isWindowModified() and w.project.config.train.epochs == 4

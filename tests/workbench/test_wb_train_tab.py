@@ -33,8 +33,8 @@ def test_start_pause_resume_stop_and_run_in_panel(make_window, qtbot, rendered_d
     assert tab.state == "training" and w.state_label.text() == "training"
     assert "g1" in tab.plots.part_curves and "g2" in tab.plots.part_curves
     assert "epoch 1/2" in tab.progress.format()
-    assert "triplets/s" in tab.progress_label.text() and "ETA" in tab.progress_label.text()
-    assert "triplets/s" in w.speed_label.text()
+    assert "images/s" in tab.progress_label.text() and "ETA" in tab.progress_label.text()
+    assert "images/s" in w.speed_label.text()
 
     tab.pause_btn.click()
     assert tab.state == "paused" and tab.pause_btn.text() == "Resume"
@@ -97,7 +97,7 @@ def test_gui_thread_never_blocked_while_training(make_window, qtbot, rendered_di
     assert list(x) == [1, 2]
     assert tab.plots.smooth_curve.getData()[0] is not None
     assert w.panel.run_items()[0].data(0, DETAIL_ROLE).startswith(
-        "finished · epoch 2/2")
+        "finished · 2/2")
     assert tab._flushes <= elapsed * 10 + 3  # ≤ 10 Hz GUI updates
 
 
@@ -177,8 +177,9 @@ def test_show_finished_run_from_panel(make_window, qtbot, rendered_dir):
     assert w.train_tab.start()
     wait_idle(qtbot, w)
     run_dir = w.train_tab.run_dir
-    w.train_tab._project_changed()  # forget the live curves
-    assert _points(w.train_tab) == 0
+    w.train_tab._project_changed()  # (re)opening a project shows its latest run, not stale curves
+    assert _points(w.train_tab) == 10 and run_dir.name in w.train_tab.plots.summary.text()
+    assert w.train_tab.progress_label.text() == ""  # no ETA left over when idle
     w.show_run(run_dir)
     assert w.tabs.currentWidget() is w.train_tab
     assert _points(w.train_tab) == 10

@@ -1,0 +1,124 @@
+"""Guided-training notices (core.train.advice) on recorded runs of the synthetic project."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from core.train import advice
+from core.train.advice import Snapshot, advise_run, snapshot_of_run
+from core.train.config import Config
+from core.train.trainer import Trainer
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory):
+    """Four short runs recorded once: a healthy-clustering one, η far too large, η far too
+    small and γ far too large (12 synthetic classes, 3 epochs × 4 iterations)."""
+    from synth_project import make_synth_project
+
+    root = make_synth_project(tmp_path_factory.mktemp("advice"), epochs=3, iterations=4)
+    from core.train.project import load_project
+
+    project = load_project(root)
+    torch.set_num_threads(1)
+    runs = {}
+    for name, upd in (("healthy", {"mining": {"eta": 3, "gamma": 1.0}}),
+                      ("eta-large", {"mining": {"eta": 1000}}),
+                      ("eta-small", {"mining": {"eta": 1}}),
+                      ("gamma-large", {"mining": {"gamma": 20.0}}),
+                      ("frozen", {"train": {"lr": 1e-8, "epochs": 4}})):
+        run_dir = root / "runs" / name
+        final = Trainer(project, config=project.config.replace(upd), run_dir=run_dir).run()
+        assert type(final).__name__ == "RunFinished"
+        runs[name] = run_dir
+    return runs
+
+
+def codes(run_dir) -> set[str]:
+    return {n.code for n in advise_run(run_dir)}
+
+
+def test_collapsed_clusters_are_noticed_with_a_smaller_eta(recorded):
+    notices = {n.code: n for n in advise_run(recorded["eta-large"])}
+    n = notices["clusters-collapsed"]
+    assert n.suggestion["mining"]["eta"] < 1000
+    # The suggestion is a valid config for the next run.
+    Config().replace(n.suggestion)
+    assert "clusters-collapsed" not in codes(recorded["healthy"])
+
+
+def test_sparse_clusters_are_noticed_with_a_larger_eta(recorded):
+    notices = {n.code: n for n in advise_run(recorded["eta-small"])}
+    assert notices["clusters-sparse"].suggestion["mining"]["eta"] > 1
+    assert "clusters-sparse" not in codes(recorded["healthy"])
+    assert "clusters-sparse" not in codes(recorded["eta-large"])
+
+
+def test_degenerate_sampling_is_noticed_with_a_smaller_gamma(recorded):
+    notices = {n.code: n for n in advise_run(recorded["gamma-large"])}
+    assert notices["sampling-degenerate"].suggestion["mining"]["gamma"] < 20
+    assert "sampling-degenerate" not in codes(recorded["healthy"])
+
+
+def test_plateau_is_noticed_on_a_run_that_does_not_learn(recorded):
+    assert "loss-plateau" in codes(recorded["frozen"])
+    assert "loss-plateau" not in codes(recorded["healthy"])
+
+
+def test_below_pixel_baseline_uses_the_logged_baseline(recorded):
+    snap = snapshot_of_run(recorded["frozen"])
+    assert snap.pixel_nn_val is not None
+    last = snap.epochs[-1]["val_top1"]
+    assert ("below-pixel-nn" in codes(recorded["frozen"])) == (last < snap.pixel_nn_val)
+    # Above the baseline: no notice.
+    snap.pixel_nn_val = 0.0
+    assert advice.below_pixel_baseline(snap) is None
+
+
+def _epochs(triples):
+    return [{"epoch": i, "top1": t, "val_top1": v, "loss": loss}
+            for i, (t, v, loss) in enumerate(triples)]
+
+
+def test_climbing_loss_and_memorised_faces_from_their_epoch_records():
+    cfg = Config()
+    climbing = Snapshot(cfg, epochs=_epochs([(0.5, 0.4, 10.0), (0.6, 0.5, 8.0),
+                                             (0.6, 0.5, 9.0), (0.6, 0.5, 10.5)]))
+    n = advice.loss_climbing(climbing)
+    assert n is not None and n.suggestion["train"]["lr"] < cfg.train.lr
+    steady = Snapshot(cfg, epochs=_epochs([(0.5, 0.4, 10.0), (0.6, 0.5, 8.0),
+                                           (0.6, 0.5, 7.0)]))
+    assert advice.loss_climbing(steady) is None
+    memo = Snapshot(cfg, epochs=_epochs([(0.6, 0.55, 5), (0.75, 0.6, 4), (0.85, 0.62, 3),
+                                         (0.95, 0.63, 2)]))
+    n = advice.memorising_faces(memo)
+    assert n is not None and n.suggestion["augment"]["p"] > cfg.augment.p
+    Config().replace(n.suggestion)
+    learning = Snapshot(cfg, epochs=_epochs([(0.6, 0.55, 5), (0.75, 0.7, 4),
+                                             (0.85, 0.8, 3)]))
+    assert advice.memorising_faces(learning) is None
+
+
+def test_siam_advise_prints_the_notices(recorded):
+    proc = subprocess.run([sys.executable, "-m", "core.cli", "advise",
+                           str(recorded["eta-large"]), "--json"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "clusters-collapsed" in {n["code"] for n in json.loads(proc.stdout)}
+
+
+def test_siam_train_prints_each_notice_once(tmp_path):
+    from synth_project import make_synth_project
+
+    root = make_synth_project(tmp_path, epochs=3, iterations=3)
+    proc = subprocess.run([sys.executable, "-m", "core.cli", "train", str(root),
+                           "--set", "mining.eta=1000"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if "notice: Auto-clustering collapsed" in ln]
+    assert len(lines) == 1 and "--set mining.eta=" in lines[0]

@@ -1,0 +1,348 @@
+"""Evaluate a run from the GUI: on the project's test, validation or training file, the drawings
+or any glyph file — with progress and Cancel — and read where it fails: a per-class accuracy
+table (worst first) and the most-confused class pairs drawn as glyph pairs. The result is kept
+with the run (``evaluations.json``), which fills the Runs table's test column.
+
+The work is :func:`core.infer.evaluate.evaluate` on a worker thread (``EvaluateJob``); the
+panel only shows its results. ``siam eval RUN --split … --per-class CSV --confused N`` is the
+command-line twin.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QIcon, QPainter, QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.errors import Cancelled
+from workbench.workers import Job, JobRunner, _Throttle
+
+SPLITS = (("test", "test file"), ("val", "validation file"), ("train", "training file"),
+          ("drawn", "drawings"))
+SPLIT_TIPS = {"test": "held-out font families, distorted (data.test)",
+              "val": "held-out font families, clean (data.val)",
+              "train": "the training fonts (data.train)",
+              "drawn": "your labelled drawings (data.drawn, the Draw tab)"}
+OTHER_FILE = "__file__"
+GLYPH_PX = 28
+TOP_PAIRS = 30
+
+
+class EvaluateJob(Job):
+    """Load the run, evaluate it on one glyph file with progress, and build the tables."""
+
+    progress = Signal(int, int)
+
+    def __init__(self, run_dir: Path, data: Path, checkpoint: str = "best") -> None:
+        super().__init__()
+        self.run_dir, self.data, self.checkpoint = Path(run_dir), Path(data), checkpoint
+        self._throttle = _Throttle(0.1)
+
+    def _progress(self, done: int, total: int) -> None:
+        if self._throttle.ready(force=done >= total):
+            self.progress.emit(done, total)
+
+    def work(self) -> Any:
+        from core.infer.evaluate import confused_pairs, evaluate, load_run, per_class_table
+
+        run = load_run(self.run_dir, which=self.checkpoint)
+        if self._cancel.is_set():
+            raise Cancelled()
+        result = evaluate(run, self.data, keep_predictions=True, progress=self._progress,
+                          cancel=self._cancel)
+        return {"result": result, "classes": list(run.classes),
+                "per_class": per_class_table(result, run.classes),
+                "pairs": confused_pairs(result, run.classes, TOP_PAIRS)}
+
+
+def pair_icon(glyphs: Any, a: str, b: str, px: int = GLYPH_PX) -> QIcon:
+    """Two glyphs side by side with an arrow between them."""
+    pm = QPixmap(px * 2 + 14, px)
+    pm.fill(Qt.GlobalColor.transparent)
+    p = QPainter(pm)
+    p.drawPixmap(0, 0, glyphs.pixmap(a, px))
+    p.drawText(px, 0, 14, px, Qt.AlignmentFlag.AlignCenter, "↔")
+    p.drawPixmap(px + 14, 0, glyphs.pixmap(b, px))
+    p.end()
+    return QIcon(pm)
+
+
+class EvaluatePanel(QWidget):
+    """Run + data chooser, Evaluate / Cancel with progress, per-class table, confused pairs.
+
+    ``evaluated(run_dir)`` fires after a result was kept with the run.
+    """
+
+    evaluated = Signal(object)
+
+    def __init__(self, glyphs: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.glyphs = glyphs
+        self.project: Any = None
+        self.runner: JobRunner | None = None
+        self.job: EvaluateJob | None = None
+        self.last: dict[str, Any] | None = None
+        self._split = "test"
+        self._file: Path | None = None
+
+        self.run_combo = QComboBox()
+        self.run_combo.setMinimumContentsLength(12)
+        self.run_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.data_combo = QComboBox()
+        for key, text in SPLITS:
+            self.data_combo.addItem(text, key)
+            self.data_combo.setItemData(self.data_combo.count() - 1, SPLIT_TIPS[key],
+                                        Qt.ItemDataRole.ToolTipRole)
+        self.data_combo.addItem("other file…", OTHER_FILE)
+        self.data_combo.activated.connect(self._data_chosen)
+        self.ckpt_combo = QComboBox()
+        self.ckpt_combo.addItem("best", "best")
+        self.ckpt_combo.addItem("last", "last")
+        self.ckpt_combo.setToolTip("Which checkpoint: the best epoch, or the last one")
+        self.eval_btn = QPushButton("Evaluate")
+        self.eval_btn.clicked.connect(lambda: self.start())
+        self.cancel_btn = QPushButton("Cancel")
+        self.cancel_btn.setEnabled(False)
+        self.cancel_btn.clicked.connect(self.cancel)
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 1)
+        self.bar.setValue(0)
+        self.bar.setFormat("")
+        self.summary = QLabel("Choose a run and the data to evaluate it on.")
+        self.summary.setWordWrap(True)
+        self.summary.setTextFormat(Qt.TextFormat.RichText)
+
+        self.table = QTableWidget(0, 6)
+        self.table.setHorizontalHeaderLabels(["Class", "Samples", "Top-1", "Top-5",
+                                              "Most often read as", "Times"])
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().hide()
+        self.table.setIconSize(QSize(GLYPH_PX, GLYPH_PX))
+        self.table.verticalHeader().setDefaultSectionSize(GLYPH_PX + 4)
+        self.table.setSortingEnabled(True)
+        hh = self.table.horizontalHeader()
+        hh.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        hh.setStretchLastSection(True)
+        self.pairs = QListWidget()
+        self.pairs.setIconSize(QSize(GLYPH_PX * 2 + 14, GLYPH_PX))
+        self.pairs.setSpacing(1)
+
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Run:"))
+        row.addWidget(self.run_combo, 2)
+        row.addWidget(QLabel("on"))
+        row.addWidget(self.data_combo, 2)
+        row.addWidget(self.ckpt_combo)
+        row.addWidget(self.eval_btn)
+        row.addWidget(self.cancel_btn)
+        left = QWidget()
+        ll = QVBoxLayout(left)
+        ll.setContentsMargins(0, 0, 0, 0)
+        ll.addWidget(QLabel("<b>Per class</b> (worst first; click a header to sort)"))
+        ll.addWidget(self.table, 1)
+        right = QWidget()
+        rl = QVBoxLayout(right)
+        rl.setContentsMargins(0, 0, 0, 0)
+        rl.addWidget(QLabel(f"<b>Most-confused pairs</b> (top {TOP_PAIRS})"))
+        rl.addWidget(self.pairs, 1)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(left)
+        split.addWidget(right)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addLayout(row)
+        lay.addWidget(self.bar)
+        lay.addWidget(self.summary)
+        lay.addWidget(split, 1)
+
+    # -- choices -----------------------------------------------------------------------------
+    def set_runs(self, project: Any, runs: list[Any], current: str | None = None) -> None:
+        from core.infer.runs import has_checkpoint
+
+        self.project = project
+        keep = current or self.run_combo.currentData()
+        self.run_combo.clear()
+        for r in reversed(runs):
+            if has_checkpoint(r.path):
+                self.run_combo.addItem(r.id, str(r.path))
+        i = self.run_combo.findData(keep) if keep else -1
+        self.run_combo.setCurrentIndex(max(i, 0))
+        self._update_buttons()
+
+    def select_run(self, run_dir: Path) -> None:
+        i = self.run_combo.findData(str(run_dir))
+        if i >= 0:
+            self.run_combo.setCurrentIndex(i)
+
+    def select_split(self, split: str) -> None:
+        i = self.data_combo.findData(split)
+        if i >= 0:
+            self.data_combo.setCurrentIndex(i)
+            self._split = split
+
+    def _data_chosen(self, index: int) -> None:
+        key = self.data_combo.itemData(index)
+        if key == OTHER_FILE:
+            start = str(self.project.root) if self.project is not None else str(Path.home())
+            name, _ = QFileDialog.getOpenFileName(self, "Glyph file to evaluate on", start,
+                                                  "Glyph files (*.h5);;All files (*)")
+            if name:
+                self.set_file(Path(name))
+            else:
+                self.select_split(self._split)
+        else:
+            self._split, self._file = str(key), None
+
+    def set_file(self, path: Path) -> None:
+        """Evaluate on any glyph file (the "another glyph file…" choice)."""
+        self._file = Path(path)
+        i = self.data_combo.findData(OTHER_FILE)
+        self.data_combo.setItemText(i, f"file: {self._file.name}")
+        self.data_combo.setCurrentIndex(i)
+
+    def data_path(self) -> tuple[str, Path] | None:
+        if self._file is not None:
+            return self._file.name, self._file
+        if self.project is None:
+            return None
+        from core.infer.runs import split_path
+
+        return self._split, split_path(self.project, self._split)
+
+    # -- running -----------------------------------------------------------------------------
+    def busy(self) -> bool:
+        return self.runner is not None
+
+    def start(self) -> bool:
+        run = self.run_combo.currentData()
+        target = self.data_path()
+        if self.runner is not None or not run or target is None:
+            return False
+        split, data = target
+        if not data.exists():
+            self.summary.setText(f"<b>{data.name} does not exist "
+                                 "yet (render the data, or save drawings first).</b>")
+            return False
+        job = EvaluateJob(Path(run), data, self.ckpt_combo.currentData())
+        runner = JobRunner(job, "siam-evaluate", self)
+        job.progress.connect(self._progress)
+        runner.succeeded.connect(lambda out, s=split, r=run: self._done(Path(r), s, out))
+        runner.failed.connect(self._failed)
+        runner.cancelled.connect(lambda: self.summary.setText("Cancelled."))
+        runner.finished.connect(self._finished)
+        self.job, self.runner = job, runner
+        self.bar.setRange(0, 0)
+        self.bar.setFormat("loading the run…")
+        self.summary.setText(f"Evaluating {Path(run).name} on {data.name}…")
+        self._update_buttons()
+        runner.start()
+        return True
+
+    def cancel(self) -> None:
+        if self.job is not None:
+            self.job.cancel()
+            self.cancel_btn.setEnabled(False)
+
+    def _progress(self, done: int, total: int) -> None:
+        self.bar.setRange(0, max(1, total))
+        self.bar.setValue(done)
+        self.bar.setFormat(f"{done:,} / {total:,} images")
+
+    def _failed(self, message: str, _details: str) -> None:
+        self.summary.setText(f"<b>{message}</b>")
+
+    def _finished(self) -> None:
+        self.job = self.runner = None
+        self.bar.setRange(0, 1)
+        self.bar.setValue(1 if self.last else 0)
+        self.bar.setFormat("")
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        self.eval_btn.setEnabled(self.runner is None and self.run_combo.count() > 0)
+        self.cancel_btn.setEnabled(self.runner is not None)
+
+    def _done(self, run_dir: Path, split: str, out: dict[str, Any]) -> None:
+        from core.errors import SiamError
+        from core.infer.runs import save_evaluation
+
+        self.last = out
+        r = out["result"]
+        note = ""
+        try:
+            save_evaluation(run_dir, split, r, checkpoint=self.ckpt_combo.currentData())
+        except SiamError as exc:
+            note = f" (not kept: {exc})"
+        unknown = r.get("unknown_classes", 0)
+        self.summary.setText(
+            f"<b>{run_dir.name}</b> on <b>{split}</b> ({Path(r['data']).name}): top-1 "
+            f"<b>{r['top1']:.1%}</b>, top-5 {r['top5']:.1%} of {r['n']:,} images"
+            + (f"; {unknown:,} of classes the run does not know were skipped" if unknown
+               else "") + note
+            + (f"<br><b>Warning:</b> {r['warning']}" if r.get("warning") else ""))
+        self._fill(out)
+        self.evaluated.emit(run_dir)
+
+    def _fill(self, out: dict[str, Any]) -> None:
+        rows = out["per_class"]
+        self.table.setSortingEnabled(False)
+        self.table.setRowCount(len(rows))
+        for i, s in enumerate(rows):
+            cls = QTableWidgetItem(s.name)
+            cls.setIcon(QIcon(self.glyphs.pixmap(s.name, GLYPH_PX)))
+            items = [cls, _num(s.n), _num(s.top1, pct=True), _num(s.top5, pct=True),
+                     QTableWidgetItem(s.confused_with), _num(s.confused_count)]
+            if s.confused_with:
+                items[4].setIcon(QIcon(self.glyphs.pixmap(s.confused_with, GLYPH_PX)))
+            for c, item in enumerate(items):
+                self.table.setItem(i, c, item)
+        self.table.setSortingEnabled(True)
+        self.table.sortItems(2, Qt.SortOrder.AscendingOrder)  # worst top-1 first
+        self.pairs.clear()
+        for p in out["pairs"]:
+            item = QListWidgetItem(pair_icon(self.glyphs, p.a_name, p.b_name),
+                                   f"{p.a_name} ↔ {p.b_name}: {p.count}×  ({p.a_name}→"
+                                   f"{p.b_name} {p.a_as_b}, {p.b_name}→{p.a_name} {p.b_as_a})")
+            self.pairs.addItem(item)
+        if not out["pairs"]:
+            self.pairs.addItem("No confusions: every image's nearest class is its own.")
+
+
+class _NumItem(QTableWidgetItem):
+    """Sorts by number, shows formatted text."""
+
+    def __lt__(self, other: QTableWidgetItem) -> bool:
+        a = self.data(Qt.ItemDataRole.UserRole)
+        b = other.data(Qt.ItemDataRole.UserRole)
+        if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+            return a < b
+        return super().__lt__(other)
+
+
+def _num(value: float, pct: bool = False) -> QTableWidgetItem:
+    item = _NumItem(f"{value:.1%}" if pct else f"{value:,}")
+    item.setData(Qt.ItemDataRole.UserRole, value)
+    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+    return item
