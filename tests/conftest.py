@@ -74,6 +74,20 @@ device = "cpu"
 """
 
 
+def make_tiny_project(root: Path, positive: str = "auto-probabilistic",
+                      negative: str = "auto-clustering", epochs: int = 2, iterations: int = 4,
+                      classes: int = 12) -> Path:
+    """A project folder with synthetic train / val / test files and a small config (for tests
+    that need one outside a function-scoped fixture)."""
+    (root / "data").mkdir(parents=True)
+    write_synth(root / "data" / "train.h5", classes, fonts=4)
+    write_synth(root / "data" / "val.h5", classes, fonts=2, font_offset=10)
+    write_synth(root / "data" / "test.h5", classes, fonts=2, font_offset=20)
+    (root / "project.toml").write_text(TINY_TOML.format(
+        positive=positive, negative=negative, epochs=epochs, iterations=iterations))
+    return root
+
+
 @pytest.fixture
 def make_project(tmp_path: Path):
     """Factory: a project folder with synthetic train/val files and a small config."""
@@ -82,13 +96,7 @@ def make_project(tmp_path: Path):
              epochs: int = 2, iterations: int = 4, classes: int = 12, name: str = "proj"):
         from core.train.project import load_project
 
-        root = tmp_path / name
-        (root / "data").mkdir(parents=True)
-        write_synth(root / "data" / "train.h5", classes, fonts=4)
-        write_synth(root / "data" / "val.h5", classes, fonts=2, font_offset=10)
-        write_synth(root / "data" / "test.h5", classes, fonts=2, font_offset=20)
-        (root / "project.toml").write_text(TINY_TOML.format(
-            positive=positive, negative=negative, epochs=epochs, iterations=iterations))
-        return load_project(root)
+        return load_project(make_tiny_project(tmp_path / name, positive, negative, epochs,
+                                              iterations, classes))
 
     return make

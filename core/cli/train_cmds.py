@@ -26,6 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="override train.device")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override any setting, e.g. --set mining.gamma=2 (repeatable)")
+    p.add_argument("--preset", choices=("paper",),
+                   help="start from a settings preset (resources/defaults/<name>.toml) for the "
+                   "training sections; --set and the other options apply on top")
     p.add_argument("--no-render", action="store_true",
                    help="fail instead of rendering missing data")
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
@@ -120,7 +123,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     project = load_project(args.project)
     for name in ("epochs", "iterations", "triplets"):
         _check_positive(f"--{name}", getattr(args, name))
-    config = project.config.with_overrides(args.set)
+    config = project.config
+    if getattr(args, "preset", None) == "paper":
+        from core.train.config import paper_defaults
+
+        config = config.replace(paper_defaults())
+    config = config.with_overrides(args.set)
     train_over: dict[str, Any] = {k: v for k, v in (("epochs", args.epochs),
                                                     ("iterations", args.iterations),
                                                     ("triplets", args.triplets),

@@ -7,6 +7,8 @@ Everything works in blocks so 900 k reference images or 11,172 centers never nee
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor, nn
 
@@ -26,15 +28,20 @@ def embed(
     device: torch.device | str,
     space: str = "softplus",
     batch: int = 1024,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Tensor:
-    """Embed uint8 images in batches (eval mode restored afterwards); returns float32 on CPU."""
+    """Embed uint8 images in batches (eval mode restored afterwards); returns float32 on CPU.
+    ``progress(done, total)`` is called after each batch (a view's progress bar)."""
     was_training = model.training
     model.eval()
     out = []
+    n = images.shape[0]
     try:
-        for start in range(0, images.shape[0], batch):
+        for start in range(0, n, batch):
             x = images_to_input(images[start:start + batch], device)
             out.append(to_space(model(x), space).float().cpu())
+            if progress is not None:
+                progress(min(start + batch, n), n)
     finally:
         model.train(was_training)
     if not out:

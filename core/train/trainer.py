@@ -185,6 +185,13 @@ class Trainer:
                             f"{self.config.model.backbone} takes {want}×{want}", path)
         if len(data) == 0:
             raise SiamError("holds no (non-excluded) samples", path)
+        render = data.attrs.get("render")
+        mode = render.get("size_mode") if isinstance(render, dict) else None
+        want_mode = getattr(self.config.data, "size_mode", "fit")
+        if mode is not None and mode != want_mode:
+            raise SiamError(f"rendered in size mode {mode!r} but the project uses "
+                            f"{want_mode!r}; re-render it (siam render --project "
+                            f"{self.project.root} --force)", path)
         return data
 
     def _setup(self) -> None:
@@ -252,9 +259,8 @@ class Trainer:
         else:
             ckpt_dir.mkdir(parents=True, exist_ok=True)
             if self.loss_fn.uses_centers and not self._ema:
-                self._emit(RunPreparing(f"first center pass over {len(train):,} training "
-                                        "images"))
-                self._reference_pass()
+                self._reference_pass(progress=lambda done, total: self._emit(RunPreparing(
+                    f"first center pass over {len(train):,} training images", done, total)))
         # Always rewrite: a resume may extend train.epochs or change the device.
         write_text_atomic(self.run_dir / "config.toml", cfg.to_toml())
         self._mining = MiningLog(self.run_dir / "mining.h5", self.classes,
@@ -303,9 +309,10 @@ class Trainer:
         """Pixel 1-NN accuracy of the validation file against the training file (cached)."""
         if self.val is None:
             return None
-        self._emit(RunPreparing("pixel 1-NN baseline on the validation data"))
         paths = [self.project.resolve(getattr(self.config.data, s)) for s in ("train", "val")]
-        return cached_pixel_nn(*paths, cache=self.project.root / "data" / ".baselines.json")
+        return cached_pixel_nn(*paths, cache=self.project.root / "data" / ".baselines.json",
+                               progress=lambda done, total: self._emit(RunPreparing(
+                                   "pixel 1-NN baseline on the validation data", done, total)))
 
     # -- checkpoints --------------------------------------------------------------------------
     def _state(self) -> dict[str, Any]:
@@ -366,11 +373,13 @@ class Trainer:
             save_checkpoint(ckpt / "best.pt", state)
 
     # -- epoch end ----------------------------------------------------------------------------
-    def _reference_pass(self) -> tuple[float, float, Tensor, np.ndarray]:
+    def _reference_pass(self, progress: Callable[[int, int], None] | None = None
+                        ) -> tuple[float, float, Tensor, np.ndarray]:
         """One inference pass over the un-augmented training set → class centers and spreads;
         top-1/top-5 and per-class accuracy on a fixed sample of at most ``train_eval_max``
         images (the nearest-center search is what grows with C, not the embedding)."""
-        emb = embed(self.model, self.train_set.images, self.device, self.space)
+        emb = embed(self.model, self.train_set.images, self.device, self.space,
+                    progress=progress)
         labels = self.train_set.labels
         centers, mean_dist = class_centers(emb, labels, self.num_classes)
         limit = self.config.train.train_eval_max

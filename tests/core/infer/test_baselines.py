@@ -59,3 +59,15 @@ def test_cached_pixel_nn_reuses_and_refreshes(tmp_path, monkeypatch):
     write_synth(val, 6, fonts=1, font_offset=30)  # the validation file changes
     with pytest.raises(AssertionError, match="recomputed"):
         cached_pixel_nn(train, val, cache)
+
+
+def test_cached_pixel_nn_samples_large_test_files(tmp_path, monkeypatch):
+    train = write_synth(tmp_path / "train.h5", 6, fonts=3)
+    val = write_synth(tmp_path / "val.h5", 6, fonts=40, font_offset=10)  # 240 images
+    monkeypatch.setattr(baselines, "BASELINE_BUDGET", 200 * 18 * 37 * 37)  # room for 200
+    seen = []
+    r = cached_pixel_nn(train, val, tmp_path / "c.json", progress=lambda d, t: seen.append(t))
+    assert r["sampled"] is True and r["n"] == 200 and seen and seen[-1] == 200
+    r2 = cached_pixel_nn(train, write_synth(tmp_path / "v2.h5", 6, fonts=2, font_offset=50),
+                         tmp_path / "c.json")
+    assert r2["sampled"] is False and r2["n"] == 12

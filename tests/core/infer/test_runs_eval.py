@@ -25,11 +25,10 @@ from core.train.trainer import Trainer
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    from synth_project import make_synth_project
-
     from core.train.project import load_project
+    from tests.conftest import make_tiny_project
 
-    root = make_synth_project(tmp_path_factory.mktemp("runs"), epochs=2, iterations=4)
+    root = make_tiny_project(tmp_path_factory.mktemp("runs") / "synthetic", epochs=2, iterations=4)
     torch.set_num_threads(1)
     project = load_project(root)
     out = []

@@ -19,9 +19,10 @@ from core.train.trainer import Trainer
 def recorded(tmp_path_factory):
     """Four short runs recorded once: a healthy-clustering one, η far too large, η far too
     small and γ far too large (12 synthetic classes, 3 epochs × 4 iterations)."""
-    from synth_project import make_synth_project
+    from tests.conftest import make_tiny_project
 
-    root = make_synth_project(tmp_path_factory.mktemp("advice"), epochs=3, iterations=4)
+    root = make_tiny_project(tmp_path_factory.mktemp("advice") / "synthetic", epochs=3,
+                             iterations=4)
     from core.train.project import load_project
 
     project = load_project(root)
@@ -113,9 +114,9 @@ def test_siam_advise_prints_the_notices(recorded):
 
 
 def test_siam_train_prints_each_notice_once(tmp_path):
-    from synth_project import make_synth_project
+    from tests.conftest import make_tiny_project
 
-    root = make_synth_project(tmp_path, epochs=3, iterations=3)
+    root = make_tiny_project(tmp_path / "synthetic", epochs=3, iterations=3)
     proc = subprocess.run([sys.executable, "-m", "core.cli", "train", str(root),
                            "--set", "mining.eta=1000"],
                           capture_output=True, text=True, timeout=600)
