@@ -2,13 +2,22 @@
 
 Shared by the trainer (epoch end), evaluation, query and the GUI, so accuracy means the same
 thing everywhere: the share of images whose nearest class center is their own class.
-Everything works in blocks so 900 k reference images or 11,172 centers never need an N×C matrix.
+
+Everything works in blocks so 900 k reference images or 50,000 centers never need an N×C matrix,
+and everything runs on the device of its input (a CUDA evaluation never visits the host).
+
+On the CPU, a block is a handful of small ops. With two intra-op threads every op ends at an
+OpenMP barrier, and on a machine shared with other work the scheduler often parks one of the two:
+measured here, a query took 136 ms with two threads and 3 ms with one. So each block runs with
+one intra-op thread, and a large job spreads its blocks over a few Python threads instead
+(:func:`run_blocks`), which take blocks from one queue: when one is parked the others carry on.
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -17,6 +26,19 @@ from torch import Tensor, nn
 from core.train.perf import intra_op_threads
 
 SPACES = ("softplus", "raw")
+#: Images per forward pass of :func:`embed`: on one CPU thread 128 ran 2.3× faster than 1024
+#: (activations of 128 images, 10 MiB a layer, stay in cache) and kept the pass's peak small.
+CPU_EMBED_BATCH = 128
+DEVICE_EMBED_BATCH = 1024
+#: Elements of one [rows, C] block of squared distances: 2**18 float32 = 1 MiB on the CPU, small
+#: enough to stay in cache between the matmul that writes it and the selection that reads it
+#: (measured: 6× faster than 8192-row blocks at 11,172 classes), and 2**24 on an accelerator.
+CPU_BLOCK_ELEMENTS = 1 << 18
+CUDA_BLOCK_ELEMENTS = 1 << 24
+#: Columns per group of the two-stage selection (see :func:`_select_topk`).
+GROUP = 64
+#: Below this many distances (N·C) a search runs on the calling thread alone.
+PARALLEL_MIN_WORK = 1 << 26
 
 
 def space_for_loss(kind: str) -> str:
@@ -33,28 +55,57 @@ def images_to_input(images: Tensor, device: torch.device | str) -> Tensor:
     return images.to(device, non_blocking=True).unsqueeze(1).float().div_(255.0)
 
 
-@torch.no_grad()
 def embed(
     model: nn.Module,
     images: Tensor,
     device: torch.device | str,
     space: str = "softplus",
-    batch: int = 1024,
+    batch: int | None = None,
+    workers: int | None = None,
+    to_cpu: bool = True,
 ) -> Tensor:
-    """Embed uint8 images in batches (eval mode restored afterwards); returns float32 on CPU."""
+    """Embed uint8 images ``[N,H,W]`` in batches (eval mode restored afterwards).
+
+    Returns float32 on the CPU (``to_cpu=False``: on ``device``). On the CPU the batches are
+    spread over ``workers`` threads of one intra-op thread each (default: the caller's
+    intra-op thread count; see the module docstring).
+    """
+    device = torch.device(device)
+    n = int(images.shape[0])
+    if batch is None:
+        batch = CPU_EMBED_BATCH if device.type == "cpu" else DEVICE_EMBED_BATCH
+    out_device = torch.device("cpu") if to_cpu else device
     was_training = model.training
     model.eval()
-    out = []
     try:
-        for start in range(0, images.shape[0], batch):
+        if n == 0:
+            return torch.zeros(0, _out_dim(model), device=out_device)
+
+        def forward(start: int) -> Tensor:
             x = images_to_input(images[start:start + batch], device)
-            out.append(to_space(model(x), space).float().cpu())
+            return to_space(model(x), space).float()
+
+        # The first batch on this thread tells the embedding size, whatever the backbone.
+        with torch.no_grad(), intra_op_threads(1) if device.type == "cpu" \
+                else contextlib.nullcontext():
+            first = forward(0)
+        out = torch.empty(n, first.shape[1], dtype=torch.float32, device=out_device)
+        out[:first.shape[0]] = first
+
+        def run(start: int) -> None:
+            e = forward(start)
+            out[start:start + e.shape[0]] = e
+
+        starts = list(range(batch, n, batch))
+        if device.type == "cpu":
+            run_blocks(run, starts, _pool_size(workers, len(starts), len(starts) >= 4))
+        else:
+            with torch.no_grad():
+                for s in starts:
+                    run(s)
+        return out
     finally:
         model.train(was_training)
-    if not out:
-        dim = _out_dim(model)
-        return torch.zeros(0, dim)
-    return torch.cat(out)
 
 
 def _out_dim(model: nn.Module) -> int:
@@ -89,15 +140,70 @@ def class_centers(emb: Tensor, labels: Tensor, num_classes: int) -> tuple[Tensor
         return centers.float(), mean_dist.float()
 
 
-#: Elements of one [rows, C] block of squared distances: 2**18 float32 = 1 MiB on the CPU, small
-#: enough to stay in cache between the matmul that writes it and the selection that reads it
-#: (measured: 4× faster than 8192-row blocks at 11,172 classes), and 2**24 on an accelerator.
-CPU_BLOCK_ELEMENTS = 1 << 18
-CUDA_BLOCK_ELEMENTS = 1 << 24
-#: Columns per group of the two-stage selection (see :func:`_select_topk`).
-GROUP = 64
-#: Below this many distances (N·C) a search runs on the calling thread alone.
-PARALLEL_MIN_WORK = 1 << 26
+class CenterIndex:
+    """Class centers prepared once for many searches (a loaded run's queries, an evaluation).
+
+    Holds the valid rows' ids, the centers transposed and padded to a multiple of
+    :data:`GROUP` columns (padding and classes without samples: ``‖c‖² = +inf``, never
+    selected) and their squared norms, on ``device``. Exact L2 search, nearest first.
+    """
+
+    def __init__(self, centers: Tensor, device: torch.device | str | None = None,
+                 dtype: torch.dtype = torch.float32) -> None:
+        device = torch.device(device) if device is not None else centers.device
+        valid = ~torch.isnan(centers).any(dim=1)
+        self.ids = torch.nonzero(valid).squeeze(1).to(device)
+        c = centers[valid].to(device=device, dtype=dtype)
+        self.size, dim = int(c.shape[0]), int(centers.shape[1])
+        self.width = -(-self.size // GROUP) * GROUP
+        self.device, self.dtype = device, dtype
+        self.c_t = torch.zeros(dim, self.width, dtype=dtype, device=device)
+        self.c_t[:, :self.size] = c.T
+        self.c_sq = torch.full((self.width,), float("inf"), dtype=dtype, device=device)
+        self.c_sq[:self.size] = (c * c).sum(1)
+
+    def search(self, emb: Tensor, k: int = 5, block_elements: int | None = None,
+               workers: int | None = None) -> tuple[Tensor, Tensor]:
+        """``(distances [N,k], class indices [N,k])``; memory O(block_elements + N·k).
+
+        ``emb`` is moved to the index's device; results come back there. Large CPU searches
+        (N·C ≥ :data:`PARALLEL_MIN_WORK`) spread their blocks over ``workers`` threads
+        (default: the caller's intra-op thread count).
+        """
+        emb = emb.to(device=self.device, dtype=self.dtype)
+        n = int(emb.shape[0])
+        k = min(k, self.size)
+        if n == 0 or k == 0:
+            return (torch.zeros(n, k, dtype=self.dtype, device=self.device),
+                    torch.zeros(n, k, dtype=torch.int64, device=self.device))
+        if block_elements is None:
+            block_elements = (CPU_BLOCK_ELEMENTS if self.device.type == "cpu"
+                              else CUDA_BLOCK_ELEMENTS)
+        rows = max(1, min(n, block_elements // self.width))
+        grouped = self.size >= 4 * GROUP * k
+        dist = torch.empty(n, k, dtype=self.dtype, device=self.device)
+        idx = torch.empty(n, k, dtype=torch.int64, device=self.device)
+
+        def run(start: int) -> None:
+            e = emb[start:start + rows]
+            # ‖e−c‖² = ‖e‖² − 2e·c + ‖c‖²: ‖c‖² rides in the matmul; ‖e‖², the same for a
+            # whole row, is added to the k survivors only.
+            d2 = torch.addmm(self.c_sq, e, self.c_t, alpha=-2.0)
+            v, i = (_select_topk(d2, k) if grouped
+                    else torch.topk(d2, k, dim=1, largest=False))
+            v = v + (e * e).sum(1, keepdim=True)
+            dist[start:start + e.shape[0]] = v.clamp_(min=0).sqrt_()
+            idx[start:start + e.shape[0]] = i
+
+        starts = list(range(0, n, rows))
+        if self.device.type == "cpu":
+            run_blocks(run, starts, _pool_size(workers, len(starts),
+                                               n * self.size >= PARALLEL_MIN_WORK))
+        else:
+            with torch.no_grad():
+                for s in starts:
+                    run(s)
+        return dist, self.ids[idx]
 
 
 def nearest_centers(
@@ -107,78 +213,13 @@ def nearest_centers(
     """Top-k nearest centers per embedding: ``(distances [N,k], class indices [N,k])``.
 
     Exact L2, nearest first. NaN rows of ``centers`` (classes without samples) are never
-    returned. Runs on ``emb``'s device (centers are moved there) and returns there, so a CUDA
-    evaluation never visits the host. Memory is O(block_elements + N·k), whatever N and C.
-
-    On the CPU each block runs with one intra-op thread (core.train.perf.intra_op_threads): a
-    block is a handful of small ops, and on a loaded machine two OpenMP threads spend more time
-    waiting for each other at every op than computing. A large search (N·C ≥
-    ``PARALLEL_MIN_WORK``) instead spreads its blocks over ``workers`` Python threads (default:
-    the caller's intra-op thread count), each single-threaded, which take blocks from one
-    queue: when the scheduler parks one of them, the others carry on.
+    returned. Runs on ``emb``'s device (centers are moved there) and returns there. For many
+    searches against the same centers build a :class:`CenterIndex` once.
     """
-    valid = ~torch.isnan(centers).any(dim=1)
-    ids = torch.nonzero(valid).squeeze(1).to(emb.device)
-    # float32 (float64 if given): half-precision embeddings from autocast are upcast first.
     dtype = torch.float64 if emb.dtype == torch.float64 else torch.float32
-    c = centers[valid].to(device=emb.device, dtype=dtype)
-    emb = emb.to(dtype)
-    n, num = int(emb.shape[0]), int(c.shape[0])
-    k = min(k, num)
-    if n == 0 or k == 0:
-        return (torch.zeros(n, k, device=emb.device),
-                torch.zeros(n, k, dtype=torch.int64, device=emb.device))
-    search = _BlockSearch(c, k)
-    if block_elements is None:
-        block_elements = CPU_BLOCK_ELEMENTS if emb.device.type == "cpu" else CUDA_BLOCK_ELEMENTS
-    rows = max(1, min(n, block_elements // max(1, search.width)))
-    starts = list(range(0, n, rows))
-    dist = torch.empty(n, k, dtype=c.dtype, device=emb.device)
-    idx = torch.empty(n, k, dtype=torch.int64, device=emb.device)
-
-    def run(start: int) -> None:
-        d, i = search(emb[start:start + rows])
-        dist[start:start + d.shape[0]] = d
-        idx[start:start + d.shape[0]] = i
-
-    if emb.device.type != "cpu":
-        for s in starts:
-            run(s)
-    else:
-        pool = _pool_size(workers, n * num, len(starts))
-        if pool <= 1:
-            with intra_op_threads(1):
-                for s in starts:
-                    run(s)
-        else:
-            _run_parallel(run, starts, pool)
-    return dist, ids[idx]
-
-
-class _BlockSearch:
-    """Squared distances of a row block to all centers, then the k smallest per row.
-
-    ‖e−c‖² = ‖e‖² − 2e·c + ‖c‖²: the ‖c‖² term rides in the matmul (``addmm``), and ‖e‖², the
-    same for a whole row, is added only to the k survivors. Columns are padded to a multiple of
-    :data:`GROUP` with +inf so the two-stage selection can view them as groups.
-    """
-
-    def __init__(self, c: Tensor, k: int) -> None:
-        num, dim = c.shape
-        self.k = k
-        self.grouped = num >= 4 * GROUP * k
-        self.width = -(-num // GROUP) * GROUP if self.grouped else num
-        self.c_t = torch.zeros(dim, self.width, dtype=c.dtype, device=c.device)
-        self.c_t[:, :num] = c.T
-        self.c_sq = torch.full((self.width,), float("inf"), dtype=c.dtype, device=c.device)
-        self.c_sq[:num] = (c * c).sum(1)
-
-    def __call__(self, e: Tensor) -> tuple[Tensor, Tensor]:
-        d2 = torch.addmm(self.c_sq, e, self.c_t, alpha=-2.0)
-        v, i = _select_topk(d2, self.k) if self.grouped else torch.topk(d2, self.k, dim=1,
-                                                                        largest=False)
-        v = v + (e * e).sum(1, keepdim=True)
-        return v.clamp_(min=0).sqrt_(), i
+    # Half-precision embeddings (autocast) are searched in float32.
+    return CenterIndex(centers, device=emb.device, dtype=dtype).search(
+        emb, k=k, block_elements=block_elements, workers=workers)
 
 
 def _select_topk(d2: Tensor, k: int) -> tuple[Tensor, Tensor]:
@@ -197,41 +238,53 @@ def _select_topk(d2: Tensor, k: int) -> tuple[Tensor, Tensor]:
     return v, torch.gather(gi, 1, torch.div(j, GROUP, rounding_mode="floor")) * GROUP + j % GROUP
 
 
-def _pool_size(workers: int | None, work: int, blocks: int) -> int:
-    if work < PARALLEL_MIN_WORK or blocks < 2:
+def _pool_size(workers: int | None, blocks: int, large: bool) -> int:
+    if not large or blocks < 2:
         return 1
     want = torch.get_num_threads() if workers is None else workers
     return max(1, min(want, blocks))
 
 
-def _run_parallel(run, starts: list[int], pool: int) -> None:
-    """Blocks from one shared iterator over ``pool`` threads, each with one intra-op thread."""
+def run_blocks(run: Callable[[int], None], starts: list[int], workers: int = 1) -> None:
+    """Call ``run(start)`` for every start, without autograd, each with one intra-op thread.
+
+    ``workers`` > 1: that many threads (the caller is one of them) take starts from one shared
+    iterator, so a thread the scheduler parks holds up only its own block. The first error is
+    re-raised on the caller's thread once all have stopped.
+    """
+    if workers <= 1:
+        with intra_op_threads(1), torch.no_grad():
+            for s in starts:
+                run(s)
+        return
     before = torch.get_num_threads()
     it = iter(starts)
     lock = threading.Lock()
     errors: list[BaseException] = []
 
     def worker() -> None:
-        torch.set_num_threads(1)  # this new thread's own count
-        while True:
-            with lock:
-                s = next(it, None)
-            if s is None or errors:
-                return
-            try:
-                run(s)
-            except BaseException as exc:  # re-raised on the caller's thread
-                errors.append(exc)
-                return
+        torch.set_num_threads(1)  # this thread's own count (torch keeps one per thread)
+        with torch.no_grad():  # grad mode is per thread too
+            while not errors:
+                with lock:
+                    s = next(it, None)
+                if s is None:
+                    return
+                try:
+                    run(s)
+                except BaseException as exc:  # re-raised on the caller's thread
+                    errors.append(exc)
 
-    with intra_op_threads(1):  # the caller works too, single-threaded
-        threads = [threading.Thread(target=worker, daemon=True) for _ in range(pool - 1)]
+    with intra_op_threads(1):
+        threads = [threading.Thread(target=worker, daemon=True, name=f"siam-block-{i}")
+                   for i in range(workers - 1)]
         for t in threads:
             t.start()
         worker()
         for t in threads:
             t.join()
-    torch.set_num_threads(before)  # also resets torch's default for threads started later
+    # Also resets torch's default for threads started later, which the workers changed.
+    torch.set_num_threads(before)
     if errors:
         raise errors[0]
 

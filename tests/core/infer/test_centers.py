@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from core.infer import centers as C
-from core.infer.centers import class_centers, nearest_centers
+from core.infer.centers import class_centers, embed, nearest_centers
 
 
 def brute(emb: torch.Tensor, centers: torch.Tensor, k: int):
@@ -21,6 +21,7 @@ def brute(emb: torch.Tensor, centers: torch.Tensor, k: int):
     return v.float(), ids[i]
 
 
+# sizes on both selection paths: plain top-k (C < 4·64·k) and the two-stage one
 @pytest.mark.parametrize("num,n,k", [(3, 9, 5), (40, 30, 5), (2000, 300, 5), (5000, 200, 1),
                                      (6000, 150, 12)])
 def test_matches_brute_force(num, n, k):
@@ -34,8 +35,11 @@ def test_matches_brute_force(num, n, k):
     assert torch.equal(i, ri)
     assert torch.allclose(d, rd, atol=1e-4)
     assert not torch.isin(i, torch.arange(1, num, 9)).any()
-    # both selection paths are exercised by these sizes
-    assert (num >= 4 * C.GROUP * k) == C._BlockSearch(centers[:num], k).grouped
+    # the same through a prepared index, reused
+    index = C.CenterIndex(centers)
+    for _ in range(2):
+        d2, i2 = index.search(emb, k=k)
+        assert torch.equal(i2, i) and torch.equal(d2, d)
 
 
 def test_block_size_does_not_change_the_answer():
@@ -67,6 +71,55 @@ def test_parallel_blocks_agree_and_restore_threads(monkeypatch):
     assert len(started) == 2  # the caller is the third worker
     assert torch.get_num_threads() == before
     assert torch.equal(par[1], serial[1]) and torch.equal(par[0], serial[0])
+
+
+def test_embed_in_parallel_blocks_matches_one_batch():
+    from core.train.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("mokin37", 25).train()
+    images = (torch.rand(300, 37, 37) * 255).to(torch.uint8)
+    with torch.no_grad():
+        ref = torch.nn.functional.softplus(model.eval()(images.unsqueeze(1).float() / 255))
+    model.train()
+    before = torch.get_num_threads()
+    for workers, batch in ((1, 128), (3, 16), (2, 1000)):
+        got = embed(model, images, "cpu", batch=batch, workers=workers)
+        assert got.shape == (300, 25) and not got.requires_grad
+        assert torch.allclose(got, ref, atol=1e-5)
+    assert model.training and torch.get_num_threads() == before
+    assert embed(model, images[:0], "cpu").shape == (0, 25)
+
+
+def test_run_blocks_reraises_a_worker_error():
+    def run(start):
+        if start == 5:
+            raise KeyError("block 5")
+
+    before = torch.get_num_threads()
+    with pytest.raises(KeyError):
+        C.run_blocks(run, list(range(10)), workers=3)
+    assert torch.get_num_threads() == before
+
+
+def test_run_model_reuses_its_index_until_centers_change():
+    from pathlib import Path
+
+    from core.infer.evaluate import RunModel
+    from core.train.models import build_model
+
+    centers = torch.randn(300, 25)
+    run = RunModel(run_dir=Path("."), model=build_model("mokin37", 25), centers=centers,
+                   classes=[str(i) for i in range(300)], space="raw", image_size=37,
+                   device=torch.device("cpu"))
+    images = (torch.rand(4, 37, 37) * 255).to(torch.uint8)
+    _, i1 = run.classify(images)
+    assert run.index() is run.index()
+    first = run.index()
+    run.centers[i1[:, 0]] = float("nan")  # in place: the nearest classes lose their samples
+    _, i2 = run.classify(images)
+    assert run.index() is not first
+    assert not torch.isin(i2, i1[:, 0]).any()
 
 
 def test_edge_cases():
