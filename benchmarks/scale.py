@@ -46,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from core.train import perf  # noqa: E402
 
 D = 25
-SECTIONS = ("query", "search", "epoch_end", "allocator", "images")
+SECTIONS = ("query", "search", "epoch_end", "images", "allocator")
 
 
 # -- the code as it was before issue 13, for side-by-side ratios ------------------------------
@@ -184,7 +184,8 @@ def bench_query(quick: bool) -> dict[str, Any]:
 
     img = drawing()
     rounds, per_round = (3, 20) if quick else (6, 40)
-    out: dict[str, Any] = {"repeats": rounds * per_round, "k": 5, "rows": []}
+    out: dict[str, Any] = {"rounds": rounds, "per_round_at_most": per_round, "k": 5,
+                           "rows": []}
     for load in (0, 2):
         with busy_load(load) if load else contextlib.nullcontext():
             la = loadavg()
@@ -201,10 +202,13 @@ def bench_query(quick: bool) -> dict[str, Any]:
                 for _ in range(rounds):  # rounds alternate, so noise hits all alike
                     for key, fn in variants.items():
                         torch.set_num_threads(key[1])
-                        for _ in range(per_round):
+                        round_start = time.perf_counter()
+                        for _ in range(per_round):  # at most ~2 s a round: slow ones get fewer
                             t0 = time.perf_counter()
                             fn()
                             times[key].append(time.perf_counter() - t0)
+                            if t0 - round_start > 2.0:
+                                break
                 torch.set_num_threads(perf.DEFAULT_THREADS)
                 for (code, threads), ts in times.items():
                     out["rows"].append({"classes": c, "extra_busy_processes": load,
@@ -346,14 +350,13 @@ def bench_allocator(quick: bool) -> dict[str, Any]:
     from benchmarks._synth import write_synth_project
 
     classes = 2350 if quick else 11172
-    iterations = 6 if quick else 12
+    iterations = 6
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         root = write_synth_project(Path(tmp) / "p", classes, 8,
                                    ALLOC_TOML.format(iterations=iterations))
-        for variant in ("glibc_default", "before_1GiB_old_search", "current",
-                        "current_release_at_epoch_end"):
-            rows.append({"variant": variant, **run_probe(
+        for variant in ALLOC_VARIANTS:
+            rows.append({"variant": variant, "loadavg_1m": loadavg()[0], **run_probe(
                 "allocator", {"root": str(root), "variant": variant})})
     by = {r["variant"]: r for r in rows}
     ratios = {}
@@ -366,6 +369,13 @@ def bench_allocator(quick: bool) -> dict[str, Any]:
             "loadavg_1m": loadavg()[0]}
 
 
+#: glibc's defaults; the code before issue 13 (1 GiB threshold, 8192 × C search blocks,
+#: 1024-image embedding batches); this code at 1 GiB and at 256 MiB (the default); and that
+#: with ``perf.release_memory()`` after each epoch end.
+ALLOC_VARIANTS = ("glibc_default", "before_1GiB", "current_1GiB", "current_256MiB",
+                  "current_256MiB_release")
+
+
 def probe_allocator(root: str, variant: str) -> dict[str, Any]:
     from core.infer import centers as centers_mod
     from core.train import events as E
@@ -375,11 +385,14 @@ def probe_allocator(root: str, variant: str) -> dict[str, Any]:
     perf.set_threads(1)
     if variant == "glibc_default":
         trainer_mod.tune_allocator = lambda *a, **k: False
-    elif variant.startswith("before"):
+    elif "1GiB" in variant:
         trainer_mod.tune_allocator = lambda *a, **k: perf.tune_allocator(1 << 30)
+    else:
+        trainer_mod.tune_allocator = lambda *a, **k: perf.tune_allocator(256 << 20)
+    if variant.startswith("before"):
         trainer_mod.nearest_centers = legacy_nearest_centers
-        centers_mod.nearest_centers = legacy_nearest_centers
-    release = variant.endswith("release_at_epoch_end")
+        centers_mod.CPU_EMBED_BATCH = 1024
+    release = variant.endswith("release")
     trainer = trainer_mod.Trainer(load_project(root),
                                   run_dir=Path(root) / "runs" / f"{variant}-{time.time_ns()}")
     steps: list[float] = []
@@ -496,6 +509,8 @@ def main() -> None:
         result[name] = BENCHES[name](args.quick)
         result[name]["section_wall_s"] = round(time.perf_counter() - t0, 1)
         print(f"[scale] {name} done in {result[name]['section_wall_s']} s", file=sys.stderr)
+        if args.out:  # after every section, so a long run keeps what it measured
+            args.out.write_text(json.dumps(result, indent=1) + "\n")
     result["loadavg_end"] = loadavg()
     text = json.dumps(result, indent=1)
     print(text)
