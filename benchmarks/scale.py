@@ -9,8 +9,8 @@
   index where faiss is installed; seconds and peak resident growth.
 - ``epoch_end``: at C = 2,350, 11,172 and 50,000 (8 images a class, each C in a fresh process):
   reference embedding pass, class centers, accuracy search, miner updates through the miners'
-  public functions (``make_sampler`` + ``update``; AP + AC with η = 1000, and the distance
-  miner) — seconds and peak resident growth of each step; growth exponents in C.
+  public functions (``make_sampler`` + ``update(epoch_stats(...))``; AP + AC with η = 1000,
+  and the distance miner) — seconds and peak resident growth of each step; growth exponents in C.
 - ``allocator``: the trainer at 11,172 classes × 8 images (one epoch) in a fresh process each:
   glibc's defaults, the old 1 GiB threshold with the old search, the new threshold with the new
   search, and that plus ``perf.release_memory()`` at the epoch end — step time, peak and held
@@ -297,7 +297,7 @@ def bench_epoch_end(quick: bool) -> dict[str, Any]:
 def probe_epoch_end(classes: int, legacy: bool) -> dict[str, Any]:
     from benchmarks._synth import synth_images
     from core.infer.centers import class_centers, embed, nearest_centers, topk_accuracy
-    from core.train.miners import make_sampler
+    from core.train.miners.sampler import make_sampler
     from core.train.models import build_model
 
     perf.tune_allocator()
@@ -322,7 +322,7 @@ def probe_epoch_end(classes: int, legacy: bool) -> dict[str, Any]:
     for name, negative in (("miners_ap_ac", "auto-clustering"), ("miners_distance",
                                                                  "distance")):
         sampler = make_sampler(lab_np, classes, mining_params(negative), seed=0)
-        _, out[name] = measured(lambda s=sampler: s.update(c_np, s_np))
+        _, out[name] = measured(lambda s=sampler: s.update(s.epoch_stats(0, c_np, s_np)))
     out["dense_CxC_float32_mb"] = round(classes * classes * 4 / 2**20, 1)
     out["resident_mb_end"] = perf.resident_mb()
     return out
@@ -448,7 +448,7 @@ def bench_images(quick: bool) -> dict[str, Any]:
 def probe_images(path: str, classes: int) -> dict[str, Any]:
     from core.data.glyphs import load_glyphs
     from core.infer.centers import class_centers, nearest_centers
-    from core.train.miners import make_sampler
+    from core.train.miners.sampler import make_sampler
 
     perf.tune_allocator()
     perf.set_threads(1)
@@ -470,7 +470,7 @@ def probe_images(path: str, classes: int) -> dict[str, Any]:
         centers, spread = class_centers(emb, labels, classes)
         nearest_centers(emb, centers, k=5)
         sampler = make_sampler(labels.numpy(), classes, mining_params("auto-clustering"), 0)
-        sampler.update(centers.numpy(), spread.numpy())
+        sampler.update(sampler.epoch_stats(0, centers.numpy(), spread.numpy()))
 
     _, out["epoch_end"] = measured(epoch_end)
     out["images_per_class"] = per

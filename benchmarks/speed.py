@@ -33,7 +33,7 @@ from core.infer.centers import class_centers, embed, nearest_centers  # noqa: E4
 from core.train import events as E  # noqa: E402
 from core.train.config import Config  # noqa: E402
 from core.train.losses import metric_per_sample  # noqa: E402
-from core.train.miners import make_sampler  # noqa: E402
+from core.train.miners.sampler import make_sampler  # noqa: E402
 from core.train.models import build_model  # noqa: E402
 
 TOML = """
@@ -122,7 +122,7 @@ def epoch_end(num_classes: int, per_class: int = 8) -> dict:
     centers, mean_dist = class_centers(emb, labels_t, num_classes)
     t_centers = time.perf_counter() - t0
     t0 = time.perf_counter()
-    sampler.update(centers.numpy(), mean_dist.numpy())
+    sampler.update(sampler.epoch_stats(0, centers.numpy(), mean_dist.numpy()))
     t_mining = time.perf_counter() - t0
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()

@@ -37,7 +37,7 @@ FORMATS = ("torchscript", "onnx")
 #: ONNX opset of the export: every op used (Conv, MatMul, Softplus, Sqrt, …) is in opset 17,
 #: which onnxruntime ≥ 1.13, OpenCV DNN ≥ 4.7 and the mobile runtimes read.
 ONNX_OPSET = 17
-#: The preprocessing margin of core.data.imaging.normalize_glyph.
+#: The preprocessing margin of runs that did not record theirs (core.data.imaging).
 MARGIN = 2
 
 
@@ -70,12 +70,14 @@ class ExportedClassifier(nn.Module):
 
 
 def _meta(run: RunModel, fmt: str) -> dict[str, Any]:
+    margin = int(run.preprocess.get("margin", MARGIN))
     return {
         "format": fmt,
         "image_size": run.image_size,
-        "margin": MARGIN,
+        "margin": margin,
+        "size_mode": str(run.preprocess.get("size_mode", "fit")),
         "input": "float [B,1,H,W] in [0,1], ink = 1, glyph cropped to ink, padded and "
-                 f"resized to image_size (margin {MARGIN})",
+                 f"resized to image_size (margin {margin})",
         "space": run.space,
         "classes": len(run.classes),
         "run": str(run.run_dir),

@@ -13,6 +13,7 @@ from typing import Any
 from core.atomic import write_text_atomic
 from core.errors import SiamError
 from core.train.config import Config
+from core.train.plugins import load_entry_points, load_project_plugins
 
 PROJECT_FILE = "project.toml"
 
@@ -78,11 +79,29 @@ def load_project(path: str | Path) -> Project:
         raise SiamError(f"invalid TOML: {exc}", file) from None
     except OSError as exc:
         raise SiamError(f"cannot read ({exc.strerror})", file) from None
+    plugins = raw.get("project", {}).get("plugins", []) if isinstance(raw.get("project"),
+                                                                       dict) else []
+    if plugins:
+        if not isinstance(plugins, list) or not all(isinstance(p, str) for p in plugins):
+            raise SiamError("project.plugins must be a list of file names", file)
+        load_project_plugins(_plugin_base(file), plugins)
+    else:
+        load_entry_points()
     try:
         config = Config(raw)
     except SiamError as exc:
         raise SiamError(str(exc), file) from None
     return Project(root=file.parent.resolve(), config=config)
+
+
+def _plugin_base(file: Path) -> Path:
+    """Folder that plug-in paths are relative to: the project's, also for the copy of the
+    config a run keeps in ``runs/<id>/config.toml``."""
+    run_dir = file.parent
+    if (file.name == "config.toml" and run_dir.parent.name == "runs"
+            and (run_dir.parent.parent / PROJECT_FILE).exists()):
+        return run_dir.parent.parent
+    return file.parent
 
 
 def create_project(folder: str | Path, config: Config | None = None, name: str = "") -> Project:

@@ -93,7 +93,10 @@ class MiningLog:
                 h5.attrs["negative"] = negative
 
     def append(self, epoch: int, probabilities: np.ndarray, clusters: np.ndarray,
-               mean_distance: np.ndarray, edges: np.ndarray) -> None:
+               mean_distance: np.ndarray, edges: np.ndarray,
+               extra: dict[str, np.ndarray] | None = None) -> None:
+        """One epoch's row; ``extra`` holds further per-class series (``/extra/<name>``,
+        ``[E, C]``: the miners' own arrays, per-class validation accuracy) for the Miners view."""
         with h5py.File(self.path, "a") as h5:
             e = h5["epoch"].shape[0]
             for name, arr in (("probabilities", probabilities), ("clusters", clusters),
@@ -106,6 +109,17 @@ class MiningLog:
             if key in h5["edges"]:
                 del h5["edges"][key]
             h5["edges"].create_dataset(key, data=np.asarray(edges, dtype=np.int32).reshape(-1, 2))
+            group = h5.require_group("extra")
+            for name, arr in (extra or {}).items():
+                if name not in group:
+                    # Rows before this series existed (a miner switched on by a resume) are NaN.
+                    group.create_dataset(name, shape=(e, self.num_classes),
+                                         maxshape=(None, self.num_classes), dtype=np.float32,
+                                         chunks=(1, self.num_classes), compression="lzf",
+                                         fillvalue=np.nan)
+                ds = group[name]
+                ds.resize(e + 1, axis=0)
+                ds[e] = np.asarray(arr, dtype=np.float32)
 
     def trim(self, epochs: int) -> None:
         """Drop rows for epochs ≥ ``epochs`` (they are recomputed after a resume)."""
@@ -114,6 +128,8 @@ class MiningLog:
             n = int(keep.size)
             for name in ("probabilities", "clusters", "mean_distance", "epoch"):
                 h5[name].resize(n, axis=0)
+            for ds in h5.get("extra", {}).values():
+                ds.resize(min(n, ds.shape[0]), axis=0)
             for key in list(h5["edges"].keys()):
                 if int(key) >= epochs:
                     del h5["edges"][key]
