@@ -47,8 +47,8 @@ step cuda_tests 150 "$PYTHON" -m pytest -q -m cuda -p no:cacheprovider \
   --continue-on-collection-errors tests/core
 
 # 2. Trainer vs bare network at the paper's batch, on the GPU.
-step speed 120 "$PYTHON" benchmarks/speed.py --device cuda --only trainer --triplets 10240 \
-  --quick --out "$OUT_DIR/speed.json"
+step speed 120 "$PYTHON" benchmarks/speed.py --device cuda --only trainer --modes triplets \
+  --triplets 10240 --quick --out "$OUT_DIR/speed.json"
 
 # 3. One paper-sized epoch of AP+AC (the project's default miners), then test accuracy.
 DATA=projects/hangul-2350/data

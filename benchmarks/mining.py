@@ -35,7 +35,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from core.train.augment import Augmenter  # noqa: E402
-from core.train.miners import make_sampler  # noqa: E402
+from core.train.miners.sampler import make_sampler  # noqa: E402
 
 DIM = 25
 N_SAMPLES = 900_000
@@ -92,7 +92,7 @@ def memory_probe(classes: int, negative: str, eta: int) -> dict[str, Any]:
     rss_ok = _reset_peak()
     rss0 = _status_kib("VmRSS")
     tracemalloc.start()
-    sampler.update(centers, spread)
+    sampler.update(sampler.epoch_stats(0, centers, spread))
     _, py_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     hwm = _status_kib("VmHWM")
@@ -103,11 +103,12 @@ def memory_probe(classes: int, negative: str, eta: int) -> dict[str, Any]:
 
 def measure_update(classes: int, negative: str, eta: int, repeats: int) -> dict[str, Any]:
     sampler, centers, spread = _setup(classes, negative, eta)
-    sampler.update(centers, spread)  # warm-up (thread pools, first-touch pages)
+    stats = sampler.epoch_stats(0, centers, spread)
+    sampler.update(stats)  # warm-up (thread pools, first-touch pages)
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        sampler.update(centers, spread)
+        sampler.update(stats)
         times.append(time.perf_counter() - t0)
     probe = subprocess.run(
         [sys.executable, __file__, "--memory-probe", str(classes), negative, str(eta)],
@@ -127,14 +128,16 @@ def measure_update(classes: int, negative: str, eta: int, repeats: int) -> dict[
 def measure_sample(classes: int, negative: str, n: int, repeats: int) -> dict[str, Any]:
     rng = np.random.default_rng(1)
     labels = rng.integers(0, classes, N_SAMPLES)
-    sampler = make_sampler(labels, classes, mining(negative=negative), seed=0)
-    sampler.update(rng.standard_normal((classes, DIM)).astype(np.float32),
-                   rng.uniform(0.5, 2.0, classes))
-    sampler.sample(n)
+    sampler = make_sampler(labels, classes, mining(negative=negative.removesuffix("/pk")), seed=0)
+    sampler.update(sampler.epoch_stats(0, rng.standard_normal((classes, DIM)).astype(np.float32),
+                                       rng.uniform(0.5, 2.0, classes)))
+    draw = ((lambda: sampler.pk_batch(n // 4, 4)) if negative.endswith("/pk")
+            else (lambda: sampler.triplets(n)))
+    draw()
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        sampler.sample(n)
+        draw()
         times.append(time.perf_counter() - t0)
     return {"classes": classes, "samples": N_SAMPLES, "positive": "auto-probabilistic",
             "negative": negative, "n": n,
@@ -185,7 +188,8 @@ def main() -> None:
         updates.append(measure_update(c, "distance", 0, repeats))
         updates.append(measure_update(c, "random", 0, repeats))  # the AP update alone
     samples = [measure_sample(class_counts[-1], neg, n, 5 * repeats)
-               for neg in ("random", "auto-clustering", "hard", "distance")
+               for neg in ("random", "auto-clustering", "distance", "random/pk",
+                           "auto-clustering/pk")
                for n in (1024, 10_240)]
     augment = [measure_augment(b, repeats) for b in (1536, 30_720 if not args.quick else 3072)]
     print(json.dumps({

@@ -109,10 +109,15 @@ SCHEMA: dict[str, dict[str, Field]] = {
                         max=0.5),
         "lr_min": Field(float, 0.02, "Cosine schedule: final learning rate, share of lr",
                         min=0.0, max=1.0),
+        "grad_clip": Field(float, 0.0, "Largest gradient norm per step; larger gradients are "
+                           "scaled down (0 = no clipping)", min=0.0, max=1e6),
         "momentum": Field(float, 0.9, "SGD momentum", min=0.0, max=1.0),
         "weight_decay": Field(float, 0.0, "L2 weight decay", min=0.0, max=1.0),
         "seed": Field(int, 0, "Random seed (model, sampler, augmentation)", min=0, max=2**31 - 1),
         "device": Field(str, "auto", "Training device", choices=("auto", "cpu", "cuda")),
+        "cuda_scale": Field(float, 1.0, "On a CUDA device, train this many times more steps per "
+                            "epoch (a GPU does in minutes what the CPU-sized run does in an "
+                            "hour); the run's config records the result", min=0.01, max=1000.0),
         "threads": Field(int, 0, "CPU threads of a training step (0 = as many as cores)",
                          min=0, max=1024),
         "eval_max": Field(int, 20000, "At most this many validation images per epoch "

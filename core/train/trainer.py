@@ -188,8 +188,13 @@ class Trainer:
         return data
 
     def _setup(self) -> None:
+        self.device = resolve_device(self.config.train.device)
+        if self.device.type == "cuda" and self.config.train.cuda_scale != 1.0:
+            # Recorded as plain iterations (scale 1) so a resume does not scale again.
+            t = self.config.train
+            self.config = self.config.replace({"train": {
+                "iterations": max(1, round(t.iterations * t.cuda_scale)), "cuda_scale": 1.0}})
         cfg = self.config
-        self.device = resolve_device(cfg.train.device)
         if cfg.train.threads > 0:
             torch.set_num_threads(cfg.train.threads)
         self._emit(RunPreparing("loading the training images"))
@@ -452,6 +457,8 @@ class Trainer:
             raise _NonFinite(float(out.loss.detach()))
         self.optimizer.zero_grad(set_to_none=True)
         out.loss.backward()
+        if cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
         self.optimizer.step()
         parts = {k: float(v) for k, v in out.parts.items()}
         return float(out.loss.detach()), parts, n_images, out.kept
