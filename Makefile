@@ -25,7 +25,8 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade -q pip
 	# The constraints file pins torch==2.13.0: the CPU build, not a multi-GB CUDA download.
-	$(BIN)/python -m pip install -c constraints.txt -e '.[test]'
+	# The onnx extra comes too, so the ONNX export is tested wherever the tests run.
+	$(BIN)/python -m pip install -c constraints.txt -e '.[test,onnx]'
 	touch $(STAMP)
 
 lint: setup

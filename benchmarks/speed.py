@@ -8,7 +8,8 @@
 - query latency: one drawn image → top-5 among 11,172 centers, p50 / p95;
 - evaluation throughput vs bare inference of the network.
 
-Usage: python benchmarks/speed.py [--quick] [--out FILE.json]
+Usage: python benchmarks/speed.py [--quick] [--device cpu|cuda] [--only trainer,...]
+                                  [--modes pk,triplets] [--triplets N] [--out FILE.json]
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ batch_mode = "{mode}"
 triplets = {triplets}
 classes_per_batch = {p}
 samples_per_class = 4
-device = "cpu"
+device = "{device}"
 eval_max = 0
 """
 
@@ -78,16 +79,18 @@ def trainer_rate(root: Path, iterations: int, images: int) -> float:
     return images / float(np.median(times[1:]))
 
 
-def bare_rate(images: int, iterations: int) -> float:
+def bare_rate(images: int, iterations: int, device: str = "cpu") -> float:
     """The network alone: forward + backward + Adam step on ``images`` random images with the
     metric loss on their thirds (no sampling, augmentation, mining or bookkeeping)."""
-    model = build_model("mokin37", 25)
+    model = build_model("mokin37", 25).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    x = torch.rand(images, 1, 37, 37)
-    centers = torch.rand(images, 25)
+    x = torch.rand(images, 1, 37, 37, device=device)
+    centers = torch.rand(images, 25, device=device)
     b = images // 3
     times = []
     for _ in range(iterations):
+        if device != "cpu":
+            torch.cuda.synchronize()
         t0 = time.perf_counter()
         emb = model(x)
         per = metric_per_sample(emb[:b], emb[b:2 * b], emb[2 * b:3 * b], centers[:b],
@@ -95,6 +98,7 @@ def bare_rate(images: int, iterations: int) -> float:
         opt.zero_grad()
         per.mean().backward()
         opt.step()
+        float(per[0])  # like the trainer, which reads the loss every step
         times.append(time.perf_counter() - t0)
     return images / float(np.median(times[1:]))
 
@@ -183,34 +187,54 @@ def eval_throughput(n: int = 20000) -> dict:
             "ratio": round(t_bare / t_eval, 3)}
 
 
+SECTIONS = ("trainer", "epoch_end", "query", "eval")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer iterations (a smoke run)")
     ap.add_argument("--triplets", type=int, default=512, help="triplets per step (paper mode)")
     ap.add_argument("--classes-per-batch", type=int, default=128, help="P of the P×K mode")
+    ap.add_argument("--modes", default="pk,triplets", help="batch modes of the trainer section")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (trainer section)")
+    ap.add_argument("--only", default=",".join(SECTIONS),
+                    help=f"comma-separated sections of {', '.join(SECTIONS)}")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
+    wanted = {s.strip() for s in args.only.split(",") if s.strip()}
+    modes = {s.strip() for s in args.modes.split(",") if s.strip()}
     iters = 6 if args.quick else 20
     result: dict = {"machine": {"cpu_threads": torch.get_num_threads(),
-                                "platform": platform.platform(), "torch": torch.__version__}}
-    result["trainer"] = []
+                                "platform": platform.platform(), "torch": torch.__version__,
+                                "device": args.device,
+                                "gpu": torch.cuda.get_device_name(0)
+                                if args.device != "cpu" else None}}
+    if "trainer" in wanted:
+        result["trainer"] = []
     # Both batch layouts, each against the bare network on the same number of images per step.
     for mode, images in (("pk", 4 * args.classes_per_batch), ("triplets", 3 * args.triplets)):
+        if "trainer" not in wanted or mode not in modes:
+            continue
         with tempfile.TemporaryDirectory() as tmp:
             root = write_synth_project(Path(tmp) / "p", 2350, 4, TOML.format(
-                iterations=iters, mode=mode, triplets=args.triplets, p=args.classes_per_batch))
+                iterations=iters, mode=mode, triplets=args.triplets, p=args.classes_per_batch,
+                device=args.device))
             rates_t, rates_b = [], []
             for _ in range(2 if args.quick else 3):  # alternate: noise hits both alike
                 rates_t.append(trainer_rate(root, iters, images))
-                rates_b.append(bare_rate(images, iters))
+                rates_b.append(bare_rate(images, iters, args.device))
         t, b = float(np.median(rates_t)), float(np.median(rates_b))
         result["trainer"].append({"batch_mode": mode, "images_per_step": images,
-                                  "classes": 2350, "trainer_images_per_s": round(t, 1),
+                                  "classes": 2350, "device": args.device,
+                                  "trainer_images_per_s": round(t, 1),
                                   "bare_images_per_s": round(b, 1), "ratio": round(t / b, 3),
                                   "goal": ">= 0.9"})
-    result["epoch_end"] = [epoch_end(2350), epoch_end(11172)]
-    result["query"] = query_latency(repeats=100 if args.quick else 300)
-    result["eval"] = eval_throughput(4000 if args.quick else 20000)
+    if "epoch_end" in wanted:
+        result["epoch_end"] = [epoch_end(2350), epoch_end(11172)]
+    if "query" in wanted:
+        result["query"] = query_latency(repeats=100 if args.quick else 300)
+    if "eval" in wanted:
+        result["eval"] = eval_throughput(4000 if args.quick else 20000)
     text = json.dumps(result, indent=1)
     print(text)
     if args.out:

@@ -17,6 +17,21 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("SIAM_CACHE_DIR", str(Path(__file__).parent / ".cache-test"))
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``cuda`` need a CUDA device: without one they are skipped, saying so
+    (``benchmarks/gpu_check.sh`` runs them with ``pytest -m cuda`` on a GPU machine)."""
+    if not any("cuda" in item.keywords for item in items):
+        return
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device (run benchmarks/gpu_check.sh on one)")
+    for item in items:
+        if "cuda" in item.keywords:
+            item.add_marker(skip)
+
+
 def synth_glyphs(num_classes: int, fonts: int, size: int = 37, seed: int = 0,
                  font_offset: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Images [N,size,size] uint8 (ink 255), labels, sources: class = fixed random strokes,

@@ -61,13 +61,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_query)
 
-    p = sub.add_parser("export", help="export a run as a self-contained TorchScript file",
-                       description="Write the network, class centers and class list to one "
-                       "TorchScript file that loads with torch.jit.load, without this package.")
+    p = sub.add_parser("export", help="export a run for deployment (TorchScript or ONNX)",
+                       description="Write the network, class centers and class list for use "
+                       "without this package. torchscript (default): one file that loads with "
+                       "torch.jit.load. onnx: a dynamic-batch model.onnx (outputs embedding and "
+                       "distance to every class center; class list in its metadata); --out "
+                       "X.onnx writes that file alone, any other --out a folder that adds "
+                       "centers.npy, classes.json, meta.json and classify.py, a reference "
+                       "classifier on onnxruntime alone (needs the onnx extra: "
+                       "pip install 'siam-workbench[onnx]').")
     p.add_argument("run", type=Path)
-    p.add_argument("--out", type=Path, required=True, help="output .pt file")
+    p.add_argument("--format", dest="fmt", choices=("torchscript", "onnx"),
+                   default="torchscript", help="torchscript (default) or onnx")
+    p.add_argument("--out", type=Path, required=True,
+                   help="output .pt file (torchscript); .onnx file or folder (onnx)")
     p.add_argument("--checkpoint", choices=("best", "last"), default="best")
-    p.add_argument("--force", action="store_true", help="replace an existing file")
+    p.add_argument("--force", action="store_true", help="replace an existing file or folder")
     p.set_defaults(handler=cmd_export)
 
     p = sub.add_parser("runs", help="list a project's runs",
@@ -358,8 +367,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     from core.infer.export import export_run
 
     run = load_run(args.run, which=args.checkpoint)
-    out = export_run(run, args.out, force=args.force)
-    print(f"wrote {out} ({len(run.classes)} classes)")
+    out = export_run(run, args.out, force=args.force, fmt=args.fmt)
+    print(f"wrote {out} ({args.fmt}, {len(run.classes)} classes)")
     return 0
 
 

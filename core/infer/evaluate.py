@@ -21,7 +21,7 @@ from torch import nn
 
 from core.data.glyphs import load_glyphs
 from core.errors import Cancelled, SiamError
-from core.infer.centers import embed, nearest_centers, topk_accuracy
+from core.infer.centers import CenterIndex, embed, topk_accuracy
 from core.infer.runs import read_evaluations, save_evaluation  # noqa: F401 - kept with runs
 from core.train.checkpoint import load_checkpoint
 from core.train.models import build_model, resolve_device
@@ -68,12 +68,31 @@ class RunModel:
     # defaults (margin 2, fit).
     preprocess: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_PREPROCESS))
 
+    _index: CenterIndex | None = field(default=None, init=False, repr=False, compare=False)
+    _index_key: tuple | None = field(default=None, init=False, repr=False, compare=False)
+
     def embed(self, images: torch.Tensor) -> torch.Tensor:
+        """uint8 images [N,H,W] → float32 embeddings [N,D] on the CPU."""
         return embed(self.model, images, self.device, self.space)
 
+    def index(self) -> CenterIndex:
+        """The centers prepared for search on the run's device, built once and reused (a query
+        at 50,000 classes would otherwise spend most of its time re-preparing them); rebuilt
+        when ``centers`` is replaced or changed in place."""
+        # The key holds the tensor itself, so a new tensor at a freed one's address can't match.
+        key = (self.centers, self.centers._version, str(self.device))
+        old = self._index_key
+        if (self._index is None or old is None or old[0] is not key[0]
+                or old[1:] != key[1:]):
+            self._index = CenterIndex(self.centers, device=self.device)
+            self._index_key = key
+        return self._index
+
     def classify(self, images: torch.Tensor, k: int = 5) -> tuple[torch.Tensor, torch.Tensor]:
-        """uint8 images [N,H,W] → (distances [N,k], class indices [N,k])."""
-        return nearest_centers(self.embed(images), self.centers, k=k)
+        """uint8 images [N,H,W] → (distances [N,k], class indices [N,k]) on the CPU."""
+        emb = embed(self.model, images, self.device, self.space, to_cpu=False)
+        dist, idx = self.index().search(emb, k=k)
+        return dist.cpu(), idx.cpu()
 
 
 def load_run(run_dir: str | Path, which: str = "best", device: str = "cpu") -> RunModel:

@@ -48,15 +48,15 @@ from core.train.losses import loss_class
 from core.train.losses.spaces import to_space
 from core.train.miners.sampler import make_sampler
 from core.train.models import INPUT_SIZES, build_model, device_label, resolve_device
-from core.train.perf import tune_allocator
+from core.train.perf import release_memory, set_threads, tune_allocator
 from core.train.project import Project, is_run_dir
 from core.train.runfiles import MetricsLog, MiningLog, save_centers, trim_metrics, write_status
 from core.train.schedule import lr_at
 from core.train.step import PKLayout, StepLoss, pk_step, triplet_step
 
 # Keys that may differ between a run's config and the config it is resumed with.
-_RESUMABLE_CHANGES = {"train.epochs", "train.device", "train.eval_max", "project.name",
-                      "project.description"}
+_RESUMABLE_CHANGES = {"train.epochs", "train.device", "train.eval_max", "train.threads",
+                      "train.train_eval_max", "project.name", "project.description"}
 
 
 _SHORT = {"random": "rnd", "auto-probabilistic": "ap", "auto-clustering": "ac",
@@ -203,7 +203,7 @@ class Trainer:
                 "iterations": max(1, round(t.iterations * t.cuda_scale)), "cuda_scale": 1.0}})
         cfg = self.config
         if cfg.train.threads > 0:
-            torch.set_num_threads(cfg.train.threads)
+            set_threads(cfg.train.threads)  # this (the training) thread's intra-op threads
         self._emit(RunPreparing("loading the training images"))
         train = self._load_split("train", required=True)
         assert train is not None
@@ -569,6 +569,7 @@ class Trainer:
         self.iteration = 0
         self.epoch_loss_sum, self.epoch_loss_n = 0.0, 0
         self._save(best=is_best)
+        release_memory()  # the epoch-end passes' blocks would otherwise stay in the heap
         write_status(self.run_dir, status="running", epoch=self.epoch, epochs=cfg.epochs,
                      best_top1=self.best)
         self._emit(EpochFinished(
