@@ -80,8 +80,10 @@ def train_pml(train: GlyphSet, config: Config, images: int | None = None,
     miner = miners.TripletMarginMiner(margin=MARGIN, distance=distance,
                                       type_of_triplets="semihard")
     labels_np = train.labels.numpy()
-    sampler = samplers.MPerClassSampler(labels_np, m=M_PER_CLASS, batch_size=BATCH,
-                                        length_before_new_iter=max(BATCH, len(labels_np)))
+    # 1,536 (the loop this stands for), or all classes × m on a small alphabet.
+    batch = min(BATCH, M_PER_CLASS * len(np.unique(labels_np)))
+    sampler = samplers.MPerClassSampler(labels_np, m=M_PER_CLASS, batch_size=batch,
+                                        length_before_new_iter=max(batch, len(labels_np)))
     aug = Augmenter(config.augment, train.image_size)
     gen = torch.Generator(device=dev).manual_seed(config.train.seed + 1)
     data, labels = train.images.to(dev), train.labels.to(dev)
@@ -92,8 +94,8 @@ def train_pml(train: GlyphSet, config: Config, images: int | None = None,
     t0 = time.perf_counter()
     while result.images < images and result.seconds + (time.perf_counter() - t0) < seconds:
         order = np.fromiter(iter(sampler), dtype=np.int64)
-        for s in range(0, len(order) - BATCH + 1, BATCH):
-            rows = torch.from_numpy(order[s:s + BATCH]).to(dev)
+        for s in range(0, len(order) - batch + 1, batch):
+            rows = torch.from_numpy(order[s:s + batch]).to(dev)
             x = aug(images_to_input(data[rows], dev), gen)
             emb = model(x)
             y = labels[rows]
@@ -101,7 +103,7 @@ def train_pml(train: GlyphSet, config: Config, images: int | None = None,
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            result.images += BATCH
+            result.images += batch
             done = (result.images >= images
                     or result.seconds + (time.perf_counter() - t0) >= seconds)
             if evaluate and ((eval_every and result.images >= next_eval) or done):
