@@ -69,6 +69,7 @@ from core.infer.analysis import (
     read_run_config,
     run_miners,
 )
+from core.train.advice import cluster_warning
 from core.train.project import Project, RunInfo
 from workbench.cluster_graph import ClusterGraph
 from workbench.document import ProjectDocument
@@ -1091,6 +1092,10 @@ class MinersTab(QWidget):
             note = "Positions: PCA of the latest class centers."
         if edges is None and "edges" in h.missing:
             note += " This mining.h5 has no /edges."
+        warning = cluster_warning(clusters, np.isfinite(dist)) if (
+            clusters is not None and dist is not None) else None
+        if warning:
+            note = f"⚠ {warning} {note}"
         self.graph.set_data(h.classes, self.positions, clusters, probs, edges, dist, note)
         if self.selected is not None:
             self.graph.select_class(self.selected)

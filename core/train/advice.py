@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from core.train.config import SCHEMA, Config
+from core.train.miners.auto_clustering import default_eta
 
 
 @dataclass(frozen=True)
@@ -72,23 +73,49 @@ def _has(section: str, key: str) -> bool:
 
 # -- the checks --------------------------------------------------------------------------------
 
+def cluster_shares(clusters: np.ndarray, present: np.ndarray | None = None
+                   ) -> tuple[float, float, int]:
+    """``(largest cluster's share, clustered share, classes)`` over the classes with samples:
+    the two numbers that say whether auto-clustering collapsed or left most classes alone."""
+    labels = np.asarray(clusters)
+    if present is not None and len(present) == len(labels):
+        labels = labels[np.asarray(present, dtype=bool)]
+    if labels.size == 0:
+        return 0.0, 0.0, 0
+    inside = labels[labels >= 0]
+    largest = int(np.bincount(inside).max()) if inside.size else 0
+    return largest / labels.size, inside.size / labels.size, int(labels.size)
+
+
+def cluster_warning(clusters: np.ndarray, present: np.ndarray | None = None) -> str | None:
+    """One line for the Miners view when the clusters are not doing their job (the Train tab's
+    notices say the same with a suggested η)."""
+    largest, clustered, n = cluster_shares(clusters, present)
+    if n < 4:
+        return None
+    if largest > 0.5:
+        return (f"Auto-clustering has collapsed: one cluster holds {largest:.0%} of the "
+                "classes, so its negatives are almost random. Use a smaller η.")
+    if clustered < 0.2:
+        return (f"Auto-clustering left {1 - clustered:.0%} of the classes in no cluster; they "
+                "get random negatives only. Use a larger η.")
+    return None
+
+
 def clusters_collapsed(s: Snapshot) -> Notice | None:
     """Auto-clustering merged most classes into one cluster: η is too large for C, so the
     "hard" negatives of that cluster are just random ones."""
     if s.config.mining.negative != "auto-clustering" or s.clusters is None:
         return None
-    labels = np.asarray(s.clusters)[_present(s, len(s.clusters))]
-    if labels.size < 4 or not (labels >= 0).any():
+    share, _, n = cluster_shares(s.clusters, _present(s, len(s.clusters)))
+    if n < 4 or share <= 0.5:
         return None
-    largest = int(np.bincount(labels[labels >= 0]).max())
-    share = largest / labels.size
-    if share <= 0.5:
-        return None
-    eta = int(s.config.mining.eta)
-    new = max(1, min(eta // 4, int(0.4 * labels.size)))
+    largest = round(share * n)
+    eta = int(s.config.mining.eta) or default_eta(n)  # 0: scaled to the alphabet
+    new = max(1, min(eta // 4, int(0.4 * n)))
     return Notice("clusters-collapsed", f"Auto-clustering collapsed: one cluster holds "
                   f"{share:.0%} of the classes",
-                  f"η = {eta:,} closest center pairs link {largest:,} of {labels.size:,} "
+                  f"η = {eta:,} closest center pairs link {largest:,} of {n:,} "
                   "classes into one cluster, so a negative \"from the anchor's cluster\" is "
                   "almost any class. Fewer pairs give small clusters of truly similar classes.",
                   {"mining": {"eta": new}})
@@ -98,17 +125,14 @@ def clusters_too_sparse(s: Snapshot) -> Notice | None:
     """Auto-clustering left most classes in no cluster: η is too small for C."""
     if s.config.mining.negative != "auto-clustering" or s.clusters is None:
         return None
-    labels = np.asarray(s.clusters)[_present(s, len(s.clusters))]
-    if labels.size < 4:
+    _, share, n = cluster_shares(s.clusters, _present(s, len(s.clusters)))
+    if n < 4 or share >= 0.2:
         return None
-    share = float((labels >= 0).mean())
-    if share >= 0.2:
-        return None
-    eta = int(s.config.mining.eta)
-    new = max(eta * 4, int(0.4 * labels.size))
+    eta = int(s.config.mining.eta) or default_eta(n)  # 0: scaled to the alphabet
+    new = max(eta * 4, int(0.4 * n))
     return Notice("clusters-sparse", f"Auto-clustering left {1 - share:.0%} of the classes "
                   "in no cluster",
-                  f"η = {eta:,} pairs reach only {share:.0%} of {labels.size:,} classes; the "
+                  f"η = {eta:,} pairs reach only {share:.0%} of {n:,} classes; the "
                   "others get random negatives only. The paper used η ≈ 0.4 × C "
                   "(1,000 for 2,350 classes).", {"mining": {"eta": new}})
 

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
@@ -123,3 +124,18 @@ def test_siam_train_prints_each_notice_once(tmp_path):
     assert proc.returncode == 0, proc.stderr
     lines = [ln for ln in proc.stderr.splitlines() if "notice: Auto-clustering collapsed" in ln]
     assert len(lines) == 1 and "--set mining.eta=" in lines[0]
+
+
+def test_cluster_warning_for_the_miners_view():
+    from core.train.advice import cluster_shares, cluster_warning
+
+    healthy = np.array([0, 0, 1, 1, 2, 2, -1, -1, -1, 3])
+    assert cluster_warning(healthy) is None
+    collapsed = np.array([0] * 8 + [-1, 1, 1, -1])
+    assert cluster_shares(collapsed) == (8 / 12, 10 / 12, 12)
+    assert "collapsed" in cluster_warning(collapsed)
+    sparse = np.array([0, 0] + [-1] * 10)
+    assert "no cluster" in cluster_warning(sparse)
+    # Classes without samples do not count.
+    present = np.array([True] * 2 + [False] * 10)
+    assert cluster_warning(sparse, present) is None
