@@ -7,14 +7,58 @@ all of them pass through :func:`normalize_glyph` (importers and query code alike
 
 from __future__ import annotations
 
+import warnings
+from pathlib import Path
+
 import numpy as np
 from PIL import Image
 
 from core.errors import SiamError
+from core.paths import require_file
+
+#: Largest image (width × height) any input may claim: a 5000×5000 scan. Headers are checked
+#: before decoding, so a 168 KB PNG that claims 12000×12000 is refused instead of taking GBs.
+MAX_IMAGE_PIXELS = 25_000_000
 
 #: Share of the ink contrast above which a pixel counts as ink for the bounding box; low enough
 #: to keep anti-aliased stroke edges, high enough to ignore faint scanner noise.
 INK_THRESHOLD = 0.25
+
+
+def open_image(path: str | Path) -> Image.Image:
+    """Open an image file whose header claims at most :data:`MAX_IMAGE_PIXELS` pixels.
+
+    The returned image is not decoded yet (call ``load()``); close it (``with``). Anything but a
+    regular, readable image of a sane size raises :class:`SiamError` naming the file.
+    """
+    path = require_file(path, "image")
+    try:
+        im = Image.open(path)
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        reason = _first_line(exc).replace(f"'{path}'", "").replace(str(path), "").strip()
+        raise SiamError(f"cannot read image: not a readable image ({reason})", path) from None
+    w, h = im.size
+    if w <= 0 or h <= 0 or w * h > MAX_IMAGE_PIXELS:
+        im.close()
+        raise SiamError(f"image is {w}×{h} pixels ({w * h / 1e6:.0f} MP), more than the "
+                        f"{MAX_IMAGE_PIXELS / 1e6:.0f} MP limit; refused", path)
+    return im
+
+
+def load_image(im: Image.Image, path: str | Path) -> None:
+    """Decode an image opened with :func:`open_image`; a truncated or corrupt file is one line."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im.load()
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError,
+            Image.DecompressionBombWarning) as exc:
+        raise SiamError(f"cannot decode image ({_first_line(exc)})", path) from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:120] if text else type(exc).__name__
 
 
 def to_unit_gray(image: np.ndarray) -> np.ndarray:

@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from core.atomic import sweep_stale
 from core.data.distort import DistortSpec, apply_distortions, parse_distort_spec
 from core.data.fonts import FontFace, open_ft_face
 from core.errors import Cancelled, SiamError
@@ -426,6 +427,8 @@ def _wait(future: Any, cancel: threading.Event | None) -> Any:
         except FuturesTimeout:
             continue
         except BrokenProcessPool:
+            if cancel is not None and cancel.is_set():  # SIGTERM to the whole process group
+                raise Cancelled() from None
             raise SiamError("a worker process died (a damaged font, or out of memory?); "
                             "retry with --workers 1 to see the failing file") from None
 
@@ -486,10 +489,23 @@ _END = object()
 def _init_process(initializer: Callable[..., None] | None, initargs: tuple[Any, ...]) -> None:
     """Worker start-up: Ctrl-C is the parent's business. A worker interrupted mid-task would
     die holding the pool's queue locks or half-way through sending its result; with SIGINT
-    ignored here the parent alone handles it and shuts the pool down cleanly."""
+    ignored here the parent alone handles it and shuts the pool down cleanly.
+
+    A parent killed outright (kill -9, OOM) cannot shut the pool down, and the workers, blocked
+    on a queue they hold both ends of, would wait forever: each worker watches its parent and
+    exits when it is gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True,
+                     name="siam-parent-watch").start()
     if initializer is not None:
         initializer(*initargs)
+
+
+def _watch_parent(parent: int, interval: float = 0.25) -> None:
+    while True:
+        time.sleep(interval)
+        if os.getppid() != parent:
+            os._exit(1)
 
 
 def _run_blocks(job: _Job, workers: int, cancel: threading.Event | None
@@ -605,6 +621,8 @@ def render_dataset(
             if cancel is not None and cancel.is_set():
                 raise Cancelled()
         flush(writer)
+        if cancel is not None and cancel.is_set():  # last chance before the rename
+            raise Cancelled()
         if len(writer) == 0:
             raise SiamError(f"none of the {len(faces)} font face(s) has a glyph of the "
                             f"{len(classes)}-class alphabet ({', '.join(names[:3])}"
@@ -634,6 +652,7 @@ def render_splits(
     """
     from core.data.alphabets import resolve_alphabet
     from core.data.fonts import discover_fonts, resolve_font_roles
+    from core.data.glyphs import journal_path
 
     data = project.config.data
     alphabet = resolve_alphabet(data.alphabet, base=project.root)
@@ -641,7 +660,7 @@ def render_splits(
     extra = [project.resolve(d) for d in data.font_dirs]
     faces = discover_fonts(extra=extra)
     roles = resolve_font_roles(data, faces, alphabet.classes)
-    paths = project.dataset_paths()
+    paths = project.output_dataset_paths()  # only inside the project folder
     if len({p.resolve() for p in paths.values()}) < len(paths):
         raise SiamError("data.train, data.val and data.test must be three different files",
                         project.file)
@@ -653,6 +672,7 @@ def render_splits(
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise SiamError(f"cannot create folder ({exc.strerror or exc})", path.parent) from None
+        sweep_stale(path)  # staged files of a render that was killed
     totals = {r: len(alphabet.classes) * len(roles[r]) for r in paths}
     grand = sum(totals.values())
     offset = 0
@@ -680,8 +700,11 @@ def render_splits(
         for role, path in paths.items():
             if path.exists() and not force:  # appeared while rendering: keep it
                 raise SiamError(f"{role} file already exists (use --force to replace it)", path)
+        if cancel is not None and cancel.is_set():
+            raise Cancelled()
         for role, path in paths.items():
             os.replace(staged[role], path)
+            journal_path(path).unlink(missing_ok=True)  # exclusions of the replaced file
             reports[role].path = path
     finally:
         for tmp in staged.values():
