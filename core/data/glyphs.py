@@ -383,7 +383,7 @@ def set_excluded(path: str | Path, rows: np.ndarray | list[int], value: bool = T
     Serialised with every other editor of the file (:func:`core.locks.lock_edit`) and safe
     against kill -9 and a full disk at any point (see the comment above).
     """
-    from core.atomic import fsync_dir, write_bytes_atomic, write_error
+    from core.atomic import fsync_dir, sweep_stale, write_bytes_atomic, write_error
     from core.locks import EDIT_WAIT_S, lock_edit
 
     path = Path(path)
@@ -394,6 +394,7 @@ def set_excluded(path: str | Path, rows: np.ndarray | list[int], value: bool = T
     if bad.size:
         raise SiamError(f"rows out of range [0, {n}): {bad[:5].tolist()}", path)
     with lock_edit(path, EDIT_WAIT_S if wait is None else wait):
+        sweep_stale(path)  # a copy left by an edit that was killed mid-way
         try:
             st = os.stat(path)
             pending = read_journal(path, n)

@@ -27,7 +27,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from core.atomic import WRITE_ERRNOS, atomic_path, write_error, write_text_atomic
+from core.atomic import WRITE_ERRNOS, atomic_path, sweep_stale, write_error, write_text_atomic
 from core.errors import SiamError
 from core.h5write import SafeH5
 
@@ -120,6 +120,7 @@ class MiningLog:
         self.path = path
         self.num_classes = len(classes)
         self.warning = ""
+        sweep_stale(path)  # a copy left by an edit that was killed mid-way
         if path.exists() and not self._readable():
             # Written by an older version that edited the file in place and was killed: keep
             # the damaged file for inspection, start a fresh history.
