@@ -190,7 +190,7 @@ def test_kill_edits_timed(tmp_path: Path):
         folder = tmp_path / case.kind
         t = _prepare(case, folder)
         cmd = F.edit_cmd(case.kind, "go", t, *case.extra)
-        for delay in F.delays(cmd, tries=6, setup=lambda c=case: _prepare(c, folder)):
+        for delay in F.delays(cmd, tries=6, setup=lambda c=case, f=folder: _prepare(c, f)):
             _prepare(case, folder)
             F.kill_after(cmd, delay)
             assert case.state(t) in (case.old, case.new)
