@@ -462,13 +462,14 @@ def ordered_parallel(
             yield task, func(task)
         return
     pool = ProcessPoolExecutor(min(workers, len(tasks)), mp_context=mp.get_context("spawn"),
-                               initializer=_init_process, initargs=(initializer, initargs))
+                               initializer=_init_process,
+                               initargs=(os.getpid(), initializer, initargs))
     finished = False
     try:
         pending: deque[tuple[Any, Any]] = deque()
         it = iter(tasks)
         for task in it:
-            pending.append((task, pool.submit(func, task)))
+            pending.append((task, _submit(pool, func, task, cancel)))
             if len(pending) >= 3 * workers:
                 break
         while pending:
@@ -476,7 +477,7 @@ def ordered_parallel(
             out = _wait(fut, cancel)
             nxt = next(it, _END)
             if nxt is not _END:
-                pending.append((nxt, pool.submit(func, nxt)))
+                pending.append((nxt, _submit(pool, func, nxt, cancel)))
             yield task, out
         finished = True
     finally:
@@ -486,7 +487,26 @@ def ordered_parallel(
 _END = object()
 
 
-def _init_process(initializer: Callable[..., None] | None, initargs: tuple[Any, ...]) -> None:
+def _submit(pool: ProcessPoolExecutor, func: Callable[[Any], Any], task: Any,
+            cancel: threading.Event | None) -> Any:
+    """``pool.submit`` with SIGINT blocked: a worker process it starts inherits the blocked
+    signal, so a Ctrl-C sent to the whole process group while that worker is still starting
+    Python (before :func:`_init_process` ignores SIGINT) cannot kill it. The parent's own
+    Ctrl-C is only held back for these few microseconds, not lost."""
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        return pool.submit(func, task)
+    except BrokenProcessPool:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled() from None
+        raise SiamError("a worker process died (a damaged font, or out of memory?); "
+                        "retry with --workers 1 to see the failing file") from None
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
+def _init_process(parent: int, initializer: Callable[..., None] | None,
+                  initargs: tuple[Any, ...]) -> None:
     """Worker start-up: Ctrl-C is the parent's business. A worker interrupted mid-task would
     die holding the pool's queue locks or half-way through sending its result; with SIGINT
     ignored here the parent alone handles it and shuts the pool down cleanly.
@@ -495,7 +515,10 @@ def _init_process(initializer: Callable[..., None] | None, initargs: tuple[Any, 
     on a queue they hold both ends of, would wait forever: each worker watches its parent and
     exits when it is gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True,
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked by _submit
+    if os.getppid() != parent:  # the parent died while this worker was starting
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True,
                      name="siam-parent-watch").start()
     if initializer is not None:
         initializer(*initargs)
