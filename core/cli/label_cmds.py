@@ -106,7 +106,7 @@ def cmd_draw_list(args: argparse.Namespace) -> int:
         print(json.dumps({"drawings": rows, "warning": store.warning}, ensure_ascii=False))
     else:
         if store.warning:
-            print(f"warning: {store.warning}")
+            print(f"siam draw: warning: {store.warning}", file=sys.stderr)
         for r in rows:
             print(f"{r['row']:5d}  {r['label']}{'  (excluded)' if r['excluded'] else ''}")
         print(f"{len(rows)} drawing(s) in {store.path}")

@@ -134,6 +134,7 @@ def _render_missing(project) -> None:
 
     from .progress import ProgressBar
 
+    project.output_dataset_paths()  # refuse data outside the project before saying anything
     print(f"rendering the project's data into {project.root / 'data'} …", file=sys.stderr)
     (project.root / "data").mkdir(exist_ok=True)
     bar = ProgressBar(1, "render")

@@ -7,6 +7,7 @@ all of them pass through :func:`normalize_glyph` (importers and query code alike
 
 from __future__ import annotations
 
+import re
 import warnings
 from pathlib import Path
 
@@ -33,8 +34,15 @@ def open_image(path: str | Path) -> Image.Image:
     """
     path = require_file(path, "image")
     try:
-        im = Image.open(path)
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        with warnings.catch_warnings():  # the size is checked below, against our own limit
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(path)
+    except Image.DecompressionBombError as exc:
+        m = re.search(r"\((\d+) pixels\)", str(exc))
+        claim = f" ({int(m.group(1)) / 1e6:.0f} MP)" if m else ""
+        raise SiamError(f"image header claims a size{claim} far beyond the "
+                        f"{MAX_IMAGE_PIXELS / 1e6:.0f} MP limit; refused", path) from None
+    except (OSError, ValueError) as exc:
         reason = _first_line(exc).replace(f"'{path}'", "").replace(str(path), "").strip()
         raise SiamError(f"cannot read image: not a readable image ({reason})", path) from None
     w, h = im.size

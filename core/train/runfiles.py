@@ -229,19 +229,32 @@ def write_status(run_dir: Path, **fields: Any) -> None:
 class RunFolderClaim:
     """A trainer's hold on its run folder (see :func:`claim_run_folder`)."""
 
-    def __init__(self, run_dir: Path, lock: Any, created: bool) -> None:
+    def __init__(self, run_dir: Path, lock: Any, created: bool,
+                 previous_status: str | None = None) -> None:
         self.run_dir, self.lock, self.created = run_dir, lock, created
+        self.previous_status = previous_status
+        self._starts = _count_starts(run_dir)
 
     def release(self) -> None:
-        """Drop the lock; a folder this claim created for a run that never got going (no
-        config.toml yet: it failed while loading its data) is removed again."""
+        """Drop the lock. A folder this claim created for a run that never got going (no
+        config.toml yet: it failed while loading its data) is removed again; a resume that
+        failed before training (a bad checkpoint, changed data) leaves the run's previous
+        status as it was: the run did not change."""
         if self.created and not (self.run_dir / "config.toml").exists():
             with contextlib.suppress(OSError):
                 (self.run_dir / "status.json").unlink(missing_ok=True)
+        elif self.previous_status is not None and _count_starts(self.run_dir) == self._starts:
+            with contextlib.suppress(SiamError, OSError):
+                write_text_atomic(self.run_dir / "status.json", self.previous_status)
         self.lock.release()
         if self.created and not (self.run_dir / "config.toml").exists():
             with contextlib.suppress(OSError):
                 self.run_dir.rmdir()
+
+
+def _count_starts(run_dir: Path) -> int:
+    """Training sessions logged in the run (a "start" record each)."""
+    return sum(1 for r in read_metrics(run_dir / "metrics.jsonl") if r.get("event") == "start")
 
 
 def claim_run_folder(run_dir: Path, resuming: bool, epochs: int) -> RunFolderClaim:
@@ -265,14 +278,18 @@ def claim_run_folder(run_dir: Path, resuming: bool, epochs: int) -> RunFolderCla
             with contextlib.suppress(OSError):
                 run_dir.rmdir()
         raise
-    claim = RunFolderClaim(run_dir, lock, created)
+    previous = None
+    if resuming:
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            previous = (run_dir / "status.json").read_text(encoding="utf-8")
+    claim = RunFolderClaim(run_dir, lock, created, previous)
     try:
         if not resuming and (run_dir / "config.toml").exists():
             raise SiamError("run folder already holds a run (resume it with --resume)", run_dir)
-        old: dict[str, Any] = {}
-        with contextlib.suppress(OSError, ValueError):
-            old = json.loads((run_dir / "status.json").read_text(encoding="utf-8"))
-        old = old if isinstance(old, dict) and resuming else {}
+        old: Any = {}
+        with contextlib.suppress(ValueError, TypeError):
+            old = json.loads(previous or "{}")
+        old = old if isinstance(old, dict) else {}
         write_status(run_dir, status="starting", epoch=old.get("epoch", 0), epochs=epochs,
                      best_top1=old.get("best_top1"),
                      message="resuming" if resuming else "preparing")
