@@ -45,7 +45,7 @@ from core.train.events import (
     RunStopped,
     TrainerEvent,
 )
-from core.train.guard import DivergenceGuard
+from core.train.guard import DivergenceGuard, check_step_memory
 from core.train.losses import contrastive_per_sample, metric_per_sample, triplet_per_sample
 from core.train.miners import make_sampler, select_hardest
 from core.train.models import INPUT_SIZES, build_model, device_label, resolve_device
@@ -420,6 +420,9 @@ class Trainer:
     def _loop(self) -> TrainerEvent:
         cfg = self.config.train
         train = self.train_set
+        self._guard = DivergenceGuard()  # stops a run whose loss or weights explode
+        check_step_memory(self.model, train.image_size,  # a step larger than memory: refused
+                          3 * cfg.triplets * self.sampler.oversample, self.device)
         write_status(self.run_dir, status="running", epoch=self.epoch, epochs=cfg.epochs,
                      best_top1=self.best)
         self._metrics.write("start", device=str(self.device), resumed=self.resuming,
@@ -435,7 +438,6 @@ class Trainer:
                               classes=list(self.classes),
                               pixel_nn_val_top1=(self.pixel_nn or {}).get("top1")))
         rate = 0.0
-        self._guard = DivergenceGuard()
         while self.epoch < cfg.epochs:
             epoch_start = time.perf_counter()
             while self.iteration < cfg.iterations:
