@@ -11,7 +11,7 @@ run: setup
 	@bash tools/run-app.sh $(BIN)/siam-workbench $(PROJECT)
 
 test: setup
-	$(BIN)/ruff check core workbench tests benchmarks
+	$(BIN)/ruff check core workbench tests benchmarks examples resources
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
 
 setup: system-deps $(STAMP)
@@ -29,7 +29,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 lint: setup
-	$(BIN)/ruff check core workbench tests benchmarks
+	$(BIN)/ruff check core workbench tests benchmarks examples resources
 
 screenshots: setup
 	QT_QPA_PLATFORM=offscreen $(BIN)/siam-workbench --screenshot docs/screenshots $(PROJECT)

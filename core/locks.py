@@ -179,10 +179,15 @@ def run_lock_path(run_dir: str | Path) -> Path:
     return Path(run_dir) / ".lock"
 
 
+#: A run lock is not waited for (a second trainer is refused), except for this moment: a run
+#: list that checks whether a run is alive holds a shared lock for a few microseconds.
+RUN_LOCK_GRACE_S = 0.5
+
+
 def lock_run(run_dir: str | Path, what: str = "") -> FileLock:
-    """Hold a run folder for training; a second trainer (CLI or GUI) is refused at once."""
+    """Hold a run folder for training; a second trainer (CLI or GUI) is refused."""
     lock = FileLock(run_lock_path(run_dir), run_dir, what or _command_line())
-    return lock.acquire(0.0, busy="run is being trained by")
+    return lock.acquire(RUN_LOCK_GRACE_S, busy="run is being trained by")
 
 
 def edit_lock_path(path: str | Path) -> Path:

@@ -67,6 +67,8 @@ eta = 10
 epochs = {epochs}
 iterations = {iterations}
 triplets = 32
+classes_per_batch = 8
+samples_per_class = 4
 lr = 0.003
 device = "cpu"
 """

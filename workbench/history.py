@@ -54,7 +54,7 @@ class History:
             self.epoch_values.setdefault(key, _Grow())
 
     def add_iteration(self, step: float, loss: float, parts: dict[str, float],
-                      triplets_per_s: float) -> None:
+                      images_per_s: float) -> None:
         n = len(self.steps)
         self.steps.append(step)
         self.loss.append(loss)
@@ -62,7 +62,7 @@ class History:
         if not math.isfinite(prev):
             prev = loss
         self.smooth.append(self.smoothing * prev + (1 - self.smoothing) * loss)
-        self.throughput.append(triplets_per_s)
+        self.throughput.append(images_per_s)
         for key, value in parts.items():
             if key not in self.parts:
                 g = _Grow()
@@ -89,7 +89,7 @@ class History:
             if len(self.steps) and event.step + 1 <= self.steps.view()[-1]:
                 return  # already read back from metrics.jsonl (resumed run)
             self.add_iteration(event.step + 1, event.loss, dict(event.parts),
-                               event.triplets_per_s)
+                               event.images_per_s)
         elif name == "EpochFinished":
             if len(self.epochs) and event.epoch + 1 <= self.epochs.view()[-1]:
                 return
@@ -101,7 +101,7 @@ class History:
 
 # Keys of an iteration record that are not loss parts (core.train.trainer flattens the parts in).
 _NOT_PARTS = {"event", "time", "epoch", "iteration", "iterations", "step", "loss",
-              "triplets_per_s", "lr", "parts"}
+              "images_per_s", "triplets_per_s", "images", "triplets", "lr", "parts"}
 
 
 def _num(value: Any) -> float | None:
@@ -135,7 +135,8 @@ def read_metrics(path: Path, history: History | None = None) -> History:
             source = nested if isinstance(nested, dict) else {
                 k: v for k, v in rec.items() if k not in _NOT_PARTS}
             parts = {k: float(v) for k, v in source.items() if _num(v) is not None}
-            h.add_iteration(step + 1, loss, parts, _num(rec.get("triplets_per_s")) or math.nan)
+            rate = _num(rec.get("images_per_s", rec.get("triplets_per_s")))  # older runs
+            h.add_iteration(step + 1, loss, parts, rate or math.nan)
         elif kind.startswith("epoch"):
             epoch = _num(rec.get("epoch"))
             if epoch is None:

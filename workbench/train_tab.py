@@ -367,7 +367,7 @@ class TrainTab(QWidget):
                     parts = " ".join(f"{k}={v:.4g}" for k, v in ev.parts.items())
                     self._append_log(f"epoch {ev.epoch + 1} it {ev.iteration + 1}/"
                                      f"{ev.iterations}: loss {ev.loss:.4g} {parts} "
-                                     f"({ev.triplets_per_s:,.0f} triplets/s)")
+                                     f"({ev.images_per_s:,.0f} images/s)")
             elif name == "EpochFinished":
                 self.history.add_event(ev)
                 val = (f", val top-1 {_pct(ev.val_top1)} top-5 {_pct(ev.val_top5)}"
@@ -421,12 +421,12 @@ class TrainTab(QWidget):
         if self._done_iters and self._total_iters:
             remaining = max(0, self._total_iters - self._done_iters)
             eta = elapsed / self._done_iters * remaining
-        self.progress_label.setText(f"{it.triplets_per_s:,.0f} triplets/s · ETA {_fmt_eta(eta)}")
+        self.progress_label.setText(f"{it.images_per_s:,.0f} images/s · ETA {_fmt_eta(eta)}")
         self.plots.set_summary(
             f"Run <b>{self.run_dir.name if self.run_dir else ''}</b>: loss {it.loss:.4g}"
             + (f", last val top-1 {_pct(self._last_val())}" if self._last_val() is not None
                else ""))
-        self.throughputChanged.emit(float(it.triplets_per_s))
+        self.throughputChanged.emit(float(it.images_per_s))
 
     def _last_val(self) -> float | None:
         g = self.history.epoch_values["val_top1"]

@@ -186,7 +186,7 @@ class _TrainReporter:
             parts = " ".join(f"{k} {v:.3g}" for k, v in ev.parts.items())
             done = ev.epoch * self.iterations + ev.iteration + 1 - self.start_step
             self.bar.update(done, f"e{ev.epoch + 1} it{ev.iteration + 1} loss {ev.loss:.4g} "
-                            f"({parts}) {ev.triplets_per_s:.0f} tr/s")
+                            f"({parts}) {ev.images_per_s:.0f} img/s")
         elif isinstance(ev, E.EpochFinished):
             self.last_epoch = {"epoch": ev.epoch + 1, "top1": ev.top1, "top5": ev.top5,
                                "val_top1": ev.val_top1, "val_top5": ev.val_top5,

@@ -31,6 +31,9 @@ class MiningHistory:
     clusters: np.ndarray | None  # [E, C]
     mean_distance: np.ndarray | None  # [E, C]
     edges: dict[int, np.ndarray] = field(default_factory=dict)  # epoch → [K, 2]
+    # Further per-class series [E, C] (mining.h5 /extra): each miner's own arrays, named
+    # "role.name" (e.g. "positive.error" of a plug-in), and "val_accuracy" per class.
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
     positive: str = "unknown"
     negative: str = "unknown"
     missing: list[str] = field(default_factory=list)
@@ -96,12 +99,19 @@ def _read_mining(path: Path) -> MiningHistory:
         if "edges" in h5:
             for key, ds in h5["edges"].items():
                 edges[int(key)] = ds[()].astype(np.int64).reshape(-1, 2)
+        extra: dict[str, np.ndarray] = {}
+        if "extra" in h5:
+            for key, ds in h5["extra"].items():
+                if isinstance(ds, h5py.Dataset) and ds.ndim == 2:
+                    extra[key] = ds[()].astype(np.float64)
         attrs = {k: (v.decode() if isinstance(v, bytes) else str(v)) for k, v in h5.attrs.items()}
-    for name, arr in (("probabilities", probs), ("clusters", clusters), ("mean_distance", dist)):
+    named = [("probabilities", probs), ("clusters", clusters), ("mean_distance", dist),
+             *((f"extra/{k}", v) for k, v in extra.items())]
+    for name, arr in named:
         if arr is not None and arr.shape[1] != len(classes):
             raise SiamError(f"/{name} has {arr.shape[1]} classes, /classes {len(classes)}", path)
     return MiningHistory(classes=classes, epochs=np.asarray(epochs), probabilities=probs,
-                         clusters=clusters, mean_distance=dist, edges=edges,
+                         clusters=clusters, mean_distance=dist, edges=edges, extra=extra,
                          positive=attrs.get("positive", "unknown"),
                          negative=attrs.get("negative", "unknown"), missing=missing)
 

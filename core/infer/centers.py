@@ -8,19 +8,10 @@ Everything works in blocks so 900 k reference images or 11,172 centers never nee
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-SPACES = ("softplus", "raw")
-
-
-def space_for_loss(kind: str) -> str:
-    """The metric loss measures distances after softplus (paper eq. 5–6); the others on raw f(x)."""
-    return "softplus" if kind == "metric" else "raw"
-
-
-def to_space(emb: Tensor, space: str) -> Tensor:
-    return F.softplus(emb) if space == "softplus" else emb
+from core.train.losses.registry import space_for_loss  # noqa: F401  (re-exported)
+from core.train.losses.spaces import SPACES, to_space  # noqa: F401  (re-exported)
 
 
 def images_to_input(images: Tensor, device: torch.device | str) -> Tensor:

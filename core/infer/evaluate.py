@@ -8,6 +8,7 @@ classes the run never saw are counted and reported, not silently dropped.
 from __future__ import annotations
 
 import json
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,9 @@ class RunModel:
     image_size: int
     device: torch.device
     meta: dict[str, Any] = field(default_factory=dict)
+    # How the run's training images were framed (image_size, margin, size_mode): query and
+    # drawing frame their images the same way. Runs from before it was recorded: margin 2.
+    preprocess: dict[str, Any] = field(default_factory=dict)
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:
         return embed(self.model, images, self.device, self.space)
@@ -70,9 +74,38 @@ def load_run(run_dir: str | Path, which: str = "best", device: str = "cpu") -> R
     epoch = state.get("epoch", 0)
     meta = {"checkpoint": str(path), "epoch": epoch if isinstance(epoch, int) else 0,
             "backbone": state["backbone"], "best": state.get("best")}
-    return RunModel(run_dir=run_dir, model=model, centers=centers, classes=classes,
-                    space=str(state["space"]), image_size=int(state["image_size"]),
-                    device=dev, meta=meta)
+    preprocess = {"image_size": int(state["image_size"]), "margin": 2, "size_mode": "fit",
+                  **dict(state.get("preprocess") or {})}
+    run = RunModel(run_dir=run_dir, model=model, centers=centers, classes=classes,
+                   space=str(state["space"]), image_size=int(state["image_size"]),
+                   device=dev, meta=meta, preprocess=preprocess)
+    if int(state.get("centers_step", state.get("step", 0))) != int(state.get("step", 0)):
+        _recompute_centers(run, state)
+    return run
+
+
+def _recompute_centers(run: RunModel, state: dict[str, Any]) -> None:
+    """A run stopped mid-epoch saved weights newer than its centers (the epoch-end pass had not
+    run); classify with centers of *these* weights, from the run's training file, rather than
+    with centers that belong to other weights. Without the training file the saved centers
+    stay, and ``meta["centers"]`` says they are stale."""
+    from core.infer.centers import class_centers
+    from core.train.config import Config
+
+    try:
+        config = Config(tomllib.loads(str(state["config"])))
+        train_path = Path(config.data.train).expanduser()
+        if not train_path.is_absolute():
+            train_path = run.run_dir.parent.parent / train_path
+        train = load_glyphs(train_path)
+    except (SiamError, KeyError, tomllib.TOMLDecodeError):
+        run.meta["centers"] = "stale (from the last epoch end; training data not found)"
+        return
+    train, _ = train.aligned_to(run.classes)
+    emb = embed(run.model, train.images, run.device, run.space)
+    centers, _ = class_centers(emb, train.labels, len(run.classes))
+    run.centers = centers
+    run.meta["centers"] = f"recomputed from the weights at step {int(state['step'])}"
 
 
 def evaluate(run: RunModel, data_path: str | Path, k: int = 5,
@@ -82,15 +115,11 @@ def evaluate(run: RunModel, data_path: str | Path, k: int = 5,
     if data.image_size != run.image_size:
         raise SiamError(f"images are {data.image_size}×{data.image_size}, the run's network takes "
                         f"{run.image_size}×{run.image_size}", data_path)
-    index = {c: i for i, c in enumerate(run.classes)}
-    mapped = torch.tensor([index.get(c, -1) for c in data.classes], dtype=torch.int64)
-    labels = mapped[data.labels] if len(data) else torch.zeros(0, dtype=torch.int64)
-    known = labels >= 0
-    n_unknown = int((~known).sum())
-    if int(known.sum()) == 0:
+    known, n_unknown = data.aligned_to(run.classes)
+    if len(known) == 0:
         raise SiamError("none of its classes are known to the run", data_path)
-    images, labels = data.images[known], labels[known]
-    dist, idx = run.classify(images, k=max(k, 5))
+    labels = known.labels
+    dist, idx = run.classify(known.images, k=max(k, 5))
     if dist.numel() and not bool(torch.isfinite(dist).all()):
         raise SiamError("the network gives non-finite distances on this data (a damaged "
                         "checkpoint?)", run.meta.get("checkpoint", run.run_dir))
@@ -102,7 +131,7 @@ def evaluate(run: RunModel, data_path: str | Path, k: int = 5,
         result["labels"] = labels.numpy()
         result["pred"] = idx.numpy()
         result["dist"] = dist.numpy()
-        result["rows"] = data.rows[known.numpy()]
+        result["rows"] = known.rows
     return result
 
 

@@ -48,8 +48,10 @@ def read_image(path: str | Path) -> np.ndarray:
             raise SiamError(f"not a readable image ({type(exc).__name__})", path) from None
 
 
-def prepare(image: np.ndarray | str | Path, size: int, name: str = "image") -> np.ndarray:
-    """Anything query accepts → uint8 [size, size] with ink = 255, as the network sees it."""
+def prepare(image: np.ndarray | str | Path, size: int, name: str = "image",
+            margin: int = 2) -> np.ndarray:
+    """Anything query accepts → uint8 [size, size] with ink = 255, as the network sees it
+    (``size`` and ``margin`` as the run's training data was framed: ``RunModel.preprocess``)."""
     if isinstance(image, (str, Path)):
         arr = read_image(image)
         name = str(image)
@@ -60,7 +62,7 @@ def prepare(image: np.ndarray | str | Path, size: int, name: str = "image") -> n
         if arr.ndim != 2:
             raise SiamError(f"expected a 2-D image, got shape {arr.shape}", name)
     try:
-        return normalize_glyph(arr, size)
+        return normalize_glyph(arr, size, margin)
     except SiamError as exc:
         raise SiamError(str(exc).split(": ", 1)[-1], name) from None
 
@@ -76,7 +78,8 @@ def query(run: RunModel, images: list[np.ndarray | str | Path], k: int = 5) -> l
     """Top-k classes for each image, nearest first."""
     if not images:
         return []
-    batch = np.stack([prepare(im, run.image_size) for im in images])
+    margin = int(run.preprocess.get("margin", 2))
+    batch = np.stack([prepare(im, run.image_size, margin=margin) for im in images])
     dist, idx = run.classify(torch.from_numpy(batch), k=k)
     if not bool(torch.isfinite(dist).all()):
         raise SiamError("the network gives non-finite distances (a damaged checkpoint?)",

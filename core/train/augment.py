@@ -18,6 +18,18 @@ runs wherever the batch already is (CPU or GPU) and costs little next to the for
    averaging (like PIL's box filter / OpenCV's INTER_AREA) keeps thin strokes that a point
    sampler would skip.
 
+Beyond the paper, each switchable with its own probability (what scanned print and handwriting
+look like; the paper's three keep their draws untouched, so the paper's setting reproduces):
+
+4. Elastic warp: a random displacement on a coarse 4×4 grid, upsampled bicubically to a smooth
+   field and added to the same ``grid_sample`` grid (no second resampling).
+5. Stroke weight: dilation (3×3 max-pool) or erosion (3×3 min-pool) by a random, fractional
+   number of pixels — level ``r`` interpolates between ``⌊r⌋`` and ``⌈r⌉`` repeated pools — so
+   strokes get heavier or lighter continuously, as in print of another weight or a fatter pen.
+6. Blur: a per-sample Gaussian as two ``[n, n]`` matrices (rows normalised), applied like the
+   pixelation operators: ``G_h · img · G_wᵀ``.
+7. Noise: additive Gaussian, a random standard deviation per sample.
+
 Randomness comes only from the ``generator`` passed in (a fixed number of draws per sample),
 so a seeded generator reproduces a batch exactly. The generator must live on the batch's device
 (``torch.Generator(device=x.device)``); the trainer creates one on the training device.
@@ -54,6 +66,24 @@ class AugmentParams(Protocol):
     scale: bool
     scale_min: float
     scale_max: float
+    elastic: bool
+    elastic_p: float
+    elastic_px: float
+    stroke: bool
+    stroke_p: float
+    thicken_px: float
+    thin_px: float
+    blur: bool
+    blur_p: float
+    blur_sigma: float
+    noise: bool
+    noise_p: float
+    noise_std: float
+
+
+# Columns of the second draw, for the operations beyond the paper.
+_E_SEL, _S_SEL, _S_AMT, _B_SEL, _B_SIG, _N_SEL, _N_STD, _DRAWS2 = range(8)
+_ELASTIC_GRID = 4  # control points per side of the elastic displacement field
 
 
 def homography_from_points(src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
@@ -88,6 +118,20 @@ class Augmenter:
         self.scale = bool(augment.scale)
         self.scale_min = float(augment.scale_min)
         self.scale_max = float(augment.scale_max)
+
+        def opt(key: str, default: float | bool = 0.0) -> float:
+            return float(getattr(augment, key, default))
+
+        self.elastic_px = opt("elastic_px") if getattr(augment, "elastic", False) else 0.0
+        self.elastic_p = opt("elastic_p") if self.elastic_px > 0 else 0.0
+        stroke = bool(getattr(augment, "stroke", False))
+        self.thicken_px = opt("thicken_px") if stroke else 0.0
+        self.thin_px = opt("thin_px") if stroke else 0.0
+        self.stroke_p = opt("stroke_p") if self.thicken_px + self.thin_px > 0 else 0.0
+        self.blur_sigma = opt("blur_sigma") if getattr(augment, "blur", False) else 0.0
+        self.blur_p = opt("blur_p") if self.blur_sigma > 0 else 0.0
+        self.noise_std = opt("noise_std") if getattr(augment, "noise", False) else 0.0
+        self.noise_p = opt("noise_p") if self.noise_std > 0 else 0.0
         self.size = int(size)
         self._tables: dict[tuple[int, str, torch.dtype], torch.Tensor] = {}
         if not 0.0 <= self.p <= 1.0:
@@ -103,9 +147,19 @@ class Augmenter:
                 or (self.rotation and self.rotation_deg > 0.0))
 
     @property
+    def paper_active(self) -> bool:
+        """Whether the paper's distortions (projective, rotation, pixelation) can happen."""
+        return self.enabled and self.p > 0.0 and (self.geometric or self.scale)
+
+    @property
+    def extra_active(self) -> bool:
+        """Whether any distortion beyond the paper's can happen."""
+        return self.enabled and (self.elastic_p + self.stroke_p + self.blur_p + self.noise_p) > 0
+
+    @property
     def active(self) -> bool:
         """False when every call is the identity (then ``__call__`` returns its input)."""
-        return self.enabled and self.p > 0.0 and (self.geometric or self.scale)
+        return self.paper_active or self.extra_active
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Distort ``x`` float ``[B, C, H, W]`` in [0, 1] (ink = 1); same shape, device, dtype.
@@ -120,28 +174,90 @@ class Augmenter:
         if not self.active or x.shape[0] == 0:
             return x
         b, _, h, w = x.shape
-        u = torch.rand(b, _DRAWS, generator=generator, device=x.device, dtype=torch.float32)
+        dev = x.device
+        u = torch.rand(b, _DRAWS, generator=generator, device=dev, dtype=torch.float32)
+        if not self.paper_active:
+            u[:, _SELECT] = 1.0  # nobody selected for the paper's distortions
+        extra: list[torch.Tensor | None] = [None, None, None]
+        if self.extra_active:
+            extra[0] = torch.rand(b, _DRAWS2, generator=generator, device=dev,
+                                  dtype=torch.float32)
+            if self.elastic_p > 0:
+                extra[1] = torch.rand(b, 2, _ELASTIC_GRID, _ELASTIC_GRID, generator=generator,
+                                      device=dev, dtype=torch.float32)
+            if self.noise_p > 0:
+                extra[2] = torch.randn(b, 1, h, w, generator=generator, device=dev,
+                                       dtype=torch.float32)
         chunk = max(1, _CHUNK_PIXELS // (h * w))
         if b <= chunk:
-            return self._apply(x, u)
-        return torch.cat([self._apply(x[i:i + chunk], u[i:i + chunk])
+            return self._apply(x, u, *extra)
+        return torch.cat([self._apply(x[i:i + chunk], u[i:i + chunk],
+                                      *(e[i:i + chunk] if e is not None else None for e in extra))
                           for i in range(0, b, chunk)])
 
-    def _apply(self, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    def _apply(self, x: torch.Tensor, u: torch.Tensor, u2: torch.Tensor | None = None,
+               field: torch.Tensor | None = None,
+               normal: torch.Tensor | None = None) -> torch.Tensor:
         b, _, h, w = x.shape
         selected = u[:, _SELECT] < self.p
+        touched = selected
+        elastic = None
+        if u2 is not None and field is not None:
+            elastic = u2[:, _E_SEL] < self.elastic_p
+            touched = touched | elastic
         out = x
-        if self.geometric:
+        if self.geometric or elastic is not None:
             projective = self.projective and self.projective_shift > 0.0
-            out = self._warp(x, self._matrices(u, selected, h, w), projective)
+            m = self._matrices(u, selected, h, w) if self.geometric else torch.eye(
+                3, device=x.device).expand(b, 3, 3)
+            disp = None
+            if elastic is not None:
+                assert field is not None
+                disp = self._elastic_field(field, elastic, h, w)
+            out = self._warp(x, m, projective, disp)
         if self.scale:
             s = self.scale_min + (self.scale_max - self.scale_min) * u[:, _SCALE]
             # Unselected samples get m = n, whose operator is the identity.
             ph = self._pixelation(h, s, selected, x)  # [B, H, H]
             pw = ph if w == h else self._pixelation(w, s, selected, x)  # [B, W, W]
             out = ph[:, None] @ out @ pw[:, None].transpose(-1, -2)
-        out = torch.where(selected[:, None, None, None], out, x)
+        if u2 is not None:
+            out, touched = self._appearance(out, u2, normal, touched)
+        out = torch.where(touched[:, None, None, None], out, x)
         return out.clamp_(0.0, 1.0)
+
+    def _appearance(self, x: torch.Tensor, u2: torch.Tensor, normal: torch.Tensor | None,
+                    touched: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Stroke weight, then blur, then noise (the order of a print that is scanned)."""
+        _, _, h, w = x.shape
+        if self.stroke_p > 0:
+            sel = u2[:, _S_SEL] < self.stroke_p
+            r = -self.thin_px + (self.thin_px + self.thicken_px) * u2[:, _S_AMT]
+            x = stroke_weight(x, torch.where(sel, r, torch.zeros_like(r)))
+            touched = touched | sel
+        if self.blur_p > 0:
+            sel = u2[:, _B_SEL] < self.blur_p
+            sigma = torch.where(sel, self.blur_sigma * u2[:, _B_SIG], torch.zeros_like(u2[:, 0]))
+            gh = gaussian_operators(h, sigma).to(x.dtype)
+            gw = gh if w == h else gaussian_operators(w, sigma).to(x.dtype)
+            x = gh[:, None] @ x @ gw[:, None].transpose(-1, -2)
+            touched = touched | sel
+        if self.noise_p > 0 and normal is not None:
+            sel = u2[:, _N_SEL] < self.noise_p
+            std = torch.where(sel, self.noise_std * u2[:, _N_STD], torch.zeros_like(u2[:, 0]))
+            x = x + std[:, None, None, None] * normal.to(x.dtype)
+            touched = touched | sel
+        return x, touched
+
+    def _elastic_field(self, field: torch.Tensor, selected: torch.Tensor, h: int,
+                       w: int) -> torch.Tensor:
+        """``[B, H, W, 2]`` displacement in grid units: coarse uniform control points in
+        ±``elastic_px`` pixels, bicubically upsampled (smooth), zero for unselected samples."""
+        coarse = (2.0 * field - 1.0) * self.elastic_px
+        dense = F.interpolate(coarse, size=(h, w), mode="bicubic", align_corners=True)
+        scale = torch.tensor([2.0 / w, 2.0 / h], device=field.device)  # pixels → grid units
+        dense = dense.permute(0, 2, 3, 1) * scale
+        return dense * selected[:, None, None, None].to(dense.dtype)
 
     def _pixelation(self, n: int, s: torch.Tensor, selected: torch.Tensor,
                     like: torch.Tensor) -> torch.Tensor:
@@ -159,7 +275,8 @@ class Augmenter:
         return table[cells]
 
     @staticmethod
-    def _warp(x: torch.Tensor, m: torch.Tensor, projective: bool) -> torch.Tensor:
+    def _warp(x: torch.Tensor, m: torch.Tensor, projective: bool,
+              displacement: torch.Tensor | None = None) -> torch.Tensor:
         """``grid_sample`` of ``x`` at ``m``·(output pixel centre), per sample, zeros outside;
         the perspective division is skipped when every map is affine (no projective part)."""
         _, _, h, w = x.shape
@@ -182,6 +299,8 @@ class Augmenter:
             grid = torch.addcmul(far, g[..., :2], 1.0 / z.clamp(min=1e-6))
         else:
             grid = g
+        if displacement is not None:
+            grid = grid + displacement
         return F.grid_sample(x, grid.to(x.dtype), mode="bilinear", padding_mode="zeros",
                              align_corners=False)
 
@@ -235,3 +354,41 @@ def pixelation_operators(n: int, m_min: int = 1) -> torch.Tensor:
         up = (1.0 - (pos[:, None] - cell[None, :]).abs()).clamp(min=0.0)  # [n, m]
         table[m] = up @ down
     return table
+
+
+def stroke_weight(x: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+    """Dilate (``r > 0``) or erode (``r < 0``) each sample of ``x`` ``[B, C, H, W]`` by ``|r|``
+    pixels: ``⌊|r|⌋`` 3×3 max- (or min-) pools, then linear interpolation toward one more pool by
+    the fractional part. ``r = 0`` returns the sample unchanged (bit-exact)."""
+    top = int(math.ceil(float(r.abs().max()))) if r.numel() else 0
+    if top == 0:
+        return x
+    levels = [x]
+    up = down = x
+    for _ in range(top):
+        if float(r.max()) > 0:
+            up = F.max_pool2d(up, 3, stride=1, padding=1)
+        if float(r.min()) < 0:
+            down = -F.max_pool2d(-down, 3, stride=1, padding=1)
+        levels.append(up)
+        levels.insert(0, down)
+    stack = torch.stack(levels)  # [2·top + 1, B, C, H, W]; index top is x
+    pos = r.to(x.dtype) + top
+    lo = pos.floor().clamp(0, 2 * top).long()
+    hi = (lo + 1).clamp(max=2 * top)
+    frac = (pos - lo.to(pos.dtype))[:, None, None, None]
+    b = torch.arange(x.shape[0], device=x.device)
+    out = stack[lo, b] * (1 - frac) + stack[hi, b] * frac
+    return torch.where((r == 0)[:, None, None, None], x, out)
+
+
+def gaussian_operators(n: int, sigma: torch.Tensor) -> torch.Tensor:
+    """``[B, n, n]`` row-normalised Gaussian blur matrices of one image axis; a ``sigma`` below
+    0.05 pixel gives the identity exactly."""
+    idx = torch.arange(n, device=sigma.device, dtype=torch.float32)
+    d2 = (idx[:, None] - idx[None, :]) ** 2
+    s = sigma.clamp(min=0.05)[:, None, None]
+    g = torch.exp(-d2 / (2 * s * s))
+    g = g / g.sum(dim=2, keepdim=True)
+    eye = torch.eye(n, device=sigma.device).expand_as(g)
+    return torch.where((sigma < 0.05)[:, None, None], eye, g)

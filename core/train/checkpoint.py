@@ -120,6 +120,14 @@ def check_model_fields(state: dict[str, Any], path: Path) -> None:
                         f"{INPUT_SIZES[backbone]}; refused", path)
     if not isinstance(dim, int) or not 2 <= dim <= 1024:
         raise SiamError(f"checkpoint says embedding_dim {dim!r}; expected 2..1024", path)
+    pre = state.get("preprocess")
+    if pre is not None:
+        margin = pre.get("margin", 2) if isinstance(pre, dict) else None
+        if (not isinstance(pre, dict) or pre.get("image_size", size) != size
+                or not isinstance(margin, int) or not 0 <= 2 * margin < size - 1
+                or not isinstance(pre.get("size_mode", "fit"), str)):
+            raise SiamError(f"checkpoint preprocess {pre!r} does not fit its {size}-pixel "
+                            "images; refused", path)
     if state["space"] not in SPACES:
         raise SiamError(f"checkpoint says space {state['space']!r}; expected one of "
                         f"{', '.join(SPACES)}", path)

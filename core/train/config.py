@@ -10,32 +10,18 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from core.errors import SiamError
-
-_UNSET = object()
-
-
-@dataclass(frozen=True)
-class Field:
-    kind: type  # int, float, bool, str or list (of str)
-    default: Any
-    help: str
-    choices: tuple[str, ...] | None = None
-    min: float | None = None
-    max: float | None = None
-    paper: Any = _UNSET  # the paper's value where it differs from our CPU-sized default
-
-    def paper_value(self) -> Any:
-        return self.default if self.paper is _UNSET else self.paper
-
+from core.train import losses, miners
+from core.train.fields import Field
 
 SCHEMA: dict[str, dict[str, Field]] = {
     "project": {
         "name": Field(str, "untitled", "Display name of the project"),
         "description": Field(str, "", "Free text shown in the project panel"),
+        "plugins": Field(list, [], "Python files (relative to the project) defining miners or "
+                         "losses of your own; they run when the project opens"),
     },
     "data": {
         "alphabet": Field(str, "latin-digits",
@@ -64,37 +50,14 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "backbone": Field(str, "mokin37", "Network from the model registry"),
         "embedding_dim": Field(int, 25, "Size of the embedding (paper: 25)", min=2, max=1024),
     },
-    "loss": {
-        "kind": Field(str, "metric", "Loss function",
-                      choices=("metric", "contrastive", "triplet")),
-        "alpha": Field(float, 10.0, "Margin α", min=0.0, max=1e4),
-        "rho": Field(float, 0.1, "Metric loss: weight ρ of the anchor-positive pull g1",
-                     min=0.0, max=1e3),
-        "tau": Field(float, 1.0, "Metric loss: weight τ of the triplet part g2", min=0.0, max=1e3),
-        "xi": Field(float, 1.0, "Metric loss: weight ξ of the cluster-stability part g3",
-                    min=0.0, max=1e3),
-    },
-    "mining": {
-        "positive": Field(str, "auto-probabilistic", "Anchor/positive class miner",
-                          choices=("random", "auto-probabilistic")),
-        "negative": Field(str, "auto-clustering", "Negative class miner",
-                          choices=("random", "auto-clustering", "hard", "distance")),
-        "gamma": Field(float, 2.0, "Auto-probabilistic amplification γ (paper: 1 alone, 2 with "
-                       "auto-clustering)", min=0.0, max=20.0),
-        "w": Field(float, 0.0, "Auto-probabilistic weight w of the previous epoch's "
-                   "distribution", min=0.0, max=1.0),
-        "theta": Field(float, 0.5, "Auto-clustering: probability θ of a negative from the "
-                       "anchor's cluster", min=0.0, max=1.0),
-        "eta": Field(int, 1000, "Auto-clustering: number η of closest center pairs that "
-                     "form clusters", min=1, max=10_000_000),
-        "hard_ratio": Field(int, 4, "Hard mining: draw r× more triplets, keep the hardest 1/r",
-                            min=1, max=64),
-        "distance_sharpness": Field(float, 4.0, "Distance-based: how strongly near classes are "
-                                    "preferred as negatives", min=0.0, max=100.0),
-    },
+    # Declared by the registered losses and miners (built in and plug-ins): see
+    # core.train.losses.registry and core.train.miners.registry.
+    "loss": losses.FIELDS,
+    "mining": miners.FIELDS,
     "augment": {
         "enabled": Field(bool, True, "Augment training images"),
-        "p": Field(float, 0.7, "Probability that a sample is distorted", min=0.0, max=1.0),
+        "p": Field(float, 0.7, "Probability that a sample is distorted geometrically",
+                   min=0.0, max=1.0, label="p — share of samples distorted (paper: 0.7)"),
         "projective": Field(bool, True, "Random projective corner shifts"),
         "projective_shift": Field(float, 0.08, "Largest corner shift, share of the image side",
                                   min=0.0, max=0.5),
@@ -103,20 +66,59 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "scale": Field(bool, True, "Down-then-up scaling (pixelation)"),
         "scale_min": Field(float, 0.7, "Smallest down-scaling factor", min=0.05, max=1.0),
         "scale_max": Field(float, 0.9, "Largest down-scaling factor", min=0.05, max=1.0),
+        "elastic": Field(bool, True, "Smooth random warps, like handwriting and uneven print"),
+        "elastic_p": Field(float, 0.5, "Probability of an elastic warp", min=0.0, max=1.0),
+        "elastic_px": Field(float, 1.5, "Largest elastic displacement, pixels", min=0.0,
+                            max=16.0),
+        "stroke": Field(bool, True, "Random stroke weight (dilate / erode), like heavy and "
+                        "light print"),
+        "stroke_p": Field(float, 0.6, "Probability of a stroke-weight change", min=0.0,
+                          max=1.0),
+        "thicken_px": Field(float, 1.5, "Largest dilation, pixels (1 = a 3×3 max filter)",
+                            min=0.0, max=4.0),
+        "thin_px": Field(float, 0.7, "Largest erosion, pixels (1 = a 3×3 min filter)",
+                         min=0.0, max=4.0),
+        "blur": Field(bool, True, "Random Gaussian blur"),
+        "blur_p": Field(float, 0.5, "Probability of a blur", min=0.0, max=1.0),
+        "blur_sigma": Field(float, 1.0, "Largest blur σ, pixels", min=0.0, max=8.0),
+        "noise": Field(bool, True, "Random additive Gaussian noise"),
+        "noise_p": Field(float, 0.5, "Probability of noise", min=0.0, max=1.0),
+        "noise_std": Field(float, 0.06, "Largest noise standard deviation (intensity 0–1)",
+                           min=0.0, max=1.0),
     },
     "train": {
         "epochs": Field(int, 10, "Number of epochs", min=1, max=100_000),
-        "iterations": Field(int, 50, "Iterations per epoch (paper: 50)", min=1, max=1_000_000),
-        "triplets": Field(int, 512, "Triplets per iteration (paper: 10,240)",
-                          min=1, max=1_000_000, paper=10240),
+        "iterations": Field(int, 50, "Iterations (optimiser steps) per epoch (paper: 50)",
+                            min=1, max=1_000_000),
+        "batch_mode": Field(str, "pk", "What a step embeds: 'pk' = P classes × K samples, "
+                            "every triplet inside the batch; 'triplets' = independent triplets "
+                            "of three images (the paper)", choices=("pk", "triplets"),
+                            label="Batch layout"),
+        "classes_per_batch": Field(int, 128, "'pk': classes P per step", min=2,
+                                   max=1_000_000, label="P — classes per batch"),
+        "samples_per_class": Field(int, 4, "'pk': samples K per class", min=2, max=1024,
+                                   label="K — samples per class"),
+        "triplets": Field(int, 512, "'triplets': triplets per step (paper: 10,240)",
+                          min=1, max=1_000_000),
         "optimizer": Field(str, "adam", "Optimiser", choices=("adam", "sgd")),
-        "lr": Field(float, 1e-3, "Learning rate", min=1e-8, max=10.0),
+        "lr": Field(float, 1e-3, "Peak learning rate", min=1e-8, max=10.0),
+        "lr_schedule": Field(str, "cosine", "Learning-rate schedule over the run: 'constant' "
+                             "(paper) or linear warm-up then cosine decay",
+                             choices=("constant", "cosine")),
+        "warmup": Field(float, 0.05, "Share of the run's steps spent warming up", min=0.0,
+                        max=0.5),
+        "lr_min": Field(float, 0.02, "Cosine schedule: final learning rate, share of lr",
+                        min=0.0, max=1.0),
         "momentum": Field(float, 0.9, "SGD momentum", min=0.0, max=1.0),
         "weight_decay": Field(float, 0.0, "L2 weight decay", min=0.0, max=1.0),
         "seed": Field(int, 0, "Random seed (model, sampler, augmentation)", min=0, max=2**31 - 1),
         "device": Field(str, "auto", "Training device", choices=("auto", "cpu", "cuda")),
+        "threads": Field(int, 0, "CPU threads of a training step (0 = as many as cores)",
+                         min=0, max=1024),
         "eval_max": Field(int, 20000, "At most this many validation images per epoch "
                           "(0 = all)", min=0, max=100_000_000),
+        "train_eval_max": Field(int, 10000, "Training accuracy per epoch on at most this many "
+                                "training images (0 = all)", min=0, max=100_000_000),
     },
 }
 
@@ -161,6 +163,19 @@ def _coerce(section: str, key: str, value: Any) -> Any:
     return value
 
 
+def _migrate(values: dict[str, Any]) -> dict[str, Any]:
+    """Settings files written before a change of the schema, read as what they meant.
+
+    Hard mining used to be configured as ``mining.negative = "hard"`` (random negatives,
+    hardest triplets kept); it is now the batch miner ``mining.batch = "hard"``.
+    """
+    mining = values.get("mining")
+    if isinstance(mining, dict) and mining.get("negative") == "hard":
+        values = {**values, "mining": {**mining, "negative": "random"}}
+        values["mining"].setdefault("batch", "hard")
+    return values
+
+
 def parse_literal(text: str) -> Any:
     """Parse the right-hand side of ``--set key=value`` as TOML would (falls back to a string)."""
     import tomllib
@@ -194,7 +209,7 @@ class Config:
     def __init__(self, values: dict[str, dict[str, Any]] | None = None) -> None:
         merged = {s: {k: copy.deepcopy(f.default) for k, f in fs.items()}
                   for s, fs in SCHEMA.items()}
-        for section, table in (values or {}).items():
+        for section, table in _migrate(values or {}).items():
             if section not in SCHEMA:
                 raise SiamError(f"unknown section [{section}] (known: {', '.join(SCHEMA)})")
             if not isinstance(table, dict):
@@ -223,7 +238,10 @@ class Config:
             raise AttributeError(section) from None
 
     def get(self, section: str, key: str) -> Any:
-        return self._values[section][key]
+        """A value; a key declared after this config was built (a plug-in loaded later) reads
+        as its default."""
+        table = self._values[section]
+        return table[key] if key in table else copy.deepcopy(SCHEMA[section][key].default)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         return copy.deepcopy(self._values)
@@ -263,11 +281,13 @@ class Config:
 
 
 def paper_defaults() -> dict[str, dict[str, Any]]:
-    """The paper's hyperparameters (§3–§5) for the training sections, for the one-click button."""
-    out: dict[str, dict[str, Any]] = {}
-    for section in ("loss", "mining", "augment", "train", "model"):
-        out[section] = {k: f.paper_value() for k, f in SCHEMA[section].items()}
-    return out
+    """The paper's settings (§3–§5; ``resources/defaults/paper.toml``) for the one-click
+    button and ``siam train --preset paper``: the training sections only, data untouched."""
+    import tomllib
+
+    import resources
+
+    return tomllib.loads(resources.read_text("defaults", "paper.toml"))
 
 
 def _toml_value(value: Any) -> str:

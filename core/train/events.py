@@ -44,8 +44,10 @@ class IterationFinished:
     step: int  # global iteration counter across epochs
     loss: float
     parts: dict[str, float]
-    triplets_per_s: float
+    images_per_s: float  # images through the network (forward + backward) per second, smoothed
     lr: float
+    images: int = 0  # images through the network since the run began (the budget)
+    triplets: int = 0  # triplets this step trained on (after the batch miner's choice)
 
 
 @dataclass
@@ -61,8 +63,10 @@ class EpochFinished:
     probabilities: np.ndarray  # [C] positive-class sampling distribution for the next epoch
     clusters: np.ndarray  # [C] int cluster id per class (-1: in no cluster)
     mean_distance: np.ndarray  # [C] mean distance of a class's samples to its center
-    centers: np.ndarray  # [C, D] class centers in softplus space
+    centers: np.ndarray  # [C, D] class centers in the loss's space
     is_best: bool = False
+    images: int = 0  # images through the network since the run began
+    val_accuracy: np.ndarray | None = None  # [C] per-class top-1 on validation (NaN: none)
 
 
 @dataclass

@@ -15,6 +15,7 @@ from core.atomic import write_text_atomic
 from core.errors import SiamError
 from core.paths import check_inside, require_file
 from core.train.config import Config
+from core.train.plugins import load_entry_points, load_project_plugins
 from core.train.runfiles import effective_status
 
 PROJECT_FILE = "project.toml"
@@ -98,6 +99,14 @@ def load_project(path: str | Path) -> Project:
         raise SiamError(f"invalid TOML: {exc}", file) from None
     except OSError as exc:
         raise SiamError(f"cannot read ({exc.strerror})", file) from None
+    plugins = raw.get("project", {}).get("plugins", []) if isinstance(raw.get("project"),
+                                                                       dict) else []
+    if plugins:
+        if not isinstance(plugins, list) or not all(isinstance(p, str) for p in plugins):
+            raise SiamError("project.plugins must be a list of file names", file)
+        load_project_plugins(_plugin_base(file), plugins)
+    else:
+        load_entry_points()
     try:
         config = Config(raw)
     except SiamError as exc:
@@ -132,6 +141,16 @@ def check_data_settings(project: Project, file: Path) -> None:
         parse_distort_spec(d.test_distort)
     except SiamError as exc:
         raise SiamError(f"data.test_distort: {exc}", file) from None
+
+
+def _plugin_base(file: Path) -> Path:
+    """Folder that plug-in paths are relative to: the project's, also for the copy of the
+    config a run keeps in ``runs/<id>/config.toml``."""
+    run_dir = file.parent
+    if (file.name == "config.toml" and run_dir.parent.name == "runs"
+            and (run_dir.parent.parent / PROJECT_FILE).exists()):
+        return run_dir.parent.parent
+    return file.parent
 
 
 def create_project(folder: str | Path, config: Config | None = None, name: str = "") -> Project:

@@ -174,7 +174,10 @@ class MiningLog:
             raise
 
     def append(self, epoch: int, probabilities: np.ndarray, clusters: np.ndarray,
-               mean_distance: np.ndarray, edges: np.ndarray) -> None:
+               mean_distance: np.ndarray, edges: np.ndarray,
+               extra: dict[str, np.ndarray] | None = None) -> None:
+        """One epoch's row; ``extra`` holds further per-class series (``/extra/<name>``,
+        ``[E, C]``: the miners' own arrays, per-class validation accuracy) for the Miners view."""
         with self._edit() as h5:
             _drop_epochs(h5, lambda e: e >= epoch)
             e = h5["epoch"].shape[0]
@@ -186,6 +189,18 @@ class MiningLog:
             h5["epoch"][e] = epoch
             h5["edges"].create_dataset(str(epoch),
                                        data=np.asarray(edges, dtype=np.int32).reshape(-1, 2))
+            group = h5.require_group("extra")
+            for name, arr in (extra or {}).items():
+                if name not in group:
+                    # Rows before this series existed (a miner switched on by a resume) are NaN.
+                    group.create_dataset(name, data=np.full((e, self.num_classes), np.nan,
+                                                            np.float32),
+                                         maxshape=(None, self.num_classes),
+                                         chunks=(1, self.num_classes), compression="lzf",
+                                         fillvalue=np.nan)
+                ds = group[name]
+                ds.resize(e + 1, axis=0)
+                ds[e] = np.asarray(arr, dtype=np.float32)
 
     def trim(self, epochs: int) -> None:
         """Drop rows for epochs ≥ ``epochs`` (they are recomputed after a resume)."""
@@ -198,16 +213,19 @@ class MiningLog:
 
 
 def _drop_epochs(h5: h5py.File, drop: Any) -> None:
-    """Remove the rows (and edge sets) of epochs for which ``drop(epoch)`` is true."""
+    """Remove the rows (edge sets, extra series rows) of epochs for which ``drop(epoch)``."""
     ep = h5["epoch"][()]
     keep = np.flatnonzero(~np.array([bool(drop(int(e))) for e in ep], dtype=bool)) \
         if ep.size else np.zeros(0, np.int64)
     if keep.size != ep.size:
-        for name in ("probabilities", "clusters", "mean_distance", "epoch"):
-            data = h5[name][()][keep]
-            h5[name].resize(keep.size, axis=0)
-            if keep.size:
-                h5[name][...] = data
+        series = [h5[name] for name in ("probabilities", "clusters", "mean_distance", "epoch")]
+        series += list(h5["extra"].values()) if "extra" in h5 else []
+        for ds in series:
+            rows = keep[keep < ds.shape[0]]
+            data = ds[()][rows]
+            ds.resize(rows.size, axis=0)
+            if rows.size:
+                ds[...] = data
     for key in list(h5["edges"].keys()):
         if drop(int(key)):
             del h5["edges"][key]

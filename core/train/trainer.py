@@ -29,9 +29,9 @@ from core.infer.centers import (
     embed,
     images_to_input,
     nearest_centers,
-    space_for_loss,
     topk_accuracy,
 )
+from core.infer.evaluate import per_class_accuracy
 from core.train.augment import Augmenter
 from core.train.checkpoint import check_resume, load_checkpoint, save_checkpoint
 from core.train.config import Config
@@ -46,8 +46,9 @@ from core.train.events import (
     TrainerEvent,
 )
 from core.train.guard import DivergenceGuard, check_step_memory
-from core.train.losses import contrastive_per_sample, metric_per_sample, triplet_per_sample
-from core.train.miners import make_sampler, select_hardest
+from core.train.losses import loss_class
+from core.train.losses.spaces import to_space
+from core.train.miners.sampler import make_sampler
 from core.train.models import INPUT_SIZES, build_model, device_label, resolve_device
 from core.train.perf import tune_allocator
 from core.train.project import Project, is_run_dir
@@ -59,18 +60,24 @@ from core.train.runfiles import (
     trim_metrics,
     write_status,
 )
+from core.train.schedule import lr_at
+from core.train.step import PKLayout, StepLoss, pk_step, triplet_step
 
 # Keys that may differ between a run's config and the config it is resumed with.
 _RESUMABLE_CHANGES = {"train.epochs", "train.device", "train.eval_max", "project.name",
                       "project.description"}
 
 
+_SHORT = {"random": "rnd", "auto-probabilistic": "ap", "auto-clustering": "ac",
+          "distance": "dist", "all": "", "semihard": "semi", "hard": "hard"}
+
+
 def new_run_id(config: Config) -> str:
-    short = {"random": "rnd", "auto-probabilistic": "ap", "auto-clustering": "ac",
-             "hard": "hard", "distance": "dist"}
+    """``<time>-<positive>-<negative>[-<batch>]-<loss>``, miners abbreviated (plug-ins by name)."""
     m = config.mining
-    return (f"{time.strftime('%Y%m%d-%H%M%S')}-{short[m.positive]}-{short[m.negative]}-"
-            f"{config.loss.kind}")
+    names = [_SHORT.get(m.positive, m.positive), _SHORT.get(m.negative, m.negative),
+             _SHORT.get(m.batch, m.batch), config.loss.kind]
+    return "-".join([time.strftime("%Y%m%d-%H%M%S"), *(n for n in names if n)])
 
 
 class Trainer:
@@ -203,6 +210,8 @@ class Trainer:
     def _setup(self) -> None:
         cfg = self.config
         self.device = resolve_device(cfg.train.device)
+        if cfg.train.threads > 0:
+            torch.set_num_threads(cfg.train.threads)
         self._emit(RunPreparing("loading the training images"))
         train = self._load_split("train", required=True)
         assert train is not None
@@ -216,7 +225,8 @@ class Trainer:
             raise SiamError("training needs samples of at least two classes", train.path)
         self.val = self._prepare_val()
         self.pixel_nn = self._pixel_baseline()
-        self.space = space_for_loss(cfg.loss.kind)
+        self.loss_fn = loss_class(cfg.loss.kind)(cfg.loss)
+        self.space = self.loss_fn.space
 
         torch.manual_seed(cfg.train.seed)
         self.model = build_model(cfg.model.backbone, cfg.model.embedding_dim).to(self.device)
@@ -234,19 +244,32 @@ class Trainer:
         self.generator.manual_seed(cfg.train.seed + 1)
         self.images = train.images.to(self.device)
         self.labels = train.labels.to(self.device)
+        self._layouts: dict[tuple[int, int], PKLayout] = {}
+        # Loss centers (g3): the last reference pass, or a running mean of the training
+        # embeddings ("ema"); `_seen` marks classes whose running mean has started.
+        self._ema = getattr(cfg.loss, "centers", "epoch") == "ema"
+        dim = cfg.model.embedding_dim
+        self.loss_centers = torch.zeros(self.num_classes, dim, device=self.device)
+        self._seen = torch.zeros(self.num_classes, dtype=torch.bool, device=self.device)
 
         self.epoch, self.iteration = 0, 0
         self.best: float | None = None
         self.epoch_loss_sum, self.epoch_loss_n = 0.0, 0
         self.step = 0
+        self.images_seen = 0
+        self.centers_step = 0
+        dim_nan = torch.full((self.num_classes, dim), float("nan"))
+        self._raw_centers = dim_nan
         ckpt_dir = self.run_dir / "checkpoints"
         if self.resuming:
             self._restore(load_checkpoint(ckpt_dir / "last.pt", map_location=self.device))
             trim_metrics(self.run_dir / "metrics.jsonl", self.epoch, self.iteration)
         else:
             ckpt_dir.mkdir(parents=True, exist_ok=True)
-            self._emit(RunPreparing(f"first center pass over {len(train):,} training images"))
-            self.centers = self._refresh_centers(update_sampler=False)[0]
+            if self.loss_fn.uses_centers and not self._ema:
+                self._emit(RunPreparing(f"first center pass over {len(train):,} training "
+                                        "images"))
+                self._reference_pass()
         # Always rewrite: a resume may extend train.epochs or change the device.
         write_text_atomic(self.run_dir / "config.toml", cfg.to_toml())
         self._mining = MiningLog(self.run_dir / "mining.h5", self.classes,
@@ -264,30 +287,24 @@ class Trainer:
         if drawn.image_size != train.image_size:
             raise SiamError(f"drawings are {drawn.image_size}px, training images "
                             f"{train.image_size}px", path)
-        index = {c: i for i, c in enumerate(train.classes)}
-        mapped = torch.tensor([index.get(c, -1) for c in drawn.classes], dtype=torch.int64)
-        labels = mapped[drawn.labels]
-        keep = labels >= 0
-        if not bool(keep.any()):
+        drawn, _ = drawn.aligned_to(train.classes)
+        if len(drawn) == 0:
             return train
         src = len(train.source_names)
         return GlyphSet(
-            images=torch.cat([train.images, drawn.images[keep]]),
-            labels=torch.cat([train.labels, labels[keep]]),
-            sources=torch.cat([train.sources, torch.full((int(keep.sum()),), src)]),
+            images=torch.cat([train.images, drawn.images]),
+            labels=torch.cat([train.labels, drawn.labels]),
+            sources=torch.cat([train.sources, torch.full((len(drawn),), src)]),
             classes=train.classes, source_names=[*train.source_names, "drawn"],
-            rows=np.concatenate([train.rows, np.full(int(keep.sum()), -1)]),
+            rows=np.concatenate([train.rows, np.full(len(drawn), -1)]),
             path=train.path, attrs=train.attrs)
 
     def _prepare_val(self) -> dict[str, Tensor] | None:
         val = self._load_split("val", required=False)
         if val is None:
             return None
-        index = {c: i for i, c in enumerate(self.classes)}
-        mapped = torch.tensor([index.get(c, -1) for c in val.classes], dtype=torch.int64)
-        labels = mapped[val.labels]
-        keep = labels >= 0
-        images, labels = val.images[keep], labels[keep]
+        val, _ = val.aligned_to(self.classes)
+        images, labels = val.images, val.labels
         limit = self.config.train.eval_max
         if limit and labels.shape[0] > limit:
             g = torch.Generator().manual_seed(12345)
@@ -313,9 +330,15 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "sampler": self.sampler.state_dict(),
             "centers": self._raw_centers.detach().cpu(),  # NaN rows: empty classes
+            # The step whose weights gave `centers`: a run stopped mid-epoch saves newer
+            # weights than its centers, and evaluation recomputes them (core.infer.evaluate).
+            "centers_step": self.centers_step,
+            "loss_centers": self.loss_centers.detach().cpu(),
+            "loss_centers_seen": self._seen.detach().cpu(),
             "epoch": self.epoch,
             "iteration": self.iteration,
             "step": self.step,
+            "images_seen": self.images_seen,
             "best": self.best,
             "epoch_loss_sum": self.epoch_loss_sum,
             "epoch_loss_n": self.epoch_loss_n,
@@ -325,6 +348,7 @@ class Trainer:
             "backbone": cfg.model.backbone,
             "embedding_dim": cfg.model.embedding_dim,
             "image_size": self.train_set.image_size,
+            "preprocess": preprocess_of(cfg, self.train_set.image_size),
             "config": cfg.to_toml(),
         }
 
@@ -338,6 +362,11 @@ class Trainer:
         self.centers = torch.nan_to_num(self._raw_centers, nan=0.0).to(self.device)
         self.epoch, self.iteration = int(state["epoch"]), int(state["iteration"])
         self.step = int(state["step"])
+        self.images_seen = int(state.get("images_seen", 0))
+        self.centers_step = int(state.get("centers_step", self.step))
+        if "loss_centers" in state:
+            self.loss_centers = state["loss_centers"].float().to(self.device)
+            self._seen = state["loss_centers_seen"].bool().to(self.device)
         self.best = state["best"]
         self.epoch_loss_sum = float(state["epoch_loss_sum"])
         self.epoch_loss_n = int(state["epoch_loss_n"])
@@ -351,78 +380,108 @@ class Trainer:
             save_checkpoint(ckpt / "best.pt", state)
 
     # -- epoch end ----------------------------------------------------------------------------
-    def _refresh_centers(self, update_sampler: bool) -> tuple[Tensor, float, float, Tensor]:
-        """One batched inference pass over the un-augmented training set → centers, accuracy."""
+    def _reference_pass(self) -> tuple[float, float, Tensor, np.ndarray]:
+        """One inference pass over the un-augmented training set → class centers and spreads;
+        top-1/top-5 and per-class accuracy on a fixed sample of at most ``train_eval_max``
+        images (the nearest-center search is what grows with C, not the embedding)."""
         emb = embed(self.model, self.train_set.images, self.device, self.space)
-        centers, mean_dist = class_centers(emb, self.train_set.labels, self.num_classes)
-        _, idx = nearest_centers(emb, centers, k=5)
-        top1, top5 = topk_accuracy(idx, self.train_set.labels)
-        if update_sampler:
-            self.sampler.update(centers.numpy(), mean_dist.numpy())
+        labels = self.train_set.labels
+        centers, mean_dist = class_centers(emb, labels, self.num_classes)
+        limit = self.config.train.train_eval_max
+        pick = torch.arange(labels.shape[0])
+        if limit and labels.shape[0] > limit:
+            g = torch.Generator().manual_seed(54321)
+            pick = torch.randperm(labels.shape[0], generator=g)[:limit].sort().values
+        _, idx = nearest_centers(emb[pick], centers, k=5)
+        top1, top5 = topk_accuracy(idx, labels[pick])
+        per_class = per_class_accuracy(labels[pick].numpy(), idx.numpy(), self.num_classes)
         self.centers = torch.nan_to_num(centers, nan=0.0).to(self.device)
         self._raw_centers, self._mean_dist = centers, mean_dist
-        return self.centers, top1, top5, mean_dist
+        self.centers_step = self.step
+        if not self._ema:
+            self.loss_centers = self.centers.clone()
+            self._seen = ~torch.isnan(centers).any(1).to(self.device)
+        return top1, top5, mean_dist, per_class
 
-    def _validate(self) -> tuple[float | None, float | None]:
+    def _validate(self) -> tuple[float | None, float | None, np.ndarray | None]:
         if self.val is None:
-            return None, None
+            return None, None, None
         emb = embed(self.model, self.val["images"], self.device, self.space)
         _, idx = nearest_centers(emb, self._raw_centers, k=5)
-        return topk_accuracy(idx, self.val["labels"])
+        top1, top5 = topk_accuracy(idx, self.val["labels"])
+        per_class = per_class_accuracy(self.val["labels"].numpy(), idx.numpy(),
+                                       self.num_classes)
+        return top1, top5, per_class
 
     # -- the loop -----------------------------------------------------------------------------
-    def _batch_loss(self, rows: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
-        """Forward ``rows`` = [3, B] sample indices (anchor, positive, negative) as one batch."""
-        cfg = self.config.loss
-        b = rows.shape[1]
-        flat = rows.reshape(-1)
-        x = images_to_input(self.images[flat], self.device)
-        x = self.augmenter(x, self.generator)
-        emb = self.model(x)
-        a, p, n = emb[:b], emb[b:2 * b], emb[2 * b:]
-        if cfg.kind == "metric":
-            lab = self.labels[flat]
-            c = self.centers[lab]
-            per, g1, g2, g3 = metric_per_sample(a, p, n, c[:b], c[b:2 * b], c[2 * b:],
-                                                cfg.alpha, cfg.rho, cfg.tau, cfg.xi)
-            parts = {"g1": g1, "g2": g2, "g3": g3}
-        elif cfg.kind == "triplet":
-            per = triplet_per_sample(a, p, n, cfg.alpha)
-            parts = {"triplet": per}
-        else:
-            ones = torch.ones(b, device=emb.device)
-            pos = contrastive_per_sample(a, p, ones, cfg.alpha)
-            neg = contrastive_per_sample(a, n, torch.zeros_like(ones), cfg.alpha)
-            # Each triplet contributes one positive and one negative pair.
-            per = (pos + neg) / 2
-            parts = {"pos": pos / 2, "neg": neg / 2}
-        return per, parts
+    def _layout(self, p: int, k: int) -> PKLayout:
+        key = (p, k)
+        if key not in self._layouts:
+            self._layouts[key] = PKLayout(p, k, self.device)
+        return self._layouts[key]
 
-    def _iteration(self) -> tuple[float, dict[str, float]]:
-        t = self.config.train.triplets
-        r = self.sampler.oversample
-        a, p, n = self.sampler.sample(t * r)
-        rows = torch.from_numpy(np.stack([a, p, n])).to(self.device)
-        if r > 1:
-            with torch.no_grad():
-                per, _ = self._batch_loss(rows)
-            keep = select_hardest(per, t)
-            rows = rows[:, keep.to(self.device)]
-        per, parts = self._batch_loss(rows)
-        loss = per.mean()
-        if not torch.isfinite(loss):
-            raise _NonFinite(float(loss.detach()))
+    def _embed_rows(self, rows: np.ndarray) -> tuple[Tensor, Tensor]:
+        """Augment and embed sample rows (one forward pass); returns (embeddings, labels)."""
+        idx = torch.from_numpy(rows).to(self.device)
+        x = images_to_input(self.images[idx], self.device)
+        x = self.augmenter(x, self.generator)
+        return self.model(x), self.labels[idx]
+
+    def _update_ema(self, emb: Tensor, labels: Tensor) -> None:
+        """Move the running class centers toward this batch's class means (detached)."""
+        s = to_space(emb.detach(), self.space)
+        sums = torch.zeros_like(self.loss_centers).index_add_(0, labels, s)
+        counts = torch.bincount(labels, minlength=self.num_classes).to(s.dtype)
+        here = counts > 0
+        means = sums[here] / counts[here, None]
+        m = float(self.config.loss.center_momentum)
+        fresh = here & ~self._seen
+        old = self.loss_centers[here]
+        new = torch.where(fresh[here][:, None], means, (1 - m) * old + m * means)
+        self.loss_centers[here] = new
+        self._seen |= here
+
+    def _step_loss(self) -> tuple[StepLoss, int]:
+        cfg = self.config.train
+        if cfg.batch_mode == "pk":
+            rows, _ = self.sampler.pk_batch(cfg.classes_per_batch, cfg.samples_per_class)
+            p = rows.shape[0] // cfg.samples_per_class
+            emb, labels = self._embed_rows(rows)
+            if self._ema:
+                self._update_ema(emb, labels)
+            out = pk_step(emb, self.loss_centers, labels, self._layout(p, cfg.samples_per_class),
+                          self.loss_fn, self.sampler.batch)
+            return out, int(rows.shape[0])
+        a, p_, n = self.sampler.triplets(cfg.triplets * self.sampler.batch.oversample())
+        rows = np.concatenate([a, p_, n])
+        emb, labels = self._embed_rows(rows)
+        if self._ema:
+            self._update_ema(emb, labels)
+        out = triplet_step(emb, self.loss_centers, labels, self.loss_fn, self.sampler.batch)
+        return out, int(rows.shape[0])
+
+    def _iteration(self) -> tuple[float, dict[str, float], int, int]:
+        cfg = self.config.train
+        total = cfg.epochs * cfg.iterations
+        lr = lr_at(self.step, total, cfg.lr, cfg.lr_schedule, cfg.warmup, cfg.lr_min)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        out, n_images = self._step_loss()
+        if not torch.isfinite(out.loss):
+            raise _NonFinite(float(out.loss.detach()))
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        out.loss.backward()
         self.optimizer.step()
-        return float(loss.detach()), {k: float(v.detach().mean()) for k, v in parts.items()}
+        parts = {k: float(v) for k, v in out.parts.items()}
+        return float(out.loss.detach()), parts, n_images, out.kept
 
     def _loop(self) -> TrainerEvent:
         cfg = self.config.train
         train = self.train_set
         self._guard = DivergenceGuard()  # stops a run whose loss or weights explode
-        check_step_memory(self.model, train.image_size,  # a step larger than memory: refused
-                          3 * cfg.triplets * self.sampler.oversample, self.device)
+        step_images = (cfg.classes_per_batch * cfg.samples_per_class if cfg.batch_mode == "pk"
+                       else 3 * cfg.triplets * self.sampler.batch.oversample())
+        check_step_memory(self.model, train.image_size, step_images, self.device)
         write_status(self.run_dir, status="running", epoch=self.epoch, epochs=cfg.epochs,
                      best_top1=self.best)
         self._metrics.write("start", device=str(self.device), resumed=self.resuming,
@@ -439,7 +498,7 @@ class Trainer:
                               pixel_nn_val_top1=(self.pixel_nn or {}).get("top1")))
         rate = 0.0
         while self.epoch < cfg.epochs:
-            epoch_start = time.perf_counter()
+            active = 0.0  # seconds spent training this epoch (pauses excluded)
             while self.iteration < cfg.iterations:
                 if not self._running.is_set():
                     self.state = "paused"
@@ -453,7 +512,7 @@ class Trainer:
                     return self._stopped()
                 t0 = time.perf_counter()
                 try:
-                    loss, parts = self._iteration()
+                    loss, parts, n_images, kept = self._iteration()
                 except _NonFinite as exc:
                     msg = (f"loss became {exc.value} at epoch {self.epoch + 1}, iteration "
                            f"{self.iteration + 1}; the last good checkpoint is kept — lower "
@@ -465,23 +524,26 @@ class Trainer:
                                       f"{self.iteration + 1}; the last good checkpoint is kept "
                                       "— lower train.lr or check the data")
                 dt = time.perf_counter() - t0
-                inst = cfg.triplets / max(dt, 1e-9)
+                active += dt
+                inst = n_images / max(dt, 1e-9)
                 rate = inst if rate == 0.0 else 0.8 * rate + 0.2 * inst
+                self.images_seen += n_images
                 self.epoch_loss_sum += loss
                 self.epoch_loss_n += 1
                 lr = self.optimizer.param_groups[0]["lr"]
                 self._metrics.write("iteration", epoch=self.epoch, iteration=self.iteration,
-                                    step=self.step, loss=loss, **parts, triplets_per_s=inst,
-                                    lr=lr)
+                                    step=self.step, loss=loss, **parts, images_per_s=inst,
+                                    images=self.images_seen, triplets=kept, lr=lr)
                 self._emit(IterationFinished(epoch=self.epoch, iteration=self.iteration,
                                              iterations=cfg.iterations, step=self.step,
-                                             loss=loss, parts=parts, triplets_per_s=rate,
-                                             lr=lr))
+                                             loss=loss, parts=parts, images_per_s=rate,
+                                             images=self.images_seen, triplets=kept, lr=lr))
                 self.iteration += 1
                 self.step += 1
-            self._end_epoch(time.perf_counter() - epoch_start)
-            if self._stop.is_set() and self.epoch < cfg.epochs:
+            if self._stop.is_set():  # stop now; the epoch end runs when the run resumes
                 return self._stopped()
+            t0 = time.perf_counter()
+            self._end_epoch(active, t0)
         self.state = "finished"
         write_status(self.run_dir, status="finished", epoch=self.epoch, epochs=cfg.epochs,
                      best_top1=self.best)
@@ -490,10 +552,13 @@ class Trainer:
         self._emit(event)
         return event
 
-    def _end_epoch(self, seconds: float) -> None:
+    def _end_epoch(self, train_seconds: float, t0: float) -> None:
         cfg = self.config.train
-        _, top1, top5, mean_dist = self._refresh_centers(update_sampler=True)
-        val_top1, val_top5 = self._validate()
+        top1, top5, mean_dist, train_class = self._reference_pass()
+        val_top1, val_top5, val_class = self._validate()
+        self.sampler.update(self.sampler.epoch_stats(
+            self.epoch, self._raw_centers.numpy(), mean_dist.numpy(),
+            train_accuracy=train_class, val_accuracy=val_class))
         score = val_top1 if val_top1 is not None else top1
         is_best = self.best is None or (not math.isnan(score) and score > self.best)
         if is_best:
@@ -502,12 +567,18 @@ class Trainer:
         probs = np.asarray(self.sampler.probabilities, dtype=np.float64)
         clusters = np.asarray(self.sampler.clusters, dtype=np.int64)
         edges = np.asarray(self.sampler.cluster_edges, dtype=np.int64).reshape(-1, 2)
-        self._mining.append(self.epoch, probs, clusters, mean_dist.numpy(), edges)
+        extra = dict(self.sampler.series())
+        if val_class is not None:
+            extra["val_accuracy"] = val_class
+        self._mining.append(self.epoch, probs, clusters, mean_dist.numpy(), edges, extra=extra)
         centers_np = self._raw_centers.numpy()
         save_centers(self.run_dir, centers_np)
         epoch = self.epoch
+        eval_seconds = time.perf_counter() - t0
         self._metrics.write("epoch", epoch=epoch, top1=top1, top5=top5, val_top1=val_top1,
-                            val_top5=val_top5, loss=loss, seconds=seconds, best=is_best)
+                            val_top5=val_top5, loss=loss, seconds=train_seconds + eval_seconds,
+                            train_seconds=train_seconds, eval_seconds=eval_seconds,
+                            images=self.images_seen, best=is_best)
         self.epoch += 1
         self.iteration = 0
         self.epoch_loss_sum, self.epoch_loss_n = 0.0, 0
@@ -516,9 +587,10 @@ class Trainer:
                      best_top1=self.best)
         self._emit(EpochFinished(
             epoch=epoch, epochs=cfg.epochs, top1=top1, top5=top5, val_top1=val_top1,
-            val_top5=val_top5, loss=loss, seconds=seconds, probabilities=probs.copy(),
-            clusters=clusters.copy(), mean_distance=mean_dist.numpy().copy(),
-            centers=centers_np.copy(), is_best=is_best))
+            val_top5=val_top5, loss=loss, seconds=train_seconds + eval_seconds,
+            probabilities=probs.copy(), clusters=clusters.copy(),
+            mean_distance=mean_dist.numpy().copy(), centers=centers_np.copy(), is_best=is_best,
+            images=self.images_seen, val_accuracy=val_class))
 
     def _stopped(self) -> RunStopped:
         self._save(best=False)
@@ -530,6 +602,14 @@ class Trainer:
         event = RunStopped(run_dir=self.run_dir, epochs_done=self.epoch)
         self._emit(event)
         return event
+
+
+def preprocess_of(config: Config, image_size: int) -> dict[str, Any]:
+    """How images are framed for this run's network; query, drawing and evaluation of the run
+    read it from the checkpoint so that they frame exactly as the training data was."""
+    data = config.data
+    return {"image_size": int(image_size), "margin": int(data.margin),
+            "size_mode": str(getattr(data, "size_mode", "fit"))}
 
 
 class _NonFinite(Exception):

@@ -15,9 +15,9 @@ def test_read_metrics_flattened_parts_and_torn_line(tmp_path):
     lines = [
         {"event": "start", "time": 1.0},
         {"event": "iteration", "epoch": 0, "iteration": 0, "step": 0, "loss": 4.0, "g1": 1.0,
-         "g2": 2.0, "g3": 0.5, "triplets_per_s": 100.0, "lr": 0.001, "time": 1.0},
+         "g2": 2.0, "g3": 0.5, "images_per_s": 100.0, "lr": 0.001, "time": 1.0},
         {"event": "iteration", "epoch": 0, "iteration": 1, "step": 1, "loss": 3.0, "g1": 0.5,
-         "g2": 1.5, "g3": None, "triplets_per_s": 110.0, "lr": 0.001, "time": 2.0},
+         "g2": 1.5, "g3": None, "images_per_s": 110.0, "lr": 0.001, "time": 2.0},
         {"event": "epoch", "epoch": 0, "top1": 0.5, "top5": 0.9, "val_top1": None,
          "val_top5": None, "loss": 3.5},
     ]
@@ -39,9 +39,9 @@ def test_events_feed_history_and_duplicates_are_skipped():
     for step in range(300):  # beyond the initial capacity
         h.add_event(IterationFinished(epoch=0, iteration=step, iterations=300, step=step,
                                       loss=1.0 / (step + 1), parts={"g1": 0.1}, lr=1e-3,
-                                      triplets_per_s=50.0))
+                                      images_per_s=50.0))
     h.add_event(IterationFinished(epoch=0, iteration=5, iterations=300, step=5, loss=9.0,
-                                  parts={}, lr=1e-3, triplets_per_s=1.0))  # replayed
+                                  parts={}, lr=1e-3, images_per_s=1.0))  # replayed
     assert len(h) == 300
     assert h.smooth.view()[-1] < h.smooth.view()[0]
     z = np.zeros(3)

@@ -64,7 +64,7 @@ class FakeTrainer:
             time.sleep(self.delay)
             self._emit(IterationFinished(epoch=0, iteration=i, iterations=self.iterations,
                                          step=i, loss=1.0 / (i + 1), parts={"a": 0.5, "b": 0.1},
-                                         triplets_per_s=1000.0, lr=1e-3))
+                                         images_per_s=1000.0, lr=1e-3))
         z = np.arange(3.0)
         self._emit(EpochFinished(epoch=0, epochs=1, top1=0.5, top5=1.0, val_top1=None,
                                  val_top5=None, loss=0.2, seconds=0.1, probabilities=z,

@@ -216,7 +216,7 @@ def write_synthetic_run(run_dir: Path, classes: list[str], epochs: int = 4, eta:
                    data["edges"][e])
         for it in range(5):
             metrics.write("iteration", epoch=e, iteration=it, step=e * 5 + it,
-                          loss=10.0 / (1 + e * 5 + it), triplets_per_s=1000.0, lr=1e-3)
+                          loss=10.0 / (1 + e * 5 + it), images_per_s=1000.0, lr=1e-3)
         metrics.write("epoch", epoch=e, top1=0.1 * (e + 1), top5=min(1.0, 0.2 * (e + 1)),
                       val_top1=None,
                       val_top5=None, loss=1.0, seconds=1.0, best=True)

@@ -270,6 +270,15 @@ def c_checkpoint_image_size(tmp, run):
     return ["query", r, tmp / "q.png"]
 
 
+def c_checkpoint_preprocess(tmp, run):
+    r = _copy_run(run, tmp)
+    _resave(r / "checkpoints" / "best.pt",
+            lambda s: s.update(preprocess={"image_size": 37, "margin": 9999}))
+    img = np.full((40, 40), 255, np.uint8)
+    img[5:35, 15:20] = 0
+    return ["query", r, _save(tmp / "q.png", img)]
+
+
 def c_checkpoint_flipped_weights(tmp, run):
     r = _copy_run(run, tmp)
     ckpt = r / "checkpoints" / "best.pt"
@@ -455,6 +464,7 @@ CASES = [
     Case("truncated glyph file", c_truncated_glyphs, ("g.h5",)),
     Case("not an HDF5 file", c_not_hdf5, ("g.h5", "not a readable HDF5 file")),
     Case("checkpoint image_size 99999", c_checkpoint_image_size, ("best.pt", "image_size")),
+    Case("checkpoint preprocess margin 9999", c_checkpoint_preprocess, ("best.pt", "preprocess")),
     Case("checkpoint weights changed on disk", c_checkpoint_flipped_weights,
          ("best.pt", "digest")),
     Case("checkpoint with NaN weights", c_checkpoint_nan_weights, ("best.pt", "NaN")),

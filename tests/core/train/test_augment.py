@@ -17,8 +17,12 @@ from core.train.config import Config
 SIZE = 37
 
 
+# The paper's three distortions alone; the others have tests of their own below.
+PAPER_ONLY = {"elastic": False, "stroke": False, "blur": False, "noise": False}
+
+
 def aug_cfg(**kw):
-    return Config().replace({"augment": kw}).augment
+    return Config().replace({"augment": {**PAPER_ONLY, **kw}}).augment
 
 
 def glyphs(b: int = 16, size: int = SIZE, dtype=torch.float32, width: int | None = None):
@@ -221,3 +225,113 @@ def test_pixelation_operators_average_and_rescale():
                                                  dtype=torch.float64))
     ones = torch.ones(8, dtype=torch.float64)
     assert torch.allclose(p @ ones, ones)
+
+
+# ---- beyond the paper: stroke weight, blur, noise, elastic warps ------------------------------
+
+EXTRA_OFF = {"p": 0.0, **PAPER_ONLY}
+
+
+def extra_cfg(**kw):
+    return Config().replace({"augment": {**EXTRA_OFF, **kw}}).augment
+
+
+def test_stroke_weight_integer_levels_equal_max_and_min_filters():
+    from PIL import Image, ImageFilter
+
+    from core.train.augment import stroke_weight
+
+    x = glyphs(4)
+    out = stroke_weight(x, torch.tensor([1.0, -1.0, 0.0, 2.0]))
+    # Reference: PIL's 3×3 max / min filter on the same picture (what the test files use for
+    # `thicken=1`), twice for 2 pixels.
+    for i, (size_filter, times) in enumerate([(ImageFilter.MaxFilter, 1),
+                                              (ImageFilter.MinFilter, 1), (None, 0),
+                                              (ImageFilter.MaxFilter, 2)]):
+        img = Image.fromarray((x[i, 0].numpy() * 255).round().astype(np.uint8))
+        for _ in range(times):
+            img = img.filter(size_filter(3))
+        ref = torch.from_numpy(np.asarray(img, dtype=np.float32) / 255.0)
+        assert torch.allclose(out[i, 0], ref, atol=1 / 255 + 1e-6), i
+    assert torch.equal(out[2], x[2])  # r = 0 is bit-exact
+
+
+def test_stroke_weight_fractions_interpolate_between_levels():
+    from core.train.augment import stroke_weight
+
+    x = glyphs(2)
+    half = stroke_weight(x, torch.tensor([0.5, -0.25]))
+    full = stroke_weight(x, torch.tensor([1.0, -1.0]))
+    assert torch.allclose(half[0], 0.5 * x[0] + 0.5 * full[0], atol=1e-6)
+    assert torch.allclose(half[1], 0.75 * x[1] + 0.25 * full[1], atol=1e-6)
+    assert full[0].sum() > x[0].sum() > full[1].sum()  # heavier, lighter
+
+
+def test_gaussian_operators_rows_normalised_and_identity_below_threshold():
+    from core.train.augment import gaussian_operators
+
+    g = gaussian_operators(SIZE, torch.tensor([0.0, 0.04, 1.0, 3.0]))
+    assert torch.equal(g[0], torch.eye(SIZE)) and torch.equal(g[1], torch.eye(SIZE))
+    assert torch.allclose(g.sum(dim=2), torch.ones(4, SIZE), atol=1e-5)
+    mid = SIZE // 2
+    row = g[2, mid]
+    ref = torch.exp(-(torch.arange(SIZE, dtype=torch.float32) - mid) ** 2 / 2.0)
+    assert torch.allclose(row, ref / ref.sum(), atol=1e-6)
+    assert g[3, mid].max() < g[2, mid].max()  # wider σ spreads more
+
+
+def test_blur_only_smooths_and_keeps_ink():
+    x = glyphs(16)
+    out = Augmenter(extra_cfg(blur=True, blur_p=1.0, blur_sigma=1.5), SIZE)(x, gen(3))
+
+    def tv(t):
+        return (t[..., 1:, :] - t[..., :-1, :]).abs().sum() + (t[..., 1:] - t[..., :-1]).abs().sum()
+
+    assert tv(out) < 0.9 * tv(x)
+    inner = slice(3, SIZE - 3)  # the glyphs keep clear of the border: ink is conserved there
+    assert torch.allclose(out[..., inner, inner].sum(), x.sum(), rtol=0.02)
+
+
+def test_noise_only_adds_zero_mean_noise_of_bounded_strength():
+    x = torch.full((64, 1, SIZE, SIZE), 0.5)
+    out = Augmenter(extra_cfg(noise=True, noise_p=1.0, noise_std=0.1), SIZE)(x, gen(4))
+    resid = (out - x).flatten(1)
+    assert abs(float(resid.mean())) < 0.01
+    stds = resid.std(dim=1)
+    assert float(stds.max()) <= 0.1 * 1.1 and float(stds.mean()) > 0.02
+    half = Augmenter(extra_cfg(noise=True, noise_p=0.5, noise_std=0.1), SIZE)(x, gen(4))
+    untouched = (half == x).flatten(1).all(dim=1).float().mean()
+    assert 0.3 < float(untouched) < 0.7
+
+
+def test_elastic_field_is_smooth_and_bounded():
+    aug = Augmenter(extra_cfg(elastic=True, elastic_p=1.0, elastic_px=2.0), SIZE)
+    field = torch.rand(8, 2, 4, 4, generator=gen(5))
+    disp = aug._elastic_field(field, torch.ones(8, dtype=torch.bool), SIZE, SIZE)
+    px = disp * (SIZE / 2.0)  # grid units → pixels
+    assert px.abs().max() <= 2.0 * 1.15  # bicubic may overshoot the control points a little
+    assert (px[:, 1:] - px[:, :-1]).abs().max() < 0.5  # smooth: < 0.5 px change per pixel
+    none = aug._elastic_field(field, torch.zeros(8, dtype=torch.bool), SIZE, SIZE)
+    assert torch.equal(none, torch.zeros_like(none))
+    out = aug(glyphs(8), gen(6))
+    assert not torch.equal(out, glyphs(8))
+    assert torch.allclose(out.sum(), glyphs(8).sum(), rtol=0.05)  # moves ink, keeps its amount
+
+
+def test_all_operations_together_reproduce_and_stay_in_range():
+    x = glyphs(32)
+    aug = Augmenter(aug_cfg(p=0.7, elastic=True, stroke=True, blur=True, noise=True), SIZE)
+    a, b = aug(x, gen(9)), aug(x, gen(9))
+    assert torch.equal(a, b) and not torch.equal(a, aug(x, gen(10)))
+    assert a.min() >= 0.0 and a.max() <= 1.0 and torch.isfinite(a).all()
+
+
+def test_extras_leave_the_paper_draws_alone():
+    """With the extra operations switched on but never selected, the paper's distortions give
+    bit-identical output: their random stream is drawn first and does not depend on the rest."""
+    x = glyphs(16)
+    paper = Augmenter(aug_cfg(p=0.7), SIZE)(x, gen(11))
+    with_extras = Augmenter(aug_cfg(p=0.7, stroke=True, stroke_p=0.0, blur=True, blur_p=0.0),
+                            SIZE)
+    assert not with_extras.extra_active
+    assert torch.equal(with_extras(x, gen(11)), paper)

@@ -43,8 +43,14 @@ def test_overrides_parse_toml_literals():
 def test_paper_defaults_use_paper_epoch():
     paper = paper_defaults()
     assert paper["train"]["triplets"] == 10240 and paper["train"]["iterations"] == 50
-    assert paper["loss"] == {"kind": "metric", "alpha": 10.0, "rho": 0.1, "tau": 1.0, "xi": 1.0}
-    assert Config(paper).train.triplets == 10240
+    assert paper["loss"] == {"kind": "metric", "alpha": 10.0, "rho": 0.1, "tau": 1.0, "xi": 1.0,
+                             "centers": "epoch"}
+    assert paper["mining"]["eta"] == 1000 and paper["mining"]["gamma"] == 2.0
+    cfg = Config(paper)  # a valid config: every key of the preset exists in the schema
+    assert cfg.train.triplets == 10240 and cfg.train.batch_mode == "triplets"
+    assert cfg.train.lr_schedule == "constant"
+    assert not (cfg.augment.stroke or cfg.augment.blur or cfg.augment.noise
+                or cfg.augment.elastic)
 
 
 def test_every_field_has_help_and_default_in_range():

@@ -118,17 +118,17 @@ def test_pause_resume_stop_then_resume_run(make_project):
 def test_nan_loss_fails_cleanly_and_keeps_last_good_checkpoint(make_project, monkeypatch):
     project = make_project(epochs=3, iterations=3)
     trainer = Trainer(project)
-    original = Trainer._batch_loss
+    original = Trainer._step_loss
     calls = {"n": 0}
 
-    def poisoned(self, rows):
-        per, parts = original(self, rows)
+    def poisoned(self):
+        out, n = original(self)
         calls["n"] += 1
         if calls["n"] > 4:  # after the first epoch (3 iterations) has been checkpointed
-            per = per * float("nan")
-        return per, parts
+            out.loss = out.loss * float("nan")
+        return out, n
 
-    monkeypatch.setattr(Trainer, "_batch_loss", poisoned)
+    monkeypatch.setattr(Trainer, "_step_loss", poisoned)
     final, seen = run_collect(trainer)
     assert isinstance(final, E.RunFailed)
     assert "nan" in final.message and "epoch 2" in final.message
@@ -175,3 +175,54 @@ def test_data_paths_come_from_the_run_config(make_project):
     final, seen = run_collect(Trainer(project, config=config))
     epoch = next(e for e in seen if isinstance(e, E.EpochFinished))
     assert isinstance(final, E.RunFinished) and epoch.val_top1 is not None
+
+
+def _stop_after(trainer, n: int) -> None:
+    """Ask the trainer to stop once ``n`` iterations have finished (on its own thread)."""
+    def cb(ev):
+        if isinstance(ev, E.IterationFinished) and ev.step + 1 >= n:
+            trainer.stop()
+    trainer.subscribe(cb)
+
+
+def test_stop_mid_epoch_skips_the_epoch_end_and_eval_recomputes_centers(make_project):
+    from core.infer.centers import class_centers, embed
+    from core.infer.evaluate import load_run
+
+    project = make_project(epochs=2, iterations=10)
+    trainer = Trainer(project)
+    _stop_after(trainer, 10 + 4)  # the first epoch ends, then 4 iterations of the second
+    final, seen = run_collect(trainer)
+    assert isinstance(final, E.RunStopped)
+    assert [type(e).__name__ for e in seen].count("EpochFinished") == 1  # no second epoch end
+    ckpt = load_checkpoint(trainer.run_dir / "checkpoints" / "last.pt")
+    assert (ckpt["step"], ckpt["centers_step"]) == (14, 10)
+    run = load_run(trainer.run_dir, which="last")
+    assert run.meta["centers"].startswith("recomputed")
+    train = project.resolve(project.config.data.train)
+    from core.data.glyphs import load_glyphs
+
+    data = load_glyphs(train)
+    want, _ = class_centers(embed(run.model, data.images, "cpu", run.space), data.labels, 12)
+    assert torch.allclose(run.centers, want, atol=1e-5)
+    assert not torch.allclose(run.centers, ckpt["centers"], atol=1e-3)  # they were stale
+
+
+def test_preprocessing_travels_with_the_run(make_project, monkeypatch):
+    from core.infer import query as Q
+    from core.infer.evaluate import load_run
+
+    project = make_project(epochs=1, iterations=2)
+    config = project.config.replace({"data": {"margin": 4}})
+    final, _ = run_collect(Trainer(project, config=config))
+    run = load_run(final.run_dir)
+    assert run.preprocess["margin"] == 4 and run.preprocess["image_size"] == 37
+    seen = []
+    real = Q.normalize_glyph
+    monkeypatch.setattr(Q, "normalize_glyph",
+                        lambda img, size, margin=2, **kw: seen.append((size, margin))
+                        or real(img, size, margin, **kw))
+    img = np.zeros((50, 50), dtype=np.uint8)
+    img[10:40, 20:30] = 255
+    Q.query(run, [img], k=3)
+    assert seen == [(37, 4)]

@@ -1,0 +1,52 @@
+"""Which losses exist, and the ``[loss]`` settings they declare (the schema's ``[loss]`` section
+is :data:`FIELDS`, as ``[mining]`` is the miners'; see core.train.miners.registry)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from core.errors import SiamError
+from core.train.fields import Field
+from core.train.losses.base import Loss
+from core.train.losses.spaces import SPACES
+
+LOSSES: dict[str, type[Loss]] = {}
+
+_KIND = Field(str, "metric", "Loss function", label="Loss — what a triplet is scored by")
+#: The ``[loss]`` section of the schema (core.train.config.SCHEMA["loss"] is this dict).
+FIELDS: dict[str, Field] = {"kind": _KIND}
+
+
+def register_loss(cls: type[Loss]) -> type[Loss]:
+    """Class decorator: make ``cls`` available as ``[loss] kind = "<cls.name>"``; its params
+    join ``[loss]`` (a key two losses share, such as ``alpha``, must be declared identically)."""
+    if not cls.name:
+        raise SiamError(f"loss {cls.__name__}: needs a name")
+    if cls.space not in SPACES:
+        raise SiamError(f"loss {cls.name!r}: space must be one of {', '.join(SPACES)}")
+    known = LOSSES.get(cls.name)
+    if known is not None and known.__qualname__ != cls.__qualname__:
+        raise SiamError(f"a loss named {cls.name!r} already exists")
+    for key, field in cls.params.items():
+        old = FIELDS.get(key)
+        others = [c for c in LOSSES.values() if key in c.params
+                  and c.__qualname__ != cls.__qualname__]
+        if key == "kind" or (old is not None and old != field and others):
+            raise SiamError(f"loss {cls.name!r}: parameter loss.{key} is already declared "
+                            "differently")
+    LOSSES[cls.name] = cls
+    FIELDS.update(cls.params)
+    FIELDS["kind"] = replace(FIELDS["kind"], choices=tuple(LOSSES))
+    return cls
+
+
+def loss_class(name: str) -> type[Loss]:
+    try:
+        return LOSSES[name]
+    except KeyError:
+        raise SiamError(f"loss.kind must be one of {', '.join(LOSSES)}; got {name!r}") from None
+
+
+def space_for_loss(kind: str) -> str:
+    """The embedding space a loss measures in (where its class centers live)."""
+    return loss_class(kind).space
