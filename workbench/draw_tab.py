@@ -704,7 +704,8 @@ class DrawTab(QWidget):
             return
         try:
             margin, mode = self.framing()
-            self.store = DrawnStore(path, image_size=self._image_size, margin=margin, mode=mode)
+            self.store = DrawnStore(path, image_size=self._image_size, margin=margin, mode=mode,
+                                    root=self.project.root if self.project else None)
         except (SiamError, OSError) as exc:
             set_role(self.store_message, "error")
             self.store_message.setText(f"Cannot read the drawings: {exc}. Saving is off so the "

@@ -15,9 +15,11 @@ from typing import Any
 
 import numpy as np
 
+from core.cli import cancel_on_signals
 from core.errors import SiamError
 
 _ROLES = ("train", "val", "test")
+_SHEET_MAX_PIXELS = 100_000_000
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -275,8 +277,9 @@ def cmd_render(args: argparse.Namespace) -> int:
                             "takes these from its project.toml (or give --out to render one file)")
         update, bar = _progress("render", args.json)
         try:
-            reports = render_splits(project, progress=update, force=args.force,
-                                    workers=args.workers)
+            with cancel_on_signals() as cancel:
+                reports = render_splits(project, progress=update, force=args.force,
+                                        workers=args.workers, cancel=cancel)
         finally:
             bar.close()
         if args.json:
@@ -309,10 +312,11 @@ def cmd_render(args: argparse.Namespace) -> int:
         project.config.data.margin if project is not None else 2)
     update, bar = _progress("render", args.json)
     try:
-        rep = render_dataset(alphabet.classes, faces, args.out, size=size, margin=margin,
-                             alphabet_name=alphabet.name, distort=args.distort,
-                             variants=args.variants, seed=args.seed, workers=args.workers,
-                             force=args.force, progress=update)
+        with cancel_on_signals() as cancel:
+            rep = render_dataset(alphabet.classes, faces, args.out, size=size, margin=margin,
+                                 alphabet_name=alphabet.name, distort=args.distort,
+                                 variants=args.variants, seed=args.seed, workers=args.workers,
+                                 force=args.force, progress=update, cancel=cancel)
     finally:
         bar.close()
     if args.json:
@@ -323,8 +327,6 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from core.data import importers
-
     _check_range("--size", args.size, 8, 1024)
     _check_range("--margin", args.margin, 0, 64)
     _check_range("--workers", args.workers, 1, 1024)
@@ -338,15 +340,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     common: dict[str, Any] = {"margin": args.margin, "workers": args.workers,
                               "progress": update}
     try:
-        if args.kind == "folder":
-            rep = importers.import_folder(args.src, args.out, args.size, args.force,
-                                          alphabet=args.alphabet, **common)
-        elif args.kind == "omniglot":
-            rep = importers.import_omniglot(args.src, args.out, args.size, args.force,
-                                            crop=not args.keep_frame, **common)
-        else:
-            rep = importers.import_phd08(args.src, args.out, args.size, args.force,
-                                         alphabet=args.alphabet, **common)
+        with cancel_on_signals() as cancel:
+            rep = _run_import(args, dict(common, cancel=cancel))
     finally:
         bar.close()
     if args.json:
@@ -357,6 +352,19 @@ def cmd_import(args: argparse.Namespace) -> int:
         if rep.skipped:
             print(f"  skipped {len(rep.skipped)} blank image(s), e.g. {rep.skipped[0]}")
     return 0
+
+
+def _run_import(args: argparse.Namespace, common: dict[str, Any]) -> Any:
+    from core.data import importers
+
+    if args.kind == "folder":
+        return importers.import_folder(args.src, args.out, args.size, args.force,
+                                       alphabet=args.alphabet, **common)
+    if args.kind == "omniglot":
+        return importers.import_omniglot(args.src, args.out, args.size, args.force,
+                                         crop=not args.keep_frame, **common)
+    return importers.import_phd08(args.src, args.out, args.size, args.force,
+                                  alphabet=args.alphabet, **common)
 
 
 def contact_sheet(file: Path, classes: int = 16, faces: int = 8, offset: int = 0,
@@ -381,9 +389,15 @@ def contact_sheet(file: Path, classes: int = 16, faces: int = 8, offset: int = 0
             if lab in wanted_rows and src in wanted_cols and (lab, src) not in first:
                 first[(lab, src)] = i
         order = sorted(first.values())
-        imgs = dict(zip(order, gf.images(np.array(order, np.int64)), strict=True))
         h = gf.image_size
-    gap = 2
+        gap = 2
+        tall = (len(rows) * (h + gap) + gap) * scale
+        wide = (len(cols) * (h + gap) + gap) * scale
+        if tall * wide > _SHEET_MAX_PIXELS:
+            raise SiamError(f"the contact sheet would be {wide}×{tall} pixels, more than "
+                            f"{_SHEET_MAX_PIXELS // 1_000_000} MP; lower --classes, --faces or "
+                            "--scale", file)
+        imgs = dict(zip(order, gf.images(np.array(order, np.int64)), strict=True))
     sheet = np.full((len(rows) * (h + gap) + gap, len(cols) * (h + gap) + gap), 160, np.uint8)
     for r, lab in enumerate(rows):
         for c, src in enumerate(cols):
@@ -397,9 +411,10 @@ def contact_sheet(file: Path, classes: int = 16, faces: int = 8, offset: int = 0
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from core.data.glyphs import read_info
+    from core.data.glyphs import read_info, scan
 
     info = read_info(args.file)
+    info.update(scan(args.file))  # every image read once: checksums verified, blanks counted
     if args.grid is not None:
         _check_range("--classes", args.classes, 1, 10_000)
         _check_range("--faces", args.faces, 1, 10_000)
@@ -426,6 +441,12 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     print(f"  {info['samples']} samples, {info['classes']} classes "
           f"({info['min_per_class']}–{info['max_per_class']} per class), "
           f"{info['sources']} sources, {info['excluded']} excluded")
+    print("  checksums verified" if info["checksummed"] else
+          "  no checksums (written before they existed): corruption cannot be detected")
+    if info["blank"]:
+        print(f"  warning: {info['blank']} blank (all-zero) image(s), e.g. rows "
+              f"{', '.join(map(str, info['blank_rows'][:5]))}: nothing to learn from; exclude "
+              "them (siam exclude)", file=sys.stderr)
     render = attrs.get("render")
     if isinstance(render, dict) and render:
         keys = ("renderer", "importer", "size", "margin", "distort", "variants", "seed")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "wall time and the settings that differ.")
     p.add_argument("runs", nargs="+", type=Path)
     p.add_argument("--csv", type=Path, help="also write the table as CSV")
+    p.add_argument("--force", action="store_true", help="replace an existing CSV file")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_compare)
 
@@ -74,19 +76,25 @@ def _store(project_dir: Path):
     project = load_project(project_dir)
     d = project.config.data
     store = DrawnStore(project.resolve(d.drawn), d.image_size, d.margin,
-                       getattr(d, "size_mode", "fit"))
+                       getattr(d, "size_mode", "fit"), root=project.root)
     return project, store
 
 
 def cmd_draw_add(args: argparse.Namespace) -> int:
+    from core.data.alphabets import resolve_alphabet
     from core.infer.query import read_image
 
-    _, store = _store(args.project)
+    project, store = _store(args.project)
     arrays = [read_image(p) for p in args.images]  # all readable before anything is saved
     for arr in arrays:
         store.add(arr, args.label, save=False)
     store.save()
     print(f"added {len(arrays)} drawing(s) as {args.label!r}; {len(store)} in {store.path}")
+    alphabet = resolve_alphabet(project.config.data.alphabet, base=project.root)
+    if args.label not in set(alphabet.classes):
+        print(f"siam draw: warning: {args.label!r} is not a class of the project's alphabet "
+              f"{alphabet.name!r}; the drawing is kept, but training and evaluation skip it",
+              file=sys.stderr)
     return 0
 
 
@@ -99,7 +107,7 @@ def cmd_draw_list(args: argparse.Namespace) -> int:
         print(json.dumps({"drawings": rows, "warning": store.warning}, ensure_ascii=False))
     else:
         if store.warning:
-            print(f"warning: {store.warning}")
+            print(f"siam draw: warning: {store.warning}", file=sys.stderr)
         for r in rows:
             print(f"{r['row']:5d}  {r['label']}{'  (excluded)' if r['excluded'] else ''}")
         print(f"{len(rows)} drawing(s) in {store.path}")
@@ -143,14 +151,9 @@ def cmd_draw_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_exclude(args: argparse.Namespace) -> int:
-    from core.data.glyphs import GlyphFile
+    from core.data.glyphs import set_excluded
 
-    with GlyphFile(args.file, "r+") as gf:
-        bad = [r for r in args.rows if not 0 <= r < len(gf)]
-        if bad:
-            raise SiamError(f"rows out of range [0, {len(gf)}): {bad[:5]}", args.file)
-        gf.set_excluded(args.rows, not args.include)
-        total = int(gf.excluded.sum())
+    total = set_excluded(args.file, args.rows, not args.include)
     verb = "re-included" if args.include else "excluded"
     print(f"{verb} {len(args.rows)} sample(s); {total} excluded in {args.file}")
     return 0
@@ -164,7 +167,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.csv:
         from core.atomic import write_text_atomic
 
-        write_text_atomic(args.csv, table_csv(header, rows))
+        write_text_atomic(args.csv, table_csv(header, rows), force=args.force)
     if args.json:
         print(json.dumps([dict(zip(header, r)) for r in rows]))
     else:

@@ -154,24 +154,28 @@ def cmd_train(args: argparse.Namespace) -> int:
                       run_dir=args.run_dir, resume=args.resume)
     reporter = _TrainReporter(trainer, quiet_stdout=args.json)
     trainer.subscribe(reporter)
-    previous = signal.signal(signal.SIGINT, lambda *_: trainer.stop())
+    # Ctrl-C and SIGTERM stop at the next iteration, leaving a resumable run.
+    previous = {s: signal.signal(s, lambda *_: trainer.stop())
+                for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         final = trainer.run()
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
         reporter.close()
     summary = {"run": str(trainer.run_dir), "status": trainer.state,
                "epochs_done": trainer.epoch if hasattr(trainer, "epoch") else 0,
                "best_top1": getattr(trainer, "best", None), "last_epoch": reporter.last_epoch}
-    if args.json:
-        print(json.dumps(summary))
-    else:
-        print(f"run {trainer.run_dir} {trainer.state}; best top-1 "
-              f"{_pct(summary['best_top1'])}")
     from core.train.events import RunFailed
 
+    started = hasattr(trainer, "epoch")
+    if args.json:
+        print(json.dumps(summary))
+    elif started:
+        print(f"run {trainer.run_dir} {trainer.state}; best top-1 "
+              f"{_pct(summary['best_top1'])}")
     if isinstance(final, RunFailed):
-        print(f"siam train: error: {final.message}", file=sys.stderr)
+        print(f"siam train: error: {' '.join(final.message.split())}", file=sys.stderr)
         return 2
     return 0
 
@@ -181,6 +185,7 @@ def _render_missing(project) -> None:
 
     from .progress import ProgressBar
 
+    project.output_dataset_paths()  # refuse data outside the project before saying anything
     print(f"rendering the project's data into {project.root / 'data'} …", file=sys.stderr)
     (project.root / "data").mkdir(exist_ok=True)
     bar = ProgressBar(1, "render")
@@ -189,8 +194,13 @@ def _render_missing(project) -> None:
         bar.total = max(total, 1)
         bar.update(done)
 
-    reports = render_splits(project, progress=progress)
-    bar.close()
+    from core.cli import cancel_on_signals
+
+    try:
+        with cancel_on_signals() as cancel:
+            reports = render_splits(project, progress=progress, cancel=cancel)
+    finally:
+        bar.close()
     for split, rep in reports.items():
         print(f"  {split}: {rep.samples} glyphs, {rep.classes} classes, {rep.faces} faces "
               f"({rep.glyphs_per_s:.0f} glyphs/s)", file=sys.stderr)

@@ -109,6 +109,8 @@ def resolve_alphabet(spec: str, base: Path | None = None) -> Alphabet:
         raise SiamError(f"not a known alphabet ({', '.join(NAMED)}) nor an existing file", path)
     if path.is_dir():
         raise SiamError("is a folder, expected a UTF-8 class-list file", path)
+    if not path.is_file():
+        raise SiamError("is not a regular file (a FIFO or device?); refused as alphabet", path)
     try:
         raw = path.read_bytes()
     except OSError as exc:

@@ -3,11 +3,17 @@ plus each drawing's original pixels at full resolution (``/originals``, ``/origi
 so it can be re-normalised later or reviewed as drawn.
 
 The file is small (hundreds of drawings), so every change rewrites it completely through
-GlyphWriter: a crash mid-save leaves the previous file, never a half-edited one.
+GlyphWriter: a crash mid-save leaves the previous file, never a half-edited one. Changes are
+serialised between processes and windows (:func:`core.locks.lock_edit`): each one re-reads the
+file under the lock when someone else changed it, so three concurrent ``siam draw add`` keep all
+three drawings, and a relabel or delete of a drawing that moved is refused instead of hitting
+another one.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,8 +21,11 @@ import h5py
 import numpy as np
 
 from core.data.glyphs import GlyphFile, GlyphWriter
-from core.data.imaging import normalize_glyph
+from core.data.h5check import dataset, read
+from core.data.imaging import MAX_IMAGE_PIXELS, normalize_glyph
 from core.errors import SiamError
+from core.locks import lock_edit
+from core.paths import check_inside
 
 SOURCE = "drawn"
 
@@ -28,40 +37,89 @@ class Drawing:
     label: str
     excluded: bool = False
 
+    def same_as(self, other: Drawing) -> bool:
+        return self.label == other.label and np.array_equal(self.image, other.image)
+
+
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
 
 class DrawnStore:
+    """The drawings in memory plus the rules for changing the file.
+
+    ``root`` (the project folder) confines writes: a ``data.drawn`` that points outside the
+    project is read but never written. ``margin`` and ``mode`` frame new drawings as the
+    project frames its glyphs (``data.margin``, ``data.size_mode``).
+    """
+
     def __init__(self, path: str | Path, image_size: int = 37, margin: int = 2,
-                 mode: str = "fit") -> None:
+                 mode: str = "fit", root: str | Path | None = None) -> None:
         self.path = Path(path)
         self.image_size = image_size
-        self.margin, self.mode = margin, mode  # framing of new drawings (data.size_mode)
+        self.margin, self.mode = margin, mode
+        self.root = Path(root) if root is not None else None
         self.warning = ""
-        self.drawings: list[Drawing] = self._read() if self.path.exists() else []
+        self._pending: list[Drawing] = []
+        self._stamp = _stamp(self.path)
+        self.drawings: list[Drawing] = self._read() if self._stamp is not None else []
 
     def _read(self) -> list[Drawing]:
+        self.warning = ""
         with GlyphFile(self.path) as gf:
+            if gf.source_names != [SOURCE]:
+                raise SiamError(f"is not a drawings file (its sources are "
+                                f"{', '.join(gf.source_names[:3])}…); data.drawn must name a "
+                                "file of its own, which the Draw tab and siam draw rewrite",
+                                self.path)
             if gf.image_size != self.image_size:
                 raise SiamError(f"drawings are {gf.image_size}×{gf.image_size}, the project "
                                 f"uses {self.image_size}×{self.image_size}", self.path)
             images = gf.images()
             labels = [gf.classes[i] for i in gf.labels]
             excluded = gf.excluded
-            originals: list[np.ndarray | None] = [None] * len(images)
-            h5 = gf.h5
-            if "originals" in h5 and "original_shapes" in h5:
-                flat, shapes = h5["originals"][()], h5["original_shapes"][()]
-                if len(flat) == len(images) == len(shapes):
-                    originals = [np.asarray(f, np.uint8).reshape(tuple(s))
-                                 if int(np.prod(s)) == len(f) else None
-                                 for f, s in zip(flat, shapes)]
-                else:
-                    self.warning = (f"{self.path}: /originals holds {len(flat)} drawings but "
-                                    f"/images {len(images)} (edited outside the app?); the "
-                                    "originals are ignored, the images are kept")
-            elif len(images):
-                self.warning = f"{self.path}: no /originals (only the 37×37 images are kept)"
+            originals = self._originals(gf, len(images))
         return [Drawing(im, orig, lab, bool(ex))
                 for im, orig, lab, ex in zip(images, originals, labels, excluded)]
+
+    def _originals(self, gf: GlyphFile, n: int) -> list[np.ndarray | None]:
+        """The full-resolution drawings, each checked; a bad one is dropped with a warning."""
+        none: list[np.ndarray | None] = [None] * n
+        h5 = gf.h5
+        flat_ds = dataset(h5, "originals", self.path, required=False)
+        shape_ds = dataset(h5, "original_shapes", self.path, required=False)
+        if flat_ds is None or shape_ds is None:
+            if n:
+                self.warning = f"{self.path}: no /originals (only the 37×37 images are kept)"
+            return none
+        if (shape_ds.ndim != 2 or shape_ds.shape[1:] != (2,) or shape_ds.dtype.kind not in "iu"
+                or flat_ds.ndim != 1 or h5py.check_vlen_dtype(flat_ds.dtype) is None):
+            self.warning = (f"{self.path}: /originals or /original_shapes have the wrong form "
+                            f"({flat_ds.dtype} {flat_ds.shape}, {shape_ds.dtype} "
+                            f"{shape_ds.shape}); the originals are ignored")
+            return none
+        if not (flat_ds.shape[0] == n == shape_ds.shape[0]):
+            self.warning = (f"{self.path}: /originals holds {flat_ds.shape[0]} drawings but "
+                            f"/images {n} (edited outside the app?); the originals are "
+                            "ignored, the images are kept")
+            return none
+        shapes = read(shape_ds, "original_shapes", self.path).astype(np.int64)
+        flat = read(flat_ds, "originals", self.path)
+        out: list[np.ndarray | None] = []
+        bad = 0
+        for f, (h, w) in zip(flat, shapes):
+            ok = 0 < h and 0 < w and h * w <= MAX_IMAGE_PIXELS and h * w == len(f)
+            out.append(np.asarray(f, np.uint8).reshape(int(h), int(w)) if ok else None)
+            bad += not ok
+        if bad:
+            self.warning = (f"{self.path}: {bad} drawing(s) have an impossible "
+                            "/original_shapes entry (negative, zero or not matching the "
+                            "pixels); their originals are ignored, the images are kept")
+        return out
 
     def __len__(self) -> int:
         return len(self.drawings)
@@ -70,49 +128,105 @@ class DrawnStore:
     def classes(self) -> list[str]:
         return list(dict.fromkeys(d.label for d in self.drawings))
 
-    def add(self, original: np.ndarray, label: str, save: bool = True) -> int:
-        """Normalise a drawing (any size, either polarity) and store it under ``label``."""
+    # -- changes --------------------------------------------------------------------------
+    def _drawing(self, original: np.ndarray, label: str) -> Drawing:
         if not label:
             raise SiamError("a drawing needs a label")
         original = np.asarray(original)
         if original.ndim == 3:
             original = original[..., :3].mean(axis=2)
+        if original.ndim != 2 or original.size > MAX_IMAGE_PIXELS:
+            raise SiamError(f"a drawing must be a 2-D image of at most {MAX_IMAGE_PIXELS:,} "
+                            f"pixels, got shape {original.shape}")
         image = normalize_glyph(original, self.image_size, self.margin, mode=self.mode)
-        self.drawings.append(Drawing(image, np.clip(original, 0, 255).astype(np.uint8), label))
-        if save:
+        return Drawing(image, np.clip(original, 0, 255).astype(np.uint8), label)
+
+    def add(self, original: np.ndarray, label: str, save: bool = True) -> int:
+        """Normalise a drawing (any size, either polarity) and store it under ``label``.
+
+        With ``save=False`` the drawing waits in memory until :meth:`save`.
+        """
+        drawing = self._drawing(original, label)
+        self._pending.append(drawing)
+        if not save:
+            self.drawings.append(drawing)
+            return len(self.drawings) - 1
+        try:
             self.save()
+        except BaseException:
+            self._pending.remove(drawing)
+            raise
         return len(self.drawings) - 1
 
-    def _check(self, row: int) -> None:
-        if not 0 <= row < len(self.drawings):
-            raise SiamError(f"no drawing {row} (there are {len(self.drawings)})", self.path)
+    def _check(self, row: int, drawings: list[Drawing]) -> None:
+        if not 0 <= row < len(drawings):
+            raise SiamError(f"no drawing {row} (there are {len(drawings)})", self.path)
 
     def relabel(self, row: int, label: str) -> None:
-        self._check(row)
         if not label:
             raise SiamError("a drawing needs a label")
-        self.drawings[row].label = label
-        self.save()
+        self._check(row, self.drawings)
+
+        def change(drawings: list[Drawing]) -> None:
+            drawings[row].label = label
+
+        self._edit(change, row)
 
     def delete(self, row: int) -> None:
-        self._check(row)
-        del self.drawings[row]
-        self.save()
+        self._check(row, self.drawings)
+
+        def change(drawings: list[Drawing]) -> None:
+            del drawings[row]
+
+        self._edit(change, row)
 
     def save(self) -> None:
-        classes = self.classes
-        if not self.drawings:
-            if self.path.exists():
-                self.path.unlink()
+        """Write the drawings added with ``save=False`` (on top of whatever the file holds)."""
+        pending = list(self._pending)
+
+        def change(drawings: list[Drawing]) -> None:
+            known = {id(d) for d in drawings}
+            drawings.extend(d for d in pending if id(d) not in known)
+
+        self._edit(change)
+        self._pending.clear()
+
+    def _edit(self, change: Callable[[list[Drawing]], None], row: int | None = None) -> None:
+        """Apply ``change`` to the file's current drawings under the edit lock and rewrite it."""
+        if self.root is not None:
+            check_inside(self.path, self.root, "data.drawn")
+        with lock_edit(self.path):
+            if _stamp(self.path) != self._stamp:  # someone else changed the file
+                shown = self.drawings
+                fresh = self._read() if _stamp(self.path) is not None else []
+                if row is not None and (row >= len(fresh) or not fresh[row].same_as(shown[row])):
+                    self.drawings, self._stamp = fresh, _stamp(self.path)
+                    self._pending.clear()
+                    raise SiamError("the drawings changed on disk since they were shown "
+                                    "(another window or siam draw); reloaded, nothing "
+                                    "changed: try again", self.path)
+                drawings = fresh
+            else:
+                drawings = [d for d in self.drawings if not any(d is p for p in self._pending)]
+            drawings = [Drawing(d.image, d.original, d.label, d.excluded) for d in drawings]
+            change(drawings)
+            self._write(drawings)
+            self.drawings = drawings
+            self._stamp = _stamp(self.path)
+
+    def _write(self, drawings: list[Drawing]) -> None:
+        if not drawings:
+            self.path.unlink(missing_ok=True)
             return
+        classes = list(dict.fromkeys(d.label for d in drawings))
         index = {c: i for i, c in enumerate(classes)}
-        images = np.stack([d.image for d in self.drawings])
-        labels = np.array([index[d.label] for d in self.drawings])
-        origs = [d.original if d.original is not None else d.image for d in self.drawings]
+        images = np.stack([d.image for d in drawings])
+        labels = np.array([index[d.label] for d in drawings])
+        origs = [d.original if d.original is not None else d.image for d in drawings]
         with GlyphWriter(self.path, classes, [SOURCE], self.image_size, alphabet="drawn",
                          render={"source": "drawn"}, force=True) as w:
             w.append(images, labels, np.zeros(len(labels), np.int64),
-                     excluded=np.array([d.excluded for d in self.drawings]))
+                     excluded=np.array([d.excluded for d in drawings]))
             w.add_dataset("originals", data=np.array([o.reshape(-1) for o in origs] + [None],
                                                      dtype=object)[:-1],
                           dtype=h5py.vlen_dtype(np.uint8))

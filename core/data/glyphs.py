@@ -9,8 +9,10 @@ file fails with one line naming it instead of a shape error deep inside training
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,7 +21,10 @@ import h5py
 import numpy as np
 
 from core.atomic import atomic_path
+from core.data.h5check import dataset, open_h5, read, short
 from core.errors import SiamError
+from core.h5write import SafeH5
+from core.paths import check_allocation
 
 if TYPE_CHECKING:  # torch is imported only by load(): `siam inspect` / `render` start fast
     import torch
@@ -27,6 +32,8 @@ if TYPE_CHECKING:  # torch is imported only by load(): `siam inspect` / `render`
 SCHEMA = "siam-glyphs/1"
 _STR = h5py.string_dtype("utf-8")
 _CHUNK = 1024
+MAX_IMAGE_SIDE = 1024  # the renderer's limit; a larger claim is a damaged or forged file
+MAX_CLASSES = 10_000_000
 
 
 @dataclass
@@ -41,6 +48,7 @@ class GlyphSet:
     rows: np.ndarray  # int64 [N], row of each sample in the file (for exclude / relabel)
     path: Path | None = None
     attrs: dict[str, Any] = field(default_factory=dict)
+    blank: int = 0  # images without any ink (all zero): legal, but worth a warning
 
     @property
     def num_classes(self) -> int:
@@ -74,7 +82,7 @@ class GlyphSet:
         return GlyphSet(images=self.images[keep], labels=labels[keep],
                         sources=self.sources[keep], classes=list(classes),
                         source_names=self.source_names, rows=self.rows[idx], path=self.path,
-                        attrs=self.attrs), dropped
+                        attrs=self.attrs, blank=self.blank), dropped
 
 
 def _decode(values: Any) -> list[str]:
@@ -82,18 +90,18 @@ def _decode(values: Any) -> list[str]:
 
 
 class GlyphFile:
-    """A validated, lazily read glyph file. Use as a context manager or call :meth:`close`."""
+    """A validated, lazily read glyph file. Use as a context manager or call :meth:`close`.
+
+    ``mode="r+"`` allows :meth:`set_excluded`; the HDF5 file itself is always opened read-only
+    (an exclusion edit writes through its own crash-safe protocol, see :func:`set_excluded`).
+    """
 
     def __init__(self, path: str | Path, mode: str = "r") -> None:
+        if mode not in ("r", "r+"):
+            raise ValueError(f"mode must be 'r' or 'r+', got {mode!r}")
         self.path = Path(path)
-        if not self.path.exists():
-            raise SiamError("file not found", self.path)
-        if self.path.is_dir():
-            raise SiamError("is a folder, expected a glyph .h5 file", self.path)
-        try:
-            self._h5 = h5py.File(self.path, mode)
-        except OSError as exc:
-            raise SiamError(f"not a readable HDF5 file ({_short(exc)})", self.path) from None
+        self.mode = mode
+        self._h5 = open_h5(self.path, what="glyph .h5 file")
         try:
             self._validate()
         except BaseException:
@@ -101,67 +109,98 @@ class GlyphFile:
             raise
 
     def _validate(self) -> None:
-        h5 = self._h5
-        schema = h5.attrs.get("schema")
+        h5, path = self._h5, self.path
+        try:
+            schema = h5.attrs.get("schema")
+        except (OSError, TypeError, ValueError) as exc:
+            raise SiamError(f"unreadable attributes ({short(exc)})", path) from None
         if isinstance(schema, bytes):
-            schema = schema.decode()
+            schema = schema.decode("utf-8", "replace")
         if schema != SCHEMA:
-            raise SiamError(f"schema is {schema!r}, expected {SCHEMA!r}", self.path)
-        for name in ("images", "labels", "sources", "classes", "source_names"):
-            if name not in h5:
-                raise SiamError(f"missing dataset /{name}", self.path)
-        images = h5["images"]
+            raise SiamError(f"schema is {schema!r}, expected {SCHEMA!r}", path)
+        ds = {name: dataset(h5, name, path)
+              for name in ("images", "labels", "sources", "classes", "source_names")}
+        images = ds["images"]
         if images.ndim != 3 or images.dtype != np.uint8 or images.shape[1] != images.shape[2]:
             raise SiamError(
-                f"/images must be uint8 [N,H,H], found {images.dtype} {images.shape}", self.path
+                f"/images must be uint8 [N,H,H], found {images.dtype} {images.shape}", path
             )
-        n = images.shape[0]
+        n, h = images.shape[0], images.shape[1]
+        if not 1 <= h <= MAX_IMAGE_SIDE:
+            raise SiamError(f"/images are {h}×{h} pixels; at most {MAX_IMAGE_SIDE} are read",
+                            path)
         for name in ("labels", "sources"):
-            ds = h5[name]
-            if ds.shape != (n,) or ds.dtype.kind not in "iu":
-                raise SiamError(f"/{name} must be int [{n}], found {ds.dtype} {ds.shape}",
-                                self.path)
-        if "excluded" in h5 and h5["excluded"].shape != (n,):
-            raise SiamError(f"/excluded must have shape [{n}]", self.path)
-        self.classes = _decode(h5["classes"][()])
-        self.source_names = _decode(h5["source_names"][()])
+            d = ds[name]
+            if d.shape != (n,) or d.dtype.kind not in "iu":
+                raise SiamError(f"/{name} must be int [{n}], found {d.dtype} {d.shape}", path)
+        excluded = dataset(h5, "excluded", path, required=False)
+        if excluded is not None and (excluded.shape != (n,) or excluded.dtype.kind not in "biu"):
+            raise SiamError(f"/excluded must hold one 0/1 flag per image [{n}], found "
+                            f"{excluded.dtype} {excluded.shape}", path)
+        for name in ("classes", "source_names"):
+            d = ds[name]
+            if d.ndim != 1 or d.shape[0] > MAX_CLASSES:
+                raise SiamError(f"/{name} must be a list of at most {MAX_CLASSES:,} strings, "
+                                f"found shape {d.shape}", path)
+        try:
+            self.classes = _decode(read(ds["classes"], "classes", path))
+            self.source_names = _decode(read(ds["source_names"], "source_names", path))
+        except (TypeError, ValueError, UnicodeDecodeError) as exc:
+            raise SiamError(f"/classes or /source_names are not strings ({short(exc)})",
+                            path) from None
         if len(set(self.classes)) != len(self.classes):
-            raise SiamError("/classes holds duplicate class names", self.path)
-        self.labels = h5["labels"][()].astype(np.int64)
-        self.sources = h5["sources"][()].astype(np.int64)
+            raise SiamError("/classes holds duplicate class names", path)
+        self.labels = read(ds["labels"], "labels", path).astype(np.int64)
+        self.sources = read(ds["sources"], "sources", path).astype(np.int64)
         if n and (self.labels.min() < 0 or self.labels.max() >= len(self.classes)):
             raise SiamError(
                 f"/labels out of range [0, {len(self.classes)}): "
                 f"{self.labels.min()}..{self.labels.max()}",
-                self.path,
+                path,
             )
         if n and (self.sources.min() < 0 or self.sources.max() >= len(self.source_names)):
-            raise SiamError("/sources out of range of /source_names", self.path)
+            raise SiamError("/sources out of range of /source_names", path)
+        self._images = images
 
     # -- metadata -------------------------------------------------------------------------
     def __len__(self) -> int:
-        return int(self._h5["images"].shape[0])
+        return int(self._images.shape[0])
 
     @property
     def image_size(self) -> int:
-        return int(self._h5["images"].shape[1])
+        return int(self._images.shape[1])
 
     @property
     def num_classes(self) -> int:
         return len(self.classes)
 
     @property
+    def checksummed(self) -> bool:
+        """True when /images carries HDF5's fletcher32 checksum (files written since 0.2)."""
+        try:
+            dcpl = self._images.id.get_create_plist()
+            return any(dcpl.get_filter(i)[0] == h5py.h5z.FILTER_FLETCHER32
+                       for i in range(dcpl.get_nfilters()))
+        except (OSError, ValueError):
+            return False
+
+    @property
     def excluded(self) -> np.ndarray:
-        if "excluded" in self._h5:
-            return self._h5["excluded"][()].astype(bool)
-        return np.zeros(len(self), dtype=bool)
+        """Exclusion flags; an exclusion edit cut short by a kill reads as completed."""
+        journal = read_journal(self.path, len(self))
+        if journal is not None:
+            return journal
+        ds = dataset(self._h5, "excluded", self.path, required=False)
+        if ds is None:
+            return np.zeros(len(self), dtype=bool)
+        return read(ds, "excluded", self.path).astype(bool)
 
     @property
     def attrs(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key, value in self._h5.attrs.items():
             if isinstance(value, bytes):
-                value = value.decode()
+                value = value.decode("utf-8", "replace")
             if isinstance(value, np.generic):
                 value = value.item()
             if key == "render" and isinstance(value, str):
@@ -180,17 +219,17 @@ class GlyphFile:
     # -- data -----------------------------------------------------------------------------
     def images(self, rows: np.ndarray | slice | None = None) -> np.ndarray:
         """Read only the requested rows (sorted fancy indexing, as h5py requires)."""
-        ds = self._h5["images"]
+        ds = self._images
         if rows is None:
-            return ds[()]
+            return read(ds, "images", self.path)
         if isinstance(rows, slice):
-            return ds[rows]
+            return read(ds, "images", self.path, rows)
         rows = np.asarray(rows, dtype=np.int64)
         if rows.size == 0:
             return np.zeros((0, self.image_size, self.image_size), np.uint8)
         order = np.argsort(rows)
         uniq, inverse = np.unique(rows[order], return_inverse=True)
-        block = ds[uniq]
+        block = read(ds, "images", self.path, uniq)
         out = np.empty((rows.size, *block.shape[1:]), np.uint8)
         out[order] = block[inverse]
         return out
@@ -214,10 +253,14 @@ class GlyphFile:
             wanted = [i for i, s in enumerate(self.source_names) if s in set(sources)]
             mask &= np.isin(self.sources, wanted)
         rows = np.flatnonzero(mask)
+        h = self.image_size
+        check_allocation(int(rows.size) * h * h, f"loading {rows.size:,} images of {h}×{h}",
+                         self.path)
         if rows.size == len(self):
-            images = self._h5["images"][()]
+            images = self.images()
         else:
             images = self.images(rows)
+        blank = int((~images.reshape(len(images), -1).any(axis=1)).sum()) if len(images) else 0
         return GlyphSet(
             images=torch.from_numpy(np.ascontiguousarray(images)),
             labels=torch.from_numpy(self.labels[rows]),
@@ -227,21 +270,21 @@ class GlyphFile:
             rows=rows,
             path=self.path,
             attrs=self.attrs,
+            blank=blank,
         )
 
     # -- edits (labeling workflow) --------------------------------------------------------
     def set_excluded(self, rows: np.ndarray | list[int], value: bool = True) -> None:
-        """Mark rows excluded / re-included; the file must be opened with mode ``"r+"``."""
-        if self._h5.mode != "r+":
+        """Mark rows excluded / re-included (crash-safe, serialised: see :func:`set_excluded`);
+        the file must be opened with mode ``"r+"``."""
+        if self.mode != "r+":
             raise SiamError("opened read-only; cannot change /excluded", self.path)
-        n = len(self)
-        if "excluded" not in self._h5:
-            self._h5.create_dataset("excluded", data=np.zeros(n, dtype=bool), chunks=True)
-        ds = self._h5["excluded"]
-        cur = ds[()]
-        cur[np.asarray(rows, dtype=np.int64)] = value
-        ds[...] = cur
-        self._h5.flush()
+        self._h5.close()
+        try:
+            set_excluded(self.path, rows, value)
+        finally:
+            self._h5 = open_h5(self.path, what="glyph .h5 file")
+            self._validate()
 
     def close(self) -> None:
         self._h5.close()
@@ -251,6 +294,141 @@ class GlyphFile:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+# -- crash-safe exclusion edits -------------------------------------------------------------------
+#
+# /excluded is a contiguous (unfiltered) array of one byte per image, so changing flags rewrites
+# only those bytes and never the file's structure. The new flags are first written, complete, to
+# a journal beside the file (atomically); then the bytes are written in place; then the journal
+# is removed. A kill before the journal exists leaves the old flags, a kill after it leaves the
+# journal, which readers take as the flags (the edit counts as done) and the next edit applies.
+# A file without such an array (older files) is converted once by copy-and-rename.
+
+_JOURNAL_FORMAT = "siam-exclude-journal/1"
+
+
+def journal_path(path: str | Path) -> Path:
+    path = Path(path)
+    return path.with_name(f".{path.name}.exclude-journal")
+
+
+def read_journal(path: str | Path, n: int) -> np.ndarray | None:
+    """The flags of an unfinished exclusion edit of this very file, or None."""
+    jp = journal_path(path)
+    try:
+        raw = jp.read_bytes()
+        st = os.stat(path)
+    except OSError:
+        return None
+    head, sep, payload = raw.partition(b"\n")
+    try:
+        meta = json.loads(head.decode("utf-8")) if sep else {}
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    if (not isinstance(meta, dict) or meta.get("format") != _JOURNAL_FORMAT
+            or meta.get("ino") != st.st_ino or meta.get("dev") != st.st_dev
+            or meta.get("n") != n or len(payload) != n
+            or meta.get("sha256") != hashlib.sha256(payload).hexdigest()):
+        return None
+    return np.frombuffer(payload, np.uint8).astype(bool)
+
+
+def _excluded_slot(path: Path) -> tuple[int, np.ndarray] | None:
+    """(byte offset, current flags) of a contiguous one-byte /excluded, or None."""
+    with h5py.File(path, "r") as h5:
+        n = h5["images"].shape[0]
+        if "excluded" not in h5:
+            return None
+        ds = h5["excluded"]
+        if (not isinstance(ds, h5py.Dataset) or ds.shape != (n,) or ds.dtype.itemsize != 1
+                or ds.chunks is not None or ds.dtype.kind not in "biu"):
+            return None
+        offset = ds.id.get_offset()
+        if offset is None and n:
+            return None
+        return int(offset or 0), ds[()].astype(bool)
+
+
+def _migrate(path: Path, flags: np.ndarray) -> None:
+    """Copy-and-rename: the same file with a contiguous /excluded holding ``flags``."""
+    from core.atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        shutil.copyfile(path, tmp)
+        shutil.copymode(path, tmp)
+        with SafeH5(tmp, "r+", path) as h5:
+            if "excluded" in h5:
+                del h5["excluded"]
+            h5.create_dataset("excluded", data=flags.astype(bool))
+
+
+def _write_flags(path: Path, offset: int, old: np.ndarray, new: np.ndarray) -> None:
+    changed = np.flatnonzero(old != new)
+    if changed.size == 0:
+        return
+    lo, hi = int(changed[0]), int(changed[-1]) + 1
+    fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+    try:
+        os.pwrite(fd, new[lo:hi].astype(np.uint8).tobytes(), offset + lo)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def set_excluded(path: str | Path, rows: np.ndarray | list[int], value: bool = True,
+                 wait: float | None = None) -> int:
+    """Mark ``rows`` of a glyph file excluded (or re-included); returns how many are excluded.
+
+    Serialised with every other editor of the file (:func:`core.locks.lock_edit`) and safe
+    against kill -9 and a full disk at any point (see the comment above).
+    """
+    from core.atomic import fsync_dir, sweep_stale, write_bytes_atomic, write_error
+    from core.locks import EDIT_WAIT_S, lock_edit
+
+    path = Path(path)
+    with GlyphFile(path) as gf:  # validates the file before anything is written
+        n = len(gf)
+    rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+    bad = rows[(rows < 0) | (rows >= n)]
+    if bad.size:
+        raise SiamError(f"rows out of range [0, {n}): {bad[:5].tolist()}", path)
+    with lock_edit(path, EDIT_WAIT_S if wait is None else wait):
+        sweep_stale(path)  # a copy left by an edit that was killed mid-way
+        try:
+            st = os.stat(path)
+            pending = read_journal(path, n)
+            slot = _excluded_slot(path)
+            if slot is None:
+                current = pending if pending is not None else _current_flags(path, n)
+                _migrate(path, current)
+                st = os.stat(path)
+                slot = _excluded_slot(path)
+                assert slot is not None
+            offset, on_disk = slot
+            if pending is not None:  # finish the edit a kill interrupted
+                _write_flags(path, offset, on_disk, pending)
+                on_disk = pending.copy()
+            journal_path(path).unlink(missing_ok=True)
+            new = on_disk.copy()
+            new[rows] = bool(value)
+            if np.array_equal(new, on_disk):
+                return int(new.sum())
+            payload = new.astype(np.uint8).tobytes()
+            head = json.dumps({"format": _JOURNAL_FORMAT, "ino": st.st_ino, "dev": st.st_dev,
+                               "n": n, "sha256": hashlib.sha256(payload).hexdigest()})
+            write_bytes_atomic(journal_path(path), head.encode("utf-8") + b"\n" + payload)
+            _write_flags(path, offset, on_disk, new)
+            journal_path(path).unlink()
+            fsync_dir(path.parent)
+        except OSError as exc:
+            raise write_error(exc, path) from None
+    return int(new.sum())
+
+
+def _current_flags(path: Path, n: int) -> np.ndarray:
+    with GlyphFile(path) as gf:
+        return gf.excluded if n else np.zeros(0, bool)
 
 
 def load_glyphs(
@@ -276,8 +454,23 @@ def read_info(path: str | Path) -> dict[str, Any]:
             "per_source": {name: int(c) for name, c in zip(gf.source_names, per_source)},
             "min_per_class": int(per_class.min()) if per_class.size else 0,
             "max_per_class": int(per_class.max()) if per_class.size else 0,
+            "checksummed": gf.checksummed,
             "attrs": gf.attrs,
         }
+
+
+def scan(path: str | Path, block: int = 4096) -> dict[str, Any]:
+    """Read every image once, in blocks: verifies the checksums (files that carry them) and
+    counts blank (all-zero) images. Raises :class:`SiamError` naming the file on corruption."""
+    with GlyphFile(path) as gf:
+        n = len(gf)
+        blank_rows: list[int] = []
+        for start in range(0, n, block):
+            imgs = gf.images(slice(start, min(n, start + block)))
+            empty = ~imgs.reshape(len(imgs), -1).any(axis=1)
+            blank_rows.extend((np.flatnonzero(empty) + start).tolist())
+        return {"blank": len(blank_rows), "blank_rows": blank_rows[:20],
+                "checksummed": gf.checksummed}
 
 
 class GlyphWriter:
@@ -313,17 +506,26 @@ class GlyphWriter:
         self._n = 0
         self._excluded: list[np.ndarray] = []
         try:
-            self._h5 = h5py.File(self._tmp, "w")
+            # Through a file object: a full disk is one line, never a crash (core/h5write.py).
+            self._safe = SafeH5(self._tmp, "w", self.path)
+        except SiamError:
+            self._ctx.__exit__(RuntimeError, RuntimeError("aborted"), None)
+            raise
+        try:
+            self._h5 = self._safe.file
             h = self.image_size
             self._images = self._h5.create_dataset(
                 "images", shape=(0, h, h), maxshape=(None, h, h), dtype=np.uint8,
                 chunks=(min(_CHUNK, max(1, 2**20 // (h * h))), h, h), compression=compression,
+                fletcher32=True,
             )
             self._labels = self._h5.create_dataset(
-                "labels", shape=(0,), maxshape=(None,), dtype=np.int32, chunks=(8192,)
+                "labels", shape=(0,), maxshape=(None,), dtype=np.int32, chunks=(8192,),
+                fletcher32=True,
             )
             self._sources = self._h5.create_dataset(
-                "sources", shape=(0,), maxshape=(None,), dtype=np.int32, chunks=(8192,)
+                "sources", shape=(0,), maxshape=(None,), dtype=np.int32, chunks=(8192,),
+                fletcher32=True,
             )
             self._h5.attrs["schema"] = SCHEMA
             self._h5.attrs["image_size"] = self.image_size
@@ -362,7 +564,9 @@ class GlyphWriter:
                 ds.resize(end, axis=0)
                 ds[self._n:end] = arr
         except OSError as exc:
+            self._safe.check()
             raise SiamError(f"write failed ({_short(exc)})", self.path) from None
+        self._safe.check()
         self._excluded.append(
             np.zeros(k, bool) if excluded is None else np.asarray(excluded, bool)
         )
@@ -381,21 +585,29 @@ class GlyphWriter:
             self._h5.create_dataset("source_names",
                                     data=np.array(self.source_names, dtype=object), dtype=_STR)
             excl = np.concatenate(self._excluded) if self._excluded else np.zeros(0, bool)
-            if excl.any():
-                self._h5.create_dataset("excluded", data=excl)
+            # Always present and contiguous (no filter): exclusion edits then rewrite these
+            # bytes in place and never the file's structure (see set_excluded).
+            self._h5.create_dataset("excluded", data=excl)
             self._h5.attrs["created"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
-            self._h5.close()
-            self._ctx.__exit__(None, None, None)
         except OSError as exc:
             self._abort()
             raise SiamError(f"write failed ({_short(exc)})", self.path) from None
+        try:
+            self._safe.close()
+        except SiamError:
+            self._abort()
+            raise
+        try:
+            self._ctx.__exit__(None, None, None)
+        except OSError as exc:
+            raise SiamError(f"write failed ({_short(exc)})", self.path) from None
+        # An exclusion journal of the file this one replaces must not apply to it.
+        journal_path(self.path).unlink(missing_ok=True)
         return self.path
 
     def _abort(self) -> None:
-        try:
-            self._h5.close()
-        except Exception:  # noqa: BLE001 - best effort while unwinding
-            pass
+        if hasattr(self, "_safe"):
+            self._safe.abort()
         try:
             self._ctx.__exit__(RuntimeError, RuntimeError("aborted"), None)
         except RuntimeError:
@@ -417,8 +629,7 @@ class GlyphWriter:
             self._abort()
 
 
-def _short(exc: BaseException) -> str:
-    return str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+_short = short
 
 
 # -- exclusions that survive re-rendering ------------------------------------------------------

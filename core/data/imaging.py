@@ -18,10 +18,19 @@ Scans, Omniglot strokes, PHD08 bitmaps and the Draw tab's canvas all pass throug
 
 from __future__ import annotations
 
+import re
+import warnings
+from pathlib import Path
+
 import numpy as np
 from PIL import Image
 
 from core.errors import SiamError
+from core.paths import require_file
+
+#: Largest image (width × height) any input may claim: a 5000×5000 scan. Headers are checked
+#: before decoding, so a 168 KB PNG that claims 12000×12000 is refused instead of taking GBs.
+MAX_IMAGE_PIXELS = 25_000_000
 
 #: Share of the ink contrast above which a pixel counts as ink for the bounding box; low enough
 #: to keep anti-aliased stroke edges, high enough to ignore faint scanner noise.
@@ -43,6 +52,49 @@ def check_mode(mode: str) -> str:
     if mode not in SIZE_MODES:
         raise SiamError(f"size mode must be one of {', '.join(SIZE_MODES)}; got {mode!r}")
     return mode
+
+
+def open_image(path: str | Path) -> Image.Image:
+    """Open an image file whose header claims at most :data:`MAX_IMAGE_PIXELS` pixels.
+
+    The returned image is not decoded yet (call ``load()``); close it (``with``). Anything but a
+    regular, readable image of a sane size raises :class:`SiamError` naming the file.
+    """
+    path = require_file(path, "image")
+    try:
+        with warnings.catch_warnings():  # the size is checked below, against our own limit
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(path)
+    except Image.DecompressionBombError as exc:
+        m = re.search(r"\((\d+) pixels\)", str(exc))
+        claim = f" ({int(m.group(1)) / 1e6:.0f} MP)" if m else ""
+        raise SiamError(f"image header claims a size{claim} far beyond the "
+                        f"{MAX_IMAGE_PIXELS / 1e6:.0f} MP limit; refused", path) from None
+    except (OSError, ValueError) as exc:
+        reason = _first_line(exc).replace(f"'{path}'", "").replace(str(path), "").strip()
+        raise SiamError(f"cannot read image: not a readable image ({reason})", path) from None
+    w, h = im.size
+    if w <= 0 or h <= 0 or w * h > MAX_IMAGE_PIXELS:
+        im.close()
+        raise SiamError(f"image is {w}×{h} pixels ({w * h / 1e6:.0f} MP), more than the "
+                        f"{MAX_IMAGE_PIXELS / 1e6:.0f} MP limit; refused", path)
+    return im
+
+
+def load_image(im: Image.Image, path: str | Path) -> None:
+    """Decode an image opened with :func:`open_image`; a truncated or corrupt file is one line."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im.load()
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError,
+            Image.DecompressionBombWarning) as exc:
+        raise SiamError(f"cannot decode image ({_first_line(exc)})", path) from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:120] if text else type(exc).__name__
 
 
 def to_unit_gray(image: np.ndarray) -> np.ndarray:

@@ -24,8 +24,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from core.data.imaging import INK_THRESHOLD, ink_map, normalize_glyph
+from core.data.imaging import INK_THRESHOLD, ink_map, load_image, normalize_glyph, open_image
 from core.errors import Cancelled, SiamError
+from core.paths import check_allocation, require_file
 
 Progress = Callable[[int, int], None]
 _WRITE_BATCH = 4096
@@ -58,10 +59,13 @@ def image_suffixes() -> set[str]:
 
 
 def read_image(path: Path) -> np.ndarray:
-    """Any PIL-readable image as a 2-D grey or H×W×4 array; unreadable → SiamError naming it."""
-    try:
-        with Image.open(path) as im:
-            im.load()
+    """Any PIL-readable image as a 2-D grey or H×W×4 array; unreadable → SiamError naming it.
+
+    The header is checked against :data:`core.data.imaging.MAX_IMAGE_PIXELS` before decoding.
+    """
+    with open_image(path) as im:
+        load_image(im, path)
+        try:
             if im.mode in ("P", "PA", "LA") or (im.mode == "RGB" and "transparency" in im.info):
                 im = im.convert("RGBA")
             elif im.mode == "1":
@@ -69,8 +73,8 @@ def read_image(path: Path) -> np.ndarray:
             elif im.mode not in ("L", "I", "I;16", "F", "RGB", "RGBA"):
                 im = im.convert("RGB")
             return np.asarray(im)
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise SiamError(f"cannot read image ({exc})", path) from None
+        except (OSError, ValueError) as exc:
+            raise SiamError(f"cannot read image ({exc})", path) from None
 
 
 def _listdir(folder: Path) -> list[Path]:
@@ -356,7 +360,9 @@ def parse_phd08_file(path: Path) -> list[tuple[str, np.ndarray]]:
     blank line (the last sample may end the file without it). Anything else raises
     :class:`SiamError` naming the file, the line number and the sample.
     """
+    require_file(path, "PHD08 file")
     try:
+        check_allocation(8 * path.stat().st_size, "parsing this PHD08 file", path)
         data = path.read_bytes()
     except OSError as exc:
         raise SiamError(f"cannot read ({exc.strerror or exc})", path) from None

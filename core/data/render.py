@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from core.atomic import sweep_stale
 from core.data.distort import DistortSpec, apply_distortions, parse_distort_spec
 from core.data.fonts import FontFace, open_ft_face
 from core.errors import Cancelled, SiamError
@@ -456,6 +457,8 @@ def _wait(future: Any, cancel: threading.Event | None) -> Any:
         except FuturesTimeout:
             continue
         except BrokenProcessPool:
+            if cancel is not None and cancel.is_set():  # SIGTERM to the whole process group
+                raise Cancelled() from None
             raise SiamError("a worker process died (a damaged font, or out of memory?); "
                             "retry with --workers 1 to see the failing file") from None
 
@@ -489,13 +492,14 @@ def ordered_parallel(
             yield task, func(task)
         return
     pool = ProcessPoolExecutor(min(workers, len(tasks)), mp_context=mp.get_context("spawn"),
-                               initializer=_init_process, initargs=(initializer, initargs))
+                               initializer=_init_process,
+                               initargs=(os.getpid(), initializer, initargs))
     finished = False
     try:
         pending: deque[tuple[Any, Any]] = deque()
         it = iter(tasks)
         for task in it:
-            pending.append((task, pool.submit(func, task)))
+            pending.append((task, _submit(pool, func, task, cancel)))
             if len(pending) >= 3 * workers:
                 break
         while pending:
@@ -503,7 +507,7 @@ def ordered_parallel(
             out = _wait(fut, cancel)
             nxt = next(it, _END)
             if nxt is not _END:
-                pending.append((nxt, pool.submit(func, nxt)))
+                pending.append((nxt, _submit(pool, func, nxt, cancel)))
             yield task, out
         finished = True
     finally:
@@ -513,13 +517,48 @@ def ordered_parallel(
 _END = object()
 
 
-def _init_process(initializer: Callable[..., None] | None, initargs: tuple[Any, ...]) -> None:
+def _submit(pool: ProcessPoolExecutor, func: Callable[[Any], Any], task: Any,
+            cancel: threading.Event | None) -> Any:
+    """``pool.submit`` with SIGINT blocked: a worker process it starts inherits the blocked
+    signal, so a Ctrl-C sent to the whole process group while that worker is still starting
+    Python (before :func:`_init_process` ignores SIGINT) cannot kill it. The parent's own
+    Ctrl-C is only held back for these few microseconds, not lost."""
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        return pool.submit(func, task)
+    except BrokenProcessPool:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled() from None
+        raise SiamError("a worker process died (a damaged font, or out of memory?); "
+                        "retry with --workers 1 to see the failing file") from None
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
+def _init_process(parent: int, initializer: Callable[..., None] | None,
+                  initargs: tuple[Any, ...]) -> None:
     """Worker start-up: Ctrl-C is the parent's business. A worker interrupted mid-task would
     die holding the pool's queue locks or half-way through sending its result; with SIGINT
-    ignored here the parent alone handles it and shuts the pool down cleanly."""
+    ignored here the parent alone handles it and shuts the pool down cleanly.
+
+    A parent killed outright (kill -9, OOM) cannot shut the pool down, and the workers, blocked
+    on a queue they hold both ends of, would wait forever: each worker watches its parent and
+    exits when it is gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked by _submit
+    if os.getppid() != parent:  # the parent died while this worker was starting
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True,
+                     name="siam-parent-watch").start()
     if initializer is not None:
         initializer(*initargs)
+
+
+def _watch_parent(parent: int, interval: float = 0.25) -> None:
+    while True:
+        time.sleep(interval)
+        if os.getppid() != parent:
+            os._exit(1)
 
 
 def _run_blocks(job: _Job, workers: int, cancel: threading.Event | None
@@ -643,6 +682,8 @@ def render_dataset(
             if cancel is not None and cancel.is_set():
                 raise Cancelled()
         flush(writer)
+        if cancel is not None and cancel.is_set():  # last chance before the rename
+            raise Cancelled()
         if len(writer) == 0:
             raise SiamError(f"none of the {len(faces)} font face(s) has a glyph of the "
                             f"{len(classes)}-class alphabet ({', '.join(names[:3])}"
@@ -687,6 +728,7 @@ def render_splits(
     """
     from core.data.alphabets import resolve_alphabet
     from core.data.fonts import discover_fonts, resolve_font_roles
+    from core.data.glyphs import journal_path
 
     data = project.config.data
     alphabet = resolve_alphabet(data.alphabet, base=project.root)
@@ -694,7 +736,7 @@ def render_splits(
     extra = [project.resolve(d) for d in data.font_dirs]
     faces = discover_fonts(extra=extra)
     roles = resolve_font_roles(data, faces, alphabet.classes)
-    paths = project.dataset_paths()
+    paths = project.output_dataset_paths()  # only inside the project folder
     if len({p.resolve() for p in paths.values()}) < len(paths):
         raise SiamError("data.train, data.val and data.test must be three different files",
                         project.file)
@@ -706,6 +748,7 @@ def render_splits(
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise SiamError(f"cannot create folder ({exc.strerror or exc})", path.parent) from None
+        sweep_stale(path)  # staged files of a render that was killed
     totals = {r: len(alphabet.classes) * len(roles[r]) for r in paths}
     grand = sum(totals.values())
     offset = 0
@@ -734,10 +777,13 @@ def render_splits(
         for role, path in paths.items():
             if path.exists() and not force:  # appeared while rendering: keep it
                 raise SiamError(f"{role} file already exists (use --force to replace it)", path)
+        if cancel is not None and cancel.is_set():
+            raise Cancelled()
         for role, path in paths.items():
             reports[role].kept_exclusions = _carry_exclusions(path, staged[role])
         for role, path in paths.items():
             os.replace(staged[role], path)
+            journal_path(path).unlink(missing_ok=True)  # exclusions of the replaced file
             reports[role].path = path
     finally:
         for tmp in staged.values():

@@ -64,7 +64,16 @@ def _ranks(p: np.ndarray) -> np.ndarray:
 
 
 def read_mining(path: str | Path) -> MiningHistory:
+    """The run's mining history; a damaged file is one line naming it, never a traceback."""
     path = Path(path)
+    try:
+        return _read_mining(path)
+    except (OSError, KeyError, ValueError, TypeError, IndexError) as exc:
+        first = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
+        raise SiamError(f"damaged mining history ({first})", path) from None
+
+
+def _read_mining(path: Path) -> MiningHistory:
     if not path.exists():
         raise SiamError("no mining history (the run has not finished an epoch yet)", path)
     try:

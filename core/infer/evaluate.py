@@ -23,7 +23,7 @@ from core.data.glyphs import load_glyphs
 from core.errors import Cancelled, SiamError
 from core.infer.centers import CenterIndex, embed, topk_accuracy
 from core.infer.runs import read_evaluations, save_evaluation  # noqa: F401 - kept with runs
-from core.train.checkpoint import load_checkpoint
+from core.train.checkpoint import check_model_fields, load_checkpoint
 from core.train.models import build_model, resolve_device
 from core.train.project import is_run_dir
 
@@ -106,6 +106,7 @@ def load_run(run_dir: str | Path, which: str = "best", device: str = "cpu") -> R
         path = ckpt_dir / "last.pt"
     dev = resolve_device(device)
     state = load_checkpoint(path, map_location=dev)
+    check_model_fields(state, path)  # sizes, shapes, finiteness: before building anything
     try:
         model = build_model(state["backbone"], int(state["embedding_dim"])).to(dev)
         model.load_state_dict(state["model"])
@@ -116,7 +117,8 @@ def load_run(run_dir: str | Path, which: str = "best", device: str = "cpu") -> R
     if centers.shape[0] != len(classes):
         raise SiamError("checkpoint centers and classes disagree", path)
     model.eval()
-    meta = {"checkpoint": str(path), "epoch": int(state["epoch"]),
+    epoch = state.get("epoch", 0)
+    meta = {"checkpoint": str(path), "epoch": epoch if isinstance(epoch, int) else 0,
             "backbone": state["backbone"], "best": state.get("best")}
     preprocess = {"image_size": int(state["image_size"]), **run_preprocess(run_dir, state)}
     run = RunModel(run_dir=run_dir, model=model, centers=centers, classes=classes,
@@ -192,6 +194,9 @@ def evaluate(run: RunModel, data_path: str | Path, k: int = 5,
     labels = known.labels
     dist, idx = classify_batched(run, known.images, k=min(max(k, 5), len(run.classes)),
                                  progress=progress, cancel=cancel)
+    if dist.numel() and not bool(torch.isfinite(dist).all()):
+        raise SiamError("the network gives non-finite distances on this data (a damaged "
+                        "checkpoint?)", run.meta.get("checkpoint", run.run_dir))
     top1, top5 = topk_accuracy(idx, labels)
     result: dict[str, Any] = {"top1": top1, "top5": top5, "n": int(labels.shape[0]),
                               "unknown_classes": n_unknown, "data": str(data_path),

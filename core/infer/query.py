@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from core.data.imaging import normalize_glyph
+from core.data.imaging import load_image, normalize_glyph, open_image
 from core.errors import SiamError
 from core.infer.evaluate import RunModel
 from core.train.perf import intra_op_threads
@@ -32,20 +32,24 @@ class Match:
 
 
 def read_image(path: str | Path) -> np.ndarray:
-    """Grayscale float array of an image file; transparency is composited over white."""
+    """Grayscale float array of an image file; transparency is composited over white.
+
+    Only regular files whose header claims at most
+    :data:`core.data.imaging.MAX_IMAGE_PIXELS` pixels are decoded.
+    """
     path = Path(path)
     if not path.exists():
         raise SiamError("image not found", path)
-    try:
-        with Image.open(path) as im:
-            im.load()
+    with open_image(path) as im:
+        load_image(im, path)
+        try:
             if im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info:
                 im = im.convert("RGBA")
                 bg = Image.new("RGBA", im.size, (255, 255, 255, 255))
                 im = Image.alpha_composite(bg, im)
             return np.asarray(im.convert("L"), dtype=np.float32)
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise SiamError(f"not a readable image ({type(exc).__name__})", path) from None
+        except (UnidentifiedImageError, OSError, ValueError) as exc:
+            raise SiamError(f"not a readable image ({type(exc).__name__})", path) from None
 
 
 def prepare(image: np.ndarray | str | Path, size: int, name: str = "image", margin: int = 2,
@@ -86,6 +90,9 @@ def query(run: RunModel, images: list[np.ndarray | str | Path], k: int = 5) -> l
     # is worth the threads.
     with intra_op_threads(1 if len(images) < QUERY_THREADED_BATCH else torch.get_num_threads()):
         dist, idx = run.classify(torch.from_numpy(batch), k=k)
+    if not bool(torch.isfinite(dist).all()):
+        raise SiamError("the network gives non-finite distances (a damaged checkpoint?)",
+                        run.meta.get("checkpoint", run.run_dir))
     out = []
     for d_row, i_row in zip(dist.numpy(), idx.numpy()):
         conf = _confidence(d_row)

@@ -19,14 +19,10 @@ from typing import Any
 
 from core.atomic import write_text_atomic
 from core.errors import SiamError
-from core.train.project import Project, RunInfo, is_run_dir, read_run_info
+from core.train.project import Project, RunInfo, is_run_dir
 
 NOTES = "notes.md"
 EVALUATIONS = "evaluations.json"
-ACTIVE = ("running", "paused", "starting")
-#: A running/paused status newer than this counts as a live run (the trainer rewrites it at
-#: every epoch end, pause and resume).
-ACTIVE_WINDOW_S = 3600.0
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,119}$")
 
 
@@ -38,15 +34,11 @@ def check_run(run_dir: Path) -> Path:
 
 
 def is_active(run_dir: Path) -> bool:
-    """True when the run's status says it is training now (recently written)."""
-    info = read_run_info(Path(run_dir))
-    if info.status not in ACTIVE:
-        return False
-    try:
-        age = time.time() - (Path(run_dir) / "status.json").stat().st_mtime
-    except OSError:
-        return False
-    return age < ACTIVE_WINDOW_S
+    """True while a trainer holds the run folder's lock: a status file alone can outlive a
+    killed trainer, the lock cannot."""
+    from core.locks import holder, run_lock_path
+
+    return holder(run_lock_path(Path(run_dir))) is not None
 
 
 def delete_run(run_dir: Path, force: bool = False) -> None:

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import math
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,10 +13,13 @@ from typing import Any
 
 from core.atomic import write_text_atomic
 from core.errors import SiamError
+from core.paths import check_inside, require_file
 from core.train.config import Config
 from core.train.plugins import load_entry_points, load_project_plugins
+from core.train.runfiles import effective_status
 
 PROJECT_FILE = "project.toml"
+_MAX_TOML_BYTES = 1 << 20
 
 
 @dataclass
@@ -24,7 +28,7 @@ class RunInfo:
 
     path: Path
     id: str
-    status: str  # running | finished | stopped | failed | unknown
+    status: str  # starting | running | paused | finished | stopped | failed | interrupted | unknown
     epoch: int
     epochs: int
     best_top1: float | None
@@ -57,6 +61,18 @@ class Project:
         return {"train": self.resolve(d.train), "val": self.resolve(d.val),
                 "test": self.resolve(d.test)}
 
+    def output_path(self, key: str) -> Path:
+        """The file ``data.<key>`` names, if the tool may write it: inside the project folder.
+
+        Files outside the project may be read (shared data), never created or replaced.
+        """
+        path = self.resolve(getattr(self.config.data, key))
+        return check_inside(path, self.root, f"data.{key}")
+
+    def output_dataset_paths(self) -> dict[str, Path]:
+        """:meth:`dataset_paths`, each checked by :meth:`output_path` (for rendering)."""
+        return {role: self.output_path(role) for role in ("train", "val", "test")}
+
     def save(self) -> None:
         write_text_atomic(self.file, self.config.to_toml())
 
@@ -73,6 +89,10 @@ def load_project(path: str | Path) -> Project:
     file = path if path.name == PROJECT_FILE or path.suffix == ".toml" else path / PROJECT_FILE
     if not file.exists():
         raise SiamError(f"not a project (no {PROJECT_FILE} found)", path)
+    require_file(file, "project file")  # a FIFO would block the read forever
+    if file.stat().st_size > _MAX_TOML_BYTES:
+        raise SiamError(f"is {file.stat().st_size:,} bytes; a project file is at most "
+                        f"{_MAX_TOML_BYTES:,}", file)
     try:
         raw = tomllib.loads(file.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -91,7 +111,36 @@ def load_project(path: str | Path) -> Project:
         config = Config(raw)
     except SiamError as exc:
         raise SiamError(str(exc), file) from None
-    return Project(root=file.parent.resolve(), config=config)
+    project = Project(root=file.parent.resolve(), config=config)
+    if file.name == PROJECT_FILE:  # a run's config.toml is checked by the run that reads it
+        check_data_settings(project, file)
+    return project
+
+
+def check_data_settings(project: Project, file: Path) -> None:
+    """Settings that only fail at render or training time, checked when the project opens:
+    the alphabet must resolve, the images must fit the network, the test distortion must parse.
+    """
+    from core.data.alphabets import resolve_alphabet
+    from core.data.distort import parse_distort_spec
+    from core.train.models import INPUT_SIZES
+
+    d, m = project.config.data, project.config.model
+    try:
+        resolve_alphabet(d.alphabet, base=project.root)
+    except SiamError as exc:
+        raise SiamError(f"data.alphabet: {exc}", file) from None
+    want = INPUT_SIZES.get(m.backbone)
+    if want is not None and d.image_size != want:
+        raise SiamError(f"data.image_size is {d.image_size} but model.backbone {m.backbone} "
+                        f"takes {want}×{want} images; set data.image_size = {want}", file)
+    if 2 * d.margin >= d.image_size - 1:
+        raise SiamError(f"data.margin {d.margin} leaves no room in a {d.image_size}-pixel "
+                        "image", file)
+    try:
+        parse_distort_spec(d.test_distort)
+    except SiamError as exc:
+        raise SiamError(f"data.test_distort: {exc}", file) from None
 
 
 def _plugin_base(file: Path) -> Path:
@@ -123,17 +172,26 @@ def is_run_dir(path: Path) -> bool:
 
 
 def read_run_info(path: Path) -> RunInfo:
+    """The run's ``status.json``; a live status without a live trainer reads "interrupted"."""
     status: dict[str, Any] = {}
     try:
         status = json.loads((path / "status.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
         pass
+    if not isinstance(status, dict):
+        status = {}
+    state, message = effective_status(path, str(status.get("status", "unknown")))
+    best = status.get("best_top1")
     return RunInfo(
         path=path,
         id=path.name,
-        status=str(status.get("status", "unknown")),
-        epoch=int(status.get("epoch", 0)),
-        epochs=int(status.get("epochs", 0)),
-        best_top1=status.get("best_top1"),
-        message=str(status.get("message", "")),
+        status=state,
+        epoch=_int(status.get("epoch")),
+        epochs=_int(status.get("epochs")),
+        best_top1=float(best) if isinstance(best, (int, float)) else None,
+        message=message or str(status.get("message", "")),
     )
+
+
+def _int(value: Any) -> int:
+    return int(value) if isinstance(value, (int, float)) and math.isfinite(value) else 0

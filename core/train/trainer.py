@@ -8,6 +8,7 @@ so the GUI never has to queue anything into the busy training thread.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
@@ -32,7 +33,7 @@ from core.infer.centers import (
 )
 from core.infer.evaluate import per_class_accuracy
 from core.train.augment import Augmenter
-from core.train.checkpoint import load_checkpoint, save_checkpoint
+from core.train.checkpoint import check_resume, load_checkpoint, save_checkpoint
 from core.train.config import Config
 from core.train.events import (
     EpochFinished,
@@ -44,13 +45,21 @@ from core.train.events import (
     RunStopped,
     TrainerEvent,
 )
+from core.train.guard import DivergenceGuard, check_step_memory
 from core.train.losses import loss_class
 from core.train.losses.spaces import to_space
 from core.train.miners.sampler import make_sampler
 from core.train.models import INPUT_SIZES, build_model, device_label, resolve_device
 from core.train.perf import release_memory, set_threads, tune_allocator
 from core.train.project import Project, is_run_dir
-from core.train.runfiles import MetricsLog, MiningLog, save_centers, trim_metrics, write_status
+from core.train.runfiles import (
+    MetricsLog,
+    MiningLog,
+    claim_run_folder,
+    save_centers,
+    trim_metrics,
+    write_status,
+)
 from core.train.schedule import lr_at
 from core.train.step import PKLayout, StepLoss, pk_step, triplet_step
 
@@ -143,28 +152,39 @@ class Trainer:
         # The flag is per thread, so it is set on whichever thread runs the loop.
         torch.set_flush_denormal(True)
         tune_allocator()
+        try:  # hold the run folder: a second trainer of this run is refused, naming our PID
+            lock = claim_run_folder(self.run_dir, self.resuming, self.config.train.epochs)
+        except SiamError as exc:
+            self.state = "failed"
+            event = RunFailed(run_dir=self.run_dir, message=str(exc))
+            self._emit(event)
+            return event
         self.state = "running"
         try:
             self._setup()
             event = self._loop()
         except SiamError as exc:
             event = self._fail(str(exc))
+        except OSError as exc:  # e.g. a full disk in a write not wrapped in SiamError
+            event = self._fail(f"cannot write the run's files ({exc.strerror or exc})")
         except Exception as exc:
             self._fail(f"internal error: {type(exc).__name__}: {exc}")
             raise
         finally:
             if hasattr(self, "_metrics"):
                 self._metrics.close()
+            lock.release()
         return event
 
     def _fail(self, message: str) -> RunFailed:
         self.state = "failed"
         if self.run_dir.exists() and (self.run_dir / "config.toml").exists():
-            write_status(self.run_dir, status="failed", epoch=getattr(self, "epoch", 0),
-                         epochs=self.config.train.epochs, best_top1=getattr(self, "best", None),
-                         message=message)
-            if hasattr(self, "_metrics"):
-                self._metrics.write("failed", message=message)
+            with contextlib.suppress(SiamError, OSError):  # e.g. the disk is still full
+                write_status(self.run_dir, status="failed", epoch=getattr(self, "epoch", 0),
+                             epochs=self.config.train.epochs,
+                             best_top1=getattr(self, "best", None), message=message)
+                if hasattr(self, "_metrics"):
+                    self._metrics.write("failed", message=message)
         event = RunFailed(run_dir=self.run_dir, message=message)
         self._emit(event)
         return event
@@ -345,9 +365,8 @@ class Trainer:
         }
 
     def _restore(self, state: dict[str, Any]) -> None:
-        if list(state["classes"]) != list(self.classes):
-            raise SiamError("the training data's classes changed since this run started; "
-                            "start a new run", self.run_dir)
+        check_resume(state, self.config.model.backbone, self.config.model.embedding_dim,
+                     self.classes, self.run_dir / "checkpoints" / "last.pt")
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.sampler.load_state_dict(state["sampler"])
@@ -475,6 +494,10 @@ class Trainer:
     def _loop(self) -> TrainerEvent:
         cfg = self.config.train
         train = self.train_set
+        self._guard = DivergenceGuard()  # stops a run whose loss or weights explode
+        step_images = (cfg.classes_per_batch * cfg.samples_per_class if cfg.batch_mode == "pk"
+                       else 3 * cfg.triplets * self.sampler.batch.oversample())
+        check_step_memory(self.model, train.image_size, step_images, self.device)
         write_status(self.run_dir, status="running", epoch=self.epoch, epochs=cfg.epochs,
                      best_top1=self.best)
         self._metrics.write("start", device=str(self.device), resumed=self.resuming,
@@ -499,6 +522,8 @@ class Trainer:
                                  epochs=cfg.epochs, best_top1=self.best)
                     self._running.wait()
                     self.state = "running"
+                    write_status(self.run_dir, status="running", epoch=self.epoch,
+                                 epochs=cfg.epochs, best_top1=self.best)
                 if self._stop.is_set():
                     return self._stopped()
                 t0 = time.perf_counter()
@@ -509,6 +534,11 @@ class Trainer:
                            f"{self.iteration + 1}; the last good checkpoint is kept — lower "
                            "train.lr or check the data")
                     return self._fail(msg)
+                problem = self._guard.check(loss, self.model)
+                if problem:
+                    return self._fail(f"{problem} at epoch {self.epoch + 1}, iteration "
+                                      f"{self.iteration + 1}; the last good checkpoint is kept "
+                                      "— lower train.lr or check the data")
                 dt = time.perf_counter() - t0
                 active += dt
                 inst = n_images / max(dt, 1e-9)

@@ -116,4 +116,4 @@ def make_window(qtbot, recorder):
             w.data_tab.shutdown(10_000)
         except RuntimeError:  # already deleted by a test that closed it
             pass
-    qtbot.waitUntil(lambda: not live_threads(), timeout=30_000)
+    qtbot.waitUntil(lambda: not live_threads(), timeout=60_000)

@@ -99,7 +99,7 @@ def test_render_from_the_data_tab_then_browse_and_exclude(make_window, qtbot, re
     assert info["test"].startswith("20 samples")  # one face × 10 classes × 2 variants
 
     b = tab.browser
-    qtbot.waitUntil(lambda: b.model.page is not None and not b.busy(), timeout=20_000)
+    qtbot.waitUntil(lambda: b.model.page is not None and not b.busy(), timeout=60_000)
     assert b.model.rowCount() == 10 and b.model.columnCount() == 2
     idx = b.model.index(3, 1)
     row = b.model.file_row(idx)
@@ -141,10 +141,10 @@ def test_render_cancel_leaves_no_file(make_window, qtbot, recorder, project_dir,
     w = make_window(project_dir)
     tab = w.data_tab
     assert tab.render()
-    qtbot.waitUntil(lambda: "glyphs/s" in tab.render_info.text(), timeout=10_000)
+    qtbot.waitUntil(lambda: "glyphs/s" in tab.render_info.text(), timeout=60_000)
     assert tab.cancel_btn.isEnabled()
     tab.cancel_btn.click()
-    wait_idle(qtbot, w, timeout=10_000)
+    wait_idle(qtbot, w, timeout=60_000)
     assert "Cancelled" in tab.render_info.text()
     assert not recorder.errors()
     assert not (project_dir / "data" / "train.h5").exists()

@@ -32,12 +32,12 @@ def _open(qtbot, root: Path, wait_model: bool = True) -> tuple[ProjectDocument, 
     tab.resize(1080, 760)
     tab.show()
     if wait_model:
-        qtbot.waitUntil(lambda: tab.run_model is not None, timeout=30_000)
+        qtbot.waitUntil(lambda: tab.run_model is not None, timeout=60_000)
     return doc, tab
 
 
 def _idle(qtbot, tab: DrawTab) -> None:
-    qtbot.waitUntil(lambda: not tab.busy() and not live_threads(), timeout=30_000)
+    qtbot.waitUntil(lambda: not tab.busy() and not live_threads(), timeout=60_000)
 
 
 def _canvas_points(x0: float, y0: float, x1: float, y1: float, steps: int = 8) -> list[QPoint]:
@@ -79,7 +79,7 @@ def test_traced_glyph_recognised_labelled_and_reopened(qtbot, tmp_path, recorder
     target = 3  # class "D"
     trace_class(tab.canvas, target)
     assert len(tab.canvas.ops) == 3 and not tab.canvas.is_empty()
-    qtbot.waitUntil(lambda: len(tab.matches) == 5 and tab.prepared is not None, timeout=20_000)
+    qtbot.waitUntil(lambda: len(tab.matches) == 5 and tab.prepared is not None, timeout=60_000)
     _idle(qtbot, tab)
     # The preview is exactly what the network sees.
     np.testing.assert_array_equal(tab.prepared, prepare(tab.canvas.image(), 37))
@@ -90,7 +90,7 @@ def test_traced_glyph_recognised_labelled_and_reopened(qtbot, tmp_path, recorder
     assert tab.label() == top5[0]  # the top class is proposed
 
     tab.k_spin.setValue(8)
-    qtbot.waitUntil(lambda: len(tab.matches) == 8, timeout=20_000)
+    qtbot.waitUntil(lambda: len(tab.matches) == 8, timeout=60_000)
     _idle(qtbot, tab)
 
     # Pick "D" among the results (it may not be first), then save.
@@ -115,7 +115,7 @@ def test_traced_glyph_recognised_labelled_and_reopened(qtbot, tmp_path, recorder
     _idle(qtbot, tab)
 
     # Canvas editing: undo / redo / clear (clear is undoable).
-    qtbot.waitUntil(lambda: tab.run_model is not None, timeout=30_000)
+    qtbot.waitUntil(lambda: tab.run_model is not None, timeout=60_000)
     draw_class(tab.canvas, 0)
     assert tab.undo_btn.isEnabled() and not tab.redo_btn.isEnabled()
     tab.undo_btn.click()
@@ -135,7 +135,7 @@ def test_review_relabel_delete_evaluate_and_include(qtbot, tmp_path, recorder):
     doc, tab = _open(qtbot, root)
     for label, text in ((3, "D"), (4, "E")):
         draw_class(tab.canvas, label)
-        qtbot.waitUntil(lambda: bool(tab.matches), timeout=20_000)
+        qtbot.waitUntil(lambda: bool(tab.matches), timeout=60_000)
         tab.set_label(text)
         assert tab.save_drawing()
     assert [d.label for d in tab.store.drawings] == ["D", "E"]
@@ -149,7 +149,7 @@ def test_review_relabel_delete_evaluate_and_include(qtbot, tmp_path, recorder):
 
     # Evaluate: accuracy over the drawings and the misrecognised one (drawn D, labelled F).
     tab.eval_btn.click()
-    qtbot.waitUntil(lambda: "top-1" in tab.eval_label.text(), timeout=30_000)
+    qtbot.waitUntil(lambda: "top-1" in tab.eval_label.text(), timeout=60_000)
     assert "of 2 drawing(s)" in tab.eval_label.text()
     missed = [tab.missed_list.item(i).text() for i in range(tab.missed_list.count())]
     assert any("drawn “F”" in m for m in missed), missed
@@ -181,14 +181,14 @@ def test_bad_checkpoint_and_files_edited_outside(qtbot, tmp_path, recorder):
         del h5["originals"]
 
     doc, tab = _open(qtbot, root, wait_model=False)
-    qtbot.waitUntil(lambda: tab.model_status.property("role") == "error", timeout=30_000)
+    qtbot.waitUntil(lambda: tab.model_status.property("role") == "error", timeout=60_000)
     assert "Cannot load run-ap-ac" in tab.model_status.text() and tab.run_model is None
     assert "best.pt" in tab.model_status.toolTip()  # the SiamError names the file
     assert "no /originals" in tab.store_message.text()  # DrawnStore.warning, shown
     assert tab.drawings_list.count() == 1  # nothing lost
     # Drawing still shows what the network would see, without a model.
     draw_class(tab.canvas, 1)
-    qtbot.waitUntil(lambda: tab.prepared is not None, timeout=20_000)
+    qtbot.waitUntil(lambda: tab.prepared is not None, timeout=60_000)
     assert tab.matches == [] and "No model" in tab.results_message.text()
     _idle(qtbot, tab)
 

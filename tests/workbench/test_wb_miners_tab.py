@@ -49,7 +49,7 @@ def _open(qtbot, root: Path | None) -> tuple[ProjectDocument, MinersTab]:
 
 
 def _idle(qtbot) -> None:
-    qtbot.waitUntil(lambda: not live_threads(), timeout=30_000)
+    qtbot.waitUntil(lambda: not live_threads(), timeout=60_000)
 
 
 def _write_project(root: Path, alphabet: str = "latin") -> Path:
@@ -64,7 +64,7 @@ def test_live_training_events_and_finished_run(qtbot):
     doc, tab = _open(qtbot, tr.root)
     # A finished run opens by default, read back from its mining.h5.
     qtbot.waitUntil(lambda: tab.history is not None and tab.source == str(tr.run_dir),
-                    timeout=20_000)
+                    timeout=60_000)
     from_file = tab.history
     assert from_file.positive == "auto-probabilistic" and from_file.negative == "auto-clustering"
     assert from_file.num_epochs == 3 and not from_file.missing
@@ -79,10 +79,10 @@ def test_live_training_events_and_finished_run(qtbot):
     runner.start()
     qtbot.waitUntil(lambda: tab.source == LIVE and tab.history is not None
                     and tab.history.num_epochs == 3 and tab.live.finished == "finished",
-                    timeout=30_000)
-    qtbot.waitUntil(lambda: not runner.is_running(), timeout=10_000)
-    qtbot.waitUntil(lambda: len(tab.live.edges) == 3, timeout=10_000)
-    qtbot.wait(250)  # the last throttled flush
+                    timeout=60_000)
+    qtbot.waitUntil(lambda: not runner.is_running(), timeout=60_000)
+    qtbot.waitUntil(lambda: len(tab.live.edges) == 3, timeout=60_000)
+    qtbot.waitUntil(lambda: not tab._timer.isActive(), timeout=60_000)  # last throttled flush
     live = tab.history
     # Throttled: events are only stored; the 100 ms timer redraws (≤ 10 Hz), not every event.
     span = redraw_times[-1] - redraw_times[0] if redraw_times else 0.0
@@ -115,7 +115,7 @@ def test_live_training_events_and_finished_run(qtbot):
     hx, hy = tab.history_curve.getData()
     assert len(hx) == 3
     # Nearest classes (by centers.npy) and training samples arrive from a worker.
-    qtbot.waitUntil(lambda: len(tab.neighbors.entries) == 6, timeout=20_000)
+    qtbot.waitUntil(lambda: len(tab.neighbors.entries) == 6, timeout=60_000)
     assert tab.neighbors.entries[0][1] == "C"
     assert all(d > 0 for _i, _t, d in tab.neighbors.entries[1:])
     assert all(lab.pixmap() is not None and not lab.pixmap().isNull()
@@ -128,7 +128,7 @@ def test_live_training_events_and_finished_run(qtbot):
     clusters = live.clusters[-1]
     assert (clusters >= 0).sum() >= 2
     # Nodes are placed by a PCA of the centers, computed on a worker when the view shows.
-    qtbot.waitUntil(lambda: tab.graph.stack.currentWidget() is tab.graph.plot, timeout=20_000)
+    qtbot.waitUntil(lambda: tab.graph.stack.currentWidget() is tab.graph.plot, timeout=60_000)
     assert len(tab.graph.nodes.data) == 12
     ex, _ = tab.graph.edges_item.getData()
     assert ex is not None and len(ex) == 2 * len(live.edges[2])
@@ -152,7 +152,7 @@ def test_random_miners_say_uniform(qtbot, tmp_path):
     write_synthetic_run(root / "runs" / "rnd", [chr(65 + i) for i in range(20)], epochs=2,
                         eta=10, positive="random", negative="random")
     _doc, tab = _open(qtbot, root)
-    qtbot.waitUntil(lambda: tab.history is not None, timeout=20_000)
+    qtbot.waitUntil(lambda: tab.history is not None, timeout=60_000)
     assert tab.prob_stack.currentWidget() is tab.prob_message
     assert "uniform" in tab.prob_message.text() and "random" in tab.prob_message.text()
     assert tab.table_model.rowCount() == 20  # mean distances are still listed
@@ -182,7 +182,7 @@ def test_old_mining_file_missing_fields_and_nothing_yet(qtbot, tmp_path):
         h5.create_dataset("mean_distance", data=np.random.default_rng(0).random((2, 8)))
     tab.refresh()
     tab.show_run(run)
-    qtbot.waitUntil(lambda: tab.history is not None, timeout=20_000)
+    qtbot.waitUntil(lambda: tab.history is not None, timeout=60_000)
     assert tab.banner.isVisible()
     for name in ("/probabilities", "/edges", "centers.npy"):
         assert name in tab.banner.text()
@@ -203,7 +203,7 @@ def test_old_mining_file_missing_fields_and_nothing_yet(qtbot, tmp_path):
     (bad / "mining.h5").write_bytes(b"garbage")
     tab.refresh()
     tab.show_run(bad)
-    qtbot.waitUntil(lambda: tab.stack.currentWidget() is tab.empty, timeout=20_000)
+    qtbot.waitUntil(lambda: tab.stack.currentWidget() is tab.empty, timeout=60_000)
     assert "not a readable HDF5 file" in tab.empty.text()
     _idle(qtbot)
 
@@ -225,14 +225,14 @@ def test_11172_classes_do_not_block_the_gui(qtbot, tmp_path):
     qtbot.wait(100)
 
     doc.set_project(load_project(root))  # reads mining.h5 + centers on a worker, then draws
-    qtbot.waitUntil(lambda: tab.history is not None and tab.redraws >= 1, timeout=30_000)
+    qtbot.waitUntil(lambda: tab.history is not None and tab.redraws >= 1, timeout=60_000)
     assert len(tab.history.classes) == 11_172
     assert tab.table_model.rowCount() == 11_172
     assert len(tab.curve.xData) == 11_172  # all classes (drawn peak-downsampled)
     tab.views.setCurrentIndex(1)  # heat map of 4 × 11,172
     qtbot.wait(60)
     tab.views.setCurrentIndex(2)  # cluster graph: only clustered nodes are drawn, and it says so
-    qtbot.waitUntil(lambda: tab.graph.stack.currentWidget() is tab.graph.plot, timeout=20_000)
+    qtbot.waitUntil(lambda: tab.graph.stack.currentWidget() is tab.graph.plot, timeout=60_000)
     shown = len(tab.graph.nodes.data)
     assert 0 < shown < 11_172 and "only the" in tab.graph.note.text()
     tab.graph.select_class(int(np.flatnonzero(data["clusters"][-1] >= 0)[0]))
@@ -250,7 +250,7 @@ def test_11172_classes_do_not_block_the_gui(qtbot, tmp_path):
         tab.on_trainer_event(epoch_event(data, e, 3))
         qtbot.wait(40)
     qtbot.waitUntil(lambda: tab.source == LIVE and tab.history is not None
-                    and tab.history.num_epochs == 3, timeout=10_000)
+                    and tab.history.num_epochs == 3, timeout=60_000)
     qtbot.wait(300)
     _idle(qtbot)
     timer.stop()

@@ -37,7 +37,7 @@ def test_two_runs_overlaid_and_exported(qtbot, tmp_path):
 
     doc, tab = _open(qtbot, root)
     tab.set_checked(["run-ap-ac", "run-rnd-rnd"])
-    qtbot.waitUntil(lambda: len(tab.summaries) == 2, timeout=20_000)
+    qtbot.waitUntil(lambda: len(tab.summaries) == 2, timeout=60_000)
 
     assert tab.plotted_runs() == 2  # one loss curve per run
     acc_curves = tab.acc_plot.getPlotItem().listDataItems()
@@ -64,9 +64,9 @@ def test_two_runs_overlaid_and_exported(qtbot, tmp_path):
     # The broken run is listed and, when ticked, reported by name; the others still show.
     tab.set_checked(["run-ap-ac", "run-rnd-rnd", "run-broken"])
     qtbot.waitUntil(lambda: len(tab.summaries) == 3 or "could not read" in tab.message.text(),
-                    timeout=20_000)
+                    timeout=60_000)
     assert tab.plotted_runs() == 2 and tab.table.rowCount() >= 2
-    qtbot.waitUntil(lambda: not live_threads(), timeout=20_000)
+    qtbot.waitUntil(lambda: not live_threads(), timeout=60_000)
 
 
 def test_runs_tab_empty_states(qtbot, tmp_path):
@@ -77,4 +77,4 @@ def test_runs_tab_empty_states(qtbot, tmp_path):
     (root / "project.toml").write_text('[project]\nname = "e"\n', encoding="utf-8")
     doc.set_project(load_project(root))
     assert "No runs yet" in tab.empty.text()
-    qtbot.waitUntil(lambda: not live_threads(), timeout=20_000)
+    qtbot.waitUntil(lambda: not live_threads(), timeout=60_000)

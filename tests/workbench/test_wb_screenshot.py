@@ -27,8 +27,8 @@ def test_screenshot_mode_grabs_every_tab(tmp_path, rendered_dir):
     env.pop("SIAM_WORKBENCH_SETTINGS_DIR", None)  # the app must pick a private one itself
     proc = subprocess.run(
         [sys.executable, "-m", "workbench", "--screenshot", str(out), str(rendered_dir),
-         "--timeout", "60", "--size", "1280x720"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=150)
+         "--timeout", "300", "--size", "1280x720"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     for name in ("data", "train", "miners", "draw", "runs", "miners-why", "miners-clusters"):
         img = QImage(str(out / f"{name}-1280x720.png"))

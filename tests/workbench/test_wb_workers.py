@@ -109,7 +109,7 @@ def test_events_arrive_on_the_gui_thread_with_copied_arrays(make_window, qtbot, 
     probe = Probe()
     assert tab.start()
     tab.job.event.connect(probe.got)
-    wait_idle(qtbot, w, timeout=20_000)
+    wait_idle(qtbot, w, timeout=60_000)
     assert probe.threads and all(probe.threads)
     assert made[0].thread is not main
     assert len(tab.history) == 30 and set(tab.history.parts) == {"a", "b"}
@@ -129,7 +129,7 @@ def test_exception_in_the_worker_is_a_dialog_with_details(make_window, qtbot, re
                                                           project_dir, tmp_path):
     w, _ = _fake_tab(make_window, project_dir, tmp_path, iterations=30, fail_at=10)
     assert w.train_tab.start()
-    wait_idle(qtbot, w, timeout=20_000)
+    wait_idle(qtbot, w, timeout=60_000)
     err = recorder.errors()[-1]
     assert err.title == "Training failed" and "boom in the training loop" in err.text
     assert "ERROR" in w.train_tab.log.toPlainText()

@@ -98,9 +98,13 @@ def test_notes_rename_delete_and_best(trained, tmp_path):
     scores = [r.best_top1 for r in project.runs() if r.best_top1 is not None]
     assert best is not None and best.best_top1 == max(scores)
     # A run that is training now is refused.
+    from core.locks import FileLock, run_lock_path
+
     (renamed / "status.json").write_text(json.dumps({"status": "running"}))
-    with pytest.raises(SiamError, match="training"):
-        runs.delete_run(renamed)
+    with FileLock(run_lock_path(renamed), renamed):  # as a live trainer holds it
+        with pytest.raises(SiamError, match="training"):
+            runs.delete_run(renamed)
+    assert not runs.is_active(renamed)  # the status alone does not make it live
     runs.delete_run(renamed, force=True)
     assert not renamed.exists()
     assert not list(project.runs_dir.glob(".deleted-*"))

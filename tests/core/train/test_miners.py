@@ -380,7 +380,7 @@ def test_auto_clustering_update_at_11172_classes_stays_small():
     if out["rss_peak"] is not None:
         assert out["rss_peak"] < 200 * 2**20
     assert out["edges"] == 1000 and out["clustered"] > 0
-    assert out["seconds"] < 20.0  # ≈ 0.2 s on an idle 2-core CPU; generous for shared machines
+    # Its speed (≈ 0.2 s on an idle 2-core CPU) is measured by benchmarks/mining.py, not here.
 
 
 # ---- distance-based (Kondrashev et al., adapted) ----------------------------------------------
