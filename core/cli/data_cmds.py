@@ -299,7 +299,8 @@ def cmd_fonts(args: argparse.Namespace) -> int:
               f"{r['style'][:16]:<16} {r['group'][:20]:<20} {r['file']}#{r['index']}")
     dups = [(p, r) for r in rows for p in r["duplicates"]]
     if dups:
-        print(f"dropped {len(dups)} duplicate file(s): other formats of a face listed above")
+        print(f"dropped {len(dups)} duplicate file(s): other copies or formats of a face "
+              "listed above")
         for p, r in dups:
             print(f"  {p}  (same face as {r['id']})")
     if clones:

@@ -8,17 +8,20 @@ check marks; trained on, it teaches the network that a pencil is a ``0``. Two ch
   symbol code page (``ulCodePageRange1`` bit 31) or a pictorial PANOSE family (``bFamilyType``
   5), or a family name that says so (Dingbats, Symbol, Wingdings, Ornaments, Emoji, Icons).
 - **Ink.** A small sample of the alphabet — classes most faces cover, evenly spread — is
-  rendered with every candidate face exactly as training images are (:func:`render_glyph`, ink
-  box scaled to the canvas). Each glyph is compared with the *consensus* of the other faces for
-  the same class (their per-pixel median) and for every other sampled class, by correlation of
-  lightly blurred images. A face whose glyphs resemble the consensus of *their own* class in fewer
-  than :data:`MIN_INK_AGREEMENT` of the sampled classes is flagged. Reading a glyph by the others'
-  consensus is an easy task for any real face of the script (a brush or typewriter face still
-  scores ≥ 0.8 on this machine, see docs/DATA.md); a face drawing other symbols scores near chance.
+  rendered with every candidate face as training images are (:func:`render_glyph`), each glyph's
+  ink box stretched to the canvas. Each glyph is compared, by correlation of lightly blurred
+  images, with the *consensus* (per-pixel median) of the other faces for its own class and for
+  every other sampled class. A face whose glyphs are no more like their own class's consensus
+  than other classes' (score < :data:`MIN_INK_SCORE`; chance is ~0.5) is flagged. Every real
+  face measured scores ≥ 0.80, brush and handwriting faces included; dingbats score ~0.5.
+
+The same sample finds **clones**: faces drawing the same glyphs under unrelated names (D2Coding's
+Hangul is NanumBarunGothic's; several Un fonts share one Latin set). :func:`ink_clones` returns
+them, and :func:`core.data.fonts.design_groups` joins their families for the split.
 
 A flagged face is left out of automatic roles and reported; a face named explicitly in a role
 keeps its role with a warning (:func:`core.data.fonts.resolve_font_roles`). Rendered samples are
-cached on disk like coverage, so a second check over ~100 faces costs a few hundred ms.
+cached on disk like coverage, so a second check over ~100 faces only reads them back.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from core.data.alphabets import alphabet_hash
-from core.data.font_groups import _tokens
+from core.data.font_groups import name_tokens
 
 if TYPE_CHECKING:
     from core.data.fonts import FontFace
@@ -78,7 +81,7 @@ class FaceCheck:
 
 def symbol_reason(face: FontFace) -> str:
     """Why the font's own tables or names say it is a symbol font; ``""`` if they do not."""
-    words = {t for n in (face.family, face.full_name, *face.family_names) for t in _tokens(n)}
+    words = {t for n in (face.family, face.full_name, *face.family_names) for t in name_tokens(n)}
     hit = sorted(words & _SYMBOL_WORDS)
     reasons: list[str] = []
     try:
@@ -354,9 +357,8 @@ def analyse_faces(faces: Sequence[FontFace], coverages: np.ndarray, classes: Seq
     stays out of the ink consensus so a family of dingbats cannot outvote the letters.
     """
     faces = list(faces)
-    covering = [i for i in range(len(faces)) if coverages[i].any()]
-    symbol = {i: symbol_reason(faces[i]) for i in covering}
-    plain = [i for i in covering if not symbol[i]]
+    symbol = {i: symbol_reason(face) for i, face in enumerate(faces)}
+    plain = [i for i in range(len(faces)) if coverages[i].any() and not symbol[i]]
     sample = ink_sample([faces[i] for i in plain], coverages[plain], classes)
     ink = ink_checks(sample)
     checks: dict[FontFace, FaceCheck] = {}

@@ -58,7 +58,7 @@ _OWN_DESIGN_SUFFIXES = ("mono", "coding", "code")
 _TOKEN = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+|[^\W\d_A-Za-z]+")
 
 
-def _tokens(name: str) -> list[str]:
+def name_tokens(name: str) -> list[str]:
     """Words of a family or file name: camel case, digits and scripts split, lower case."""
     name = unicodedata.normalize("NFKC", name)
     return [t.casefold() for t in _TOKEN.findall(name)]
@@ -74,7 +74,7 @@ def family_key(name: str, *, file_stem: bool = False) -> str:
     """
     if file_stem:
         name = name.split("-", 1)[0]
-    toks = _tokens(_DERIVED.sub(" ", name))
+    toks = name_tokens(_DERIVED.sub(" ", name))
     while len(toks) > 1:
         last = toks[-1]
         if last not in _STYLE_WORDS and last not in _SHORT_WEIGHTS:

@@ -1,7 +1,7 @@
 """Honest font splits: one face is one entry, one design family serves one role.
 
-Synthetic families (renamed DejaVu copies, :func:`tests.core.conftest.make_font`) test the rule on
-every machine; the installed Korean and URW fonts test it on the real names where present.
+Synthetic families (DejaVu copies renamed and redrawn, :mod:`tests.core.data.font_synth`) test the
+rule on every machine; the installed Korean and URW fonts test it on the real names where present.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from core.data.font_groups import (
 )
 from core.data.fonts import FontFace, discover_fonts, match_faces, resolve_font_roles
 from core.errors import SiamError
-from tests.core.conftest import make_font
+from tests.core.data.font_synth import build_design_lib, make_design_font
 
 DIGITS = named_alphabet("digits").classes
 LATIN_DIGITS = named_alphabet("latin-digits").classes
@@ -82,6 +82,10 @@ def test_look_alike_families_share_a_group_and_others_do_not():
         fake("NanumGothicExtraBold.ttf", "NanumGothic", "ExtraBold",
              names=("NanumGothicExtraBold", "나눔고딕")),
         fake("NanumGothicCoding.ttf", "NanumGothicCoding"),
+        fake("DejaVuSans.ttf", "DejaVu Sans"),
+        fake("DejaVuSansCondensed-Bold.ttf", "DejaVu Sans", "Condensed Bold",
+             names=("DejaVu Sans Condensed",)),
+        fake("DejaVuSansMono.ttf", "DejaVu Sans Mono"),
         fake("NanumBarunGothic.ttf", "NanumBarunGothic"),
         fake("UnBatang.ttf", "UnBatang", names=("은 바탕",)),
         fake("UnJamoBatang.ttf", "UnJamoBatang", names=("은 자모 바탕",)),
@@ -95,8 +99,13 @@ def test_look_alike_families_share_a_group_and_others_do_not():
     square = {by[n] for n in ("NanumSquareR.ttf", "NanumSquareRoundR.ttf", "NanumSquare_acB.ttf")}
     assert square == {"NanumSquare"}
     gothic = {by[n] for n in ("NanumGothic.ttf", "NanumGothicEcoR.ttf",
-                              "NanumGothicExtraBold.ttf", "NanumGothicCoding.ttf")}
+                              "NanumGothicExtraBold.ttf")}
     assert gothic == {"NanumGothic"}
+    assert by["DejaVuSansCondensed-Bold.ttf"] == by["DejaVuSans.ttf"]
+    # a monospaced companion redraws the letters: its own family by name (the ink comparison
+    # joins it where it reuses the parent's glyphs, e.g. NanumGothicCoding's Hangul)
+    assert by["NanumGothicCoding.ttf"] != by["NanumGothic.ttf"]
+    assert by["DejaVuSansMono.ttf"] != by["DejaVuSans.ttf"]
     assert by["UnJamoBatang.ttf"] == by["UnBatang.ttf"] == "UnBatang"
     # different designs that share a word or a style class stay apart
     assert len({by[n] for n in ("NanumGothic.ttf", "NanumBarunGothic.ttf", "batang.ttf",
@@ -132,11 +141,10 @@ def test_one_face_in_three_formats_is_one_entry():
 
 
 @pytest.fixture()
-def twin_lib(tmp_path: Path, font_lib: Path) -> Path:
-    """font_lib plus a second copy of Alpha-Regular in another folder, under another format's
-    name (FreeType reads a font by content, so the copy is the same face)."""
-    lib = tmp_path / "lib"
-    shutil.copytree(font_lib, lib)
+def twin_lib(tmp_path: Path, dejavu_path: Path, dejavu_bold_path: Path) -> Path:
+    """Seven synthetic designs plus a second copy of Alpha-Regular in another folder, under
+    another format's name (FreeType reads a font by content, so the copy is the same face)."""
+    lib = build_design_lib(tmp_path / "lib", dejavu_path, dejavu_bold_path)
     (lib / "otf").mkdir()
     shutil.copy(lib / "Alpha-Regular.ttf", lib / "otf" / "Alpha-Regular-copy.otf")
     return lib
@@ -170,17 +178,20 @@ def test_the_users_copy_wins_over_an_installed_one(tmp_path: Path, dejavu_path: 
 
 @pytest.fixture(scope="module")
 def sibling_lib(tmp_path_factory, dejavu_path: Path, dejavu_bold_path: Path) -> Path:
-    """Eleven families in six design groups, one face also installed twice."""
+    """Eleven families in six design groups (each drawn in its own design), one face also
+    installed twice."""
     root = tmp_path_factory.mktemp("siblings")
-    fams = {"Alpha": ("Test Alpha", "Test AlphaRound", "Test Alpha_ac", "Test Alpha Eco"),
-            "Bravo": ("Test Bravo", "Test Jamo Bravo"),
-            "Charlie": ("Test Charlie", "Test Charlie Sans"),
-            "Delta": ("Test Delta",), "Echo": ("Test Echo",), "Foxtrot": ("Test Foxtrot",)}
-    for members in fams.values():
+    fams = {"plain": ("Test Alpha", "Test AlphaRound", "Test Alpha_ac", "Test Alpha Eco"),
+            "right": ("Test Bravo", "Test Jamo Bravo"),
+            "left": ("Test Charlie", "Test Charlie Sans"),
+            "cw": ("Test Delta",), "ccw": ("Test Echo",), "tall": ("Test Foxtrot",)}
+    for design, members in fams.items():
         for fam in members:
             stem = fam.replace("Test ", "").replace(" ", "")
-            make_font(root / f"{stem}-Regular.ttf", fam, "Regular", src=dejavu_path)
-            make_font(root / f"{stem}-Bold.ttf", fam, "Bold", src=dejavu_bold_path)
+            make_design_font(root / f"{stem}-Regular.ttf", fam, "Regular", src=dejavu_path,
+                             design=design)
+            make_design_font(root / f"{stem}-Bold.ttf", fam, "Bold", src=dejavu_bold_path,
+                             design=design)
     shutil.copy(root / "Echo-Bold.ttf", root / "Echo-Bold-again.otf")
     return root
 
