@@ -32,10 +32,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("fonts", help="list font faces and their coverage of an alphabet",
                        description="List installed font faces (fontconfig and the usual font "
                        "folders) plus any given files or folders, with the share of the "
-                       "alphabet each face can draw. Coverage is cached, so repeated calls are "
-                       "fast.")
-    p.add_argument("--alphabet", default="hangul-2350",
-                   help="named alphabet or class-list file (default hangul-2350)")
+                       "alphabet each face can draw, the design family each belongs to (a "
+                       "family serves one role only), the files dropped as other formats of a "
+                       "listed face, and the faces whose glyphs are not the characters (symbol "
+                       "fonts, ink unlike the other faces'), which automatic roles leave out. "
+                       "With --project: the alphabet, font folders and roles of that project. "
+                       "Coverage and the glyph check are cached, so repeated calls are fast.")
+    p.add_argument("--alphabet", default=None,
+                   help="named alphabet or class-list file (default: the project's, else "
+                   "hangul-2350)")
+    p.add_argument("--project", type=Path, default=None, metavar="DIR",
+                   help="show this project's font roles (and use its alphabet and font_dirs)")
     p.add_argument("--min-coverage", type=float, default=0.0, metavar="X",
                    help="only list faces covering at least this share (0–1) of the alphabet")
     p.add_argument("--fonts", nargs="+", default=[], metavar="PATH",
@@ -225,12 +232,42 @@ def cmd_alphabets(args: argparse.Namespace) -> int:
 
 def cmd_fonts(args: argparse.Namespace) -> int:
     from core.data.alphabets import resolve_alphabet
-    from core.data.fonts import coverage, discover_fonts
+    from core.data.font_groups import family_groups
+    from core.data.fonts import (
+        coverage,
+        design_groups,
+        discover_fonts,
+        font_analysis,
+        missing_script_hint,
+        resolve_font_roles,
+    )
 
     if not 0.0 <= args.min_coverage <= 1.0:
         raise SiamError(f"--min-coverage must be in [0, 1], got {args.min_coverage}")
-    alphabet = resolve_alphabet(args.alphabet, base=Path.cwd())
-    faces = discover_fonts(extra=args.fonts, system=not args.no_system)
+    project = None
+    extra = list(args.fonts)
+    if args.project is not None:
+        from core.train.project import load_project
+
+        project = load_project(args.project)
+        extra += [project.resolve(d) for d in project.config.data.font_dirs]
+    if args.alphabet:
+        alphabet = resolve_alphabet(args.alphabet, base=Path.cwd())
+    elif project is not None:
+        alphabet = resolve_alphabet(project.config.data.alphabet, base=project.root)
+    else:
+        alphabet = resolve_alphabet("hangul-2350")
+    faces = discover_fonts(extra=extra, system=not args.no_system)
+    names = family_groups(faces)
+    groups = design_groups(faces, alphabet.classes)
+    analysis = font_analysis(faces, alphabet.classes)
+    checks = analysis.checks
+    role_of: dict[Any, str] = {}
+    warnings: list[str] = []
+    if project is not None:
+        resolved = resolve_font_roles(project.config.data, faces, alphabet.classes,
+                                      warn=warnings.append)
+        role_of = {f: r for r, fs in resolved.items() for f in fs}
     rows = []
     for f in faces:
         cov = coverage(f, alphabet.classes)
@@ -239,20 +276,54 @@ def cmd_fonts(args: argparse.Namespace) -> int:
             continue
         rows.append({"id": f.id, "family": f.family, "style": f.style, "full_name": f.full_name,
                      "file": str(f.path), "index": f.index, "coverage": round(frac, 4),
-                     "covered": int(cov.sum())})
+                     "covered": int(cov.sum()), "group": groups[f],
+                     "problem": checks[f].reason, "duplicates": [str(p) for p in f.duplicates],
+                     **({"role": role_of.get(f, "")} if project is not None else {})})
+    listed = {r["id"] for r in rows}
+    clones = [{"a": a.id, "b": b.id, "similarity": round(sim, 4)}
+              for a, b, sim in analysis.clones
+              if names[a] != names[b] and a.id in listed and b.id in listed]
     if args.json:
-        print(json.dumps({"alphabet": alphabet.name, "classes": len(alphabet), "faces": rows},
+        print(json.dumps({"alphabet": alphabet.name, "classes": len(alphabet), "faces": rows,
+                          "same_glyphs": clones, "warnings": warnings},
                          ensure_ascii=False, indent=1))
         return 0
-    print(f"{len(rows)} face(s); coverage of {alphabet.name} ({len(alphabet)} classes)")
-    from core.data.fonts import missing_script_hint
-
+    n_groups = len({r["group"] for r in rows})
+    print(f"{len(rows)} face(s) in {n_groups} design famil{'y' if n_groups == 1 else 'ies'}; "
+          f"coverage of {alphabet.name} ({len(alphabet)} classes)")
     hint = missing_script_hint(alphabet.classes, sum(r["coverage"] > 0 for r in rows))
     if hint:
         print(hint, file=sys.stderr)
     for r in rows:
-        print(f"{100 * r['coverage']:6.1f}%  {r['family'][:28]:<28} {r['style'][:16]:<16} "
-              f"{r['file']}#{r['index']}")
+        mark = "!" if r["problem"] else " "
+        role = f"{r.get('role') or '-':<6}" if project is not None else ""
+        print(f"{mark}{100 * r['coverage']:6.1f}%  {role}{r['family'][:28]:<28} "
+              f"{r['style'][:16]:<16} {r['group'][:20]:<20} {r['file']}#{r['index']}")
+    dups = [(p, r) for r in rows for p in r["duplicates"]]
+    if dups:
+        print(f"dropped {len(dups)} duplicate file(s): other copies or formats of a face "
+              "listed above")
+        for p, r in dups:
+            print(f"  {p}  (same face as {r['id']})")
+    if clones:
+        joined: dict[str, set[str]] = {}
+        low: dict[str, float] = {}
+        for a, b, sim in analysis.clones:
+            if names[a] != names[b] and a.id in listed and b.id in listed:
+                joined.setdefault(groups[a], set()).update((names[a], names[b]))
+                low[groups[a]] = min(low.get(groups[a], 1.0), sim)
+        print(f"{len(joined)} famil{'y draws' if len(joined) == 1 else 'ies draw'} the same "
+              f"glyphs of {alphabet.name} under unrelated names (one family for the split):")
+        for g in sorted(joined):
+            print(f"  {g}: {', '.join(sorted(joined[g]))}  (similarity ≥ {low[g]:.3f})")
+    odd = [r for r in rows if r["problem"]]
+    if odd:
+        print(f"{len(odd)} face(s) marked ! are left out of automatic roles (their glyphs are "
+              "not the characters):")
+        for r in odd:
+            print(f"  {r['id']} ({r['full_name']}): {r['problem']}")
+    for w in warnings:
+        print(w, file=sys.stderr)
     return 0
 
 

@@ -1,7 +1,10 @@
 """Font discovery, alphabet coverage and the train / val / test font roles.
 
-Fonts are the "writers" of rendered data: a network is validated on font families it never saw
-in training, so roles are assigned per family and must be disjoint. Coverage is asked for ~100
+Fonts are the "writers" of rendered data: a network is validated on font designs it never saw
+in training, so roles are assigned per *design group* (:mod:`core.data.font_groups`: a family
+with its weight, Eco, Round, Jamo … siblings) and no group may serve two roles. A face installed
+in several formats is one face. Faces whose glyphs are not the characters (symbol fonts, odd
+ink: :mod:`core.data.font_checks`) stay out of automatic roles. Coverage is asked for ~100
 faces × 11,172 classes every time the Data tab opens, so it reads the cmap, checks mapped glyphs
 for an outline without rasterising, and caches the answer on disk per file version and alphabet.
 """
@@ -11,12 +14,13 @@ from __future__ import annotations
 import ctypes
 import fnmatch
 import hashlib
+import logging
 import os
 import shutil
 import subprocess
 import threading
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +29,12 @@ import numpy as np
 from core.data.alphabets import alphabet_hash
 from core.errors import SiamError
 
-FONT_SUFFIXES = (".ttf", ".otf", ".ttc", ".otc")
+FONT_SUFFIXES = (".ttf", ".otf", ".ttc", ".otc", ".pfb", ".pfa", ".t1")
 ROLES = ("train", "val", "test")
 SYSTEM_FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts", "~/.local/share/fonts",
                     "~/.fonts")
 _COVERAGE_VERSION = "cov1"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,11 @@ class FontFace:
     family: str
     style: str
     full_name: str
+    #: Other family names the font carries (name IDs 1 and 16, every language): grouping only.
+    family_names: tuple[str, ...] = field(default=(), compare=False)
+    postscript_name: str = field(default="", compare=False)
+    #: Files holding the same face that discovery dropped for this one (other formats).
+    duplicates: tuple[Path, ...] = field(default=(), compare=False)
 
     @property
     def id(self) -> str:
@@ -71,33 +81,38 @@ def open_ft_face(path: Path | str, index: int = 0) -> Any:
         raise SiamError(f"not a font file FreeType can read ({exc})", path) from None
 
 
-def _name_string(ft: Any, name_ids: Sequence[int]) -> str:
-    """The English (or else any Unicode) name-table entry for the first of ``name_ids`` found."""
+def _name_entries(ft: Any) -> list[tuple[int, int, str]]:
+    """Decoded name-table records ``(name_id, rank, text)``; rank 0 = English, 1 = other
+    Unicode, 2 = other Mac records. Empty for formats without a name table (Type 1)."""
     try:
         count = ft.sfnt_name_count
     except Exception:  # noqa: BLE001 - non-SFNT formats have no name table
-        return ""
-    entries: list[tuple[int, int, int, bytes]] = []
+        return []
+    out: list[tuple[int, int, str]] = []
     for k in range(count):
         try:
             n = ft.get_sfnt_name(k)
         except Exception:  # noqa: BLE001 - a broken record is simply skipped
             continue
-        entries.append((n.name_id, n.platform_id, n.language_id, n.string))
+        platform, language, raw_text = n.platform_id, n.language_id, n.string
+        if platform in (0, 3):
+            text = raw_text.decode("utf-16-be", errors="replace")
+        elif platform == 1:
+            text = raw_text.decode("mac_roman", errors="replace")
+        else:
+            continue
+        english = (platform == 3 and language == 0x409) or (platform == 1 and language == 0)
+        text = text.strip()
+        if text:
+            out.append((n.name_id, 0 if english else 1 if platform in (0, 3) else 2, text))
+    return out
+
+
+def _name_string(ft: Any, name_ids: Sequence[int]) -> str:
+    """The English (or else any Unicode) name-table entry for the first of ``name_ids`` found."""
+    entries = _name_entries(ft)
     for wanted in name_ids:
-        ranked: list[tuple[int, str]] = []
-        for name_id, platform, language, raw in entries:
-            if name_id != wanted:
-                continue
-            if platform in (0, 3):
-                text = raw.decode("utf-16-be", errors="replace")
-            elif platform == 1:
-                text = raw.decode("mac_roman", errors="replace")
-            else:
-                continue
-            english = (platform == 3 and language == 0x409) or (platform == 1 and language == 0)
-            ranked.append((0 if english else 1 if platform in (0, 3) else 2, text.strip()))
-        ranked = [r for r in ranked if r[1]]
+        ranked = [(rank, text) for nid, rank, text in entries if nid == wanted]
         if ranked:
             return min(ranked, key=lambda r: r[0])[1]
     return ""
@@ -119,8 +134,16 @@ def _faces_of_file(path: Path) -> list[FontFace]:
         ft = first if index == 0 else open_ft_face(path, index)
         family = _decode(ft.family_name) or path.stem
         style = _decode(ft.style_name) or "Regular"
+        entries = _name_entries(ft)
         full = _name_string(ft, (4,)) or f"{family} {style}"
-        out.append(FontFace(path=path, index=index, family=family, style=style, full_name=full))
+        names = tuple(dict.fromkeys(t for nid, rank, t in entries
+                                    if nid in (1, 16) and rank < 2 and t != family))
+        try:
+            ps = _decode(ft.postscript_name)
+        except Exception:  # noqa: BLE001 - a face without one is named by family and style
+            ps = ""
+        out.append(FontFace(path=path, index=index, family=family, style=style, full_name=full,
+                            family_names=names, postscript_name=ps))
     return out
 
 
@@ -157,9 +180,14 @@ def discover_fonts(extra: Iterable[str | Path] = (), system: bool = True) -> lis
     """Installed fonts (fontconfig plus the usual folders) and the user's files / folders.
 
     Every face of a collection is listed; the same file reached twice (symlinks, fontconfig and
-    a folder walk) is listed once. A file given explicitly that is not a font raises
-    :class:`SiamError` naming it; unreadable files met while walking folders are skipped.
+    a folder walk) is listed once, and so is one face installed in several files (same family,
+    style and PostScript name: ``.otf`` + ``.pfb`` + ``.t1``) — the kept face lists the others in
+    ``duplicates`` (:func:`core.data.font_groups.pick_one_per_face`: OpenType / TrueType before
+    Type 1, the user's files before installed ones). A file given explicitly that is not a font
+    raises :class:`SiamError` naming it; unreadable files met while walking folders are skipped.
     """
+    from core.data.font_groups import pick_one_per_face
+
     candidates: list[tuple[Path, bool]] = []  # (path, explicit)
     if system:
         candidates += [(p, False) for p in _fc_list_files()]
@@ -167,6 +195,7 @@ def discover_fonts(extra: Iterable[str | Path] = (), system: bool = True) -> lis
             folder = Path(d).expanduser()
             if folder.is_dir():
                 candidates += [(p, False) for p in _walk_font_files(folder)]
+    n_system = len(candidates)
     for item in extra:
         p = Path(item).expanduser()
         if p.is_dir():
@@ -177,6 +206,7 @@ def discover_fonts(extra: Iterable[str | Path] = (), system: bool = True) -> lis
             raise SiamError("font file or folder not found", p)
     faces: dict[tuple[str, int], FontFace] = {}
     done: set[str] = set()
+    users = {os.path.realpath(p) for p, _ in candidates[n_system:]}
     for path, explicit in candidates:
         real = os.path.realpath(path)
         if real in done:
@@ -190,7 +220,8 @@ def discover_fonts(extra: Iterable[str | Path] = (), system: bool = True) -> lis
             continue
         for face in found:
             faces[(real, face.index)] = face
-    return sorted(faces.values(), key=FontFace.sort_key)
+    kept = pick_one_per_face(faces.values(), preferred=[Path(u) for u in users])
+    return sorted(kept, key=FontFace.sort_key)
 
 
 # -- coverage ---------------------------------------------------------------------------------
@@ -331,7 +362,9 @@ _GLOB_CHARS = set("*?[")
 
 
 def _face_keys(face: FontFace) -> list[str]:
-    return [face.path.name, face.id, face.family, face.full_name, str(face.path)]
+    """Names a role spec may use; a dropped duplicate's file (``X.pfb``) names its kept face."""
+    return [face.path.name, face.id, face.family, face.full_name, str(face.path),
+            *(p.name for p in face.duplicates), *(str(p) for p in face.duplicates)]
 
 
 def is_glob(spec: str) -> bool:
@@ -362,52 +395,102 @@ def _spread(n: int, holdouts: Sequence[str]) -> list[str]:
     return roles
 
 
-def _family_key(face: FontFace) -> str:
-    return face.family.casefold()
-
-
-def _auto_assign(faces: list[FontFace], missing: list[str], by_family: bool,
+def _auto_assign(faces: list[FontFace], missing: list[str], group_of: dict[FontFace, str],
                  min_coverage: float, n_classes: int) -> dict[str, list[FontFace]]:
-    """Split ``faces`` (already filtered to eligible ones) over the ``missing`` roles."""
-    if by_family:
-        groups: dict[str, list[FontFace]] = {}
-        for f in faces:
-            groups.setdefault(_family_key(f), []).append(f)
-        units = [groups[k] for k in sorted(groups)]
-    else:
-        units = [[f] for f in faces]
+    """Split ``faces`` (already filtered to eligible ones) over the ``missing`` roles, one design
+    group at a time, groups in name order."""
+    groups: dict[str, list[FontFace]] = {}
+    for f in faces:
+        groups.setdefault(group_of[f], []).append(f)
+    units = [groups[k] for k in sorted(groups, key=lambda g: (g.casefold(), g))]
     out: dict[str, list[FontFace]] = {r: [] for r in missing}
     if "train" in missing:
         holdouts = [r for r in missing if r != "train"]
         if len(units) < 1 + len(holdouts):
             raise SiamError(
-                f"automatic font split needs at least {1 + len(holdouts)} font "
-                f"{'families' if by_family else 'faces'} covering ≥ {min_coverage:.0%} of the "
-                f"{n_classes}-class alphabet, found {len(units)}; install fonts, add "
+                f"automatic font split needs at least {1 + len(holdouts)} font families (design "
+                f"groups) covering ≥ {min_coverage:.0%} of the {n_classes}-class alphabet, found "
+                f"{len(units)} ({', '.join(sorted(groups)) or 'none'}); install fonts, add "
                 "data.font_dirs, lower data.min_coverage or name data.*_fonts")
         assignment = _spread(len(units), holdouts) if holdouts else ["train"] * len(units)
     else:
         if len(units) < len(missing):
             raise SiamError(
                 f"data.{missing[0]}_fonts is empty and only {len(units)} unused font "
-                f"{'families' if by_family else 'faces'} covering ≥ {min_coverage:.0%} of the "
-                f"alphabet remain to fill {', '.join(missing)}; name those fonts explicitly")
+                f"famil{'y' if len(units) == 1 else 'ies'} (design groups) covering "
+                f"≥ {min_coverage:.0%} of the alphabet remain to fill {', '.join(missing)}; "
+                "name those fonts explicitly")
         assignment = [missing[i % len(missing)] for i in range(len(units))]
     for unit, role in zip(units, assignment, strict=True):
         out[role].extend(unit)
     return out
 
 
-def resolve_font_roles(data_cfg: Any, faces: list[FontFace],
-                       classes: list[str]) -> dict[str, list[FontFace]]:
+_ANALYSIS_MEMO: dict[tuple, Any] = {}
+
+
+def font_analysis(faces: Sequence[FontFace], classes: list[str]) -> Any:
+    """:func:`core.data.font_checks.analyse_faces` for ``faces`` against an alphabet: per face
+    the symbol-table / name / ink checks, and the pairs of faces drawing the same glyphs.
+    Memoised per face set, file versions and alphabet (the Data tab asks again on every role
+    edit); rendered samples are cached on disk, so a new process pays only the reading."""
+    from core.data.font_checks import analyse_faces
+
+    faces = list(faces)
+    stamp = []
+    for f in faces:
+        try:
+            st = os.stat(f.path)
+            stamp.append((str(f.path), f.index, st.st_mtime_ns, st.st_size))
+        except OSError:
+            stamp.append((str(f.path), f.index, 0, 0))
+    key = (tuple(stamp), alphabet_hash(classes), str(cache_dir()))
+    hit = _ANALYSIS_MEMO.get(key)
+    if hit is not None:
+        return hit
+    cov = (np.stack([coverage(f, classes) for f in faces]) if faces
+           else np.zeros((0, len(classes)), dtype=bool))
+    result = analyse_faces(faces, cov, classes)
+    if len(_ANALYSIS_MEMO) >= 4:
+        _ANALYSIS_MEMO.pop(next(iter(_ANALYSIS_MEMO)))
+    _ANALYSIS_MEMO[key] = result
+    return result
+
+
+def face_checks(faces: Sequence[FontFace], classes: list[str]) -> dict[FontFace, Any]:
+    """Per face a :class:`core.data.font_checks.FaceCheck`: is it a symbol font, is its ink
+    unlike the other faces'? (``.ok``, ``.reason``)."""
+    return font_analysis(faces, classes).checks
+
+
+def design_groups(faces: Sequence[FontFace], classes: list[str]) -> dict[FontFace, str]:
+    """Face → design group for this alphabet: the family groups of the names
+    (:func:`core.data.font_groups.family_groups`) joined wherever two faces draw the same glyphs
+    of the alphabet (:func:`core.data.font_checks.ink_clones`). The automatic split's unit."""
+    from core.data.font_groups import family_groups, merge_groups
+
+    return merge_groups(family_groups(faces), font_analysis(faces, classes).clones)
+
+
+def resolve_font_roles(data_cfg: Any, faces: list[FontFace], classes: list[str], *,
+                       warn: Callable[[str], None] | None = None) -> dict[str, list[FontFace]]:
     """Faces for ``train`` / ``val`` / ``test``.
 
     Named roles: each spec of ``data_cfg.<role>_fonts`` must match at least one face; a glob keeps
-    only faces covering ≥ ``min_coverage`` of the alphabet, an exact name keeps its face unless it
-    covers nothing. Roles left empty are filled automatically from eligible faces whose family no
-    named role uses (all empty = a full automatic split, by family when there are ≥ 3 families,
-    else by face). A face in two roles raises :class:`SiamError` naming it.
+    only faces covering ≥ ``min_coverage`` of the alphabet that pass the symbol / ink checks
+    (:func:`face_checks`), an exact name keeps its face unless it covers nothing (a named face
+    that fails the checks keeps its role, with a warning). A face in two roles, or one family
+    group (:func:`core.data.font_groups.family_groups`: ``NanumSquareR`` in train,
+    ``NanumSquareRoundR`` in val) in two roles, raises :class:`SiamError` naming both faces and
+    roles; named faces in different roles that draw the same glyphs under unrelated names
+    (:func:`design_groups`) get a warning. Roles left empty are filled automatically, one design
+    group at a time, from eligible faces: covering ≥ ``min_coverage``, passing the checks, of a
+    design group no named role uses. ``warn`` receives each warning line (default: this
+    module's logger, which prints to stderr when nothing else is configured).
     """
+    from core.data.font_groups import family_groups
+
+    say = warn if warn is not None else log.warning
     min_cov = float(getattr(data_cfg, "min_coverage", 0.0))
     frac_cache: dict[FontFace, float] = {}
 
@@ -416,6 +499,11 @@ def resolve_font_roles(data_cfg: Any, faces: list[FontFace],
             frac_cache[face] = coverage_fraction(face, classes)
         return frac_cache[face]
 
+    faces = sorted(faces, key=FontFace.sort_key)
+    group_of = family_groups(faces)
+    analysis = font_analysis(faces, classes)
+    checks = analysis.checks
+    design_of = design_groups(faces, classes)
     specs = {r: list(getattr(data_cfg, f"{r}_fonts", []) or []) for r in ROLES}
     roles: dict[str, list[FontFace]] = {}
     for role in ROLES:
@@ -432,11 +520,22 @@ def resolve_font_roles(data_cfg: Any, faces: list[FontFace],
                 if not hits:
                     raise SiamError(f"data.{role}_fonts: {spec!r} matches no font face covering "
                                     f"≥ {min_cov:.0%} of the alphabet")
+                odd = [f for f in hits if not checks[f].ok]
+                for f in odd:
+                    say(f"data.{role}_fonts: {spec!r} leaves out {f.id} ({f.full_name}): "
+                        f"{checks[f].reason}")
+                hits = [f for f in hits if checks[f].ok]
+                if not hits:
+                    raise SiamError(f"data.{role}_fonts: {spec!r} matches only faces whose "
+                                    "glyphs are not the characters (siam fonts says why)")
             else:
                 for f in hits:
                     if frac(f) == 0:
                         raise SiamError(f"data.{role}_fonts: {f.id} ({f.full_name}) has no "
                                         "glyph of the alphabet", f.path)
+                    if not checks[f].ok:
+                        say(f"warning: data.{role}_fonts names {f.id} ({f.full_name}), "
+                            f"{checks[f].reason}; it is used because it is named")
             for f in hits:
                 chosen[f] = None
         roles[role] = sorted(chosen, key=FontFace.sort_key)
@@ -448,25 +547,32 @@ def resolve_font_roles(data_cfg: Any, faces: list[FontFace],
                                 f"data.{owner[f]}_fonts and data.{role}_fonts; roles must be "
                                 "disjoint")
             owner[f] = role
+    group_owner: dict[str, FontFace] = {}
+    for f, role in owner.items():
+        g = group_of[f]
+        first = group_owner.setdefault(g, f)
+        if owner[first] != role:
+            raise SiamError(
+                f"font faces {first.id} ({first.family}, data.{owner[first]}_fonts) and {f.id} "
+                f"({f.family}, data.{role}_fonts) are one design family ({g}); a family may "
+                "serve only one role — move one of them (siam fonts shows the families)")
+    for a, b, sim in analysis.clones:
+        if a in owner and b in owner and owner[a] != owner[b]:
+            say(f"warning: {a.id} ({a.family}, data.{owner[a]}_fonts) and {b.id} ({b.family}, "
+                f"data.{owner[b]}_fonts) draw the same glyphs of this alphabet (similarity "
+                f"{sim:.3f}): {owner[b]} is not unseen for those faces")
+    used_designs = {design_of[f] for f in owner}
     missing = [r for r in ROLES if r not in roles]
     if missing:
-        used_families = {_family_key(f) for f in owner}
-        eligible = [f for f in sorted(faces, key=FontFace.sort_key)
-                    if f not in owner and _family_key(f) not in used_families
-                    and frac(f) >= min_cov and frac(f) > 0]
+        eligible = [f for f in faces
+                    if f not in owner and design_of[f] not in used_designs
+                    and frac(f) >= min_cov and frac(f) > 0 and checks[f].ok]
         if not eligible:
             raise SiamError(f"no unused font face covers ≥ {min_cov:.0%} of the "
                             f"{len(classes)}-class alphabet to fill data."
                             f"{'/'.join(missing)}_fonts; install fonts, add data.font_dirs or "
                             "lower data.min_coverage")
-        n_families = len({_family_key(f) for f in eligible})
-        if not roles:
-            by_family = n_families >= 3
-        elif "train" in missing:
-            by_family = True  # never let a held-out family leak into training
-        else:
-            by_family = n_families >= len(missing)
-        auto = _auto_assign(eligible, missing, by_family, min_cov, len(classes))
+        auto = _auto_assign(eligible, missing, design_of, min_cov, len(classes))
         for role in missing:
             roles[role] = sorted(auto[role], key=FontFace.sort_key)
     return {r: roles[r] for r in ROLES}
