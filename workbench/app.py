@@ -178,6 +178,14 @@ def screenshot(window: object, app: object, out: Path, timeout: float,
                     if not _grab(w, out / f"miners-{label}-{width}x{height}.png"):
                         return 1
                 w.miners_tab.views.setCurrentIndex(0)
+            if name == "Train":
+                preview = w.train_tab.augment_preview
+                w.train_tab.views.setCurrentWidget(preview)
+                wait_until(app, lambda p=preview: not p.busy(), timeout)
+                settle()
+                if not _grab(w, out / f"train-augment-{width}x{height}.png"):
+                    return 1
+                w.train_tab.views.setCurrentWidget(w.train_tab.plots)
             if name == "Runs" and w.runs_tab.evaluate_panel.last is not None:
                 w.runs_tab.pages.setCurrentIndex(1)
                 settle()

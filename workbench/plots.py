@@ -329,9 +329,13 @@ class TrainingPlots(QWidget):
             self.baseline_line.setPos(base)
             self.baseline_line.label.setFormat(f"pixel 1-NN (val) {base:.0%}")
         self.baseline_line.setVisible(base is not None)
-        which = ("val = held-out fonts" if h.accuracy_set == "val"
-                 else "train only: no validation file")
-        self.acc_plot.ylabel = f"top-1 / top-5 ({which})"
+        # Short enough for the plot's height at 1280×720 (the tooltip has the long form).
+        which = "val, held-out fonts" if h.accuracy_set == "val" else "train only"
+        self.acc_plot.ylabel = f"top-1/5 ({which})" if len(h.epochs) else "top-1 / top-5"
+        self.acc_plot.setToolTip(
+            "Accuracy per epoch on the validation file: fonts held out of training"
+            if h.accuracy_set == "val" else
+            "Accuracy per epoch on training images only: the project has no validation file")
         self.acc_plot.getPlotItem().setLabel("left", self.acc_plot.ylabel,
                                              color=self.acc_plot._fg.name())
         self._epoch_axis(int(max(ex.max() if len(ex) else 0, self._epochs_total, 1)))

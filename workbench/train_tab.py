@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSplitter,
+    QTabWidget,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -33,6 +34,7 @@ from core.errors import SiamError
 from core.train.advice import Notice, Snapshot, advise, advise_run
 from core.train.project import Project, load_project, read_run_info
 from workbench import dialogs
+from workbench.augment_panel import AugmentPreview
 from workbench.config_form import ConfigForm
 from workbench.document import ProjectDocument
 from workbench.history import History, read_metrics
@@ -149,8 +151,18 @@ class TrainTab(QWidget):
         bottom.addWidget(self.notices_panel)
         bottom.setStretchFactor(0, 1)
         bottom.setStretchFactor(1, 1)
+        # The curves and the augmentation preview share the big pane: editing an augment
+        # setting while idle brings the preview forward (it refreshes 300 ms after the edit).
+        self.augment_preview = AugmentPreview(doc)
+        self.views = QTabWidget()
+        self.views.setDocumentMode(True)
+        self.views.addTab(self.plots, "Curves")
+        self.views.addTab(self.augment_preview, "Augmentation preview")
+        self.views.setTabToolTip(1, "The training glyphs as the [augment] settings distort "
+                                 "them (CLI: siam augment)")
+        doc.configChanged.connect(self._config_changed)
         right = QSplitter(Qt.Orientation.Vertical)
-        right.addWidget(self.plots)
+        right.addWidget(self.views)
         right.addWidget(bottom)
         right.setStretchFactor(0, 5)
         right.setStretchFactor(1, 1)
@@ -206,6 +218,11 @@ class TrainTab(QWidget):
         """Keep Start disabled (with ``reason`` as tooltip) while e.g. the data is rendered."""
         self.blocked_reason = reason
         self._update_buttons()
+
+    def _config_changed(self, keys: Any) -> None:
+        """An ``augment.*`` edit while idle shows the preview, which is about to redraw."""
+        if not self.busy and any(str(k).startswith("augment.") for k in keys or ()):
+            self.views.setCurrentWidget(self.augment_preview)
 
     def _project_changed(self) -> None:
         if not self.busy:
@@ -294,6 +311,7 @@ class TrainTab(QWidget):
         return True
 
     def _launch(self, factory: Callable[[], Any]) -> None:
+        self.views.setCurrentWidget(self.plots)  # a run's curves are what matters now
         job = TrainJob(factory)
         runner = JobRunner(job, "siam-train", self)
         job.event.connect(self._on_event)  # bound method of a GUI object: queued
@@ -366,6 +384,7 @@ class TrainTab(QWidget):
         run_dir = Path(run_dir)
         info = read_run_info(run_dir)
         self.history = read_metrics(run_dir)
+        self.views.setCurrentWidget(self.plots)
         self.plots.set_epochs(info.epochs)
         self.plots.show_history(self.history, force=True)
         self.run_dir = run_dir
