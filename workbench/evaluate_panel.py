@@ -13,7 +13,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QSize,
+    Qt,
+    Signal,
+)
 from PySide6.QtGui import QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -27,8 +34,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
+    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -132,17 +138,23 @@ class EvaluatePanel(QWidget):
         self.summary.setWordWrap(True)
         self.summary.setTextFormat(Qt.TextFormat.RichText)
 
-        self.table = QTableWidget(0, 6)
-        self.table.setHorizontalHeaderLabels(["Class", "Samples", "Top-1", "Top-5",
-                                              "Most often read as", "Times"])
+        # A model, not a QTableWidget: at 11,172 classes, 67,000 items and a glyph pixmap per
+        # row took seconds of the GUI thread; the model draws the rows on screen only.
+        self.model = ClassScoreModel(glyphs, self)
+        self.table = QTableView()
+        self.table.setModel(self.model)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.verticalHeader().hide()
         self.table.setIconSize(QSize(GLYPH_PX, GLYPH_PX))
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         self.table.verticalHeader().setDefaultSectionSize(GLYPH_PX + 4)
         self.table.setSortingEnabled(True)
         hh = self.table.horizontalHeader()
-        hh.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         hh.setStretchLastSection(True)
+        for col, width in enumerate((90, 70, 60, 60, 130)):
+            self.table.setColumnWidth(col, width)
         self.pairs = QListWidget()
         self.pairs.setIconSize(QSize(GLYPH_PX * 2 + 14, GLYPH_PX))
         self.pairs.setSpacing(1)
@@ -306,20 +318,8 @@ class EvaluatePanel(QWidget):
         self.evaluated.emit(run_dir)
 
     def _fill(self, out: dict[str, Any]) -> None:
-        rows = out["per_class"]
-        self.table.setSortingEnabled(False)
-        self.table.setRowCount(len(rows))
-        for i, s in enumerate(rows):
-            cls = QTableWidgetItem(s.name)
-            cls.setIcon(QIcon(self.glyphs.pixmap(s.name, GLYPH_PX)))
-            items = [cls, _num(s.n), _num(s.top1, pct=True), _num(s.top5, pct=True),
-                     QTableWidgetItem(s.confused_with), _num(s.confused_count)]
-            if s.confused_with:
-                items[4].setIcon(QIcon(self.glyphs.pixmap(s.confused_with, GLYPH_PX)))
-            for c, item in enumerate(items):
-                self.table.setItem(i, c, item)
-        self.table.setSortingEnabled(True)
-        self.table.sortItems(2, Qt.SortOrder.AscendingOrder)  # worst top-1 first
+        self.model.set_rows(out["per_class"])
+        self.table.horizontalHeader().setSortIndicator(2, Qt.SortOrder.AscendingOrder)
         self.pairs.clear()
         for p in out["pairs"]:
             item = QListWidgetItem(pair_icon(self.glyphs, p.a_name, p.b_name),
@@ -330,19 +330,61 @@ class EvaluatePanel(QWidget):
             self.pairs.addItem("No confusions: every image's nearest class is its own.")
 
 
-class _NumItem(QTableWidgetItem):
-    """Sorts by number, shows formatted text."""
+class ClassScoreModel(QAbstractTableModel):
+    """The per-class table (:class:`core.infer.evaluate.ClassScore` rows); glyph icons are
+    drawn when a row is shown (the glyph cache keeps them), sorting is one Python sort."""
 
-    def __lt__(self, other: QTableWidgetItem) -> bool:
-        a = self.data(Qt.ItemDataRole.UserRole)
-        b = other.data(Qt.ItemDataRole.UserRole)
-        if isinstance(a, (int, float)) and isinstance(b, (int, float)):
-            return a < b
-        return super().__lt__(other)
+    HEADERS = ("Class", "Samples", "Top-1", "Top-5", "Most often read as", "Times")
+    _KEYS = ("name", "n", "top1", "top5", "confused_with", "confused_count")
 
+    def __init__(self, glyphs: Any, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.glyphs = glyphs
+        self.rows: list[Any] = []
 
-def _num(value: float, pct: bool = False) -> QTableWidgetItem:
-    item = _NumItem(f"{value:.1%}" if pct else f"{value:,}")
-    item.setData(Qt.ItemDataRole.UserRole, value)
-    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-    return item
+    def set_rows(self, rows: list[Any]) -> None:
+        self.beginResetModel()
+        self.rows = list(rows)
+        self.endResetModel()
+
+    def rowCount(self, parent: Any = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent: Any = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(self.HEADERS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self.HEADERS[section]
+        return None
+
+    def value(self, row: int, column: int) -> Any:
+        return getattr(self.rows[row], self._KEYS[column])
+
+    def data(self, index: QModelIndex | QPersistentModelIndex,
+             role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        r, c = index.row(), index.column()
+        v = self.value(r, c)
+        if role == Qt.ItemDataRole.DisplayRole:
+            if c in (2, 3):
+                return f"{v:.1%}"
+            if c in (1, 5):
+                return f"{v:,}"
+            return v
+        if role == Qt.ItemDataRole.UserRole:
+            return v
+        if role == Qt.ItemDataRole.DecorationRole and c in (0, 4) and v:
+            return QIcon(self.glyphs.pixmap(v, GLYPH_PX))
+        if role == Qt.ItemDataRole.TextAlignmentRole and c in (1, 2, 3, 5):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        key = self._KEYS[column]
+        self.layoutAboutToBeChanged.emit()
+        self.rows.sort(key=lambda s: (getattr(s, key), s.index),
+                       reverse=order == Qt.SortOrder.DescendingOrder)
+        self.layoutChanged.emit()

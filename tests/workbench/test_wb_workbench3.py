@@ -54,7 +54,7 @@ def test_evaluate_from_the_runs_tab_per_class_pairs_and_test_column(qtbot, tmp_p
     panel.job.progress.connect(lambda d, t: progress.append((d, t)))
     qtbot.waitUntil(lambda: panel.last is not None and not panel.busy(), timeout=60_000)
     result = panel.last["result"]
-    assert panel.table.rowCount() == 12  # every class of the run, worst first
+    assert panel.model.rowCount() == 12  # every class of the run, worst first
     assert "top-1" in panel.summary.text() and "val" in panel.summary.text()
     assert panel.pairs.count() >= 1
     kept = json.loads((root / "runs" / "run-ap-ac" / "evaluations.json").read_text())
