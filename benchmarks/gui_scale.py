@@ -22,7 +22,10 @@ CPU time (``time.thread_time``) since the previous tick. A gap is the event loop
 on a loaded machine the OS also parks the GUI thread, which stretches wall gaps without any GUI
 work, so the CPU column says how much of a gap the GUI thread itself spent. Output: one JSON
 object with, per phase, the longest wall gap and the longest GUI-thread CPU block (ms), and
-the machine's load average (the goal, < 0.5 s per block, is for an idle machine).
+the machine's load average (the goal, < 0.5 s per block, is for an idle machine). For the
+longest wall gap of each phase it also gives the CPU time of the whole process during it: near
+zero, the OS was running other processes; large while the GUI thread's share is small, worker
+threads held the interpreter.
 """
 
 from __future__ import annotations
@@ -153,17 +156,18 @@ class Probe:
     def __init__(self) -> None:
         from PySide6.QtCore import QTimer
 
-        self.rows: dict[str, list[tuple[float, float]]] = {}
+        self.rows: dict[str, list[tuple[float, float, float]]] = {}
         self.name = "start"
-        self.last = (time.perf_counter(), time.thread_time())
+        self.last = (time.perf_counter(), time.thread_time(), time.process_time())
         self.timer = QTimer()
         self.timer.setInterval(TICK_MS)
         self.timer.timeout.connect(self.tick)
         self.timer.start()
 
     def tick(self) -> None:
-        now = (time.perf_counter(), time.thread_time())
-        self.rows.setdefault(self.name, []).append((now[0] - self.last[0], now[1] - self.last[1]))
+        now = (time.perf_counter(), time.thread_time(), time.process_time())
+        self.rows.setdefault(self.name, []).append(
+            (now[0] - self.last[0], now[1] - self.last[1], now[2] - self.last[2]))
         self.last = now
 
     def phase(self, name: str) -> None:
@@ -174,9 +178,13 @@ class Probe:
         out = []
         for name, rows in self.rows.items():
             arr = np.asarray(rows)
-            wall, cpu = arr[:, 0] * 1000, arr[:, 1] * 1000
+            wall, cpu, proc = arr[:, 0] * 1000, arr[:, 1] * 1000, arr[:, 2] * 1000
+            worst = int(np.argmax(wall))
             out.append({"phase": name, "ticks": int(arr.shape[0]),
                         "max_wall_gap_ms": round(float(wall.max()), 1),
+                        # CPU of the whole process (all threads) during that longest gap:
+                        # near 0 means the OS ran other processes, not that the GUI waited.
+                        "process_cpu_in_max_gap_ms": round(float(proc[worst]), 1),
                         "max_gui_cpu_block_ms": round(float(cpu.max()), 1),
                         "p99_wall_gap_ms": round(float(np.percentile(wall, 99)), 1)})
         return out
