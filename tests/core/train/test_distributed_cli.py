@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+from core.infer.analysis import read_curves, summarize_run
 from core.train.runfiles import read_metrics
 from tests.conftest import make_tiny_project
 
@@ -55,6 +56,12 @@ def test_kill_one_rank_then_resume_with_one_and_two_processes(tmp_path):
             time.sleep(0.05)
         else:
             raise AssertionError("training did not reach the second epoch in time")
+        # What the GUI's Runs tab and Train tab read of a run another process trains:
+        # rank 0 holds the lock, so it shows as running, with its epochs and iterations.
+        summary = summarize_run(run)
+        assert summary.status == "running" and summary.epochs_done >= 1
+        assert len(summary.iterations) >= 42
+        assert read_curves(run).epochs.size >= 1  # the Train tab's curves of a watched run
         ranks = {_rank_of(c): c for c in _children(proc.pid)}
         os.kill(ranks[1], signal.SIGKILL)
         _, err = proc.communicate(timeout=600)  # every rank must stop, none may hang
