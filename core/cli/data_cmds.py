@@ -350,7 +350,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         try:
             with cancel_on_signals() as cancel:
                 reports = render_splits(project, progress=update, force=args.force,
-                                        workers=args.workers, cancel=cancel)
+                                        missing_only=True, workers=args.workers, cancel=cancel)
         finally:
             bar.close()
         if args.json:

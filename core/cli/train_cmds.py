@@ -250,7 +250,8 @@ def _render_missing(project) -> None:
 
     try:
         with cancel_on_signals() as cancel:
-            reports = render_splits(project, progress=progress, cancel=cancel)
+            reports = render_splits(project, progress=progress, cancel=cancel,
+                                    missing_only=True)
     finally:
         bar.close()
     for split, rep in reports.items():

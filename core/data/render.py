@@ -717,8 +717,12 @@ def render_splits(
     cancel: threading.Event | None = None,
     force: bool = False,
     workers: int | None = None,
+    missing_only: bool = False,
 ) -> dict[str, RenderReport]:
     """Render a project's train, val and test files from its ``[data]`` settings.
+
+    With ``missing_only`` (and no ``force``) the splits whose files exist are kept and only the
+    others are rendered — a deleted val file comes back without re-rendering the training data.
 
     Train and val are clean renders, test gets ``data.test_distort`` × ``data.test_variants``.
     Every target is checked before any work so an existing file (without ``force``) fails fast;
@@ -740,6 +744,12 @@ def render_splits(
     if len({p.resolve() for p in paths.values()}) < len(paths):
         raise SiamError("data.train, data.val and data.test must be three different files",
                         project.file)
+    if missing_only and not force:
+        present = [p for p in paths.values() if p.exists()]
+        if len(present) == len(paths):
+            raise SiamError("every split is rendered already (use --force to replace them)",
+                            present[0].parent)
+        paths = {r: p for r, p in paths.items() if not p.exists()}
     for role, path in paths.items():
         if path.exists() and not force:
             raise SiamError(f"{role} file already exists (use --force to replace it)", path)

@@ -193,7 +193,12 @@ def loss_plateau(s: Snapshot) -> Notice | None:
     if spread > 0.01 or any(a is None for a in accs):
         return None
     gain = (accs[2] + accs[3] - accs[0] - accs[1]) / 2
-    if gain > 0.05:  # accuracy still rising (beyond a small validation set's noise)
+    # Accuracy still rising beyond a validation set's noise is no plateau. Early in a decaying
+    # schedule the rate comes down by itself, so only a run that gains nothing is flagged.
+    t = s.config.train
+    decaying = getattr(t, "lr_schedule", "constant") != "constant"
+    early = decaying and len(recs) < 0.8 * int(t.epochs)
+    if gain > (0.005 if early else 0.02):
         return None
     lr = float(s.config.train.lr)
     return Notice("loss-plateau", "Training has plateaued",

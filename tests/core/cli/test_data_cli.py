@@ -194,7 +194,7 @@ def test_render_project_splits_and_role(capsys, font_lib: Path, tmp_path: Path):
     assert [reps[r]["samples"] for r in ("train", "val", "test")] == [20, 20, 40]
     assert all((root / "data" / f"{r}.h5").exists() for r in ("train", "val", "test"))
     code, _, err = run(capsys, "render", "--project", root)
-    assert_user_error(code, err, "already exists")
+    assert_user_error(code, err, "rendered already", "--force")
     out = tmp_path / "val_only.h5"
     code, _, err = run(capsys, "render", "--project", root, "--font-role", "val", "--out", out)
     assert code == 0, err

@@ -346,6 +346,14 @@ def test_render_splits_of_a_project(font_lib: Path, tmp_path: Path):
     assert paths["train"].read_bytes() == before and not paths["val"].exists()
     reports = render_splits(project, workers=1, force=True)
     assert paths["val"].exists()
+    # missing_only (siam render / siam train): only the deleted split comes back
+    before = {r: paths[r].stat().st_mtime_ns for r in ("train", "test")}
+    paths["val"].unlink()
+    reports = render_splits(project, workers=1, missing_only=True)
+    assert set(reports) == {"val"} and paths["val"].exists()
+    assert {r: paths[r].stat().st_mtime_ns for r in ("train", "test")} == before
+    with pytest.raises(SiamError, match="every split is rendered"):
+        render_splits(project, workers=1, missing_only=True)
 
 
 def test_cancelled_splits_leave_every_old_file(font_lib: Path, tmp_path: Path):

@@ -139,3 +139,21 @@ def test_cluster_warning_for_the_miners_view():
     # Classes without samples do not count.
     present = np.array([True] * 2 + [False] * 10)
     assert cluster_warning(sparse, present) is None
+
+
+def test_plateau_waits_for_a_decaying_schedule_while_accuracy_rises():
+    """A flat loss with accuracy still climbing 3 points an epoch is no plateau; a flat loss
+    with flat accuracy is one, schedule or not."""
+    rising = [{"loss": 0.25, "val_top1": 0.80 + 0.03 * i} for i in range(4)]
+    flat = [{"loss": 0.25, "val_top1": 0.80} for _ in range(4)]
+    for schedule in ("cosine", "constant"):
+        cfg = Config().replace({"train": {"lr_schedule": schedule, "epochs": 20}})
+        assert advice.loss_plateau(Snapshot(config=cfg, epochs=rising)) is None, schedule
+        notice = advice.loss_plateau(Snapshot(config=cfg, epochs=flat))
+        assert notice is not None and notice.code == "loss-plateau", schedule
+    # Late in a decaying schedule a small gain no longer hides a plateau.
+    cfg = Config().replace({"train": {"lr_schedule": "cosine", "epochs": 5}})
+    slow = [{"loss": 0.25, "val_top1": 0.80 + 0.005 * i} for i in range(4)]
+    assert advice.loss_plateau(Snapshot(config=cfg, epochs=slow)) is not None
+    cfg = Config().replace({"train": {"lr_schedule": "cosine", "epochs": 20}})
+    assert advice.loss_plateau(Snapshot(config=cfg, epochs=slow)) is None
