@@ -36,7 +36,7 @@ def _rank_of(pid: int) -> int | None:
 
 
 def test_kill_one_rank_then_resume_with_one_and_two_processes(tmp_path):
-    root = make_tiny_project(tmp_path / "proj", epochs=2, iterations=40)
+    root = make_tiny_project(tmp_path / "proj", epochs=2, iterations=20)
     toml = root / "project.toml"
     toml.write_text(toml.read_text().replace("[train]\n", "[train]\n" + TRIPLETS, 1))
     run = tmp_path / "run"
@@ -45,7 +45,7 @@ def test_kill_one_rank_then_resume_with_one_and_two_processes(tmp_path):
     proc = subprocess.Popen(base + ["--nproc", "2"], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     metrics = run / "metrics.jsonl"
-    deadline = time.time() + 900  # generous: CI machines run at load 5 on 2 cores
+    deadline = time.time() + 1800  # generous: CI machines run at load 5 on 2 cores
     try:
         while time.time() < deadline:
             recs = read_metrics(metrics)
@@ -60,7 +60,7 @@ def test_kill_one_rank_then_resume_with_one_and_two_processes(tmp_path):
         # rank 0 holds the lock, so it shows as running, with its epochs and iterations.
         summary = summarize_run(run)
         assert summary.status == "running" and summary.epochs_done >= 1
-        assert len(summary.iterations) >= 42
+        assert len(summary.iterations) >= 22
         assert read_curves(run).epochs.size >= 1  # the Train tab's curves of a watched run
         ranks = {_rank_of(c): c for c in _children(proc.pid)}
         os.kill(ranks[1], signal.SIGKILL)
@@ -92,7 +92,7 @@ def test_kill_one_rank_then_resume_with_one_and_two_processes(tmp_path):
     recs = read_metrics(metrics)
     assert [r["epoch"] for r in recs if r["event"] == "epoch"] == [0, 1, 2]
     keys = [(r["epoch"], r["iteration"]) for r in recs if r["event"] == "iteration"]
-    assert len(keys) == len(set(keys)) == 120  # the lost part of epoch 2 was redone once
+    assert len(keys) == len(set(keys)) == 60  # the lost part of epoch 2 was redone once
     starts = [r for r in recs if r["event"] == "start"]
     assert [r.get("processes", 1) for r in starts] == [2, 1, 2]  # one start per launch
     assert json.loads((run / "status.json").read_text())["status"] == "finished"
