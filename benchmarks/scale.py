@@ -17,6 +17,10 @@
   resident memory.
 - ``images``: memory held by the training images at 11,172 classes × 80 faces (loaded from a
   glyph file), and the peak of an epoch end at that size (centers, search, miners).
+- ``processes``: ``siam train`` on the CPU with 1 and with 2 processes (``--nproc 2``,
+  torch.distributed + DDP over gloo), one intra-op thread each, the same global batch; and one
+  process with 2 threads for reference. Images/s (median over the steps after two warm-up
+  steps) of each, the speed-up and the efficiency ratio (speed-up / 2).
 
 Usage: python benchmarks/scale.py [--quick] [--only query,search,...] [--out FILE.json]
 Run it with nothing else of yours running; it starts (and stops) its own load processes.
@@ -46,7 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from core.train import perf  # noqa: E402
 
 D = 25
-SECTIONS = ("query", "search", "epoch_end", "images", "allocator")
+SECTIONS = ("query", "search", "epoch_end", "images", "allocator", "processes")
 
 
 # -- the code as it was before issue 13, for side-by-side ratios ------------------------------
@@ -369,6 +373,71 @@ def bench_allocator(quick: bool) -> dict[str, Any]:
             "loadavg_1m": loadavg()[0]}
 
 
+PROC_TOML = """
+[project]
+name = "processes"
+[data]
+alphabet = "latin"
+[mining]
+positive = "auto-probabilistic"
+negative = "auto-clustering"
+[train]
+epochs = 1
+iterations = {iterations}
+batch_mode = "triplets"
+triplets = {triplets}
+threads = {threads}
+device = "cpu"
+eval_max = 0
+"""
+
+
+def bench_processes(quick: bool) -> dict[str, Any]:
+    """1 vs 2 training processes with the same global batch (see the module docstring)."""
+    from benchmarks._synth import write_synth_project
+    from core.train.runfiles import read_metrics
+
+    classes, iterations, triplets = (200, 8, 256) if quick else (1000, 14, 512)
+    rows = []
+    root_dir = Path(__file__).resolve().parents[1]
+    with tempfile.TemporaryDirectory() as tmp:
+        for variant, nproc, threads in (("1 process × 1 thread", 1, 1),
+                                        ("2 processes × 1 thread", 2, 1),
+                                        ("1 process × 2 threads", 1, 2)):
+            root = write_synth_project(Path(tmp) / f"p{nproc}{threads}", classes, 8,
+                                       PROC_TOML.format(iterations=iterations,
+                                                        triplets=triplets, threads=threads))
+            run = root / "runs" / "r"
+            load = loadavg()[0]
+            t0 = time.perf_counter()
+            res = subprocess.run([sys.executable, "-m", "core.cli", "train", str(root),
+                                  "--run-dir", str(run), "--nproc", str(nproc), "--json"],
+                                 cwd=root_dir, capture_output=True, text=True, timeout=3000)
+            wall = time.perf_counter() - t0
+            if res.returncode != 0:
+                rows.append({"variant": variant, "error": res.stderr.strip()[-300:]})
+                continue
+            its = [r for r in read_metrics(run / "metrics.jsonl") if r["event"] == "iteration"]
+            ips = [r["images_per_s"] for r in its[2:]]
+            rows.append({"variant": variant, "processes": nproc, "threads": threads,
+                         "images_per_s_median": round(float(np.median(ips)), 1),
+                         "step_s_median": round(3 * triplets / float(np.median(ips)), 3),
+                         "steps_measured": len(ips), "wall_s": round(wall, 1),
+                         "loadavg_1m_before": load})
+    by = {r["variant"]: r.get("images_per_s_median") for r in rows}
+    one, two = by.get("1 process × 1 thread"), by.get("2 processes × 1 thread")
+    out: dict[str, Any] = {"classes": classes, "images_per_class": 8, "iterations": iterations,
+                           "global_batch_images": 3 * triplets, "rows": rows,
+                           "loadavg_1m": loadavg()[0]}
+    if one and two:
+        out["speedup_2_vs_1_process"] = round(two / one, 3)
+        out["efficiency_2_processes"] = round(two / (2 * one), 3)
+    threaded = by.get("1 process × 2 threads")
+    if two and threaded:
+        out["2_processes_vs_1_process_2_threads"] = round(two / threaded, 3)
+    return out
+
+
 #: glibc's defaults; the code before issue 13 (1 GiB threshold, 8192 × C search blocks,
 #: 1024-image embedding batches); this code at 1 GiB and at 256 MiB (the default); and that
 #: with ``perf.release_memory()`` after each epoch end.
@@ -483,7 +552,7 @@ def probe_images(path: str, classes: int) -> dict[str, Any]:
 PROBES = {"search": probe_search, "epoch_end": probe_epoch_end,
           "allocator": probe_allocator, "images": probe_images}
 BENCHES = {"query": bench_query, "search": bench_search, "epoch_end": bench_epoch_end,
-           "allocator": bench_allocator, "images": bench_images}
+           "allocator": bench_allocator, "images": bench_images, "processes": bench_processes}
 
 
 def main() -> None:

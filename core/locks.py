@@ -136,8 +136,9 @@ class FileLock:
         self.release()
 
 
-def holder(lock_path: str | Path) -> Holder | None:
-    """The live holder of a lock, or None when nobody holds it (a dead holder is not one)."""
+def _probe(lock_path: str | Path) -> tuple[bool, Holder | None] | None:
+    """(whether a live process holds the lock, the holder its file records); None without a
+    file. A shared lock taken and dropped at once tells a live holder from a dead one."""
     try:
         fd = os.open(lock_path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
@@ -146,30 +147,27 @@ def holder(lock_path: str | Path) -> Holder | None:
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
-            return _read_holder(fd) or Holder(pid=0, host="", what="unknown", since="")
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return None
-    finally:
-        os.close(fd)
-
-
-def leftover(lock_path: str | Path) -> Holder | None:
-    """The holder recorded in a lock file nobody holds: a process that died holding it."""
-    try:
-        fd = os.open(lock_path, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
+            return True, _read_holder(fd)
         try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return None
-        try:
-            return _read_holder(fd)
+            return False, _read_holder(fd)
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def holder(lock_path: str | Path) -> Holder | None:
+    """The live holder of a lock, or None when nobody holds it (a dead holder is not one)."""
+    probe = _probe(lock_path)
+    if probe is None or not probe[0]:
+        return None
+    return probe[1] or Holder(pid=0, host="", what="unknown", since="")
+
+
+def leftover(lock_path: str | Path) -> Holder | None:
+    """The holder recorded in a lock file nobody holds: a process that died holding it."""
+    probe = _probe(lock_path)
+    return None if probe is None or probe[0] else probe[1]
 
 
 # -- the two kinds of lock the tool takes ---------------------------------------------------------

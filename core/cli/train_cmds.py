@@ -32,6 +32,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-render", action="store_true",
                    help="fail instead of rendering missing data")
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+    p.add_argument("--nproc", type=int, default=1, metavar="N",
+                   help="train with N processes on this machine (torch.distributed, "
+                   "DistributedDataParallel; gloo on the CPU, one GPU each on CUDA); the global "
+                   "batch stays the configured one. Several machines: launch with torchrun "
+                   "(README, Scale out)")
     p.set_defaults(handler=cmd_train)
 
     p = sub.add_parser("eval", help="nearest-center accuracy of a run on a glyph file",
@@ -127,10 +132,9 @@ def _check_positive(name: str, value: int | None) -> None:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from core.train.project import load_project
-    from core.train.trainer import Trainer
 
     project = load_project(args.project)
-    for name in ("epochs", "iterations", "triplets"):
+    for name in ("epochs", "iterations", "triplets", "nproc"):
         _check_positive(f"--{name}", getattr(args, name))
     config = project.config
     if getattr(args, "preset", None) == "paper":
@@ -145,15 +149,40 @@ def cmd_train(args: argparse.Namespace) -> int:
     if train_over:
         config = config.replace({"train": train_over})
     if args.resume is None and not project.dataset_paths()["train"].exists():
-        if args.no_render:
+        from core.train.distributed import env_world_size
+
+        if args.no_render or env_world_size() > 1:  # ranks must not render side by side
             raise SiamError("train data not found (run siam render --project first)",
                             project.dataset_paths()["train"])
         _render_missing(project)
+    nproc = getattr(args, "nproc", 1) or 1
+    if nproc > 1:
+        return _launch(args, nproc)
+    from core.train import distributed
+
+    ctx = None
+    if distributed.env_world_size() > 1:  # one rank under torchrun or siam train --nproc
+        from core.train.models import resolve_device
+
+        ctx = distributed.init_from_env(resolve_device(config.train.device))
+    try:
+        return _train(args, project, config, train_over, ctx)
+    finally:
+        if ctx is not None:
+            ctx.close()
+
+
+def _train(args: argparse.Namespace, project, config, train_over: dict[str, Any],
+           ctx) -> int:
+    from core.train.trainer import Trainer
+
     resume_cfg = config if (args.resume and (train_over or args.set)) else None
     trainer = Trainer(project, config=resume_cfg if args.resume else config,
-                      run_dir=args.run_dir, resume=args.resume)
+                      run_dir=args.run_dir, resume=args.resume, dist=ctx)
+    main = ctx is None or ctx.is_main  # other ranks say nothing but their errors
     reporter = _TrainReporter(trainer, quiet_stdout=args.json)
-    trainer.subscribe(reporter)
+    if main:
+        trainer.subscribe(reporter)
     # Ctrl-C and SIGTERM stop at the next iteration, leaving a resumable run.
     previous = {s: signal.signal(s, lambda *_: trainer.stop())
                 for s in (signal.SIGINT, signal.SIGTERM)}
@@ -169,15 +198,38 @@ def cmd_train(args: argparse.Namespace) -> int:
     from core.train.events import RunFailed
 
     started = hasattr(trainer, "epoch")
-    if args.json:
+    if not main:
+        pass
+    elif args.json:
         print(json.dumps(summary))
     elif started:
         print(f"run {trainer.run_dir} {trainer.state}; best top-1 "
               f"{_pct(summary['best_top1'])}")
     if isinstance(final, RunFailed):
-        print(f"siam train: error: {' '.join(final.message.split())}", file=sys.stderr)
+        who = "" if main else f" [rank {ctx.rank}]"
+        print(f"siam train{who}: error: {' '.join(final.message.split())}", file=sys.stderr)
         return 2
     return 0
+
+
+def _launch(args: argparse.Namespace, nproc: int) -> int:
+    """``--nproc N``: start N ranks of this same command on this machine and wait for them
+    (the data was rendered above, so no rank renders)."""
+    from core.train import distributed
+
+    if distributed.env_world_size() > 1:
+        raise SiamError("--nproc starts its own processes; under torchrun leave it out "
+                        "(torchrun --nproc-per-node sets the count)")
+    argv = ["train", str(args.project), "--no-render"]
+    for flag in ("epochs", "iterations", "triplets", "run_dir", "resume", "device", "preset"):
+        value = getattr(args, flag, None)
+        if value is not None:
+            argv += [f"--{flag.replace('_', '-')}", str(value)]
+    for item in args.set:
+        argv += ["--set", item]
+    if args.json:
+        argv.append("--json")
+    return distributed.launch_local(argv, nproc)
 
 
 def _render_missing(project) -> None:

@@ -231,6 +231,33 @@ def memorising_faces(s: Snapshot) -> Notice | None:
                   "augmentation (or more training fonts) helps it generalise.", suggestion)
 
 
+def _n_classes(s: Snapshot) -> int | None:
+    for arr in (s.mean_distance, s.probabilities, s.clusters):
+        if arr is not None and len(arr):
+            return len(arr)
+    return None
+
+
+def collapsed(s: Snapshot) -> Notice | None:
+    """Accuracy at chance after an epoch: the embedding put every image in one place, a state
+    no amount of further training leaves (no gradient is left)."""
+    accs = [a for a in (_val_or_train(r) for r in s.epochs) if a is not None]
+    n = _n_classes(s)
+    if not accs or n is None or n < 2 or accs[-1] > max(3.0 / n, 0.02):
+        return None
+    lr = float(s.config.train.lr)
+    metric = s.config.loss.kind == "metric"
+    why = ("With the metric loss this is softplus' flat region, where every distance is 0 "
+           "(docs/METHODS.md §3b); the triplet loss does not have one. " if metric else "")
+    suggestion: dict[str, dict[str, Any]] = (
+        {"loss": {"kind": "triplet", "alpha": 0.5}} if metric
+        else {"train": {"lr": float(f"{lr / 3:.3g}")}})
+    return Notice("collapsed", "The embedding has collapsed",
+                  f"Top-1 is {accs[-1]:.1%} after {len(accs)} epoch(s), chance is {1 / n:.1%}: "
+                  f"every image lands in the same place and training cannot leave it. {why}"
+                  "Stop this run and start another.", suggestion)
+
+
 def below_pixel_baseline(s: Snapshot) -> Notice | None:
     """After two epochs the network is still worse on validation than nearest-neighbour
     search on raw pixels."""
@@ -249,8 +276,8 @@ def below_pixel_baseline(s: Snapshot) -> Notice | None:
 
 
 CHECKS: tuple[Callable[[Snapshot], Notice | None], ...] = (
-    clusters_collapsed, clusters_too_sparse, sampling_degenerate, loss_climbing, loss_plateau,
-    memorising_faces, below_pixel_baseline)
+    collapsed, clusters_collapsed, clusters_too_sparse, sampling_degenerate, loss_climbing,
+    loss_plateau, memorising_faces, below_pixel_baseline)
 
 
 def advise(snapshot: Snapshot) -> list[Notice]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -35,6 +36,14 @@ from core.infer.evaluate import per_class_accuracy
 from core.train.augment import Augmenter
 from core.train.checkpoint import check_resume, load_checkpoint, save_checkpoint
 from core.train.config import Config
+from core.train.distributed import (
+    DistContext,
+    default_threads,
+    is_comm_error,
+    shard_bounds,
+    shard_sizes,
+    step_seed,
+)
 from core.train.events import (
     EpochFinished,
     IterationFinished,
@@ -89,8 +98,13 @@ class Trainer:
         config: Config | None = None,
         run_dir: Path | None = None,
         resume: Path | None = None,
+        dist: DistContext | None = None,
     ) -> None:
         self.project = project
+        # One rank of a multi-process run (core.train.distributed); None: a single process.
+        self.dist = dist
+        self._writes = dist is None or dist.is_main  # rank 0 alone writes the run folder
+        self._ddp: torch.nn.Module | None = None
         self._subscribers: list[Callable[[TrainerEvent], None]] = []
         self._stop = threading.Event()
         self._running = threading.Event()
@@ -118,8 +132,14 @@ class Trainer:
         else:
             self.config = config or project.config
             base = Path(run_dir) if run_dir else project.runs_dir / new_run_id(self.config)
-            if base.exists() and any(base.iterdir()):
-                raise SiamError("run folder already exists and is not empty", base)
+            problem = None
+            if self._writes and base.exists() and any(base.iterdir()):
+                problem = "run folder already exists and is not empty"
+            if dist is not None:  # rank 0's folder (the time in its name) and verdict
+                name, problem = dist.broadcast_object((str(base), problem))
+                base = Path(name)
+            if problem:
+                raise SiamError(problem, base)
             self.run_dir = base
             self.resuming = False
 
@@ -152,11 +172,20 @@ class Trainer:
         # The flag is per thread, so it is set on whichever thread runs the loop.
         torch.set_flush_denormal(True)
         tune_allocator()
-        try:  # hold the run folder: a second trainer of this run is refused, naming our PID
-            lock = claim_run_folder(self.run_dir, self.resuming, self.config.train.epochs)
-        except SiamError as exc:
+        lock = None
+        refused: str | None = None
+        if self._writes:
+            try:  # hold the run folder: a second trainer of this run is refused, naming our PID
+                lock = claim_run_folder(self.run_dir, self.resuming, self.config.train.epochs)
+            except SiamError as exc:
+                refused = str(exc)
+        if self.dist is not None:  # every rank fails together, or none does
+            refused = self.dist.first_error(refused)
+        if refused is not None:
+            if lock is not None:
+                lock.release()
             self.state = "failed"
-            event = RunFailed(run_dir=self.run_dir, message=str(exc))
+            event = RunFailed(run_dir=self.run_dir, message=refused)
             self._emit(event)
             return event
         self.state = "running"
@@ -168,17 +197,27 @@ class Trainer:
         except OSError as exc:  # e.g. a full disk in a write not wrapped in SiamError
             event = self._fail(f"cannot write the run's files ({exc.strerror or exc})")
         except Exception as exc:
-            self._fail(f"internal error: {type(exc).__name__}: {exc}")
-            raise
+            if self.dist is None or not is_comm_error(exc):
+                self._fail(f"internal error: {type(exc).__name__}: {exc}")
+                raise
+            event = self._fail("lost contact with another training process (it died, or hung "
+                               f"past SIAM_DIST_TIMEOUT): {' '.join(str(exc).split())[:160]}; "
+                               "resume the run from its last checkpoint")
         finally:
             if hasattr(self, "_metrics"):
                 self._metrics.close()
-            lock.release()
+            if lock is not None:
+                lock.release()
         return event
+
+    def _status(self, **fields: Any) -> None:
+        """status.json, written by rank 0 only (a single process is rank 0)."""
+        if self._writes:
+            write_status(self.run_dir, **fields)
 
     def _fail(self, message: str) -> RunFailed:
         self.state = "failed"
-        if self.run_dir.exists() and (self.run_dir / "config.toml").exists():
+        if self._writes and self.run_dir.exists() and (self.run_dir / "config.toml").exists():
             with contextlib.suppress(SiamError, OSError):  # e.g. the disk is still full
                 write_status(self.run_dir, status="failed", epoch=getattr(self, "epoch", 0),
                              epochs=self.config.train.epochs,
@@ -215,7 +254,24 @@ class Trainer:
         return data
 
     def _setup(self) -> None:
+        if self.dist is None:
+            self._prepare()
+        else:  # a rank whose local preparation fails must not leave the others waiting
+            problem = None
+            try:
+                self._prepare()
+            except SiamError as exc:
+                problem = str(exc)
+            problem = self.dist.first_error(problem)
+            if problem is not None:
+                raise SiamError(problem)
+        self._start_state()
+
+    def _prepare(self) -> None:
+        """Local work of the setup: device, data, network, optimiser, sampler."""
         self.device = resolve_device(self.config.train.device)
+        if self.dist is not None:
+            self.device = self.dist.train_device(self.device)
         if self.device.type == "cuda" and self.config.train.cuda_scale != 1.0:
             # Recorded as plain iterations (scale 1) so a resume does not scale again.
             t = self.config.train
@@ -224,6 +280,9 @@ class Trainer:
         cfg = self.config
         if cfg.train.threads > 0:
             set_threads(cfg.train.threads)  # this (the training) thread's intra-op threads
+        elif self.dist is not None and self.device.type == "cpu":
+            set_threads(default_threads(int(os.environ.get("LOCAL_WORLD_SIZE",
+                                                           self.dist.world))))
         self._emit(RunPreparing("loading the training images"))
         train = self._load_split("train", required=True)
         assert train is not None
@@ -236,7 +295,7 @@ class Trainer:
         if (counts > 0).sum() < 2:
             raise SiamError("training needs samples of at least two classes", train.path)
         self.val = self._prepare_val()
-        self.pixel_nn = self._pixel_baseline()
+        self.pixel_nn = self._pixel_baseline() if self._writes else None
         self.loss_fn = loss_class(cfg.loss.kind)(cfg.loss)
         self.space = self.loss_fn.space
 
@@ -272,15 +331,33 @@ class Trainer:
         self.centers_step = 0
         dim_nan = torch.full((self.num_classes, dim), float("nan"))
         self._raw_centers = dim_nan
+
+    def _start_state(self) -> None:
+        """The checkpoint resumed or the first center pass, and the run's log files."""
+        cfg, train = self.config, self.train_set
         ckpt_dir = self.run_dir / "checkpoints"
         if self.resuming:
+            # Every rank reads the same checkpoint (rank 0's state: no rank-specific parts).
             self._restore(load_checkpoint(ckpt_dir / "last.pt", map_location=self.device))
-            trim_metrics(self.run_dir / "metrics.jsonl", self.epoch, self.iteration)
+            if self._writes:
+                trim_metrics(self.run_dir / "metrics.jsonl", self.epoch, self.iteration)
         else:
-            ckpt_dir.mkdir(parents=True, exist_ok=True)
+            if self._writes:
+                ckpt_dir.mkdir(parents=True, exist_ok=True)
             if self.loss_fn.uses_centers and not self._ema:
                 self._reference_pass(progress=lambda done, total: self._emit(RunPreparing(
                     f"first center pass over {len(train):,} training images", done, total)))
+        if self.dist is not None:
+            step_rows = (cfg.train.classes_per_batch * cfg.train.samples_per_class
+                         if cfg.train.batch_mode == "pk" else 3 * cfg.train.triplets)
+            if step_rows < self.dist.world:
+                raise SiamError(f"a step of {step_rows} images cannot be shared by "
+                                f"{self.dist.world} processes")
+            self._ddp = self.dist.wrap(self.model)
+        if not self._writes:
+            self._mining: MiningLog | _NoLog = _NoLog()
+            self._metrics: MetricsLog | _NoLog = _NoLog()
+            return
         # Always rewrite: a resume may extend train.epochs or change the device.
         write_text_atomic(self.run_dir / "config.toml", cfg.to_toml())
         self._mining = MiningLog(self.run_dir / "mining.h5", self.classes,
@@ -385,6 +462,8 @@ class Trainer:
         self.generator.set_state(state["generator"].cpu())
 
     def _save(self, best: bool = False) -> None:
+        if not self._writes:
+            return
         state = self._state()
         ckpt = self.run_dir / "checkpoints"
         save_checkpoint(ckpt / "last.pt", state)
@@ -397,16 +476,25 @@ class Trainer:
         """One inference pass over the un-augmented training set → class centers and spreads;
         top-1/top-5 and per-class accuracy on a fixed sample of at most ``train_eval_max``
         images (the nearest-center search is what grows with C, not the embedding)."""
-        emb = embed(self.model, self.train_set.images, self.device, self.space,
-                    progress=progress)
+        if self.dist is None:
+            emb = embed(self.model, self.train_set.images, self.device, self.space,
+                        progress=progress)
+        else:
+            emb = self._embed_sharded(self.train_set.images, progress)
         labels = self.train_set.labels
         centers, mean_dist = class_centers(emb, labels, self.num_classes)
+        if self.dist is not None:  # rank 0's bits everywhere, whatever the device's sums did
+            centers = self.dist.broadcast_tensor(centers)
+            mean_dist = self.dist.broadcast_tensor(mean_dist)
         limit = self.config.train.train_eval_max
         pick = torch.arange(labels.shape[0])
         if limit and labels.shape[0] > limit:
             g = torch.Generator().manual_seed(54321)
             pick = torch.randperm(labels.shape[0], generator=g)[:limit].sort().values
-        _, idx = nearest_centers(emb[pick], centers, k=5)
+        if self.dist is None:
+            _, idx = nearest_centers(emb[pick], centers, k=5)
+        else:
+            idx = self._nearest_sharded(emb[pick], centers)
         top1, top5 = topk_accuracy(idx, labels[pick])
         per_class = per_class_accuracy(labels[pick].numpy(), idx.numpy(), self.num_classes)
         self.centers = torch.nan_to_num(centers, nan=0.0).to(self.device)
@@ -420,12 +508,36 @@ class Trainer:
     def _validate(self) -> tuple[float | None, float | None, np.ndarray | None]:
         if self.val is None:
             return None, None, None
-        emb = embed(self.model, self.val["images"], self.device, self.space)
-        _, idx = nearest_centers(emb, self._raw_centers, k=5)
+        if self.dist is None:
+            emb = embed(self.model, self.val["images"], self.device, self.space)
+            _, idx = nearest_centers(emb, self._raw_centers, k=5)
+        else:  # each rank embeds and searches its share; the answers are gathered
+            images = self.val["images"]
+            lo, hi = shard_bounds(images.shape[0], self.dist.world, self.dist.rank)
+            emb = embed(self.model, images[lo:hi], self.device, self.space)
+            _, idx = nearest_centers(emb, self._raw_centers, k=5)
+            idx = self.dist.gather_rows(idx, shard_sizes(images.shape[0], self.dist.world))
         top1, top5 = topk_accuracy(idx, self.val["labels"])
         per_class = per_class_accuracy(self.val["labels"].numpy(), idx.numpy(),
                                        self.num_classes)
         return top1, top5, per_class
+
+    def _embed_sharded(self, images: Tensor, progress: Callable[[int, int], None] | None
+                       ) -> Tensor:
+        """The reference pass over ranks: each embeds its contiguous share, all gather."""
+        assert self.dist is not None
+        n, world = int(images.shape[0]), self.dist.world
+        lo, hi = shard_bounds(n, world, self.dist.rank)
+        local = embed(self.model, images[lo:hi], self.device, self.space, progress=progress)
+        return self.dist.gather_rows(local, shard_sizes(n, world))
+
+    def _nearest_sharded(self, emb: Tensor, centers: Tensor) -> Tensor:
+        """Top-5 nearest centers of ``emb``'s rows, each rank searching its share."""
+        assert self.dist is not None
+        n, world = int(emb.shape[0]), self.dist.world
+        lo, hi = shard_bounds(n, world, self.dist.rank)
+        _, idx = nearest_centers(emb[lo:hi], centers, k=5)
+        return self.dist.gather_rows(idx, shard_sizes(n, world))
 
     # -- the loop -----------------------------------------------------------------------------
     def _layout(self, p: int, k: int) -> PKLayout:
@@ -436,10 +548,26 @@ class Trainer:
 
     def _embed_rows(self, rows: np.ndarray) -> tuple[Tensor, Tensor]:
         """Augment and embed sample rows (one forward pass); returns (embeddings, labels)."""
+        if self.dist is not None:
+            return self._embed_rows_sharded(rows)
         idx = torch.from_numpy(rows).to(self.device)
         x = images_to_input(self.images[idx], self.device)
         x = self.augmenter(x, self.generator)
         return self.model(x), self.labels[idx]
+
+    def _embed_rows_sharded(self, rows: np.ndarray) -> tuple[Tensor, Tensor]:
+        """This rank's share of the global batch ``rows`` through DDP, gathered with the other
+        ranks' shares into the whole batch (gradient through the own share only)."""
+        assert self.dist is not None and self._ddp is not None
+        d = self.dist
+        n = int(rows.shape[0])
+        lo, hi = shard_bounds(n, d.world, d.rank)
+        self.generator.manual_seed(step_seed(self.config.train.seed, d.rank, self.step))
+        idx = torch.from_numpy(rows).to(self.device)
+        x = images_to_input(self.images[idx[lo:hi]], self.device)
+        x = self.augmenter(x, self.generator)
+        emb = d.gather_rows_with_grad(self._ddp(x), shard_sizes(n, d.world))
+        return emb, self.labels[idx]
 
     def _update_ema(self, emb: Tensor, labels: Tensor) -> None:
         """Move the running class centers toward this batch's class means (detached)."""
@@ -484,7 +612,10 @@ class Trainer:
         if not torch.isfinite(out.loss):
             raise _NonFinite(float(out.loss.detach()))
         self.optimizer.zero_grad(set_to_none=True)
-        out.loss.backward()
+        if self.dist is None:
+            out.loss.backward()
+        else:  # DDP averages the ranks' gradients; each holds only its own share's part
+            (out.loss * self.dist.world).backward()
         if cfg.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
         self.optimizer.step()
@@ -498,16 +629,16 @@ class Trainer:
         step_images = (cfg.classes_per_batch * cfg.samples_per_class if cfg.batch_mode == "pk"
                        else 3 * cfg.triplets * self.sampler.batch.oversample())
         check_step_memory(self.model, train.image_size, step_images, self.device)
-        write_status(self.run_dir, status="running", epoch=self.epoch, epochs=cfg.epochs,
-                     best_top1=self.best)
+        self._status(status="running", epoch=self.epoch, epochs=cfg.epochs, best_top1=self.best)
+        ranks = {} if self.dist is None else {"processes": self.dist.world}
         self._metrics.write("start", device=str(self.device), resumed=self.resuming,
                             epoch=self.epoch, iteration=self.iteration,
-                            classes=self.num_classes, samples=len(train))
+                            classes=self.num_classes, samples=len(train), **ranks)
         if self.pixel_nn is not None:
             self._metrics.write("baseline", method="pixel-1nn", data="val",
                                 top1=self.pixel_nn["top1"], top5=self.pixel_nn.get("top5"))
         self._emit(RunStarted(run_dir=self.run_dir, num_classes=self.num_classes,
-                              train_samples=len(train), device=device_label(self.device),
+                              train_samples=len(train), device=self._device_label(),
                               start_epoch=self.epoch, epochs=cfg.epochs,
                               iterations=cfg.iterations, triplets=cfg.triplets,
                               classes=list(self.classes),
@@ -516,15 +647,7 @@ class Trainer:
         while self.epoch < cfg.epochs:
             active = 0.0  # seconds spent training this epoch (pauses excluded)
             while self.iteration < cfg.iterations:
-                if not self._running.is_set():
-                    self.state = "paused"
-                    write_status(self.run_dir, status="paused", epoch=self.epoch,
-                                 epochs=cfg.epochs, best_top1=self.best)
-                    self._running.wait()
-                    self.state = "running"
-                    write_status(self.run_dir, status="running", epoch=self.epoch,
-                                 epochs=cfg.epochs, best_top1=self.best)
-                if self._stop.is_set():
+                if self._pause_or_stop():
                     return self._stopped()
                 t0 = time.perf_counter()
                 try:
@@ -556,13 +679,12 @@ class Trainer:
                                              images=self.images_seen, triplets=kept, lr=lr))
                 self.iteration += 1
                 self.step += 1
-            if self._stop.is_set():  # stop now; the epoch end runs when the run resumes
+            if self._stop_agreed():  # stop now; the epoch end runs when the run resumes
                 return self._stopped()
             t0 = time.perf_counter()
             self._end_epoch(active, t0)
         self.state = "finished"
-        write_status(self.run_dir, status="finished", epoch=self.epoch, epochs=cfg.epochs,
-                     best_top1=self.best)
+        self._status(status="finished", epoch=self.epoch, epochs=cfg.epochs, best_top1=self.best)
         self._metrics.write("finished", epoch=self.epoch, best_top1=self.best)
         event = RunFinished(run_dir=self.run_dir, epochs_done=self.epoch, best_top1=self.best)
         self._emit(event)
@@ -572,9 +694,16 @@ class Trainer:
         cfg = self.config.train
         top1, top5, mean_dist, train_class = self._reference_pass()
         val_top1, val_top5, val_class = self._validate()
-        self.sampler.update(self.sampler.epoch_stats(
+        stats = self.sampler.epoch_stats(
             self.epoch, self._raw_centers.numpy(), mean_dist.numpy(),
-            train_accuracy=train_class, val_accuracy=val_class))
+            train_accuracy=train_class, val_accuracy=val_class)
+        if self._writes:
+            self.sampler.update(stats)
+        if self.dist is not None:  # rank 0 updated the miners; every rank samples from that
+            state = self.dist.broadcast_object(self.sampler.state_dict() if self._writes
+                                               else None)
+            if not self._writes:
+                self.sampler.load_state_dict(state)
         score = val_top1 if val_top1 is not None else top1
         is_best = self.best is None or (not math.isnan(score) and score > self.best)
         if is_best:
@@ -588,7 +717,8 @@ class Trainer:
             extra["val_accuracy"] = val_class
         self._mining.append(self.epoch, probs, clusters, mean_dist.numpy(), edges, extra=extra)
         centers_np = self._raw_centers.numpy()
-        save_centers(self.run_dir, centers_np)
+        if self._writes:
+            save_centers(self.run_dir, centers_np)
         epoch = self.epoch
         eval_seconds = time.perf_counter() - t0
         self._metrics.write("epoch", epoch=epoch, top1=top1, top5=top5, val_top1=val_top1,
@@ -600,8 +730,7 @@ class Trainer:
         self.epoch_loss_sum, self.epoch_loss_n = 0.0, 0
         self._save(best=is_best)
         release_memory()  # the epoch-end passes' blocks would otherwise stay in the heap
-        write_status(self.run_dir, status="running", epoch=self.epoch, epochs=cfg.epochs,
-                     best_top1=self.best)
+        self._status(status="running", epoch=self.epoch, epochs=cfg.epochs, best_top1=self.best)
         self._emit(EpochFinished(
             epoch=epoch, epochs=cfg.epochs, top1=top1, top5=top5, val_top1=val_top1,
             val_top5=val_top5, loss=loss, seconds=train_seconds + eval_seconds,
@@ -609,11 +738,56 @@ class Trainer:
             mean_distance=mean_dist.numpy().copy(), centers=centers_np.copy(), is_best=is_best,
             images=self.images_seen, val_accuracy=val_class))
 
+    # -- pause and stop ------------------------------------------------------------------------
+    def _pause_or_stop(self) -> bool:
+        """Between iterations: wait while paused; True when the run is to stop. Across ranks
+        the flags are agreed each iteration, so every rank pauses and stops at the same step."""
+        cfg = self.config.train
+        if self.dist is not None:
+            return self._pause_or_stop_agreed()
+        if not self._running.is_set():
+            self.state = "paused"
+            self._status(status="paused", epoch=self.epoch, epochs=cfg.epochs,
+                         best_top1=self.best)
+            self._running.wait()
+            self.state = "running"
+            self._status(status="running", epoch=self.epoch, epochs=cfg.epochs,
+                         best_top1=self.best)
+        return self._stop.is_set()
+
+    def _pause_or_stop_agreed(self) -> bool:
+        assert self.dist is not None
+        cfg = self.config.train
+        was_paused = False
+        while True:  # every rank runs this loop the same number of times (same flags)
+            stop, paused = self.dist.control(self._stop.is_set(), self.paused)
+            if stop or not paused:
+                break
+            if not was_paused:
+                was_paused, self.state = True, "paused"
+                self._status(status="paused", epoch=self.epoch, epochs=cfg.epochs,
+                             best_top1=self.best)
+            self._running.wait(0.2)
+        if was_paused:
+            self.state = "running"
+            self._status(status="running", epoch=self.epoch, epochs=cfg.epochs,
+                         best_top1=self.best)
+        return stop
+
+    def _stop_agreed(self) -> bool:
+        if self.dist is None:
+            return self._stop.is_set()
+        return self.dist.control(self._stop.is_set(), False)[0]
+
+    def _device_label(self) -> str:
+        label = device_label(self.device)
+        return label if self.dist is None else f"{label} × {self.dist.world} processes"
+
     def _stopped(self) -> RunStopped:
         self._save(best=False)
         self.state = "stopped"
-        write_status(self.run_dir, status="stopped", epoch=self.epoch,
-                     epochs=self.config.train.epochs, best_top1=self.best,
+        self._status(status="stopped", epoch=self.epoch, epochs=self.config.train.epochs,
+                     best_top1=self.best,
                      message=f"stopped at epoch {self.epoch + 1}, iteration {self.iteration}")
         self._metrics.write("stopped", epoch=self.epoch, iteration=self.iteration)
         event = RunStopped(run_dir=self.run_dir, epochs_done=self.epoch)
@@ -627,6 +801,22 @@ def preprocess_of(config: Config, image_size: int) -> dict[str, Any]:
     data = config.data
     return {"image_size": int(image_size), "margin": int(data.margin),
             "size_mode": str(getattr(data, "size_mode", "fit"))}
+
+
+class _NoLog:
+    """What ranks other than 0 hold for metrics.jsonl and mining.h5: writes go nowhere."""
+
+    def write(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def append(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def trim(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 class _NonFinite(Exception):

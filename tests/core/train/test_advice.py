@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from core.train import advice
-from core.train.advice import Snapshot, advise_run, snapshot_of_run
+from core.train.advice import Snapshot, advise, advise_run, snapshot_of_run
 from core.train.config import Config
 from core.train.trainer import Trainer
 
@@ -157,3 +157,23 @@ def test_plateau_waits_for_a_decaying_schedule_while_accuracy_rises():
     assert advice.loss_plateau(Snapshot(config=cfg, epochs=slow)) is not None
     cfg = Config().replace({"train": {"lr_schedule": "cosine", "epochs": 20}})
     assert advice.loss_plateau(Snapshot(config=cfg, epochs=slow)) is None
+
+
+def test_a_collapsed_embedding_is_noticed_with_a_way_out():
+    """Top-1 at chance after an epoch (the metric loss's softplus dead zone, seen on the
+    quickstart benchmark) is a warning that names the loss to switch to; a learning run is not."""
+    n = 62
+    metric = Config().replace({"loss": {"kind": "metric", "alpha": 1.0, "xi": 0.1}})
+    dead = Snapshot(config=metric, epochs=[{"loss": 0.7, "val_top1": 0.015}],
+                    mean_distance=np.zeros(n))
+    notice = advice.collapsed(dead)
+    assert notice is not None and notice.severity == "warning"
+    assert notice.suggestion == {"loss": {"kind": "triplet", "alpha": 0.5}}
+    assert "softplus" in notice.detail and advise(dead)[0].code == "collapsed"
+    triplet = Config().replace({"loss": {"kind": "triplet"}, "train": {"lr": 0.003}})
+    notice = advice.collapsed(Snapshot(config=triplet, epochs=[{"val_top1": 0.015}],
+                                       mean_distance=np.zeros(n)))
+    assert notice is not None and notice.suggestion == {"train": {"lr": 0.001}}
+    learning = Snapshot(config=metric, epochs=[{"val_top1": 0.40}], mean_distance=np.ones(n))
+    assert advice.collapsed(learning) is None
+    assert advice.collapsed(Snapshot(config=metric, epochs=[{"val_top1": 0.015}])) is None
