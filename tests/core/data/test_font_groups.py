@@ -253,7 +253,7 @@ def test_render_and_training_refuse_a_leaking_project(sibling_lib: Path, tmp_pat
 
     values = {"alphabet": "digits", "font_dirs": [str(sibling_lib)],
               "train_fonts": ["Test Charlie"], "val_fonts": ["Test Charlie Sans"],
-              "test_fonts": ["Test Delta"], "image_size": 24, "margin": 1}
+              "test_fonts": ["Test Delta"], "image_size": 37, "margin": 2}
     project = create_project(tmp_path / "p", Config({"data": values}))
     with pytest.raises(SiamError, match=r"Charlie.*train_fonts.*Charlie Sans.*val_fonts"):
         render_splits(project, workers=1)
