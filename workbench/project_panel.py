@@ -127,8 +127,10 @@ class ProjectPanel(QWidget):
             item.setData(0, PATH_ROLE, str(run.path))
             item.setData(0, KIND_ROLE, "run")
             epochs = f"{run.epoch}/{run.epochs}" if run.epochs else f"{run.epoch}"
-            self._set(item, run.id, f"{run.status} · {epochs} · best {_pct(run.best_top1)}",
-                      f"{run.path}\n{run.message or run.status}\nDouble-click to plot it")
+            # Short enough for the panel's default width at 1280×720; the tooltip says "best".
+            self._set(item, run.id, f"{run.status} · {epochs} · {_pct(run.best_top1)}",
+                      f"{run.path}\n{run.message or run.status}\nbest validation top-1 "
+                      f"{_pct(run.best_top1)}\nDouble-click to plot it")
             icon = _STATUS_ICONS.get(run.status)
             if icon is not None:
                 item.setIcon(0, style.standardIcon(icon))

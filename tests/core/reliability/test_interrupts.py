@@ -52,11 +52,13 @@ def _wait(cond, timeout: float = 120.0, what: str = "") -> None:
         time.sleep(0.05)
 
 
-def _render_cmd(font_lib: Path, out: Path) -> list[str]:
-    # Distorted variants push the job over the in-process limit, so two workers are used.
+def _render_cmd(font_lib: Path, out: Path, variants: int = 300) -> list[str]:
+    # Distorted variants push the job over the in-process limit, so two workers are used; 300
+    # of them keep it running long enough to be interrupted on a fast machine (it is killed
+    # long before the end, so their number costs nothing).
     return [sys.executable, "-m", "core.cli", "render", "--alphabet", "latin", "--fonts",
             str(font_lib), "--out", str(out), "--distort", "rotate=4,blur=0.6,noise=0.04",
-            "--variants", "12", "--workers", "2", "--force"]
+            "--variants", str(variants), "--workers", "2", "--force"]
 
 
 def _digest(path: Path) -> str:
@@ -107,7 +109,7 @@ def test_kill9_render_leaves_no_workers(tmp_path: Path, font_lib: Path):
     _wait(lambda: not any(_alive(w) for w in workers), what="orphaned workers to exit")
     assert _digest(out) == before  # the rename never happened
     # A temporary file may be left by kill -9; the next render of the same file removes it.
-    r = subprocess.run(_render_cmd(font_lib, out), env=F.env(), capture_output=True,
+    r = subprocess.run(_render_cmd(font_lib, out, variants=12), env=F.env(), capture_output=True,
                        text=True, timeout=600)
     assert r.returncode == 0, r.stderr
     assert not _temps(tmp_path)
