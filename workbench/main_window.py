@@ -324,15 +324,18 @@ class MainWindow(QMainWindow):
     def new_project(self) -> None:
         if not self._can_replace_project():
             return
-        start = str(self.doc.project.root.parent) if self.doc.project else str(Path.home())
-        folder, _ = QFileDialog.getSaveFileName(self, "New project folder", start,
-                                                "Project folder (*)")
-        if folder:
-            self.create_and_open(Path(folder))
+        from workbench.new_project_dialog import NewProjectDialog
 
-    def create_and_open(self, folder: Path) -> bool:
+        start = self.doc.project.root.parent if self.doc.project else Path.home()
+        dialog = NewProjectDialog(start, self)
+        if dialog.exec() == NewProjectDialog.DialogCode.Accepted:
+            self.create_and_open(*dialog.choice())
+
+    def create_and_open(self, folder: Path, alphabet: str | None = None,
+                        preset: str = "recipe") -> bool:
+        """Make a project sized to ``alphabet`` with ``preset`` (as ``siam new``) and open it."""
         try:
-            create_project(folder, name=Path(folder).name)
+            create_project(folder, name=Path(folder).name, alphabet=alphabet, preset=preset)
         except (SiamError, OSError) as exc:
             dialogs.error(self, "New project", str(exc))
             return False

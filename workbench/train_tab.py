@@ -445,6 +445,8 @@ class TrainTab(QWidget):
             name = type(ev).__name__
             if name == "IterationFinished":
                 self.history.add_event(ev)
+                if self.snapshot is not None and self.snapshot.add_iteration(ev) is not None:
+                    self._show_notices(advise(self.snapshot))
                 self._done_iters += 1
                 self._last_iter = ev
                 if now - self._last_log >= LOG_EVERY_S:
@@ -496,12 +498,7 @@ class TrainTab(QWidget):
     def _advise_live(self, ev: Any) -> None:
         if self.snapshot is None:
             return
-        self.snapshot.epochs.append({"epoch": ev.epoch, "top1": ev.top1, "top5": ev.top5,
-                                     "val_top1": ev.val_top1, "val_top5": ev.val_top5,
-                                     "loss": ev.loss})
-        self.snapshot.probabilities = ev.probabilities
-        self.snapshot.clusters = ev.clusters
-        self.snapshot.mean_distance = ev.mean_distance
+        self.snapshot.add_epoch(ev)
         self._show_notices(advise(self.snapshot))
 
     def _on_run_started(self, ev: Any) -> None:

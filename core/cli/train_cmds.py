@@ -26,9 +26,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="override train.device")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override any setting, e.g. --set mining.gamma=2 (repeatable)")
-    p.add_argument("--preset", choices=("paper",),
+    p.add_argument("--preset", choices=("recipe", "paper"),
                    help="start from a settings preset (resources/defaults/<name>.toml) for the "
-                   "training sections; --set and the other options apply on top")
+                   "training sections: recipe = the measured default, paper = the paper's "
+                   "settings (§3–§5); --set and the other options apply on top")
     p.add_argument("--no-render", action="store_true",
                    help="fail instead of rendering missing data")
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
@@ -117,10 +118,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=cmd_advise)
 
     p = sub.add_parser("new", help="create a new project folder",
-                       description="Create a project.toml with defaults (the GUI's New Project).")
+                       description="Create a project.toml (the GUI's New Project) with the "
+                       "default recipe sized to the alphabet: P×K batch, epochs × iterations "
+                       "for a few minutes of an idle 2-core CPU, framing (core/train/recipe.py).")
     p.add_argument("folder", type=Path)
     p.add_argument("--name", default="")
-    p.add_argument("--alphabet", help="named alphabet or class-list file")
+    p.add_argument("--alphabet", help="named alphabet (siam alphabets) or a UTF-8 class-list "
+                   "file, one class a line (copied into the project)")
+    p.add_argument("--preset", choices=("recipe", "paper"), default="recipe",
+                   help="recipe (default): the measured default; paper: the paper's settings "
+                   "(§3–§5: metric loss α = 10, independent triplets; slow on a CPU)")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
     p.set_defaults(handler=cmd_new)
 
@@ -137,10 +144,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     for name in ("epochs", "iterations", "triplets", "nproc"):
         _check_positive(f"--{name}", getattr(args, name))
     config = project.config
-    if getattr(args, "preset", None) == "paper":
-        from core.train.config import paper_defaults
+    if getattr(args, "preset", None):
+        from core.train.recipe import preset_sections
 
-        config = config.replace(paper_defaults())
+        config = config.replace(preset_sections(args.preset))
     config = config.with_overrides(args.set)
     train_over: dict[str, Any] = {k: v for k, v in (("epochs", args.epochs),
                                                     ("iterations", args.iterations),
@@ -306,6 +313,8 @@ class _TrainReporter:
                              + (f" (resumed at epoch {ev.start_epoch + 1})"
                                 if ev.start_epoch else ""))
         elif isinstance(ev, E.IterationFinished) and self.bar:
+            if self.snapshot.add_iteration(ev) is not None:
+                self._advise()
             parts = " ".join(f"{k} {v:.3g}" for k, v in ev.parts.items())
             done = ev.epoch * self.iterations + ev.iteration + 1 - self.start_step
             self.bar.update(done, f"e{ev.epoch + 1} it{ev.iteration + 1} loss {ev.loss:.4g} "
@@ -322,10 +331,7 @@ class _TrainReporter:
                 self.bar.message(msg)
             else:
                 print(msg, file=sys.stderr)
-            self.snapshot.epochs.append(dict(self.last_epoch, epoch=ev.epoch))
-            self.snapshot.probabilities = ev.probabilities
-            self.snapshot.clusters = ev.clusters
-            self.snapshot.mean_distance = ev.mean_distance
+            self.snapshot.add_epoch(ev)
             self._advise()
         elif isinstance(ev, E.RunStopped):
             print(f"stopped; resume with: siam train {self.trainer.project.root} --resume "
@@ -461,14 +467,18 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def cmd_new(args: argparse.Namespace) -> int:
-    from core.train.config import Config
     from core.train.project import create_project
+    from core.train.recipe import estimate_minutes
 
-    config = Config().with_overrides(args.set)
-    if args.alphabet:
-        config = config.replace({"data": {"alphabet": args.alphabet}})
-    project = create_project(args.folder, config, name=args.name or Path(args.folder).name)
-    print(f"created {project.file}")
+    project = create_project(args.folder, name=args.name or Path(args.folder).name,
+                             alphabet=args.alphabet, preset=args.preset, overrides=args.set)
+    c, t = project.config, project.config.train
+    shape = (f"{t.classes_per_batch} classes × {t.samples_per_class} samples a step"
+             if t.batch_mode == "pk" else f"{t.triplets:,} triplets a step")
+    print(f"created {project.file}: {c.data.alphabet}, {args.preset} settings "
+          f"({c.loss.kind} loss, {c.mining.positive} + {c.mining.negative}), {t.epochs} epochs "
+          f"× {t.iterations} iterations × {shape}, ~{estimate_minutes(c):.0f} min on an idle "
+          f"2-core CPU; framing {c.data.size_mode}")
     return 0
 
 

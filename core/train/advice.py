@@ -59,6 +59,37 @@ class Snapshot:
     clusters: np.ndarray | None = None  # [C] latest cluster label per class (-1: none)
     mean_distance: np.ndarray | None = None  # [C] (NaN: class without samples)
     pixel_nn_val: float | None = None  # top-1 of pixel 1-NN on the validation data
+    # The batch spread of the latest iterations (IterationFinished.spread), for a collapse
+    # seen within the first epoch rather than at its end.
+    spreads: list[float] = field(default_factory=list)
+
+    def add_epoch(self, ev: Any) -> None:
+        """Record an :class:`~core.train.events.EpochFinished` (the CLI and the GUI feed
+        their live runs through here, so both see the same notices)."""
+        self.epochs.append({"epoch": ev.epoch, "top1": ev.top1, "top5": ev.top5,
+                            "val_top1": ev.val_top1, "val_top5": ev.val_top5,
+                            "loss": ev.loss, "val_n": getattr(ev, "val_n", 0)})
+        self.probabilities = ev.probabilities
+        self.clusters = ev.clusters
+        self.mean_distance = ev.mean_distance
+
+    def add_iteration(self, ev: Any) -> Notice | None:
+        """Record an :class:`~core.train.events.IterationFinished`; the collapse notice as
+        soon as the spreads show one (None otherwise). Cheap: it runs every step."""
+        spread = getattr(ev, "spread", None)
+        if spread is None or not math.isfinite(spread):
+            return None
+        self.spreads.append(float(spread))
+        del self.spreads[:-_SPREAD_KEEP]
+        return collapsed(self)
+
+
+_SPREAD_KEEP = 64  # iterations of spread a snapshot keeps
+# A batch whose mean anchor–negative distance stays below this share of the margin, without
+# growing, has collapsed: the loss is pinned at its value for zero distances. A freshly
+# initialised mokin37 sits near 0.1 % of the paper's α = 10 and grows within a few steps when
+# it learns; a collapsed run shrinks towards 0 instead.
+_COLLAPSE_SHARE = 0.02
 
 
 def _present(s: Snapshot, n: int) -> np.ndarray:
@@ -198,7 +229,7 @@ def loss_plateau(s: Snapshot) -> Notice | None:
     t = s.config.train
     decaying = getattr(t, "lr_schedule", "constant") != "constant"
     early = decaying and len(recs) < 0.8 * int(t.epochs)
-    if gain > (0.005 if early else 0.02):
+    if gain > max(0.005 if early else 0.02, _sampling_noise(recs[-1], accs[3])):
         return None
     lr = float(s.config.train.lr)
     return Notice("loss-plateau", "Training has plateaued",
@@ -207,6 +238,17 @@ def loss_plateau(s: Snapshot) -> Notice | None:
                   "good enough, a lower learning rate lets it settle further; more of the "
                   "same does little.", {"train": {"lr": float(f"{lr / 3:.3g}")}},
                   severity="info")
+
+
+def _sampling_noise(rec: dict[str, Any], acc: float) -> float:
+    """The standard error of an accuracy measured on the record's validation images: on 48
+    images one image more or less is 2 points, which is no gain (0 when the count is unknown).
+    """
+    n = rec.get("val_n") if rec.get("val_top1") is not None else None
+    if not isinstance(n, (int, float)) or n <= 0:
+        return 0.0
+    p = min(max(float(acc), 0.0), 1.0)
+    return math.sqrt(p * (1 - p) / float(n))
 
 
 def memorising_faces(s: Snapshot) -> Notice | None:
@@ -238,24 +280,57 @@ def _n_classes(s: Snapshot) -> int | None:
     return None
 
 
+def _margin(config: Config) -> float:
+    alpha = getattr(config.loss, "alpha", None)
+    return float(alpha) if isinstance(alpha, (int, float)) and alpha > 0 else 1.0
+
+
+def spread_collapsed(s: Snapshot) -> float | None:
+    """The batch spread (share of the margin) when the last iterations show a collapse: every
+    spread far below the margin and none of them growing; None otherwise. The window is half an
+    epoch, at most 20 and at least 3 steps, so a collapse is seen within the first epoch."""
+    window = max(3, min(20, int(s.config.train.iterations) // 2))
+    if len(s.spreads) < window:
+        return None
+    last = np.asarray(s.spreads[-window:], dtype=np.float64)
+    margin = _margin(s.config)
+    third = max(1, window // 3)
+    if last.max() >= _COLLAPSE_SHARE * margin or last[-third:].mean() > 1.1 * last[:third].mean():
+        return None
+    return float(last[-1] / margin)
+
+
 def collapsed(s: Snapshot) -> Notice | None:
-    """Accuracy at chance after an epoch: the embedding put every image in one place, a state
-    no amount of further training leaves (no gradient is left)."""
+    """The embedding put every image in one place, a state no amount of further training
+    leaves (no gradient is left): seen within the first epoch as a batch spread pinned near 0
+    against the margin, or after an epoch as accuracy at chance."""
+    share = spread_collapsed(s)
     accs = [a for a in (_val_or_train(r) for r in s.epochs) if a is not None]
     n = _n_classes(s)
-    if not accs or n is None or n < 2 or accs[-1] > max(3.0 / n, 0.02):
+    at_chance = bool(accs) and n is not None and n >= 2 and accs[-1] <= max(3.0 / n, 0.02)
+    if share is None and not at_chance:
         return None
     lr = float(s.config.train.lr)
     metric = s.config.loss.kind == "metric"
-    why = ("With the metric loss this is softplus' flat region, where every distance is 0 "
-           "(docs/METHODS.md §3b); the triplet loss does not have one. " if metric else "")
-    suggestion: dict[str, dict[str, Any]] = (
-        {"loss": {"kind": "triplet", "alpha": 0.5}} if metric
-        else {"train": {"lr": float(f"{lr / 3:.3g}")}})
+    if lr < 1e-5:
+        why = f"The learning rate {lr:g} is too small for the weights to move. "
+        suggestion: dict[str, dict[str, Any]] = {"train": {"lr": 0.003}}
+    elif metric:
+        why = ("With the metric loss this is softplus' flat region, where every distance is 0 "
+               "and the loss sits at (τ·softplus(α))² (docs/METHODS.md §3b); the triplet loss "
+               "with semi-hard triplets does not have one. ")
+        suggestion = {"loss": {"kind": "triplet", "alpha": 0.5}}
+        if _has("mining", "batch") and s.config.mining.batch == "all":
+            suggestion["mining"] = {"batch": "semihard"}
+    else:
+        why = ""
+        suggestion = {"train": {"lr": float(f"{lr / 3:.3g}")}}
+    seen = (f"After {len(s.spreads)} steps the images of a batch lie {share:.2%} of the margin "
+            "apart and are not moving apart" if share is not None else
+            f"Top-1 is {accs[-1]:.1%} after {len(accs)} epoch(s), chance is {1 / n:.1%}")
     return Notice("collapsed", "The embedding has collapsed",
-                  f"Top-1 is {accs[-1]:.1%} after {len(accs)} epoch(s), chance is {1 / n:.1%}: "
-                  f"every image lands in the same place and training cannot leave it. {why}"
-                  "Stop this run and start another.", suggestion)
+                  f"{seen}: every image lands in the same place and training cannot leave it. "
+                  f"{why}Stop this run and start another.", suggestion)
 
 
 def below_pixel_baseline(s: Snapshot) -> Notice | None:
@@ -297,6 +372,8 @@ def snapshot_of_run(run_dir: str | Path) -> Snapshot | None:
         return None
     recs = read_metrics(run_dir / "metrics.jsonl")
     snap = Snapshot(config=config, epochs=[r for r in recs if r.get("event") == "epoch"])
+    its = [r for r in recs if r.get("event") == "iteration"]
+    snap.spreads = _recorded_spreads(its)
     snap.pixel_nn_val = next((r.get("top1") for r in recs if r.get("event") == "baseline"
                               and r.get("method") == "pixel-1nn"), None)
     try:
@@ -308,6 +385,13 @@ def snapshot_of_run(run_dir: str | Path) -> Snapshot | None:
         snap.clusters = None if h.clusters is None else h.clusters[-1]
         snap.mean_distance = None if h.mean_distance is None else h.mean_distance[-1]
     return snap
+
+
+def _recorded_spreads(iterations: list[dict[str, Any]]) -> list[float]:
+    """The latest spreads a run logged, as a live run's snapshot holds them."""
+    values = [float(r["spread"]) for r in iterations
+              if isinstance(r.get("spread"), (int, float)) and math.isfinite(r["spread"])]
+    return values[-_SPREAD_KEEP:]
 
 
 def advise_run(run_dir: str | Path) -> list[Notice]:

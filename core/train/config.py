@@ -92,7 +92,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
     },
     "train": {
         "epochs": Field(int, 10, "Number of epochs", min=1, max=100_000),
-        "iterations": Field(int, 50, "Iterations (optimiser steps) per epoch (paper: 50)",
+        "iterations": Field(int, 42, "Iterations (optimiser steps) per epoch (paper: 50)",
                             min=1, max=1_000_000),
         "batch_mode": Field(str, "pk", "What a step embeds: 'pk' = P classes × K samples, "
                             "every triplet inside the batch; 'triplets' = independent triplets "
@@ -100,12 +100,12 @@ SCHEMA: dict[str, dict[str, Field]] = {
                             label="Batch layout"),
         "classes_per_batch": Field(int, 128, "'pk': classes P per step", min=2,
                                    max=1_000_000, label="P — classes per batch"),
-        "samples_per_class": Field(int, 4, "'pk': samples K per class", min=2, max=1024,
+        "samples_per_class": Field(int, 8, "'pk': samples K per class", min=2, max=1024,
                                    label="K — samples per class"),
         "triplets": Field(int, 512, "'triplets': triplets per step (paper: 10,240)",
                           min=1, max=1_000_000),
         "optimizer": Field(str, "adam", "Optimiser", choices=("adam", "sgd")),
-        "lr": Field(float, 1e-3, "Peak learning rate", min=1e-8, max=10.0),
+        "lr": Field(float, 3e-3, "Peak learning rate (paper: 0.001)", min=1e-8, max=10.0),
         "lr_schedule": Field(str, "cosine", "Learning-rate schedule over the run: 'constant' "
                              "(paper) or linear warm-up then cosine decay",
                              choices=("constant", "cosine")),
@@ -310,11 +310,9 @@ class Config:
 def paper_defaults() -> dict[str, dict[str, Any]]:
     """The paper's settings (§3–§5; ``resources/defaults/paper.toml``) for the one-click
     button and ``siam train --preset paper``: the training sections only, data untouched."""
-    import tomllib
+    from core.train.recipe import preset_sections
 
-    import resources
-
-    return tomllib.loads(resources.read_text("defaults", "paper.toml"))
+    return preset_sections("paper")
 
 
 def _toml_value(value: Any) -> str:

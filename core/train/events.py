@@ -48,6 +48,9 @@ class IterationFinished:
     lr: float
     images: int = 0  # images through the network since the run began (the budget)
     triplets: int = 0  # triplets this step trained on (after the batch miner's choice)
+    # Mean anchor–negative distance of the batch in the loss's space (core.train.step): a
+    # collapse shows as this staying near 0 against the margin (core.train.advice.collapsed).
+    spread: float | None = None
 
 
 @dataclass
@@ -67,6 +70,7 @@ class EpochFinished:
     is_best: bool = False
     images: int = 0  # images through the network since the run began
     val_accuracy: np.ndarray | None = None  # [C] per-class top-1 on validation (NaN: none)
+    val_n: int = 0  # validation images behind val_top1 (its sampling noise)
 
 
 @dataclass

@@ -7,11 +7,12 @@ from __future__ import annotations
 import json
 import math
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.atomic import write_text_atomic
+from core.atomic import write_bytes_atomic, write_text_atomic
 from core.errors import SiamError
 from core.paths import check_inside, require_file
 from core.train.config import Config
@@ -153,18 +154,53 @@ def _plugin_base(file: Path) -> Path:
     return file.parent
 
 
-def create_project(folder: str | Path, config: Config | None = None, name: str = "") -> Project:
-    """Make a new project folder; refuses to overwrite an existing project."""
+def create_project(folder: str | Path, config: Config | None = None, name: str = "",
+                   alphabet: str | None = None, preset: str = "recipe",
+                   overrides: Sequence[str] = ()) -> Project:
+    """Make a new project folder; refuses to overwrite an existing project.
+
+    Without ``config`` the project gets the default recipe (or ``preset``) sized to
+    ``alphabet`` (core.train.recipe). A class-list file outside the folder is copied in, so the
+    project still opens when the file moves."""
+    from core.train.recipe import new_project_config
+
     folder = Path(folder).expanduser()
     if (folder / PROJECT_FILE).exists():
         raise SiamError("already holds a project", folder)
+    class_list = None
+    if config is None:
+        class_list = _class_list_file(alphabet)
+        config = new_project_config(str(class_list) if class_list else alphabet, preset=preset,
+                                    overrides=overrides)
+        if class_list is not None:
+            config = config.replace({"data": {"alphabet": class_list.name}})
     folder.mkdir(parents=True, exist_ok=True)
-    config = config or Config()
+    if class_list is not None:
+        _copy_class_list(class_list, folder / class_list.name)
     if name:
         config = config.replace({"project": {"name": name}})
     project = Project(root=folder.resolve(), config=config)
     project.save()
     return project
+
+
+def _class_list_file(alphabet: str | None) -> Path | None:
+    """The class-list file ``alphabet`` names (relative to the working folder), or None for a
+    named alphabet or nothing."""
+    from core.data.alphabets import NAMED
+
+    if not alphabet or alphabet.strip() in NAMED:
+        return None
+    path = Path(alphabet).expanduser()
+    return path.resolve() if path.is_file() else None  # else resolve_alphabet says why
+
+
+def _copy_class_list(src: Path, dest: Path) -> None:
+    if dest.exists():
+        if dest.resolve() == src or dest.read_bytes() == src.read_bytes():
+            return
+        raise SiamError("exists with other content; the class list was not copied", dest)
+    write_bytes_atomic(dest, src.read_bytes())
 
 
 def is_run_dir(path: Path) -> bool:

@@ -25,6 +25,9 @@ class StepLoss:
     kept: int  # triplets trained on
     candidates: int  # triplets the batch offered
     mask: Tensor  # bool, the batch miner's choice (shape of the candidate tensor)
+    # Mean anchor–negative distance over the candidates, in the loss's space: how spread out the
+    # batch is. Near 0 against the margin, every embedding sits in one place (a collapse).
+    spread: float = float("nan")
 
 
 def reduce_kept(per: dict[str, Tensor], mask: Tensor) -> tuple[Tensor, dict[str, Tensor], int]:
@@ -52,7 +55,7 @@ def triplet_step(emb: Tensor, centers: Tensor | None, labels: Tensor, loss_fn: L
     per = loss_fn.per_triplet(d_ap, d_an, *dc)
     mask = miner.select(d_ap, d_an, per["loss"], loss_fn.margin)
     loss, parts, kept = reduce_kept(per, mask)
-    return StepLoss(loss, parts, kept, t, mask)
+    return StepLoss(loss, parts, kept, t, mask, float(d_an.detach().mean()))
 
 
 class PKLayout:
@@ -92,4 +95,4 @@ def pk_step(emb: Tensor, centers: Tensor | None, labels: Tensor, layout: PKLayou
     per = {k: v.expand(shape) for k, v in per.items()}
     mask = miner.select(d_ap, d_an, per["loss"], loss_fn.margin).expand(shape)
     loss, parts, kept = reduce_kept(per, mask)
-    return StepLoss(loss, parts, kept, layout.triplets, mask)
+    return StepLoss(loss, parts, kept, layout.triplets, mask, float(d_an.detach().mean()))

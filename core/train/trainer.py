@@ -602,7 +602,7 @@ class Trainer:
         out = triplet_step(emb, self.loss_centers, labels, self.loss_fn, self.sampler.batch)
         return out, int(rows.shape[0])
 
-    def _iteration(self) -> tuple[float, dict[str, float], int, int]:
+    def _iteration(self) -> tuple[float, dict[str, float], int, int, float]:
         cfg = self.config.train
         total = cfg.epochs * cfg.iterations
         lr = lr_at(self.step, total, cfg.lr, cfg.lr_schedule, cfg.warmup, cfg.lr_min)
@@ -620,7 +620,7 @@ class Trainer:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
         self.optimizer.step()
         parts = {k: float(v) for k, v in out.parts.items()}
-        return float(out.loss.detach()), parts, n_images, out.kept
+        return float(out.loss.detach()), parts, n_images, out.kept, out.spread
 
     def _loop(self) -> TrainerEvent:
         cfg = self.config.train
@@ -651,7 +651,7 @@ class Trainer:
                     return self._stopped()
                 t0 = time.perf_counter()
                 try:
-                    loss, parts, n_images, kept = self._iteration()
+                    loss, parts, n_images, kept, spread = self._iteration()
                 except _NonFinite as exc:
                     msg = (f"loss became {exc.value} at epoch {self.epoch + 1}, iteration "
                            f"{self.iteration + 1}; the last good checkpoint is kept — lower "
@@ -672,11 +672,13 @@ class Trainer:
                 lr = self.optimizer.param_groups[0]["lr"]
                 self._metrics.write("iteration", epoch=self.epoch, iteration=self.iteration,
                                     step=self.step, loss=loss, **parts, images_per_s=inst,
-                                    images=self.images_seen, triplets=kept, lr=lr)
+                                    images=self.images_seen, triplets=kept, lr=lr,
+                                    spread=spread)
                 self._emit(IterationFinished(epoch=self.epoch, iteration=self.iteration,
                                              iterations=cfg.iterations, step=self.step,
                                              loss=loss, parts=parts, images_per_s=rate,
-                                             images=self.images_seen, triplets=kept, lr=lr))
+                                             images=self.images_seen, triplets=kept, lr=lr,
+                                             spread=spread))
                 self.iteration += 1
                 self.step += 1
             if self._stop_agreed():  # stop now; the epoch end runs when the run resumes
@@ -720,11 +722,12 @@ class Trainer:
         if self._writes:
             save_centers(self.run_dir, centers_np)
         epoch = self.epoch
+        val_n = 0 if self.val is None else int(self.val["labels"].shape[0])
         eval_seconds = time.perf_counter() - t0
         self._metrics.write("epoch", epoch=epoch, top1=top1, top5=top5, val_top1=val_top1,
                             val_top5=val_top5, loss=loss, seconds=train_seconds + eval_seconds,
                             train_seconds=train_seconds, eval_seconds=eval_seconds,
-                            images=self.images_seen, best=is_best)
+                            images=self.images_seen, best=is_best, val_n=val_n)
         self.epoch += 1
         self.iteration = 0
         self.epoch_loss_sum, self.epoch_loss_n = 0.0, 0
@@ -736,7 +739,7 @@ class Trainer:
             val_top5=val_top5, loss=loss, seconds=train_seconds + eval_seconds,
             probabilities=probs.copy(), clusters=clusters.copy(),
             mean_distance=mean_dist.numpy().copy(), centers=centers_np.copy(), is_best=is_best,
-            images=self.images_seen, val_accuracy=val_class))
+            images=self.images_seen, val_accuracy=val_class, val_n=val_n))
 
     # -- pause and stop ------------------------------------------------------------------------
     def _pause_or_stop(self) -> bool:

@@ -12,7 +12,7 @@ from core.train.losses.spaces import SPACES
 
 LOSSES: dict[str, type[Loss]] = {}
 
-_KIND = Field(str, "metric", "Loss function", label="Loss — what a triplet is scored by")
+_KIND = Field(str, "triplet", "Loss function", label="Loss — what a triplet is scored by")
 #: The ``[loss]`` section of the schema (core.train.config.SCHEMA["loss"] is this dict).
 FIELDS: dict[str, Field] = {"kind": _KIND}
 

@@ -23,7 +23,8 @@ _ROLE_FIELDS = {
                       label="Positive miner — which classes anchors come from"),
     "negative": Field(str, "auto-clustering", "Negative class miner",
                       label="Negative miner — which classes negatives come from"),
-    "batch": Field(str, "all", "Which triplets of an embedded batch are trained on",
+    "batch": Field(str, "semihard", "Which triplets of an embedded batch are trained on "
+                   "(paper: all)",
                    label="Batch miner — which triplets of a batch are trained on"),
 }
 

@@ -177,3 +177,40 @@ def test_a_collapsed_embedding_is_noticed_with_a_way_out():
     learning = Snapshot(config=metric, epochs=[{"val_top1": 0.40}], mean_distance=np.ones(n))
     assert advice.collapsed(learning) is None
     assert advice.collapsed(Snapshot(config=metric, epochs=[{"val_top1": 0.015}])) is None
+
+
+def _spreads(values, iterations=40):
+    cfg = Config().replace({"train": {"iterations": iterations},
+                            "loss": {"kind": "metric", "alpha": 10.0}})
+    return Snapshot(config=cfg, spreads=list(values))
+
+
+def test_a_collapse_is_seen_from_the_spread_of_the_batch():
+    """Spreads pinned far below the margin, not growing: a collapse (half an epoch suffices);
+    a run whose spread grows, or one at the margin's scale, is none."""
+    shrinking = [0.01 * 0.9 ** i for i in range(20)]
+    assert advice.spread_collapsed(_spreads(shrinking)) is not None
+    assert advice.collapsed(_spreads(shrinking)).code == "collapsed"
+    assert advice.spread_collapsed(_spreads(shrinking[:10])) is None  # not yet half an epoch
+    growing = [0.01 * 1.2 ** i for i in range(20)]  # a fresh network learning
+    assert advice.spread_collapsed(_spreads(growing)) is None
+    assert advice.spread_collapsed(_spreads([3.0] * 20)) is None  # flat at the margin's scale
+
+
+def test_siam_train_says_collapse_within_the_first_epoch(tmp_path):
+    """The paper's metric loss with a rate that cannot move the weights: the loss is pinned at
+    τ²·softplus(α)² from the first step; the notice comes before the first epoch ends, once,
+    with the cause and a way out."""
+    from tests.conftest import make_tiny_project
+
+    root = make_tiny_project(tmp_path / "synthetic", epochs=1, iterations=12)
+    proc = subprocess.run([sys.executable, "-m", "core.cli", "train", str(root), "--preset",
+                           "paper", "--iterations", "12", "--triplets", "32",
+                           "--set", "train.lr=1e-8"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stderr.splitlines()
+    notice = [i for i, ln in enumerate(lines) if "notice: The embedding has collapsed" in ln]
+    epoch = [i for i, ln in enumerate(lines) if "epoch 1/1" in ln]
+    assert len(notice) == 1 and epoch and notice[0] < epoch[0]
+    assert "learning rate" in lines[notice[0]] and "--set train.lr=" in lines[notice[0]]
