@@ -435,6 +435,24 @@ class ConfigForm(QWidget):
         self.doc.set_values(paper_defaults(), "Paper defaults")
         self.load(self.doc.config)
 
+    def apply_recipe_defaults(self) -> None:
+        """One undoable step back to the default recipe, P×K and epochs sized to the
+        project's alphabet as ``siam new`` sizes them (the framing is left: it needs a
+        re-render)."""
+        from core.data.alphabets import resolve_alphabet
+        from core.train.recipe import preset_sections, sized
+
+        values = preset_sections("recipe")
+        project = self.doc.project
+        if project is not None:
+            try:
+                classes = resolve_alphabet(project.config.data.alphabet, base=project.root)
+                values["train"].update(sized(classes.classes)["train"])
+            except SiamError:
+                pass  # an alphabet that does not resolve is reported by the Data tab
+        self.doc.set_values(values, "Recipe defaults")
+        self.load(self.doc.config)
+
     def set_editable(self, editable: bool) -> None:
         self._editable = editable
         self._apply_relevance()

@@ -116,6 +116,11 @@ class TrainTab(QWidget):
         self.pause_btn.clicked.connect(self.toggle_pause)
         self.stop_btn.clicked.connect(self.stop)
         self.paper_btn.clicked.connect(self.form.apply_paper_defaults)
+        self.recipe_btn = QPushButton("Recipe defaults")
+        self.recipe_btn.setToolTip("Set loss, mining, augment and train to the measured default "
+                                   "recipe, sized to the alphabet (undoable; siam train "
+                                   "--preset recipe)")
+        self.recipe_btn.clicked.connect(self.form.apply_recipe_defaults)
 
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
@@ -144,7 +149,10 @@ class TrainTab(QWidget):
         ll = QVBoxLayout(left)
         ll.setContentsMargins(0, 0, 0, 0)
         ll.addWidget(self.form, 1)
-        ll.addWidget(self.paper_btn)
+        presets = QHBoxLayout()
+        presets.addWidget(self.recipe_btn)
+        presets.addWidget(self.paper_btn)
+        ll.addLayout(presets)
 
         bottom = QSplitter(Qt.Orientation.Horizontal)
         bottom.addWidget(self.log)
@@ -208,6 +216,7 @@ class TrainTab(QWidget):
                                     else "Fix the settings marked in red first"))
         self.resume_btn.setEnabled(has_project and idle)
         self.paper_btn.setEnabled(has_project and idle)
+        self.recipe_btn.setEnabled(has_project and idle)
         self.form.set_editable(idle)
         running = self.state in ("starting", "training", "paused")
         self.pause_btn.setEnabled(running and self.state != "starting")

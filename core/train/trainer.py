@@ -344,7 +344,10 @@ class Trainer:
         else:
             if self._writes:
                 ckpt_dir.mkdir(parents=True, exist_ok=True)
-            if self.loss_fn.uses_centers and not self._ema:
+            # Also for losses without centers: a run stopped before its first epoch end then
+            # still has centers, so its checkpoint evaluates, answers queries and resumes.
+            # (One forward pass; it draws no random numbers, so seeded runs are unchanged.)
+            if not self._ema:
                 self._reference_pass(progress=lambda done, total: self._emit(RunPreparing(
                     f"first center pass over {len(train):,} training images", done, total)))
         if self.dist is not None:

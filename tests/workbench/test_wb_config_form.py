@@ -39,8 +39,8 @@ def test_form_shows_project_values(make_window, project_dir):
     w, form = _form(make_window, project_dir)
     assert form.editors["train.triplets"].widget.value() == 8
     assert form.editors["mining.eta"].widget.value() == 5
-    assert form.editors["loss.kind"].widget.currentText() == "metric"
-    assert form.editors["train.lr"].widget.text() == "0.001"
+    assert form.editors["loss.kind"].widget.currentText() == "triplet"  # the default recipe
+    assert form.editors["train.lr"].widget.text() == "0.003"
 
 
 def test_invalid_value_marks_key_and_disables_start(make_window, project_dir):
@@ -53,7 +53,7 @@ def test_invalid_value_marks_key_and_disables_start(make_window, project_dir):
     assert "train.lr" in form.errors()["train.lr"]
     assert lr.property("invalid") == "true"  # red frame from style.qss
     assert form.message.isVisibleTo(form) and "train.lr" in form.message.text()
-    assert w.project.config.train.lr == 0.001  # the invalid value never reached the project
+    assert w.project.config.train.lr == 0.003  # the invalid value never reached the project
     lr.lineEdit().setText("3e-4")
     assert form.is_valid() and start.isEnabled()
     assert not lr.property("invalid")

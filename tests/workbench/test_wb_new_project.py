@@ -40,3 +40,18 @@ def test_new_project_from_the_window_is_sized_and_opened(make_window, tmp_path):
     cfg = load_project(tmp_path / "p").config
     assert cfg.data.alphabet == "greek-ish.txt" and cfg.train.classes_per_batch == 8
     assert cfg.loss.kind == "triplet" and cfg.train.samples_per_class == 32
+
+
+def test_recipe_defaults_undo_the_paper_preset_in_one_step(make_window, tmp_path):
+    win = make_window()
+    assert win.create_and_open(tmp_path / "p", "greek", "recipe")
+    form = win.train_tab.form
+    sized = win.doc.project.config
+    win.train_tab.paper_btn.click()
+    assert win.doc.project.config.loss.kind == "metric"
+    win.train_tab.recipe_btn.click()
+    cfg = win.doc.project.config
+    assert cfg.loss.kind == "triplet" and cfg.mining.batch == "semihard"
+    assert cfg.train.classes_per_batch == sized.train.classes_per_batch == 49
+    assert cfg.train.iterations == sized.train.iterations
+    assert form.values()["train"]["batch_mode"] == "pk"

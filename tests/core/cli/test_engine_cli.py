@@ -31,9 +31,25 @@ def one_line_error(err: str, *needles: str) -> None:
         assert n in lines[0], (n, lines[0])
 
 
+def _frame_like_renders(path: Path) -> None:
+    """Rewrite a synthetic glyph file framed as the renderer frames (``fit``: the ink box fills
+    the image), as real project data is: a query frames its image the same way, so a query of
+    a training glyph then shows the network what it was trained on."""
+    from core.data.glyphs import GlyphWriter, load_glyphs
+    from core.data.imaging import normalize_glyph
+
+    data = load_glyphs(path)
+    framed = np.stack([normalize_glyph(im, 37, 2, mode="fit") for im in data.images.numpy()])
+    path.unlink()
+    with GlyphWriter(path, data.classes, data.source_names, 37, alphabet="synthetic") as w:
+        w.append(framed, data.labels.numpy(), data.sources.numpy())
+
+
 @pytest.fixture
 def trained(make_project, capsys):
     project = make_project(epochs=2, iterations=10)
+    for split in ("train", "val", "test"):
+        _frame_like_renders(project.root / "data" / f"{split}.h5")
     code, out, err = siam(capsys, "train", project.root, "--json")
     assert code == 0, err
     summary = json.loads(out.strip().splitlines()[-1])

@@ -29,6 +29,9 @@ def trained(tmp_path_factory):
     from tests.conftest import make_tiny_project
 
     root = make_tiny_project(tmp_path_factory.mktemp("runs") / "synthetic", epochs=2, iterations=4)
+    # The paper's metric loss, whose three parts (g1, g2, g3) the views plot separately.
+    with (root / "project.toml").open("a") as f:
+        f.write('\n[loss]\nkind = "metric"\nalpha = 10.0\n')
     torch.set_num_threads(1)
     project = load_project(root)
     out = []

@@ -23,6 +23,9 @@ GOLDEN = json.loads((Path(__file__).parent / "golden" / "paper_mode_metrics.json
 # The settings that did not exist then, at the values that reproduce the old behaviour.
 BEFORE_TRAIN = 'batch_mode = "triplets"\nlr_schedule = "constant"\n'
 BEFORE_AUGMENT = "\n[augment]\nelastic = false\nstroke = false\nblur = false\nnoise = false\n"
+# The defaults of then, which the default recipe has since replaced.
+BEFORE_DEFAULTS = 'alpha = 10.0\n'
+BEFORE_MINING = 'batch = "all"\n'
 
 
 @pytest.mark.parametrize("combo", sorted(GOLDEN))
@@ -34,7 +37,8 @@ def test_paper_mode_reproduces_recorded_metrics(tmp_path, combo):
     write_synth(root / "data" / "val.h5", 12, fonts=2, font_offset=10)
     text = TINY_TOML.format(positive=positive, negative=negative, epochs=2, iterations=4)
     text = text.replace("[train]\n", "[train]\n" + BEFORE_TRAIN, 1) + BEFORE_AUGMENT
-    text += f'\n[loss]\nkind = "{loss}"\n'
+    text = text.replace("[mining]\n", "[mining]\n" + BEFORE_MINING, 1)
+    text += f'\n[loss]\nkind = "{loss}"\n' + BEFORE_DEFAULTS
     (root / "project.toml").write_text(text)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the recording was made with one thread

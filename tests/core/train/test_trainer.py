@@ -10,6 +10,7 @@ import torch
 from core.errors import SiamError
 from core.train import events as E
 from core.train.checkpoint import load_checkpoint
+from core.train.losses import loss_class
 from core.train.runfiles import read_metrics
 from core.train.trainer import Trainer
 
@@ -36,7 +37,7 @@ def test_training_writes_the_run_contract_and_learns(make_project):
     assert any("loading" in s for s in stages) and any("center" in s for s in stages)
     assert kinds.count("IterationFinished") == 36 and kinds.count("EpochFinished") == 3
     it = next(e for e in seen if isinstance(e, E.IterationFinished))
-    assert set(it.parts) == {"g1", "g2", "g3"}
+    assert set(it.parts) == set(loss_class(project.config.loss.kind).parts)  # its own parts
     recs = read_metrics(run / "metrics.jsonl")
     assert sum(r["event"] == "iteration" for r in recs) == 36
     assert [r["epoch"] for r in recs if r["event"] == "epoch"] == [0, 1, 2]
@@ -150,7 +151,7 @@ def test_missing_training_data_makes_no_run_folder(make_project):
 def test_resume_refuses_changed_method(make_project):
     project = make_project(epochs=1, iterations=2)
     final, _ = run_collect(Trainer(project))
-    changed = project.config.replace({"loss": {"kind": "triplet"}})
+    changed = project.config.replace({"loss": {"kind": "contrastive"}})
     with pytest.raises(SiamError, match="loss.kind"):
         Trainer(project, config=changed, resume=final.run_dir)
     # extending the number of epochs is allowed
