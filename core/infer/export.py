@@ -47,18 +47,20 @@ class ExportedClassifier(nn.Module):
     ``x`` is float ``[B,1,H,W]`` in [0,1] with ink = 1 (see meta.json in the file).
     """
 
-    def __init__(self, net: nn.Module, centers: Tensor, softplus: bool) -> None:
+    def __init__(self, net: nn.Module, centers: Tensor, space: str) -> None:
         super().__init__()
         self.net = net
         valid = ~torch.isnan(centers).any(dim=1)
         self.register_buffer("centers", centers[valid].clone())
         self.register_buffer("class_ids", torch.nonzero(valid).squeeze(1).clone())
-        self.softplus = softplus
+        self.space = space  # core.train.losses.spaces: where the centers live
 
     def forward(self, x: Tensor) -> Tensor:
         e = self.net(x)
-        if self.softplus:
+        if self.space == "softplus":
             e = F.softplus(e)
+        elif self.space == "l2":
+            e = F.normalize(e, dim=1, eps=1e-12)
         return e
 
     @torch.jit.export
@@ -98,7 +100,7 @@ def export_run(run: RunModel, out: str | Path, force: bool = False,
         raise SiamError(f"unknown export format {fmt!r} (choose {' or '.join(FORMATS)})")
     out = Path(out)
     net = copy.deepcopy(run.model).cpu().eval()  # the run keeps its device
-    module = ExportedClassifier(net, run.centers.cpu(), run.space == "softplus")
+    module = ExportedClassifier(net, run.centers.cpu(), run.space)
     meta = _meta(run, "siam-export/1")
     del meta["classes"]
     extra = {
@@ -123,7 +125,7 @@ class OnnxClassifier(nn.Module):
     distance is ``inf`` and the columns still line up with the class list.
     """
 
-    def __init__(self, net: nn.Module, centers: Tensor, softplus: bool) -> None:
+    def __init__(self, net: nn.Module, centers: Tensor, space: str) -> None:
         super().__init__()
         self.net = net
         empty = torch.isnan(centers).any(dim=1)
@@ -132,12 +134,14 @@ class OnnxClassifier(nn.Module):
         c_sq[empty] = float("inf")
         self.register_buffer("centers_t", c.T.contiguous())
         self.register_buffer("centers_sq", c_sq)
-        self.softplus = softplus
+        self.space = space  # core.train.losses.spaces: where the centers live
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         e = self.net(x)
-        if self.softplus:
+        if self.space == "softplus":
             e = F.softplus(e)
+        elif self.space == "l2":
+            e = F.normalize(e, dim=1, eps=1e-12)
         d2 = (e * e).sum(1, keepdim=True) - 2.0 * (e @ self.centers_t) + self.centers_sq
         return e, torch.sqrt(torch.relu(d2))  # Relu, not Clip: Clip caps inf at FLT_MAX
 
@@ -155,7 +159,7 @@ def onnx_model_bytes(run: RunModel) -> bytes:
     """The self-contained ONNX model of ``run`` (network, centers, class list in metadata)."""
     onnx = _require_onnx()
     net = copy.deepcopy(run.model).cpu().eval()  # the run keeps its device
-    module = OnnxClassifier(net, run.centers.cpu(), run.space == "softplus").eval()
+    module = OnnxClassifier(net, run.centers.cpu(), run.space).eval()
     x = torch.zeros(2, 1, run.image_size, run.image_size)
     buf = io.BytesIO()
     # The TorchScript-based exporter: it needs only torch (the torch.export-based one adds

@@ -68,7 +68,8 @@ class Snapshot:
         their live runs through here, so both see the same notices)."""
         self.epochs.append({"epoch": ev.epoch, "top1": ev.top1, "top5": ev.top5,
                             "val_top1": ev.val_top1, "val_top5": ev.val_top5,
-                            "loss": ev.loss, "val_n": getattr(ev, "val_n", 0)})
+                            "loss": ev.loss, "val_n": getattr(ev, "val_n", 0),
+                            "loss_se": getattr(ev, "loss_se", 0.0)})
         self.probabilities = ev.probabilities
         self.clusters = ev.clusters
         self.mean_distance = ev.mean_distance
@@ -220,8 +221,12 @@ def loss_plateau(s: Snapshot) -> Notice | None:
         return None
     last = [float(r["loss"]) for r in recs[-3:]]
     spread = (max(last) - min(last)) / max(abs(np.mean(last)), 1e-12)
+    # Which batches an epoch drew moves its mean loss too: a change within twice that noise
+    # is no movement (epochs of a few steps have a noisy mean).
+    se = [float(r.get("loss_se") or 0.0) for r in recs[-3:]]
+    noise = 2.0 * math.sqrt(2.0 * float(np.mean(np.square(se)))) / max(abs(np.mean(last)), 1e-12)
     accs = [_val_or_train(r) for r in recs[-4:]]
-    if spread > 0.01 or any(a is None for a in accs):
+    if spread > max(0.01, noise) or any(a is None for a in accs):
         return None
     gain = (accs[2] + accs[3] - accs[0] - accs[1]) / 2
     # Accuracy still rising beyond a validation set's noise is no plateau. Early in a decaying
@@ -319,7 +324,8 @@ def collapsed(s: Snapshot) -> Notice | None:
         why = ("With the metric loss this is softplus' flat region, where every distance is 0 "
                "and the loss sits at (τ·softplus(α))² (docs/METHODS.md §3b); the triplet loss "
                "with semi-hard triplets does not have one. ")
-        suggestion = {"loss": {"kind": "triplet", "alpha": 0.5}}
+        suggestion = {"loss": {"kind": "triplet",
+                               "alpha": SCHEMA["loss"]["alpha"].default}}
         if _has("mining", "batch") and s.config.mining.batch == "all":
             suggestion["mining"] = {"batch": "semihard"}
     else:

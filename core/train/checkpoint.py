@@ -28,7 +28,7 @@ from core.paths import check_allocation, require_file
 FORMAT = "siam-run/1"
 DIGEST = "digest"
 MAX_CLASSES = 10_000_000
-SPACES = ("softplus", "raw")
+SPACES = ("softplus", "raw", "l2")
 #: What inference needs (load_run, export, query) and what a resume needs on top.
 MODEL_KEYS = ("model", "centers", "classes", "backbone", "embedding_dim", "image_size", "space")
 RESUME_KEYS = ("optimizer", "sampler", "generator", "epoch", "iteration", "step", "best",

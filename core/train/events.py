@@ -71,6 +71,7 @@ class EpochFinished:
     images: int = 0  # images through the network since the run began
     val_accuracy: np.ndarray | None = None  # [C] per-class top-1 on validation (NaN: none)
     val_n: int = 0  # validation images behind val_top1 (its sampling noise)
+    loss_se: float = 0.0  # standard error of `loss` over the epoch's steps (batch noise)
 
 
 @dataclass

@@ -326,6 +326,7 @@ class Trainer:
         self.epoch, self.iteration = 0, 0
         self.best: float | None = None
         self.epoch_loss_sum, self.epoch_loss_n = 0.0, 0
+        self.epoch_loss_sq = 0.0  # with the sum: the spread of the steps' losses in the epoch
         self.step = 0
         self.images_seen = 0
         self.centers_step = 0
@@ -434,6 +435,7 @@ class Trainer:
             "best": self.best,
             "epoch_loss_sum": self.epoch_loss_sum,
             "epoch_loss_n": self.epoch_loss_n,
+            "epoch_loss_sq": self.epoch_loss_sq,
             "generator": self.generator.get_state(),
             "classes": list(self.classes),
             "space": self.space,
@@ -462,6 +464,7 @@ class Trainer:
         self.best = state["best"]
         self.epoch_loss_sum = float(state["epoch_loss_sum"])
         self.epoch_loss_n = int(state["epoch_loss_n"])
+        self.epoch_loss_sq = float(state.get("epoch_loss_sq", 0.0))
         self.generator.set_state(state["generator"].cpu())
 
     def _save(self, best: bool = False) -> None:
@@ -671,6 +674,7 @@ class Trainer:
                 rate = inst if rate == 0.0 else 0.8 * rate + 0.2 * inst
                 self.images_seen += n_images
                 self.epoch_loss_sum += loss
+                self.epoch_loss_sq += loss * loss
                 self.epoch_loss_n += 1
                 lr = self.optimizer.param_groups[0]["lr"]
                 self._metrics.write("iteration", epoch=self.epoch, iteration=self.iteration,
@@ -713,7 +717,11 @@ class Trainer:
         is_best = self.best is None or (not math.isnan(score) and score > self.best)
         if is_best:
             self.best = score
-        loss = self.epoch_loss_sum / max(self.epoch_loss_n, 1)
+        n_steps = max(self.epoch_loss_n, 1)
+        loss = self.epoch_loss_sum / n_steps
+        # Standard error of the epoch's mean loss: how much of an epoch-to-epoch change is
+        # just which batches were drawn (core.train.advice.loss_plateau).
+        loss_se = math.sqrt(max(self.epoch_loss_sq / n_steps - loss * loss, 0.0) / n_steps)
         probs = np.asarray(self.sampler.probabilities, dtype=np.float64)
         clusters = np.asarray(self.sampler.clusters, dtype=np.int64)
         edges = np.asarray(self.sampler.cluster_edges, dtype=np.int64).reshape(-1, 2)
@@ -730,10 +738,11 @@ class Trainer:
         self._metrics.write("epoch", epoch=epoch, top1=top1, top5=top5, val_top1=val_top1,
                             val_top5=val_top5, loss=loss, seconds=train_seconds + eval_seconds,
                             train_seconds=train_seconds, eval_seconds=eval_seconds,
-                            images=self.images_seen, best=is_best, val_n=val_n)
+                            images=self.images_seen, best=is_best, val_n=val_n,
+                            loss_se=loss_se)
         self.epoch += 1
         self.iteration = 0
-        self.epoch_loss_sum, self.epoch_loss_n = 0.0, 0
+        self.epoch_loss_sum, self.epoch_loss_n, self.epoch_loss_sq = 0.0, 0, 0.0
         self._save(best=is_best)
         release_memory()  # the epoch-end passes' blocks would otherwise stay in the heap
         self._status(status="running", epoch=self.epoch, epochs=cfg.epochs, best_top1=self.best)
@@ -742,7 +751,7 @@ class Trainer:
             val_top5=val_top5, loss=loss, seconds=train_seconds + eval_seconds,
             probabilities=probs.copy(), clusters=clusters.copy(),
             mean_distance=mean_dist.numpy().copy(), centers=centers_np.copy(), is_best=is_best,
-            images=self.images_seen, val_accuracy=val_class, val_n=val_n))
+            images=self.images_seen, val_accuracy=val_class, val_n=val_n, loss_se=loss_se))
 
     # -- pause and stop ------------------------------------------------------------------------
     def _pause_or_stop(self) -> bool:

@@ -2,5 +2,5 @@
 
 from core.train.fields import Field
 
-ALPHA = Field(float, 0.5, "Margin α (paper, metric loss: 10)", min=0.0, max=1e4,
+ALPHA = Field(float, 0.1, "Margin α (paper, metric loss: 10)", min=0.0, max=1e4,
               label="α (alpha) — margin")

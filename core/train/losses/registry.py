@@ -47,6 +47,7 @@ def loss_class(name: str) -> type[Loss]:
         raise SiamError(f"loss.kind must be one of {', '.join(LOSSES)}; got {name!r}") from None
 
 
-def space_for_loss(kind: str) -> str:
-    """The embedding space a loss measures in (where its class centers live)."""
-    return loss_class(kind).space
+def space_for_loss(kind: str, settings: object = None) -> str:
+    """The embedding space a loss measures in (where its class centers live), for its
+    ``[loss]`` settings (a loss may choose by a setting: the triplet loss's ``normalize``)."""
+    return loss_class(kind)(settings if settings is not None else object()).space

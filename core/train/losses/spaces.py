@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-SPACES: tuple[str, ...] = ("softplus", "raw")
+SPACES: tuple[str, ...] = ("softplus", "raw", "l2")
 
 
 def to_space(emb: Tensor, space: str) -> Tensor:
@@ -20,6 +20,8 @@ def to_space(emb: Tensor, space: str) -> Tensor:
         return F.softplus(emb)
     if space == "raw":
         return emb
+    if space == "l2":  # the unit sphere: distances in [0, 2] whatever the output's scale
+        return F.normalize(emb, dim=-1, eps=1e-12)
     raise ValueError(f"unknown embedding space {space!r} (known: {', '.join(SPACES)})")
 
 

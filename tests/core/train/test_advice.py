@@ -12,7 +12,7 @@ import torch
 
 from core.train import advice
 from core.train.advice import Snapshot, advise, advise_run, snapshot_of_run
-from core.train.config import Config
+from core.train.config import SCHEMA, Config
 from core.train.trainer import Trainer
 
 
@@ -168,7 +168,8 @@ def test_a_collapsed_embedding_is_noticed_with_a_way_out():
                     mean_distance=np.zeros(n))
     notice = advice.collapsed(dead)
     assert notice is not None and notice.severity == "warning"
-    assert notice.suggestion == {"loss": {"kind": "triplet", "alpha": 0.5}}
+    assert notice.suggestion == {"loss": {"kind": "triplet",
+                                          "alpha": SCHEMA["loss"]["alpha"].default}}
     assert "softplus" in notice.detail and advise(dead)[0].code == "collapsed"
     triplet = Config().replace({"loss": {"kind": "triplet"}, "train": {"lr": 0.003}})
     notice = advice.collapsed(Snapshot(config=triplet, epochs=[{"val_top1": 0.015}],

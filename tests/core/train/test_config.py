@@ -11,7 +11,7 @@ def test_defaults_validate_and_round_trip_through_toml(tmp_path):
     cfg = Config()
     again = Config(tomllib.loads(cfg.to_toml()))
     assert again == cfg
-    assert cfg.loss.alpha == 0.5 and cfg.model.backbone == "mokin37"  # the recipe's margin
+    assert cfg.loss.alpha == 0.1 and cfg.model.backbone == "mokin37"  # the recipe's margin
 
 
 @pytest.mark.parametrize("values, key", [
