@@ -1,7 +1,7 @@
 """The default training recipe, sized to the alphabet: what a project made with ``siam new`` (or
 the GUI's New Project) trains unless the user says otherwise.
 
-The recipe itself — semi-hard triplets (α = 0.5) of P×K batches, auto-probabilistic positives
+The recipe itself — semi-hard triplets on the unit sphere (α = 0.1) of P×K batches, auto-probabilistic positives
 and auto-clustering negatives, the augmentation beyond the paper, Adam at 0.003 with warm-up and
 cosine decay — is the schema's defaults (``Config()``; ``resources/defaults/recipe.toml`` states
 the same values and a test keeps them equal). It is what ``benchmarks/quality.py`` and
