@@ -153,7 +153,7 @@ def main() -> None:
     ap.add_argument("--shots", type=int, nargs="+", default=[0, 1, 2, 5])
     ap.add_argument("--finetune-epochs", type=int, default=2)
     ap.add_argument("--softmax", action="store_true",
-                    help="also train the softmax baseline at the first and last shot count")
+                    help="also train the softmax baseline (at the last shot count)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--plot", type=Path)
     args = ap.parse_args()
@@ -209,7 +209,7 @@ def main() -> None:
                                classes)
                 row["pixel_labelled_top1"] = pixel_nn(labelled_set, held_set)["top1"]
             row["pixel_top1"] = pixel_nn(ref, held_set)["top1"]
-            if args.softmax and k in (args.shots[0], args.shots[-1]):
+            if args.softmax and k == args.shots[-1]:
                 if budget is None:
                     budget = images_budget(run, args.finetune_epochs)
                 row["softmax"] = softmax_top1(run, font_train, labelled_set, held_set, budget)

@@ -55,7 +55,8 @@ def ink_pixmap(img: np.ndarray, px: int, smooth: bool = False) -> QPixmap:
 
 
 class ProposalButton(QPushButton):
-    """Proposal N: its key, class and distance; clicking it takes it like the key."""
+    """Proposal N: its key, the class large enough to read at a glance, and the distance;
+    clicking it takes it like the key."""
 
     def __init__(self, rank: int, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -63,16 +64,35 @@ class ProposalButton(QPushButton):
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # the class field keeps the keys
         self.setMinimumHeight(PROPOSAL_PX + 8)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.setStyleSheet("text-align: left; padding-left: 10px; font-size: 15px;")
+        self.key_label = QLabel(str(rank))
+        self.key_label.setFixedWidth(24)
+        self.class_label = QLabel()
+        font = self.class_label.font()
+        font.setPixelSize(26)
+        self.class_label.setFont(font)
+        self.distance_label = QLabel()
+        set_role(self.distance_label, "hint")
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(12, 2, 12, 2)
+        lay.addWidget(self.key_label)
+        lay.addWidget(self.class_label, 1)
+        lay.addWidget(self.distance_label)
+        for w in (self.key_label, self.class_label, self.distance_label):
+            w.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
         self.set_proposal(None)
 
     def set_proposal(self, proposal: tuple[str, float] | None) -> None:
         self.setEnabled(proposal is not None)
         if proposal is None:
-            self.setText(f"{self.rank}   —")
+            self.class_label.setText("—")
+            self.distance_label.setText("")
             return
         label, dist = proposal
-        self.setText(f"{self.rank}    {label}    d = {dist:.3f}")
+        self.class_label.setText(label)
+        self.distance_label.setText(f"distance {dist:.3f}")
+
+    def text(self) -> str:  # noqa: D102 - what a screen reader / test reads
+        return f"{self.rank} {self.class_label.text()} {self.distance_label.text()}".strip()
 
 
 class LabelView(QWidget):
@@ -191,6 +211,9 @@ class LabelView(QWidget):
         set_role(self.out_label, "hint")
         self.recent = QListWidget()
         self.recent.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        font = self.recent.font()
+        font.setPixelSize(16)  # the classes are read here too (kana, Hangul)
+        self.recent.setFont(font)
         self.status = QLabel()
         self.status.setWordWrap(True)
         right = QVBoxLayout()
