@@ -85,6 +85,17 @@ def enrolled_centers(run, images: np.ndarray, labels: np.ndarray, n: int) -> tor
     return centers
 
 
+def mixed_centers(run, project, labelled: Path, classes: list[str]) -> torch.Tensor:
+    """Centers of the fonts + the labels, weighted exactly as a fine-tune's training set
+    (core.train.finetune.merge_labelled), in the font run's space: no training."""
+    from core.train.finetune import merge_labelled
+
+    merged, _ = merge_labelled(load_glyphs(project.dataset_paths()["train"]), [labelled])
+    centers, _ = class_centers(embed_images(run, merged.images.numpy()), merged.labels,
+                               merged.num_classes)
+    return centers[[merged.classes.index(c) for c in classes]]
+
+
 def glyphset(images: np.ndarray, labels: np.ndarray, classes: list[str]) -> GlyphSet:
     return GlyphSet(images=torch.from_numpy(images), labels=torch.from_numpy(labels).long(),
                     sources=torch.zeros(len(labels), dtype=torch.int64), classes=classes,
@@ -154,6 +165,8 @@ def main() -> None:
     ap.add_argument("--finetune-epochs", type=int, default=2)
     ap.add_argument("--softmax", action="store_true",
                     help="also train the softmax baseline (at the last shot count)")
+    ap.add_argument("--no-finetune", action="store_true",
+                    help="only the columns that need no training (enrolment, mixed centers)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--plot", type=Path)
     args = ap.parse_args()
@@ -197,6 +210,12 @@ def main() -> None:
                 labelled_set = glyphset(lab_img, lab_classes_idx, classes)
                 row["enrol_top1"] = top1(font_emb, enrolled_centers(
                     run, lab_img, lab_classes_idx, len(classes)), held_lab)
+                row["mixed_top1"] = top1(font_emb, mixed_centers(run, project, out, classes),
+                                         held_lab)
+                if args.no_finetune:
+                    rows.append(row)
+                    print(json.dumps(row, ensure_ascii=False), file=sys.stderr, flush=True)
+                    continue
                 ft_dir = finetune(project, args.run, out, f"labeling-curve-ft{k}",
                                   args.finetune_epochs)
                 ft = load_run(ft_dir)
@@ -245,6 +264,7 @@ def plot(result: dict, path: Path) -> None:
             ax.plot(*zip(*pts), style, label=label)
 
     line("enrol_top1", "no fine-tune: centers from the labels", "o-")
+    line("mixed_top1", "no fine-tune: centers from fonts + labels", "o--")
     line("finetune_enrol_top1", "fine-tuned: centers from the labels", "s-")
     line("finetune_top1", "fine-tuned: run's centers (fonts + labels)", "^--")
     line("pixel_top1", "pixel 1-NN (fonts + labels)", "x:")

@@ -144,6 +144,8 @@ def test_screenshot_1280x720(view, qtbot):
     qtbot.keyClick(v.entry, Qt.Key.Key_1)
     v.resize(1280, 720)
     qtbot.wait(200)
+    hint = v.minimumSizeHint()  # fits the 1280×720 window's tab area
+    assert hint.width() <= 1240 and hint.height() <= 600, hint
     out = Path("/tmp/label.png")
     assert v.grab().save(str(out))
     assert out.stat().st_size > 0

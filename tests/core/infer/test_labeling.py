@@ -255,6 +255,7 @@ def _env() -> dict[str, str]:
     return env
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kill_after", [1, 4, 7])
 def test_killed_session_keeps_every_confirmed_label(tmp_path, kill_after):
     folder = write_crops(tmp_path / "crops", classes=12, fonts=1)
@@ -293,6 +294,7 @@ def _check_resumed(folder: Path, out: Path, lines: list[str]) -> None:
     assert not set(got) & {it.key for it in session.queue()}
 
 
+@pytest.mark.slow
 def test_killed_at_every_syscall_point_keeps_confirmed_labels(tmp_path):
     """strace kills the session at sampled writes / fsyncs / renames of a whole session."""
     import shutil
