@@ -31,6 +31,7 @@ from workbench.data_tab import DataTab
 from workbench.document import ProjectDocument
 from workbench.draw_tab import DrawTab
 from workbench.help_pages import METHODS_HTML, HelpDialog, shortcuts_html
+from workbench.label_view import LabelView
 from workbench.miners_tab import MinersTab
 from workbench.project_panel import ProjectPanel
 from workbench.runs_tab import RunsTab
@@ -38,7 +39,7 @@ from workbench.train_tab import TrainTab
 from workbench.watcher import ProjectWatcher
 from workbench.workers import prewarm_imports, run_in_thread
 
-TAB_NAMES = ("Data", "Train", "Miners", "Draw", "Runs")
+TAB_NAMES = ("Data", "Train", "Miners", "Draw", "Runs", "Label")
 DEFAULT_SIZE = QSize(1400, 900)
 STOP_WAIT_MS = 120_000  # how long closing waits for a stopping trainer to save its checkpoint
 
@@ -71,11 +72,12 @@ class MainWindow(QMainWindow):
         self.miners_tab = MinersTab(self.doc)
         self.draw_tab = DrawTab(self.doc)
         self.runs_tab = RunsTab(self.doc)
+        self.label_tab = LabelView(self.doc)
         self._stale_tabs: set[QWidget] = set()
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         for widget, name in zip((self.data_tab, self.train_tab, self.miners_tab, self.draw_tab,
-                                 self.runs_tab), TAB_NAMES):
+                                 self.runs_tab, self.label_tab), TAB_NAMES):
             self.tabs.addTab(widget, name)
         self.setCentralWidget(self.tabs)
 
@@ -292,7 +294,7 @@ class MainWindow(QMainWindow):
         added or removed by another program): re-read what shows it."""
         self.panel.refresh(keep=True)
         self.data_tab.files_changed()
-        self._stale_tabs = {self.miners_tab, self.draw_tab, self.runs_tab}
+        self._stale_tabs = {self.miners_tab, self.draw_tab, self.runs_tab, self.label_tab}
         self._refresh_current_tab()
 
     def _project_changed(self) -> None:
@@ -305,7 +307,7 @@ class MainWindow(QMainWindow):
         self.panel.refresh(keep=True)
         # Run-based tabs re-read runs (and the Draw tab reloads a model) only when seen: a run
         # changing status must not start background loads for tabs nobody is looking at.
-        self._stale_tabs = {self.miners_tab, self.draw_tab, self.runs_tab}
+        self._stale_tabs = {self.miners_tab, self.draw_tab, self.runs_tab, self.label_tab}
         self._refresh_current_tab()
 
     def _refresh_current_tab(self, *_: object) -> None:

@@ -23,6 +23,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--triplets", type=int, help="override train.triplets (per iteration)")
     p.add_argument("--run-dir", type=Path, help="where to write the run (default runs/<id>)")
     p.add_argument("--resume", type=Path, metavar="RUN", help="continue a stopped/killed run")
+    p.add_argument("--finetune", type=Path, metavar="RUN",
+                   help="a new run from RUN's weights on fonts + the --with files "
+                   "(core/train/finetune.py: RUN's settings, 2 epochs, 0.3 × its lr)")
+    p.add_argument("--with", action="append", default=[], type=Path, dest="with_files",
+                   metavar="FILE", help="labelled glyph file to fine-tune on (siam label)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="override train.device")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override any setting, e.g. --set mining.gamma=2 (repeatable)")
@@ -163,6 +168,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                             project.dataset_paths()["train"])
         _render_missing(project)
     nproc = getattr(args, "nproc", 1) or 1
+    if getattr(args, "finetune", None) is not None and (nproc > 1 or args.resume):
+        raise SiamError("--finetune starts a new run in one process (no --resume, --nproc)")
     if nproc > 1:
         return _launch(args, nproc)
     from core.train import distributed
@@ -184,8 +191,11 @@ def _train(args: argparse.Namespace, project, config, train_over: dict[str, Any]
     from core.train.trainer import Trainer
 
     resume_cfg = config if (args.resume and (train_over or args.set)) else None
-    trainer = Trainer(project, config=resume_cfg if args.resume else config,
-                      run_dir=args.run_dir, resume=args.resume, dist=ctx)
+    if getattr(args, "finetune", None) is not None:
+        trainer: Trainer = _finetuner(args, project, train_over, ctx)
+    else:
+        trainer = Trainer(project, config=resume_cfg if args.resume else config,
+                          run_dir=args.run_dir, resume=args.resume, dist=ctx)
     main = ctx is None or ctx.is_main  # other ranks say nothing but their errors
     reporter = _TrainReporter(trainer, quiet_stdout=args.json)
     if main:
@@ -217,6 +227,16 @@ def _train(args: argparse.Namespace, project, config, train_over: dict[str, Any]
         print(f"siam train{who}: error: {' '.join(final.message.split())}", file=sys.stderr)
         return 2
     return 0
+
+
+def _finetuner(args: argparse.Namespace, project, train_over: dict[str, Any], ctx):
+    from core.train.finetune import FinetuneTrainer, finetune_config
+
+    if ctx is not None:
+        raise SiamError("--finetune starts a new run in one process (not under torchrun)")
+    config = finetune_config(args.finetune, args.set, train_over)
+    return FinetuneTrainer(project, args.finetune, args.with_files, config=config,
+                           run_dir=args.run_dir)
 
 
 def _launch(args: argparse.Namespace, nproc: int) -> int:
