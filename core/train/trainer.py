@@ -100,6 +100,7 @@ class Trainer:
         resume: Path | None = None,
         dist: DistContext | None = None,
     ) -> None:
+        project.require_trust("training")  # restricted mode: its plug-ins did not load
         self.project = project
         # One rank of a multi-process run (core.train.distributed); None: a single process.
         self.dist = dist
