@@ -35,6 +35,14 @@ def require_file(path: str | Path, what: str = "file") -> Path:
     return path
 
 
+def is_regular_file(path: str | Path) -> bool:
+    """True for an existing regular file (links followed): safe to open and read to the end."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
 def is_inside(path: str | Path, root: str | Path) -> bool:
     """True if ``path`` (links resolved, as far as it exists) lies in the folder ``root``."""
     real = Path(os.path.realpath(path))

@@ -436,6 +436,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
+    from core.cli.textsafe import terminal_safe
     from core.train.project import load_project
 
     project = load_project(args.project)
@@ -446,7 +447,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
         best = best_run(project, runs)
         if best is None:
             raise SiamError("no run with a checkpoint yet", project.runs_dir)
-        print(best.path)
+        print(terminal_safe(best.path))
         return 0
     if args.json:
         print(json.dumps([{"id": r.id, "path": str(r.path), "status": r.status,
@@ -456,7 +457,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
         if not runs:
             print(f"no runs in {project.runs_dir}")
         for r in runs:
-            print(f"{r.id:40s} {r.status:9s} {r.epoch:>4}/{r.epochs:<4} best {_pct(r.best_top1)}")
+            print(f"{terminal_safe(r.id):40s} {terminal_safe(r.status):9s} "
+                  f"{r.epoch:>4}/{r.epochs:<4} best {_pct(r.best_top1)}")
     return 0
 
 

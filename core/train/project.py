@@ -13,7 +13,7 @@ from typing import Any
 
 from core.atomic import write_text_atomic
 from core.errors import SiamError
-from core.paths import check_inside, require_file
+from core.paths import check_inside, is_regular_file, require_file
 from core.train import trust
 from core.train.config import Config
 from core.train.plugins import load_entry_points, load_project_plugins, unload_project_plugins
@@ -184,11 +184,11 @@ def load_project(path: str | Path) -> Project:
     project = Project(root=file.parent.resolve(), config=config, restricted=state,
                       restricted_keys=held)
     if file.name == PROJECT_FILE:  # a run's config.toml is checked by the run that reads it
-        check_data_settings(project, file)
+        check_data_settings(project, file, backbone_known="model.backbone" not in held)
     return project
 
 
-def check_data_settings(project: Project, file: Path) -> None:
+def check_data_settings(project: Project, file: Path, backbone_known: bool = True) -> None:
     """Settings that only fail at render or training time, checked when the project opens:
     the alphabet must resolve, the images must fit the network, the test distortion must parse.
     """
@@ -201,7 +201,7 @@ def check_data_settings(project: Project, file: Path) -> None:
         resolve_alphabet(d.alphabet, base=project.root)
     except SiamError as exc:
         raise SiamError(f"data.alphabet: {exc}", file) from None
-    want = INPUT_SIZES.get(m.backbone)
+    want = INPUT_SIZES.get(m.backbone) if backbone_known else None
     if want is not None and d.image_size != want:
         raise SiamError(f"data.image_size is {d.image_size} but model.backbone {m.backbone} "
                         f"takes {want}×{want} images; set data.image_size = {want}", file)
@@ -266,8 +266,12 @@ def is_run_dir(path: Path) -> bool:
 def read_run_info(path: Path) -> RunInfo:
     """The run's ``status.json``; a live status without a live trainer reads "interrupted"."""
     status: dict[str, Any] = {}
+    file = path / "status.json"
     try:
-        status = json.loads((path / "status.json").read_text(encoding="utf-8"))
+        if is_regular_file(file):  # a FIFO in its place would hang the run list
+            status = json.loads(file.read_text(encoding="utf-8"))
+        elif file.exists():
+            status = {"message": "status.json is not a regular file (ignored)"}
     except (OSError, json.JSONDecodeError, UnicodeDecodeError):
         pass
     if not isinstance(status, dict):

@@ -33,6 +33,7 @@ from core.infer.centers import (
     topk_accuracy,
 )
 from core.infer.evaluate import per_class_accuracy
+from core.paths import check_inside
 from core.train.augment import Augmenter
 from core.train.checkpoint import check_resume, load_checkpoint, save_checkpoint
 from core.train.config import Config
@@ -132,7 +133,8 @@ class Trainer:
             self.resuming = True
         else:
             self.config = config or project.config
-            base = Path(run_dir) if run_dir else project.runs_dir / new_run_id(self.config)
+            base = Path(run_dir) if run_dir else check_inside(
+                project.runs_dir / new_run_id(self.config), project.root, "runs/")
             problem = None
             if self._writes and base.exists() and any(base.iterdir()):
                 problem = "run folder already exists and is not empty"
