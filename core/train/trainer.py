@@ -33,7 +33,7 @@ from core.infer.centers import (
     topk_accuracy,
 )
 from core.infer.evaluate import per_class_accuracy
-from core.paths import check_inside
+from core.paths import check_allocation, check_inside
 from core.train.augment import Augmenter
 from core.train.checkpoint import check_resume, load_checkpoint, save_checkpoint
 from core.train.config import Config
@@ -88,6 +88,18 @@ def new_run_id(config: Config) -> str:
     names = [_SHORT.get(m.positive, m.positive), _SHORT.get(m.negative, m.negative),
              _SHORT.get(m.batch, m.batch), config.loss.kind]
     return "-".join([time.strftime("%Y%m%d-%H%M%S"), *(n for n in names if n)])
+
+
+#: Bytes per class and embedding dimension the trainer holds at least (class centers in two
+#: spaces, their sums on the device and on the host, the epoch-end distances: ~8 float32 and
+#: float64 copies), for the memory pre-check of a huge class list.
+_CLASS_BYTES = 48
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
+        return True
+    return isinstance(exc, RuntimeError) and "can't allocate memory" in str(exc)
 
 
 class Trainer:
@@ -200,7 +212,10 @@ class Trainer:
         except OSError as exc:  # e.g. a full disk in a write not wrapped in SiamError
             event = self._fail(f"cannot write the run's files ({exc.strerror or exc})")
         except Exception as exc:
-            if self.dist is None or not is_comm_error(exc):
+            if _out_of_memory(exc):  # the torch allocator's refusal: a user-sized problem
+                event = self._fail("out of memory (the classes, images or batch are larger "
+                                   "than this machine, or its ulimit -v, allows)")
+            elif self.dist is None or not is_comm_error(exc):
                 self._fail(f"internal error: {type(exc).__name__}: {exc}")
                 raise
             event = self._fail("lost contact with another training process (it died, or hung "
@@ -294,6 +309,9 @@ class Trainer:
         self.train_set = train
         self.classes = train.classes
         self.num_classes = train.num_classes
+        check_allocation(self.num_classes * _CLASS_BYTES * max(1, cfg.model.embedding_dim),
+                         f"training {self.num_classes:,} classes (centers, sums and miner "
+                         "tables per class)", train.path)
         counts = np.bincount(train.labels.numpy(), minlength=self.num_classes)
         if (counts > 0).sum() < 2:
             raise SiamError("training needs samples of at least two classes", train.path)

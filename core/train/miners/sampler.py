@@ -83,6 +83,14 @@ class Sampler:
         self.batch: BatchMiner = build("batch")
         self._rng = np.random.Generator(np.random.PCG64(self.seed))
         self._refresh()
+        self._probe()
+
+    def _probe(self) -> None:
+        """Ask the negative miner once, with uniforms of its own (the sampler's stream is not
+        touched), so a faulty miner is refused before the run starts, not at its first step."""
+        anchors = self._present_idx[:8]
+        coin, u = np.random.default_rng(0).random((2, anchors.size))
+        self._negatives(anchors, coin, u)
 
     def _refresh(self) -> None:
         """Cumulative table of the positive distribution (rebuilt after every update)."""

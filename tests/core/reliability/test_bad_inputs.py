@@ -112,6 +112,127 @@ def _flip_chunk_byte(path: Path, dataset: str = "images", chunk: int = 0) -> Non
         fh.write(bytes([b[0] ^ 0x5A]))
 
 
+# -- issue 19: trust, plug-in faults, the last holes ------------------------------------------
+
+POSITIVE_PLUGIN = """
+import numpy as np
+from core.train.miners import PositiveMiner, register_miner, uniform_probabilities
+
+@register_miner
+class BadPositive(PositiveMiner):
+    name = "bad-positive"
+
+    def probabilities(self):
+        p = uniform_probabilities(self.present)
+        {body}
+"""
+
+NEGATIVE_PLUGIN = """
+import numpy as np
+from core.train.miners import NegativeMiner, register_miner
+
+@register_miner
+class BadNegative(NegativeMiner):
+    name = "bad-negative"
+
+    def sample(self, anchor_cls, coin, u, uniform_negative):
+        {body}
+
+    def distribution(self, anchor_class):
+        return np.full(self.num_classes, 1.0 / self.num_classes)
+"""
+
+
+def _plugin_project(tmp: Path, source: str, mining: str = "", trusted: bool = True) -> Path:
+    from tests.conftest import trust_project
+
+    root = _project(tmp / "p")
+    (root / "my_miner.py").write_text(source)
+    toml = root / "project.toml"
+    toml.write_text(toml.read_text().replace("[project]\n",
+                                             '[project]\nplugins = ["my_miner.py"]\n', 1)
+                    + (f"\n[mining]\n{mining}\n" if mining else ""))
+    if trusted:
+        trust_project(root)
+    return root
+
+
+def _positive(body: str):
+    def build(tmp, run):
+        return ["train", _plugin_project(tmp, POSITIVE_PLUGIN.format(body=body),
+                                         'positive = "bad-positive"')]
+    return build
+
+
+def _negative(body: str):
+    def build(tmp, run):
+        return ["train", _plugin_project(tmp, NEGATIVE_PLUGIN.format(body=body),
+                                         'negative = "bad-negative"')]
+    return build
+
+
+def c_plugin_sys_exit(tmp, run):
+    return ["train", _plugin_project(tmp, "import sys\nsys.exit(0)\n")]
+
+
+def c_plugin_system_exit(tmp, run):
+    return ["train", _plugin_project(tmp, "raise SystemExit('leaving')\n")]
+
+
+def c_plugin_outside(tmp, run):
+    root = _project(tmp / "p")
+    (tmp / "evil.py").write_text("open('MARKER', 'w')\n")
+    toml = root / "project.toml"
+    toml.write_text(toml.read_text().replace("[project]\n",
+                                             '[project]\nplugins = ["../evil.py"]\n', 1))
+    return ["runs", root]
+
+
+def c_plugin_replaces_builtin(tmp, run):
+    return ["train", _plugin_project(
+        tmp, "from core.train.miners import register_miner\n"
+        "from core.train.miners.random_negative import RandomNegative\n"
+        "@register_miner\nclass Mine(RandomNegative):\n    name = 'random'\n")]
+
+
+def c_untrusted_train(tmp, run):
+    return ["train", _plugin_project(tmp, "open('MARKER', 'w')\n", trusted=False)]
+
+
+def c_runs_symlink(tmp, run):
+    root = _project(tmp / "p")
+    (tmp / "elsewhere").mkdir()
+    (root / "runs").symlink_to(tmp / "elsewhere")
+    return ["train", root]
+
+
+def c_delete_outside_project(tmp, run):
+    (tmp / "precious").mkdir()
+    (tmp / "precious" / "config.toml").write_text("[train]\n")
+    (tmp / "precious" / "thesis.tex").write_text("years of work")
+    return ["run", "delete", tmp / "precious", "--yes"]
+
+
+def c_drawn_other_layout(tmp, run):
+    root = _project(tmp / "p")
+    img = np.full((256, 256), 255, np.uint8)
+    img[40:220, 100:140] = 0
+    for _ in range(3):
+        assert main(["draw", "add", str(root), str(_save(tmp / "d.png", img)),
+                     "--label", "A"]) == 0
+    with h5py.File(root / "drawn.h5", "r+") as h5:  # originals as one fixed-size block
+        del h5["originals"]
+        h5["originals"] = np.zeros((3, 256 * 256), np.uint8)
+    return ["draw", "add", root, tmp / "d.png", "--label", "B"]
+
+
+def c_metrics_fifo(tmp, run):
+    r = _copy_run(run, tmp)
+    (r / "metrics.jsonl").unlink()
+    os.mkfifo(r / "metrics.jsonl")
+    return ["compare", r]
+
+
 # -- the corpus --------------------------------------------------------------------------------
 
 
@@ -498,6 +619,40 @@ CASES = [
          code=0, warning=True),
     Case("blank images", c_blank_images, ("blank",), code=0, warning=True),
     Case("contact sheet larger than memory allows", c_grid_too_large, ("g.h5", "MP")),
+    # issue 19
+    Case("untrusted project's plug-in, train", c_untrusted_train, ("siam trust",)),
+    Case("plug-in path outside the project", c_plugin_outside,
+         ("project.toml", "lies outside the project folder")),
+    Case("plug-in replaces a built-in miner", c_plugin_replaces_builtin,
+         ("my_miner.py", "'random' already exists")),
+    Case("plug-in calls sys.exit(0) at import", c_plugin_sys_exit,
+         ("my_miner.py", "sys.exit(0)")),
+    Case("plug-in raises SystemExit at import", c_plugin_system_exit,
+         ("my_miner.py", "sys.exit('leaving')")),
+    Case("plug-in miner raises", _positive("raise RuntimeError('boom')"),
+         ("'bad-positive' (my_miner.py)", "raised RuntimeError: boom")),
+    Case("plug-in miner returns NaN", _positive("p[0] = np.nan\n        return p"),
+         ("'bad-positive' (my_miner.py)", "non-finite")),
+    Case("plug-in miner returns the wrong shape", _positive("return p[:-1]"),
+         ("'bad-positive' (my_miner.py)", "probabilities() returned")),
+    Case("plug-in probabilities not summing to 1", _positive("return p * 2"),
+         ("'bad-positive' (my_miner.py)", "summing to 2")),
+    Case("plug-in negative probabilities",
+         _positive("p[0] = -p[1]\n        p[1] *= 2\n        return p"),
+         ("'bad-positive' (my_miner.py)", "negative values")),
+    Case("plug-in negatives out of range", _negative("return uniform_negative + 1000"),
+         ("'bad-negative' (my_miner.py)", "out of range")),
+    Case("plug-in negatives as floats", _negative("return uniform_negative.astype(float)"),
+         ("'bad-negative' (my_miner.py)", "float64 values")),
+    Case("plug-in negative is the anchor's class", _negative("return anchor_cls.copy()"),
+         ("'bad-negative' (my_miner.py)", "anchor's own class")),
+    Case("runs/ links outside the project", c_runs_symlink, ("runs/", "outside the project")),
+    Case("run delete of a folder outside any project", c_delete_outside_project,
+         ("precious", "not a run of a project")),
+    Case("draw add into originals of another layout", c_drawn_other_layout,
+         ("drawn.h5", "/originals")),
+    Case("metrics.jsonl is a FIFO, compare", c_metrics_fifo,
+         ("metrics.jsonl", "not a regular file")),
 ]
 
 
