@@ -359,10 +359,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     if args.confused < 0:
         raise SiamError(f"--confused must be ≥ 0, got {args.confused}")
+    project = None
+    try:  # first: its trusted plug-ins may define the backbone
+        project = _project_of_run(args.run)
+    except SiamError:
+        if args.data is None:
+            raise
     run = load_run(args.run, which=args.checkpoint, device=args.device)
     data, split = args.data, args.split
     if data is None:
-        project = _project_of_run(args.run)
         if project is None:
             raise SiamError("--data is required: the run is not inside a project", args.run)
         data = split_path(project, split)
