@@ -114,7 +114,9 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _exec_file(path: Path) -> ModuleType:
+def _exec_file(path: Path, source: bytes | None = None) -> ModuleType:
+    """Import ``path``; with ``source``, run exactly those bytes (the ones whose fingerprint
+    was checked, so a file swapped in between is never what runs)."""
     path = Path(path).expanduser().resolve()
     require_file(path, "plug-in file")
     digest = hashlib.sha1(str(path).encode()).hexdigest()[:10]
@@ -125,7 +127,10 @@ def _exec_file(path: Path) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:
-        spec.loader.exec_module(module)
+        if source is None:
+            spec.loader.exec_module(module)
+        else:
+            exec(compile(source, str(path), "exec"), module.__dict__)  # noqa: S102
     except SiamError as exc:
         sys.modules.pop(name, None)
         raise SiamError(f"plug-in refused: {exc}", path) from None
@@ -161,11 +166,19 @@ def load_project_plugins(root: Path, paths: Iterable[Path], fingerprint: str = "
     if fingerprint and _active == key:
         return list(_active_modules)
     unload_project_plugins()
+    contents = None
+    if fingerprint:  # run the bytes that were trusted, read once
+        from core.train import trust
+
+        contents = [(p, trust.read_plugin(p)) for p in paths]
+        if trust.fingerprint_of(root, contents) != fingerprint:
+            raise SiamError("a plug-in file changed while the project opened; open it again "
+                            "(and trust it again if you still do)", root)
     before = _snapshot()
     modules: list[ModuleType] = []
     try:
-        for path in paths:
-            modules.append(_exec_file(path))
+        for i, path in enumerate(paths):
+            modules.append(_exec_file(path, contents[i][1] if contents else None))
     except BaseException:
         _undo(_changes_since(before))
         _forget(modules)

@@ -63,19 +63,26 @@ def plugin_paths(root: Path, entries: list[str], file: Path) -> list[Path]:
 
 def fingerprint(root: Path, paths: list[Path]) -> str:
     """SHA-256 over each plug-in's path (relative to the project) and bytes."""
+    contents = []
+    for path in paths:
+        try:
+            contents.append((path, read_plugin(path)))
+        except SiamError:
+            contents.append((path, b"\0missing\0"))
+    return fingerprint_of(root, contents)
+
+
+def fingerprint_of(root: Path, contents: list[tuple[Path, bytes]]) -> str:
+    """:func:`fingerprint` of contents already read (what is hashed is what runs)."""
     root = Path(root).resolve()
     h = hashlib.sha256()
-    for path in paths:
+    for path, data in contents:
         h.update(path.relative_to(root).as_posix().encode() + b"\0")
-        try:
-            data = _read_plugin(path)
-        except SiamError:
-            data = b"\0missing\0"
         h.update(hashlib.sha256(data).digest())
     return h.hexdigest()
 
 
-def _read_plugin(path: Path) -> bytes:
+def read_plugin(path: Path) -> bytes:
     from core.paths import require_file
 
     require_file(path, "plug-in file")
@@ -139,7 +146,7 @@ def trust(root: Path, paths: list[Path]) -> str:
     exist and be readable (trusting a file that is not there would trust whatever comes)."""
     root = Path(root).resolve()
     for path in paths:
-        _read_plugin(path)
+        read_plugin(path)
     projects = read_record()
     digest = fingerprint(root, paths)
     projects[str(root)] = {
@@ -167,7 +174,7 @@ def declarations(path: Path) -> list[str]:
     (``miner 'val-error' (ValidationErrorMiner)``) and the modules it imports. Static, so a
     file can hide what it does; the trust dialog says so."""
     try:
-        tree = ast.parse(_read_plugin(path), filename=str(path))
+        tree = ast.parse(read_plugin(path), filename=str(path))
     except SiamError as exc:
         return [f"cannot read: {exc}"]
     except (SyntaxError, ValueError) as exc:

@@ -51,6 +51,9 @@ def test_open_asks_and_restricted_mode_runs_nothing(make_window, recorder, tmp_p
     assert not w.save_project()  # would lose mining.positive = "val-error"
     assert "saving the settings needs" in recorder.errors()[-1].text
     assert (root / "project.toml").read_text() == before
+    assert not w.train_tab.start()  # says what trusting would enable
+    assert recorder.errors()[-1].title == "Training needs trust"
+    assert "siam trust" in recorder.errors()[-1].text and not (root / "runs").exists()
 
 
 def test_trusting_in_the_dialog_runs_the_plugin_and_another_project_drops_it(
