@@ -97,6 +97,8 @@ class DrawnStore:
         if flat_ds is None or shape_ds is None:
             if n:
                 self.warning = f"{self.path}: no /originals (only the 37×37 images are kept)"
+            if flat_ds is not None:  # pixels without their shapes: kept, not rewritten
+                self._unreadable = "have no /original_shapes"
             return none
         if (shape_ds.ndim != 2 or shape_ds.shape[1:] != (2,) or shape_ds.dtype.kind not in "iu"
                 or flat_ds.ndim != 1 or h5py.check_vlen_dtype(flat_ds.dtype) is None):
