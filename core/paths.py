@@ -35,6 +35,14 @@ def require_file(path: str | Path, what: str = "file") -> Path:
     return path
 
 
+def is_regular_file(path: str | Path) -> bool:
+    """True for an existing regular file (links followed): safe to open and read to the end."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
 def is_inside(path: str | Path, root: str | Path) -> bool:
     """True if ``path`` (links resolved, as far as it exists) lies in the folder ``root``."""
     real = Path(os.path.realpath(path))
@@ -52,7 +60,12 @@ def check_inside(path: str | Path, root: str | Path, what: str) -> Path:
 
 
 def available_memory() -> int:
-    """Bytes of memory a new allocation can count on (MemAvailable; physical size as fallback)."""
+    """Bytes of memory a new allocation can count on: MemAvailable (physical size as fallback),
+    and no more than this process's address-space limit (``ulimit -v``) leaves unused."""
+    return min(_system_available(), _address_space_left())
+
+
+def _system_available() -> int:
     try:
         with open("/proc/meminfo", encoding="ascii") as fh:
             for line in fh:
@@ -64,6 +77,28 @@ def available_memory() -> int:
         return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
     except (ValueError, OSError, AttributeError):
         return 1 << 62
+
+
+def _address_space_left() -> int:
+    """RLIMIT_AS minus the address space already mapped (VmSize); unlimited: a huge number."""
+    try:
+        import resource
+
+        limit = resource.getrlimit(resource.RLIMIT_AS)[0]
+    except (ImportError, OSError, ValueError):
+        return 1 << 62
+    if limit == resource.RLIM_INFINITY or limit < 0:
+        return 1 << 62
+    used = 0
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmSize:"):
+                    used = int(line.split()[1]) * 1024
+                    break
+    except (OSError, ValueError, IndexError):
+        pass
+    return max(0, int(limit) - used)
 
 
 def human_bytes(n: float) -> str:

@@ -17,6 +17,27 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("SIAM_CACHE_DIR", str(Path(__file__).parent / ".cache-test"))
 
 
+@pytest.fixture(autouse=True)
+def _own_trust_record(tmp_path_factory, monkeypatch):
+    """Each test has its own plug-in trust record (core.train.trust), never the user's: a
+    project's plug-ins load only after the test trusts it (``trust_project`` below)."""
+    monkeypatch.setenv("SIAM_TRUST_FILE", str(tmp_path_factory.mktemp("trust") / "trust.json"))
+    yield
+    import sys
+
+    if "core.train.plugins" in sys.modules:  # the next test starts with built-in parts only
+        sys.modules["core.train.plugins"].unload_project_plugins()
+
+
+def trust_project(root: Path) -> None:
+    """Trust ``root``'s plug-in files as they are now (what ``siam trust ROOT`` does)."""
+    from core.train import trust
+    from core.train.project import project_plugins
+
+    folder, paths = project_plugins(root)
+    trust.trust(folder, paths)
+
+
 def pytest_collection_modifyitems(config, items):
     """Tests marked ``cuda`` need a CUDA device: without one they are skipped, saying so
     (``benchmarks/gpu_check.sh`` runs them with ``pytest -m cuda`` on a GPU machine)."""

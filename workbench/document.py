@@ -106,5 +106,6 @@ class ProjectDocument(QObject):
             return
         from core.train.tomledit import save_project_file
 
+        self.project.check_config_writable()  # restricted mode: plug-in settings not loaded
         save_project_file(self.project.file, self.project.config)
         self.undo_stack.setClean()

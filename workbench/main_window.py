@@ -366,9 +366,22 @@ class MainWindow(QMainWindow):
             break
         else:
             return False
+        if project.restricted is not None:  # its plug-ins did not run: ask before they do
+            from workbench import trust_dialog
+
+            try:
+                answer = trust_dialog.ask_trust(self, project)
+                if answer == trust_dialog.TRUST:
+                    project = load_project(path)
+            except SiamError as exc:
+                dialogs.error(self, "Cannot open project", str(exc))
+                return False
+            if answer == trust_dialog.CANCEL:
+                return False
         self.doc.set_project(project)
         settings.remember_project(project.root)
-        self.statusBar().showMessage(f"Opened {project.root}", 5000)
+        self.statusBar().showMessage(project.restricted_line() or f"Opened {project.root}",
+                                     0 if project.restricted else 5000)
         return True
 
     def _explain_load_error(self, path: Path, exc: SiamError) -> bool:

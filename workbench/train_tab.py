@@ -264,6 +264,9 @@ class TrainTab(QWidget):
         project = self.doc.project
         if project is None or self.busy:
             return False
+        if project.restricted is not None:  # its plug-ins did not run: training needs them
+            dialogs.error(self, "Training needs trust", project.restricted_line())
+            return False
         if not self.form.is_valid():
             dialogs.error(self, "Invalid settings",
                           "\n".join(self.form.errors().values()) or "Fix the settings first.")
@@ -297,6 +300,9 @@ class TrainTab(QWidget):
         form to extend a finished run)."""
         project = self.doc.project
         if project is None or self.busy:
+            return False
+        if project.restricted is not None:
+            dialogs.error(self, "Training needs trust", project.restricted_line())
             return False
         run_dir = Path(run_dir)
         config = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 
@@ -46,7 +47,9 @@ def cmd_parts(args: argparse.Namespace) -> int:
     if args.project:
         from core.train.project import load_project
 
-        load_project(args.project)
+        project = load_project(args.project)
+        if project.restricted is not None:  # its own parts are not listed: say why
+            print(f"siam parts: note: {project.restricted_line()}", file=sys.stderr)
     else:
         load_entry_points()
     parts = collect()

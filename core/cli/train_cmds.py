@@ -385,10 +385,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     if args.confused < 0:
         raise SiamError(f"--confused must be ≥ 0, got {args.confused}")
+    project = None
+    try:  # first: its trusted plug-ins may define the backbone
+        project = _project_of_run(args.run)
+    except SiamError:
+        if args.data is None:
+            raise
     run = load_run(args.run, which=args.checkpoint, device=args.device)
     data, split = args.data, args.split
     if data is None:
-        project = _project_of_run(args.run)
         if project is None:
             raise SiamError("--data is required: the run is not inside a project", args.run)
         data = split_path(project, split)
@@ -462,6 +467,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
+    from core.cli.textsafe import terminal_safe
     from core.train.project import load_project
 
     project = load_project(args.project)
@@ -472,7 +478,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
         best = best_run(project, runs)
         if best is None:
             raise SiamError("no run with a checkpoint yet", project.runs_dir)
-        print(best.path)
+        print(terminal_safe(best.path))
         return 0
     if args.json:
         print(json.dumps([{"id": r.id, "path": str(r.path), "status": r.status,
@@ -482,7 +488,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
         if not runs:
             print(f"no runs in {project.runs_dir}")
         for r in runs:
-            print(f"{r.id:40s} {r.status:9s} {r.epoch:>4}/{r.epochs:<4} best {_pct(r.best_top1)}")
+            print(f"{terminal_safe(r.id):40s} {terminal_safe(r.status):9s} "
+                  f"{r.epoch:>4}/{r.epochs:<4} best {_pct(r.best_top1)}")
     return 0
 
 

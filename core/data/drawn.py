@@ -66,10 +66,12 @@ class DrawnStore:
         self.warning = ""
         self._pending: list[Drawing] = []
         self._stamp = _stamp(self.path)
+        self._unreadable = ""
         self.drawings: list[Drawing] = self._read() if self._stamp is not None else []
 
     def _read(self) -> list[Drawing]:
         self.warning = ""
+        self._unreadable = ""  # originals the file holds but this code cannot read
         with GlyphFile(self.path) as gf:
             if gf.source_names != [SOURCE]:
                 raise SiamError(f"is not a drawings file (its sources are "
@@ -95,17 +97,21 @@ class DrawnStore:
         if flat_ds is None or shape_ds is None:
             if n:
                 self.warning = f"{self.path}: no /originals (only the 37×37 images are kept)"
+            if flat_ds is not None:  # pixels without their shapes: kept, not rewritten
+                self._unreadable = "have no /original_shapes"
             return none
         if (shape_ds.ndim != 2 or shape_ds.shape[1:] != (2,) or shape_ds.dtype.kind not in "iu"
                 or flat_ds.ndim != 1 or h5py.check_vlen_dtype(flat_ds.dtype) is None):
             self.warning = (f"{self.path}: /originals or /original_shapes have the wrong form "
                             f"({flat_ds.dtype} {flat_ds.shape}, {shape_ds.dtype} "
                             f"{shape_ds.shape}); the originals are ignored")
+            self._unreadable = "are stored in a layout this version does not read"
             return none
         if not (flat_ds.shape[0] == n == shape_ds.shape[0]):
             self.warning = (f"{self.path}: /originals holds {flat_ds.shape[0]} drawings but "
                             f"/images {n} (edited outside the app?); the originals are "
                             "ignored, the images are kept")
+            self._unreadable = (f"number {flat_ds.shape[0]}, the images {n}")
             return none
         shapes = read(shape_ds, "original_shapes", self.path).astype(np.int64)
         flat = read(flat_ds, "originals", self.path)
@@ -119,6 +125,7 @@ class DrawnStore:
             self.warning = (f"{self.path}: {bad} drawing(s) have an impossible "
                             "/original_shapes entry (negative, zero or not matching the "
                             "pixels); their originals are ignored, the images are kept")
+            self._unreadable = f"of {bad} drawing(s) have impossible /original_shapes"
         return out
 
     def __len__(self) -> int:
@@ -208,6 +215,11 @@ class DrawnStore:
                 drawings = fresh
             else:
                 drawings = [d for d in self.drawings if not any(d is p for p in self._pending)]
+            if self._unreadable:  # rewriting would replace them with image-size copies
+                raise SiamError(f"its /originals {self._unreadable}; changing the file would "
+                                f"replace them with {self.image_size}×{self.image_size} "
+                                "copies, so it is left as it is (move it aside to start a "
+                                "new drawings file)", self.path)
             drawings = [Drawing(d.image, d.original, d.label, d.excluded) for d in drawings]
             change(drawings)
             self._write(drawings)

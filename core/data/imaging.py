@@ -92,6 +92,18 @@ def load_image(im: Image.Image, path: str | Path) -> None:
         raise SiamError(f"cannot decode image ({_first_line(exc)})", path) from None
 
 
+def gray_array(im: Image.Image) -> np.ndarray:
+    """Grey float32 in [0, 255] of a decoded image. A 16-bit or 32-bit grey image keeps its
+    grey levels (``convert("L")`` clips them at 255: ink 1000 on paper 40000 became blank)."""
+    if im.mode.startswith("I") or im.mode == "F":
+        a = np.asarray(im, dtype=np.float64)
+        hi = float(a.max()) if a.size else 0.0
+        full = 65535.0 if im.mode.startswith("I;16") or 255 < hi <= 65535 else \
+            (hi if hi > 255 else (1.0 if im.mode == "F" and hi <= 1.0 else 255.0))
+        return np.clip(a * (255.0 / full), 0.0, 255.0).astype(np.float32)
+    return np.asarray(im.convert("L"), dtype=np.float32)
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0][:120] if text else type(exc).__name__

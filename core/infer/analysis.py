@@ -18,6 +18,7 @@ import h5py
 import numpy as np
 
 from core.errors import SiamError
+from core.paths import is_regular_file
 from core.train.config import SCHEMA, Config
 from core.train.project import is_run_dir, read_run_info
 from core.train.runfiles import read_metrics
@@ -194,10 +195,7 @@ def summarize_run(run_dir: str | Path) -> RunSummary:
     run_dir = Path(run_dir)
     if not is_run_dir(run_dir):
         raise SiamError("not a run folder (no config.toml)", run_dir)
-    try:
-        config: Config | None = Config(tomllib.loads((run_dir / "config.toml").read_text()))
-    except (SiamError, tomllib.TOMLDecodeError, OSError):
-        config = None
+    config = read_run_config(run_dir)
     recs = read_metrics(run_dir / "metrics.jsonl")
     iters = [r for r in recs if r.get("event") == "iteration"]
     epochs = [r for r in recs if r.get("event") == "epoch"]
@@ -262,16 +260,22 @@ def table_csv(header: list[str], rows: list[list[Any]]) -> str:
 
 def read_run_config(run_dir: str | Path) -> Config | None:
     """The run's resolved ``config.toml`` (None when missing or unreadable)."""
+    file = Path(run_dir) / "config.toml"
+    if not is_regular_file(file):  # a FIFO in its place would block the read
+        return None
     try:
-        return Config(tomllib.loads((Path(run_dir) / "config.toml").read_text(encoding="utf-8")))
+        return Config(tomllib.loads(file.read_text(encoding="utf-8")))
     except (SiamError, tomllib.TOMLDecodeError, OSError, UnicodeDecodeError):
         return None
 
 
 def run_miners(run_dir: str | Path) -> tuple[str, str]:
     """(positive, negative) miner names of a run, from its config ("unknown" if unreadable)."""
+    file = Path(run_dir) / "config.toml"
     try:
-        raw = tomllib.loads((Path(run_dir) / "config.toml").read_text(encoding="utf-8"))
+        if not is_regular_file(file):
+            return "unknown", "unknown"
+        raw = tomllib.loads(file.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError):
         return "unknown", "unknown"
     mining = raw.get("mining", {}) if isinstance(raw.get("mining"), dict) else {}

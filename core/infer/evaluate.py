@@ -107,6 +107,12 @@ def load_run(run_dir: str | Path, which: str = "best", device: str = "cpu") -> R
     dev = resolve_device(device)
     state = load_checkpoint(path, map_location=dev)
     check_model_fields(state, path)  # sizes, shapes, finiteness: before building anything
+    from core.train.models import MODELS
+
+    if isinstance(state.get("backbone"), str) and state["backbone"] not in MODELS:
+        raise SiamError(f"backbone {state['backbone']!r} is not a built-in part; it comes from "
+                        "a plug-in of the run's project, which loads once the project is "
+                        "trusted (siam trust PROJECT)", path)
     try:
         model = build_model(state["backbone"], int(state["embedding_dim"])).to(dev)
         model.load_state_dict(state["model"])

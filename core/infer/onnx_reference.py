@@ -30,18 +30,67 @@ from PIL import Image
 INK_THRESHOLD = 0.25
 
 
+#: Largest image (width × height) read, as core.data.imaging.MAX_IMAGE_PIXELS: a 32 KB PNG
+#: that claims 12000×12000 would otherwise be decoded into gigabytes.
+MAX_IMAGE_PIXELS = 25_000_000
+
+
+def _open(path: str | Path) -> Image.Image:
+    """A regular image file whose header claims at most MAX_IMAGE_PIXELS; ValueError naming
+    the file otherwise (a FIFO would block the read forever, a bomb fill the memory)."""
+    import os
+    import stat
+    import warnings
+
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot open ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise ValueError(f"{path}: is not a regular file (a folder, FIFO, socket or device)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(path)
+    except Exception as exc:  # PIL raises many kinds for hostile files: one line each
+        raise ValueError(f"{path}: not a readable image ({type(exc).__name__})") from None
+    w, h = im.size
+    if w <= 0 or h <= 0 or w * h > MAX_IMAGE_PIXELS:
+        im.close()
+        raise ValueError(f"{path}: image is {w}×{h} pixels, more than the "
+                         f"{MAX_IMAGE_PIXELS / 1e6:.0f} MP limit; refused")
+    return im
+
+
+def _gray(im: Image.Image) -> np.ndarray:
+    """As core.data.imaging.gray_array: 16-bit grey keeps its levels (no clipping at 255)."""
+    if im.mode.startswith("I") or im.mode == "F":
+        a = np.asarray(im, dtype=np.float64)
+        hi = float(a.max()) if a.size else 0.0
+        full = 65535.0 if im.mode.startswith("I;16") or 255 < hi <= 65535 else \
+            (hi if hi > 255 else (1.0 if im.mode == "F" and hi <= 1.0 else 255.0))
+        return np.clip(a * (255.0 / full), 0.0, 255.0).astype(np.float32)
+    return np.asarray(im.convert("L"), dtype=np.float32)
+
+
 def read_gray(path: str | Path) -> np.ndarray:
     """Grey float32 array in [0, 1] of an image file; transparency composited over white.
 
     The grey levels are stretched to the image's own range, as the training-side code does
     (only ratios of grey levels matter to :func:`ink_map`).
     """
-    with Image.open(path) as im:
-        im.load()
-        if im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info:
-            im = im.convert("RGBA")
-            im = Image.alpha_composite(Image.new("RGBA", im.size, (255, 255, 255, 255)), im)
-        a = np.asarray(im.convert("L"), dtype=np.float32)
+    with _open(path) as im:
+        try:
+            im.load()
+            if im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info:
+                im = im.convert("RGBA")
+                im = Image.alpha_composite(Image.new("RGBA", im.size, (255, 255, 255, 255)),
+                                           im)
+            a = _gray(im)
+        except MemoryError:
+            raise ValueError(f"{path}: image too large to decode") from None
+        except Exception as exc:  # truncated, corrupt, a decoder bomb
+            raise ValueError(f"{path}: cannot decode image ({type(exc).__name__})") from None
     lo, hi = float(a.min()) if a.size else 0.0, float(a.max()) if a.size else 0.0
     if lo < 0.0 or hi > 1.0:
         a = (a - lo) / (hi - lo) if hi > lo else np.zeros_like(a)
@@ -114,7 +163,11 @@ def em_to_canvas(ink: np.ndarray, size: int, margin: int = 2) -> np.ndarray:
 def prepare(path: str | Path, size: int, margin: int = 2, mode: str = "fit") -> np.ndarray:
     """An image file → uint8 [size, size] with ink = 255, as the network sees it."""
     frame = em_to_canvas if mode == "em" else fit_to_canvas
-    return frame(ink_map(read_gray(path)), size, margin)
+    gray = read_gray(path)
+    try:
+        return frame(ink_map(gray), size, margin)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
 
 
 class Classifier:

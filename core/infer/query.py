@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from core.data.imaging import load_image, normalize_glyph, open_image
+from core.data.imaging import gray_array, load_image, normalize_glyph, open_image
 from core.errors import SiamError
 from core.infer.evaluate import RunModel
 from core.train.perf import intra_op_threads
@@ -47,7 +47,7 @@ def read_image(path: str | Path) -> np.ndarray:
                 im = im.convert("RGBA")
                 bg = Image.new("RGBA", im.size, (255, 255, 255, 255))
                 im = Image.alpha_composite(bg, im)
-            return np.asarray(im.convert("L"), dtype=np.float32)
+            return gray_array(im)
         except (UnidentifiedImageError, OSError, ValueError) as exc:
             raise SiamError(f"not a readable image ({type(exc).__name__})", path) from None
 

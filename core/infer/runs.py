@@ -19,6 +19,7 @@ from typing import Any
 
 from core.atomic import write_text_atomic
 from core.errors import SiamError
+from core.paths import is_regular_file
 from core.train.project import Project, RunInfo, is_run_dir
 
 NOTES = "notes.md"
@@ -33,6 +34,18 @@ def check_run(run_dir: Path) -> Path:
     return run_dir
 
 
+def _check_project_run(run_dir: Path) -> None:
+    from core.paths import is_inside
+    from core.train.project import PROJECT_FILE
+
+    runs = run_dir.absolute().parent
+    project = runs.parent
+    if (run_dir.is_symlink() or runs.name != "runs" or not (project / PROJECT_FILE).is_file()
+            or not is_inside(run_dir, project) or runs.is_symlink()):
+        raise SiamError("is not a run of a project (PROJECT/runs/<id>); refused to delete it",
+                        run_dir)
+
+
 def is_active(run_dir: Path) -> bool:
     """True while a trainer holds the run folder's lock: a status file alone can outlive a
     killed trainer, the lock cannot."""
@@ -42,8 +55,11 @@ def is_active(run_dir: Path) -> bool:
 
 
 def delete_run(run_dir: Path, force: bool = False) -> None:
-    """Remove a run folder; refuses a run that is training unless ``force``."""
+    """Remove a run folder; refuses a run that is training unless ``force``, and any folder
+    that is not a run of a project (``PROJECT/runs/<id>``, not a link): ``siam run delete``
+    never deletes outside a project, whatever folder holds a ``config.toml``."""
     run_dir = check_run(run_dir)
+    _check_project_run(run_dir)
     if not force and is_active(run_dir):
         raise SiamError("the run is training; stop it before deleting it", run_dir)
     trash = run_dir.with_name(f".deleted-{run_dir.name}-{os.getpid()}-{time.time_ns()}")
@@ -77,7 +93,8 @@ def rename_run(run_dir: Path, new_name: str) -> Path:
 
 def read_notes(run_dir: Path) -> str:
     try:
-        return (Path(run_dir) / NOTES).read_text(encoding="utf-8")
+        file = Path(run_dir) / NOTES
+        return file.read_text(encoding="utf-8") if is_regular_file(file) else ""
     except (OSError, UnicodeDecodeError):
         return ""
 
@@ -136,7 +153,8 @@ def save_evaluation(run_dir: str | Path, split: str, result: dict[str, Any],
 def read_evaluations(run_dir: str | Path) -> dict[str, dict[str, Any]]:
     """``split → {top1, top5, n, data, checkpoint, time}``; {} when none or unreadable."""
     try:
-        table = json.loads((Path(run_dir) / EVALUATIONS).read_text(encoding="utf-8"))
+        file = Path(run_dir) / EVALUATIONS
+        table = json.loads(file.read_text(encoding="utf-8")) if is_regular_file(file) else {}
     except (OSError, ValueError):
         return {}
     if not isinstance(table, dict):

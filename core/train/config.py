@@ -315,6 +315,16 @@ def paper_defaults() -> dict[str, dict[str, Any]]:
     return preset_sections("paper")
 
 
+#: TOML's short escapes; every other control character is written as \uXXXX (TOML 1.0 §String:
+#: U+0000–U+001F and U+007F may not appear raw in a basic string).
+_TOML_ESCAPES = {"\\": "\\\\", '"': '\\"', "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f",
+                 "\r": "\\r"}
+
+
+def _toml_char(ch: str) -> str:
+    return f"\\u{ord(ch):04X}" if ord(ch) < 0x20 or ord(ch) == 0x7F else ch
+
+
 def _toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -324,8 +334,7 @@ def _toml_value(value: Any) -> str:
         text = repr(value)
         return text if any(ch in text for ch in ".en") else text + ".0"
     if isinstance(value, str):
-        escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-        return f'"{escaped}"'
+        return '"' + "".join(_TOML_ESCAPES.get(ch) or _toml_char(ch) for ch in value) + '"'
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     raise TypeError(f"cannot write {type(value).__name__} to TOML")

@@ -18,6 +18,14 @@ def register_model(name: str, input_size: int) -> Callable[[ModelFactory], Model
     """Decorator adding a factory ``f(embedding_dim) -> nn.Module`` under ``name``."""
 
     def deco(factory: ModelFactory) -> ModelFactory:
+        from core.errors import SiamError
+        from core.train.partnames import check_class_name, same_part
+
+        known = MODELS.get(name)
+        if known is not None and not same_part(known, factory):
+            raise SiamError(f"a backbone named {name!r} already exists ({known.__module__}."
+                            f"{known.__qualname__}); a plug-in cannot replace a registered part")
+        check_class_name(factory, list(MODELS.values()))  # type: ignore[arg-type]
         MODELS[name] = factory
         INPUT_SIZES[name] = input_size
         return factory

@@ -8,15 +8,16 @@ import json
 import math
 import tomllib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from core.atomic import write_bytes_atomic, write_text_atomic
 from core.errors import SiamError
-from core.paths import check_inside, require_file
+from core.paths import check_inside, is_regular_file, require_file
+from core.train import trust
 from core.train.config import Config
-from core.train.plugins import load_entry_points, load_project_plugins
+from core.train.plugins import load_entry_points, load_project_plugins, unload_project_plugins
 from core.train.runfiles import effective_status
 
 PROJECT_FILE = "project.toml"
@@ -40,6 +41,34 @@ class RunInfo:
 class Project:
     root: Path
     config: Config
+    #: Set when the project lists plug-ins the user has not trusted (restricted mode): none
+    #: of them was imported; :meth:`require_trust` refuses what needs them.
+    restricted: trust.TrustState | None = None
+    #: Settings that name a plug-in's part and were shown as their defaults in restricted mode.
+    restricted_keys: list[str] = field(default_factory=list)
+
+    def restricted_line(self) -> str:
+        """One line: which plug-ins did not load, why, and the command that trusts them."""
+        state = self.restricted
+        if state is None:
+            return ""
+        files = ", ".join(p.relative_to(state.root).as_posix() for p in state.paths)
+        held = (f"; {', '.join(self.restricted_keys)} shown as default"
+                if self.restricted_keys else "")
+        return (f"restricted mode: plug-ins {files} not loaded ({state.reason}){held}; "
+                f"trust the project to enable them: siam trust {state.root}")
+
+    def require_trust(self, what: str) -> None:
+        """Refuse ``what`` (e.g. "training") in restricted mode, saying what trust enables."""
+        if self.restricted is not None:
+            raise SiamError(f"{what} needs this project's plug-ins; {self.restricted_line()}",
+                            self.file)
+
+    def check_config_writable(self) -> None:
+        """In restricted mode the config holds defaults in place of plug-in settings: writing
+        it would lose the user's plug-in choices, so it is refused."""
+        if self.restricted is not None and self.restricted_keys:
+            self.require_trust("saving the settings")
 
     @property
     def file(self) -> Path:
@@ -75,6 +104,7 @@ class Project:
         return {role: self.output_path(role) for role in ("train", "val", "test")}
 
     def save(self) -> None:
+        self.check_config_writable()
         write_text_atomic(self.file, self.config.to_toml())
 
     def runs(self) -> list[RunInfo]:
@@ -84,8 +114,9 @@ class Project:
         return out
 
 
-def load_project(path: str | Path) -> Project:
-    """Open a project folder (or its ``project.toml``); raise naming the file and key on error."""
+def read_project_file(path: str | Path) -> tuple[Path, dict[str, Any], list[str]]:
+    """``project.toml`` (or a run's ``config.toml``) parsed, with its plug-in list; runs no
+    code. Raises naming the file."""
     path = Path(path).expanduser()
     file = path if path.name == PROJECT_FILE or path.suffix == ".toml" else path / PROJECT_FILE
     if not file.exists():
@@ -102,23 +133,63 @@ def load_project(path: str | Path) -> Project:
         raise SiamError(f"cannot read ({exc.strerror})", file) from None
     plugins = raw.get("project", {}).get("plugins", []) if isinstance(raw.get("project"),
                                                                        dict) else []
-    if plugins:
-        if not isinstance(plugins, list) or not all(isinstance(p, str) for p in plugins):
-            raise SiamError("project.plugins must be a list of file names", file)
-        load_project_plugins(_plugin_base(file), plugins)
+    if not isinstance(plugins, list) or not all(isinstance(p, str) for p in plugins):
+        raise SiamError("project.plugins must be a list of file names", file)
+    return file, raw, plugins
+
+
+def project_plugins(path: str | Path) -> tuple[Path, list[Path]]:
+    """A project's folder and its plug-in files (each checked to lie inside it); runs no code."""
+    file, _raw, plugins = read_project_file(path)
+    if file.name != PROJECT_FILE:
+        raise SiamError(f"not a project (no {PROJECT_FILE} found)", path)
+    root = file.parent.resolve()
+    return root, trust.plugin_paths(root, plugins, file)
+
+
+def load_project(path: str | Path) -> Project:
+    """Open a project folder (or its ``project.toml``); raise naming the file and key on error.
+
+    Its plug-ins are imported only if the user trusted them (:mod:`core.train.trust`);
+    otherwise the project opens in restricted mode (:attr:`Project.restricted`). A run's
+    ``config.toml`` never imports anything: the parts it names must already be registered.
+    """
+    file, raw, plugins = read_project_file(path)
+    state: trust.TrustState | None = None
+    if file.name != PROJECT_FILE:
+        load_entry_points()  # a run's config.toml: its plug-ins are never imported
+    elif plugins:
+        root = file.parent.resolve()
+        paths = trust.plugin_paths(root, plugins, file)
+        state = trust.check(root, paths)
+        if state.trusted:
+            load_project_plugins(root, paths, state.fingerprint)
+            state = None
+        else:
+            unload_project_plugins()
+            load_entry_points()
     else:
+        unload_project_plugins()
         load_entry_points()
+    held: list[str] = []
     try:
         config = Config(raw)
     except SiamError as exc:
-        raise SiamError(str(exc), file) from None
-    project = Project(root=file.parent.resolve(), config=config)
+        if state is None:
+            if plugins and file.name != PROJECT_FILE:
+                raise SiamError(f"{exc} (a run's config never loads plug-ins: the parts it "
+                                f"names come from its project's trusted plug-ins "
+                                f"{', '.join(plugins)})", file) from None
+            raise SiamError(str(exc), file) from None
+        config, held = _restricted_config(raw, file)
+    project = Project(root=file.parent.resolve(), config=config, restricted=state,
+                      restricted_keys=held)
     if file.name == PROJECT_FILE:  # a run's config.toml is checked by the run that reads it
-        check_data_settings(project, file)
+        check_data_settings(project, file, backbone_known="model.backbone" not in held)
     return project
 
 
-def check_data_settings(project: Project, file: Path) -> None:
+def check_data_settings(project: Project, file: Path, backbone_known: bool = True) -> None:
     """Settings that only fail at render or training time, checked when the project opens:
     the alphabet must resolve, the images must fit the network, the test distortion must parse.
     """
@@ -131,7 +202,7 @@ def check_data_settings(project: Project, file: Path) -> None:
         resolve_alphabet(d.alphabet, base=project.root)
     except SiamError as exc:
         raise SiamError(f"data.alphabet: {exc}", file) from None
-    want = INPUT_SIZES.get(m.backbone)
+    want = INPUT_SIZES.get(m.backbone) if backbone_known else None
     if want is not None and d.image_size != want:
         raise SiamError(f"data.image_size is {d.image_size} but model.backbone {m.backbone} "
                         f"takes {want}×{want} images; set data.image_size = {want}", file)
@@ -144,14 +215,35 @@ def check_data_settings(project: Project, file: Path) -> None:
         raise SiamError(f"data.test_distort: {exc}", file) from None
 
 
-def _plugin_base(file: Path) -> Path:
-    """Folder that plug-in paths are relative to: the project's, also for the copy of the
-    config a run keeps in ``runs/<id>/config.toml``."""
-    run_dir = file.parent
-    if (file.name == "config.toml" and run_dir.parent.name == "runs"
-            and (run_dir.parent.parent / PROJECT_FILE).exists()):
-        return run_dir.parent.parent
-    return file.parent
+def _restricted_config(raw: dict[str, Any], file: Path) -> tuple[Config, list[str]]:
+    """The config of a project whose plug-ins did not load: settings that name a part no
+    loaded code provides (or a setting no loaded part declares) take their defaults, so the
+    data, runs and curves can still be browsed. The names of those settings."""
+    from core.train.config import SCHEMA
+
+    held: list[str] = []
+    clean: dict[str, Any] = {}
+    for section, table in raw.items():
+        if section not in ("mining", "loss", "model") or not isinstance(table, dict):
+            clean[section] = table
+            continue
+        kept = {}
+        for key, value in table.items():
+            f = SCHEMA[section].get(key)
+            unknown = f is None or (f.choices is not None and value not in f.choices)
+            if section == "model" and key == "backbone":
+                from core.train.models import MODELS
+
+                unknown = value not in MODELS
+            if unknown:
+                held.append(f"{section}.{key}")
+            else:
+                kept[key] = value
+        clean[section] = kept
+    try:
+        return Config(clean), held
+    except SiamError as exc:
+        raise SiamError(str(exc), file) from None
 
 
 def create_project(folder: str | Path, config: Config | None = None, name: str = "",
@@ -210,8 +302,12 @@ def is_run_dir(path: Path) -> bool:
 def read_run_info(path: Path) -> RunInfo:
     """The run's ``status.json``; a live status without a live trainer reads "interrupted"."""
     status: dict[str, Any] = {}
+    file = path / "status.json"
     try:
-        status = json.loads((path / "status.json").read_text(encoding="utf-8"))
+        if is_regular_file(file):  # a FIFO in its place would hang the run list
+            status = json.loads(file.read_text(encoding="utf-8"))
+        elif file.exists():
+            status = {"message": "status.json is not a regular file (ignored)"}
     except (OSError, json.JSONDecodeError, UnicodeDecodeError):
         pass
     if not isinstance(status, dict):

@@ -30,6 +30,7 @@ import numpy as np
 from core.atomic import WRITE_ERRNOS, atomic_path, sweep_stale, write_error, write_text_atomic
 from core.errors import SiamError
 from core.h5write import SafeH5
+from core.paths import is_regular_file, require_file
 
 
 def _clean(value: Any) -> Any:
@@ -79,16 +80,21 @@ def _ends_torn(path: Path) -> bool:
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:
-    """All complete records; a torn last line (kill during a write) is ignored."""
+    """All complete records; a torn last line (kill during a write) is ignored, and so is a line
+    that is not a record (``[]``, a number: a file someone else edited). A FIFO or device in
+    its place is refused by name, never read (it would block forever)."""
     out: list[dict[str, Any]] = []
     if not path.exists():
         return out
-    with path.open(encoding="utf-8") as fh:
+    require_file(path, "metrics file")
+    with path.open(encoding="utf-8", errors="replace") as fh:
         for line in fh:
             try:
-                out.append(json.loads(line))
+                rec = json.loads(line)
             except json.JSONDecodeError:
                 continue
+            if isinstance(rec, dict):
+                out.append(rec)
     return out
 
 
@@ -299,7 +305,8 @@ def claim_run_folder(run_dir: Path, resuming: bool, epochs: int) -> RunFolderCla
     previous = None
     if resuming:
         with contextlib.suppress(OSError, UnicodeDecodeError):
-            previous = (run_dir / "status.json").read_text(encoding="utf-8")
+            if is_regular_file(run_dir / "status.json"):  # a FIFO would block the read
+                previous = (run_dir / "status.json").read_text(encoding="utf-8")
     claim = RunFolderClaim(run_dir, lock, created, previous)
     try:
         if not resuming and (run_dir / "config.toml").exists():

@@ -33,6 +33,7 @@ from core.infer.centers import (
     topk_accuracy,
 )
 from core.infer.evaluate import per_class_accuracy
+from core.paths import check_allocation, check_inside
 from core.train.augment import Augmenter
 from core.train.checkpoint import check_resume, load_checkpoint, save_checkpoint
 from core.train.config import Config
@@ -89,6 +90,18 @@ def new_run_id(config: Config) -> str:
     return "-".join([time.strftime("%Y%m%d-%H%M%S"), *(n for n in names if n)])
 
 
+#: Bytes per class and embedding dimension the trainer holds at least (class centers in two
+#: spaces, their sums on the device and on the host, the epoch-end distances: ~8 float32 and
+#: float64 copies), for the memory pre-check of a huge class list.
+_CLASS_BYTES = 48
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
+        return True
+    return isinstance(exc, RuntimeError) and "can't allocate memory" in str(exc)
+
+
 class Trainer:
     """Train one run of a project. See module docstring for the threading contract."""
 
@@ -100,6 +113,7 @@ class Trainer:
         resume: Path | None = None,
         dist: DistContext | None = None,
     ) -> None:
+        project.require_trust("training")  # restricted mode: its plug-ins did not load
         self.project = project
         # One rank of a multi-process run (core.train.distributed); None: a single process.
         self.dist = dist
@@ -131,7 +145,8 @@ class Trainer:
             self.resuming = True
         else:
             self.config = config or project.config
-            base = Path(run_dir) if run_dir else project.runs_dir / new_run_id(self.config)
+            base = Path(run_dir) if run_dir else check_inside(
+                project.runs_dir / new_run_id(self.config), project.root, "runs/")
             problem = None
             if self._writes and base.exists() and any(base.iterdir()):
                 problem = "run folder already exists and is not empty"
@@ -197,7 +212,10 @@ class Trainer:
         except OSError as exc:  # e.g. a full disk in a write not wrapped in SiamError
             event = self._fail(f"cannot write the run's files ({exc.strerror or exc})")
         except Exception as exc:
-            if self.dist is None or not is_comm_error(exc):
+            if _out_of_memory(exc):  # the torch allocator's refusal: a user-sized problem
+                event = self._fail("out of memory (the classes, images or batch are larger "
+                                   "than this machine, or its ulimit -v, allows)")
+            elif self.dist is None or not is_comm_error(exc):
                 self._fail(f"internal error: {type(exc).__name__}: {exc}")
                 raise
             event = self._fail("lost contact with another training process (it died, or hung "
@@ -291,6 +309,9 @@ class Trainer:
         self.train_set = train
         self.classes = train.classes
         self.num_classes = train.num_classes
+        check_allocation(self.num_classes * _CLASS_BYTES * max(1, cfg.model.embedding_dim),
+                         f"training {self.num_classes:,} classes (centers, sums and miner "
+                         "tables per class)", train.path)
         counts = np.bincount(train.labels.numpy(), minlength=self.num_classes)
         if (counts > 0).sum() < 2:
             raise SiamError("training needs samples of at least two classes", train.path)

@@ -3,14 +3,15 @@
 The worked example of docs/ARCHITECTURE.md. Add it to a project with
 
     [project]
-    plugins = ["plugins/error_miner.py"]      # a copy in the project, or any path
+    plugins = ["plugins/error_miner.py"]      # a copy inside the project folder
 
     [mining]
     positive = "val-error"
     error_power = 1.0
 
-and it appears in the config form, in ``siam train --set mining.positive=val-error``, in
-``siam parts`` and in the Miners view (its ``error`` series), with no change to the app.
+then trust the project (``siam trust PROJECT``), and it appears in the config form, in
+``siam train --set mining.positive=val-error``, in ``siam parts`` and in the Miners view (its
+``error`` series), with no change to the app.
 
 Why this miner: the auto-probabilistic miner (paper §3.2) prefers classes whose training
 samples are spread far from their center — a proxy for "hard". This one uses the direct

@@ -9,6 +9,7 @@ from core.errors import SiamError
 from core.train.fields import Field
 from core.train.losses.base import Loss
 from core.train.losses.spaces import SPACES
+from core.train.partnames import check_class_name, same_part
 
 LOSSES: dict[str, type[Loss]] = {}
 
@@ -25,8 +26,10 @@ def register_loss(cls: type[Loss]) -> type[Loss]:
     if cls.space not in SPACES:
         raise SiamError(f"loss {cls.name!r}: space must be one of {', '.join(SPACES)}")
     known = LOSSES.get(cls.name)
-    if known is not None and known.__qualname__ != cls.__qualname__:
-        raise SiamError(f"a loss named {cls.name!r} already exists")
+    if known is not None and not same_part(known, cls):
+        raise SiamError(f"a loss named {cls.name!r} already exists ({known.__module__}."
+                        f"{known.__qualname__}); a plug-in cannot replace a registered part")
+    check_class_name(cls, list(LOSSES.values()))
     for key, field in cls.params.items():
         old = FIELDS.get(key)
         others = [c for c in LOSSES.values() if key in c.params

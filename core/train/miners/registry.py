@@ -14,6 +14,7 @@ from dataclasses import replace
 from core.errors import SiamError
 from core.train.fields import Field
 from core.train.miners.base import ROLES, Miner
+from core.train.partnames import check_class_name, same_part
 
 #: role → name → miner class, in registration order.
 MINERS: dict[str, dict[str, type[Miner]]] = {role: {} for role in ROLES}
@@ -45,9 +46,11 @@ def register_miner(cls: type[Miner]) -> type[Miner]:
     if not cls.name or not isinstance(cls.name, str):
         raise SiamError(f"miner {cls.__name__}: needs a name")
     known = MINERS[cls.role].get(cls.name)
-    if known is not None and known.__qualname__ != cls.__qualname__:
+    if known is not None and not same_part(known, cls):
         raise SiamError(f"a {cls.role} miner named {cls.name!r} already exists "
-                        f"({known.__module__}.{known.__qualname__})")
+                        f"({known.__module__}.{known.__qualname__}); a plug-in cannot replace "
+                        "a registered part")
+    check_class_name(cls, [m for by_name in MINERS.values() for m in by_name.values()])
     for key, field in cls.params.items():
         if key in _ROLE_FIELDS:
             raise SiamError(f"miner {cls.name!r}: parameter {key!r} is a reserved name")

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from core.errors import SiamError
+from core.train.miners import checks
 from core.train.miners.base import (
     BatchMiner,
     EpochStats,
@@ -82,10 +83,20 @@ class Sampler:
         self.batch: BatchMiner = build("batch")
         self._rng = np.random.Generator(np.random.PCG64(self.seed))
         self._refresh()
+        self._probe()
+
+    def _probe(self) -> None:
+        """Ask the negative miner once, with uniforms of its own (the sampler's stream is not
+        touched), so a faulty miner is refused before the run starts, not at its first step."""
+        anchors = self._present_idx[:8]
+        coin, u = np.random.default_rng(0).random((2, anchors.size))
+        self._negatives(anchors, coin, u)
 
     def _refresh(self) -> None:
         """Cumulative table of the positive distribution (rebuilt after every update)."""
-        self._probs = np.asarray(self.positive.probabilities(), dtype=np.float64)
+        pos = self.positive
+        self._probs = checks.probabilities(
+            pos, checks.call(pos, "probabilities()", pos.probabilities), self._present)
         self._cdf = np.cumsum(self._probs)
         self._cdf_total = float(self._cdf[-1])
         self._last_drawable = int(np.flatnonzero(self._probs > 0)[-1])
@@ -100,7 +111,10 @@ class Sampler:
         return self._present_idx[j]
 
     def _negatives(self, anchor_cls: np.ndarray, coin: np.ndarray, u: np.ndarray) -> np.ndarray:
-        return self.negative.sample(anchor_cls, coin, u, self._uniform_negative(anchor_cls, u))
+        neg = self.negative
+        got = checks.call(neg, "sample()", neg.sample, anchor_cls, coin, u,
+                          self._uniform_negative(anchor_cls, u))
+        return checks.negatives(neg, got, anchor_cls, self._present)
 
     def triplets(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``n`` triplets as int64 sample-row indices ``(anchor, positive, negative)``.
@@ -166,7 +180,7 @@ class Sampler:
         if np.asarray(stats.mean_distance).shape != (c,):
             raise ValueError(f"mean_distance must be [{c}]")
         for miner in (self.positive, self.negative, self.batch):
-            miner.update(stats)
+            checks.call(miner, "update()", miner.update, stats)
         self.updates += 1
         self._refresh()
 
@@ -209,8 +223,9 @@ class Sampler:
         """Every miner's per-class arrays worth logging per epoch, keyed ``role.name``."""
         out: dict[str, np.ndarray] = {}
         for miner in (self.positive, self.negative, self.batch):
-            for key, arr in miner.series().items():
-                out[f"{miner.role}.{key}"] = np.asarray(arr, dtype=np.float64)
+            got = checks.call(miner, "series()", miner.series)
+            for key, arr in checks.series(miner, got, self.num_classes).items():
+                out[f"{miner.role}.{key}"] = arr
         return out
 
     # ---- checkpoints -----------------------------------------------------------------------

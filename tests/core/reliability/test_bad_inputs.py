@@ -112,6 +112,127 @@ def _flip_chunk_byte(path: Path, dataset: str = "images", chunk: int = 0) -> Non
         fh.write(bytes([b[0] ^ 0x5A]))
 
 
+# -- issue 19: trust, plug-in faults, the last holes ------------------------------------------
+
+POSITIVE_PLUGIN = """
+import numpy as np
+from core.train.miners import PositiveMiner, register_miner, uniform_probabilities
+
+@register_miner
+class BadPositive(PositiveMiner):
+    name = "bad-positive"
+
+    def probabilities(self):
+        p = uniform_probabilities(self.present)
+        {body}
+"""
+
+NEGATIVE_PLUGIN = """
+import numpy as np
+from core.train.miners import NegativeMiner, register_miner
+
+@register_miner
+class BadNegative(NegativeMiner):
+    name = "bad-negative"
+
+    def sample(self, anchor_cls, coin, u, uniform_negative):
+        {body}
+
+    def distribution(self, anchor_class):
+        return np.full(self.num_classes, 1.0 / self.num_classes)
+"""
+
+
+def _plugin_project(tmp: Path, source: str, mining: str = "", trusted: bool = True) -> Path:
+    from tests.conftest import trust_project
+
+    root = _project(tmp / "p")
+    (root / "my_miner.py").write_text(source)
+    toml = root / "project.toml"
+    toml.write_text(toml.read_text().replace("[project]\n",
+                                             '[project]\nplugins = ["my_miner.py"]\n', 1)
+                    + (f"\n[mining]\n{mining}\n" if mining else ""))
+    if trusted:
+        trust_project(root)
+    return root
+
+
+def _positive(body: str):
+    def build(tmp, run):
+        return ["train", _plugin_project(tmp, POSITIVE_PLUGIN.format(body=body),
+                                         'positive = "bad-positive"')]
+    return build
+
+
+def _negative(body: str):
+    def build(tmp, run):
+        return ["train", _plugin_project(tmp, NEGATIVE_PLUGIN.format(body=body),
+                                         'negative = "bad-negative"')]
+    return build
+
+
+def c_plugin_sys_exit(tmp, run):
+    return ["train", _plugin_project(tmp, "import sys\nsys.exit(0)\n")]
+
+
+def c_plugin_system_exit(tmp, run):
+    return ["train", _plugin_project(tmp, "raise SystemExit('leaving')\n")]
+
+
+def c_plugin_outside(tmp, run):
+    root = _project(tmp / "p")
+    (tmp / "evil.py").write_text("open('MARKER', 'w')\n")
+    toml = root / "project.toml"
+    toml.write_text(toml.read_text().replace("[project]\n",
+                                             '[project]\nplugins = ["../evil.py"]\n', 1))
+    return ["runs", root]
+
+
+def c_plugin_replaces_builtin(tmp, run):
+    return ["train", _plugin_project(
+        tmp, "from core.train.miners import register_miner\n"
+        "from core.train.miners.random_negative import RandomNegative\n"
+        "@register_miner\nclass Mine(RandomNegative):\n    name = 'random'\n")]
+
+
+def c_untrusted_train(tmp, run):
+    return ["train", _plugin_project(tmp, "open('MARKER', 'w')\n", trusted=False)]
+
+
+def c_runs_symlink(tmp, run):
+    root = _project(tmp / "p")
+    (tmp / "elsewhere").mkdir()
+    (root / "runs").symlink_to(tmp / "elsewhere")
+    return ["train", root]
+
+
+def c_delete_outside_project(tmp, run):
+    (tmp / "precious").mkdir()
+    (tmp / "precious" / "config.toml").write_text("[train]\n")
+    (tmp / "precious" / "thesis.tex").write_text("years of work")
+    return ["run", "delete", tmp / "precious", "--yes"]
+
+
+def c_drawn_other_layout(tmp, run):
+    root = _project(tmp / "p")
+    img = np.full((256, 256), 255, np.uint8)
+    img[40:220, 100:140] = 0
+    for _ in range(3):
+        assert main(["draw", "add", str(root), str(_save(tmp / "d.png", img)),
+                     "--label", "A"]) == 0
+    with h5py.File(root / "drawn.h5", "r+") as h5:  # originals as one fixed-size block
+        del h5["originals"]
+        h5["originals"] = np.zeros((3, 256 * 256), np.uint8)
+    return ["draw", "add", root, tmp / "d.png", "--label", "B"]
+
+
+def c_metrics_fifo(tmp, run):
+    r = _copy_run(run, tmp)
+    (r / "metrics.jsonl").unlink()
+    os.mkfifo(r / "metrics.jsonl")
+    return ["compare", r]
+
+
 # -- the corpus --------------------------------------------------------------------------------
 
 
@@ -498,6 +619,40 @@ CASES = [
          code=0, warning=True),
     Case("blank images", c_blank_images, ("blank",), code=0, warning=True),
     Case("contact sheet larger than memory allows", c_grid_too_large, ("g.h5", "MP")),
+    # issue 19
+    Case("untrusted project's plug-in, train", c_untrusted_train, ("siam trust",)),
+    Case("plug-in path outside the project", c_plugin_outside,
+         ("project.toml", "lies outside the project folder")),
+    Case("plug-in replaces a built-in miner", c_plugin_replaces_builtin,
+         ("my_miner.py", "'random' already exists")),
+    Case("plug-in calls sys.exit(0) at import", c_plugin_sys_exit,
+         ("my_miner.py", "sys.exit(0)")),
+    Case("plug-in raises SystemExit at import", c_plugin_system_exit,
+         ("my_miner.py", "sys.exit('leaving')")),
+    Case("plug-in miner raises", _positive("raise RuntimeError('boom')"),
+         ("'bad-positive' (my_miner.py)", "raised RuntimeError: boom")),
+    Case("plug-in miner returns NaN", _positive("p[0] = np.nan\n        return p"),
+         ("'bad-positive' (my_miner.py)", "non-finite")),
+    Case("plug-in miner returns the wrong shape", _positive("return p[:-1]"),
+         ("'bad-positive' (my_miner.py)", "probabilities() returned")),
+    Case("plug-in probabilities not summing to 1", _positive("return p * 2"),
+         ("'bad-positive' (my_miner.py)", "summing to 2")),
+    Case("plug-in negative probabilities",
+         _positive("p[0] = -p[1]\n        p[1] *= 2\n        return p"),
+         ("'bad-positive' (my_miner.py)", "negative values")),
+    Case("plug-in negatives out of range", _negative("return uniform_negative + 1000"),
+         ("'bad-negative' (my_miner.py)", "out of range")),
+    Case("plug-in negatives as floats", _negative("return uniform_negative.astype(float)"),
+         ("'bad-negative' (my_miner.py)", "float64 values")),
+    Case("plug-in negative is the anchor's class", _negative("return anchor_cls.copy()"),
+         ("'bad-negative' (my_miner.py)", "anchor's own class")),
+    Case("runs/ links outside the project", c_runs_symlink, ("runs/", "outside the project")),
+    Case("run delete of a folder outside any project", c_delete_outside_project,
+         ("precious", "not a run of a project")),
+    Case("draw add into originals of another layout", c_drawn_other_layout,
+         ("drawn.h5", "/originals")),
+    Case("metrics.jsonl is a FIFO, compare", c_metrics_fifo,
+         ("metrics.jsonl", "not a regular file")),
 ]
 
 
@@ -567,10 +722,123 @@ def test_broken_pipe_is_quiet():
     assert "Traceback" not in err and "BrokenPipe" not in err, err
 
 
+# -- issue 19: holes whose right outcome is not an error ---------------------------------------
+
+#: The tests below, each one input of the corpus (counted by test_corpus_size).
+MORE_INPUTS = 8
+
+
+def test_run_names_with_escape_sequences_are_shown_escaped(trained_run, tmp_path, capsys):
+    r = _copy_run(trained_run, tmp_path)
+    hostile = r.with_name("\x1b]0;owned\x07\x1b[2J\u202eevil")
+    r.rename(hostile)
+    status = hostile / "status.json"
+    status.write_text(json.dumps({**json.loads(status.read_text()), "status": "\x1b[31mok"}))
+    assert main(["runs", str(hostile.parent.parent)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out
+    assert "\\x1b]0;owned\\x07\\x1b[2J\\u202eevil" in out
+    assert main(["runs", str(hostile.parent.parent), "--best"]) == 0
+    assert "\x1b" not in capsys.readouterr().out
+
+
+def test_a_metrics_line_that_is_not_a_record_is_skipped(trained_run, tmp_path, capsys):
+    r = _copy_run(trained_run, tmp_path)
+    with open(r / "metrics.jsonl", "a") as fh:
+        fh.write("[]\n42\n\"text\"\nnull\n")
+    for argv in (["compare", str(r)], ["advise", str(r)]):
+        assert main(argv) == 0, capsys.readouterr().err
+        assert "Traceback" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["status.json", "metrics.jsonl"])
+def test_fifo_run_files_do_not_hang_the_run_list(trained_run, tmp_path, name):
+    r = _copy_run(trained_run, tmp_path)
+    (r / name).unlink()
+    os.mkfifo(r / name)
+    res = subprocess.run([sys.executable, "-m", "core.cli", "runs", str(r.parent.parent)],
+                         env=F.env(), capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and r.name in res.stdout, res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def _png16(path: Path) -> Path:
+    a = np.full((60, 60), 40000, np.uint16)
+    a[10:50, 25:32] = 1000  # visible ink: dark strokes on light 16-bit paper
+    Image.fromarray(a).save(path)
+    assert Image.open(path).mode.startswith("I")
+    return path
+
+
+def test_16_bit_png_with_visible_ink_is_read(trained_run, tmp_path, capsys):
+    from core.infer import onnx_reference as ref
+    from core.infer.query import prepare
+
+    png = _png16(tmp_path / "ink16.png")
+    assert main(["query", str(_copy_run(trained_run, tmp_path)), str(png)]) == 0, \
+        capsys.readouterr().err
+    eight = tmp_path / "ink8.png"
+    Image.fromarray((np.asarray(Image.open(png)) // 257).astype(np.uint8)).save(eight)
+    np.testing.assert_array_equal(prepare(png, 37), prepare(eight, 37))  # same picture
+    np.testing.assert_array_equal(ref.prepare(png, 37), prepare(png, 37))  # classify.py too
+
+
+def _bombs(tmp: Path) -> dict[str, Path]:
+    out = {"big.png": _png(tmp / "big.png", 12000, 12000)}
+    Image.new("1", (8000, 8000), 1).save(tmp / "big.gif")
+    Image.new("1", (8000, 8000), 1).save(tmp / "big.tiff", compression="group4")
+    out["big.gif"], out["big.tiff"] = tmp / "big.gif", tmp / "big.tiff"
+    (tmp / "junk.gif").write_bytes(b"GIF89a" + bytes(range(256)) * 4)
+    out["junk.gif"] = tmp / "junk.gif"
+    os.mkfifo(tmp / "pipe.png")
+    out["pipe.png"] = tmp / "pipe.png"
+    return out
+
+
+def test_classify_py_refuses_bombs_and_fifos_in_one_line(trained_run, tmp_path):
+    """The torch-free deploy script refuses what ``siam query`` refuses (own process: a FIFO
+    must not hang it, a bomb must not be decoded)."""
+    bundle = tmp_path / "bundle"
+    assert main(["export", str(trained_run), "--format", "onnx", "--out", str(bundle)]) == 0
+    for name, path in _bombs(tmp_path).items():
+        res = subprocess.run([sys.executable, str(bundle / "classify.py"), str(path)],
+                             capture_output=True, text=True, timeout=120)
+        lines = res.stderr.strip().splitlines()
+        assert res.returncode == 2 and len(lines) == 1, (name, res.stderr)
+        assert name in lines[0] and "Traceback" not in res.stderr, lines
+
+
+def test_memory_precheck_honours_ulimit_v():
+    """Under ``ulimit -v`` the available memory is what the limit leaves, not MemAvailable."""
+    code = ("import resource; from core.paths import available_memory as a; "
+            "resource.setrlimit(resource.RLIMIT_AS, (3 << 30, resource.RLIM_INFINITY)); "
+            "print(a())")
+    res = subprocess.run([sys.executable, "-c", code], env=F.env(), capture_output=True,
+                         text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert 0 <= int(res.stdout) < 3 << 30
+
+
+def test_a_class_list_larger_than_memory_is_refused_before_training(tmp_path, monkeypatch,
+                                                                    capsys):
+    import core.paths
+
+    root = _project(tmp_path / "p")
+    _glyph_file(root / "data" / "train.h5", classes=("A", "B", "C") + tuple(
+        f"x{i}" for i in range(100_000)))
+    # 10⁵ classes need ~120 MB; let the limit leave 10 MB, as 10⁷ classes under ulimit -v.
+    monkeypatch.setattr(core.paths, "_address_space_left", lambda: 10 << 20)
+    assert main(["train", str(root)]) == 2
+    err = capsys.readouterr().err
+    assert "training 100,003 classes" in err and "train.h5" in err, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
 def test_corpus_size():
     """The README states how many inputs the corpus tries; keep it honest."""
     readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
-    total = len(CASES) + 2  # + the FIFO project file and the broken pipe
+    # + the FIFO project file, the broken pipe and the issue-19 tests above
+    total = len(CASES) + 2 + MORE_INPUTS
     assert f"{total} bad inputs" in readme, total
 
 

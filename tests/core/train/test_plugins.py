@@ -18,7 +18,7 @@ from core.train.config import SCHEMA, Config
 from core.train.miners import MINERS
 from core.train.project import load_project
 from core.train.trainer import Trainer
-from tests.conftest import TINY_TOML, write_synth
+from tests.conftest import TINY_TOML, trust_project, write_synth
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = ROOT / "examples" / "plugins" / "error_miner.py"
@@ -39,6 +39,7 @@ def test_example_plugin_miner_trains_and_reads_back(tmp_path):
     (tmp_path / "proj" / "plugins").mkdir(parents=True)
     (tmp_path / "proj" / "plugins" / "error_miner.py").write_text(EXAMPLE.read_text())
     root = _project(tmp_path, 'plugins = ["plugins/error_miner.py"]')
+    trust_project(root)
     project = load_project(root)
     # Registered: a choice of the schema, with its own settings, in the config.
     assert "val-error" in SCHEMA["mining"]["positive"].choices
@@ -67,7 +68,9 @@ def test_example_plugin_miner_trains_and_reads_back(tmp_path):
 
 
 def test_siam_parts_lists_the_plugin(tmp_path):
-    root = _project(tmp_path, f'plugins = ["{EXAMPLE.as_posix()}"]')
+    root = _project(tmp_path, 'plugins = ["error_miner.py"]')
+    (root / "error_miner.py").write_text(EXAMPLE.read_text())
+    trust_project(root)
     out = subprocess.run([sys.executable, "-m", "core.cli", "parts", "--project", str(root)],
                          cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
@@ -82,8 +85,13 @@ def test_entry_point_plugins_are_loaded(monkeypatch):
     monkeypatch.setattr(importlib.metadata, "entry_points",
                         lambda group=None: [ep] if group == plugins.ENTRY_POINT_GROUP else [])
     monkeypatch.setattr(plugins, "_entry_points_done", False)
-    assert plugins.load_entry_points() == ["example"]
-    assert "val-error" in MINERS["positive"]
+    before = plugins._snapshot()
+    try:
+        assert plugins.load_entry_points() == ["example"]
+        assert "val-error" in MINERS["positive"]
+    finally:  # an entry point stays for the process; this test's must not outlive it
+        plugins._undo(plugins._changes_since(before))
+        sys.modules.pop("error_miner", None)
 
 
 def test_broken_plugins_are_one_line_errors(tmp_path):
@@ -100,4 +108,4 @@ def test_broken_plugins_are_one_line_errors(tmp_path):
     with pytest.raises(SiamError, match="already exists"):
         plugins.load_plugin_file(clash)
     with pytest.raises(SiamError, match="plug-in file not found"):
-        load_project(_project(tmp_path, 'plugins = ["nope.py"]', positive="random"))
+        trust_project(_project(tmp_path, 'plugins = ["nope.py"]', positive="random"))
