@@ -46,8 +46,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", type=Path, help="glyph .h5 (default: the project file of --split)")
     p.add_argument("--split", choices=("test", "val", "train", "drawn"), default="test",
                    help="which of the project's files to evaluate on (default test)")
-    p.add_argument("--checkpoint", choices=("best", "last"), default="best")
+    p.add_argument("--checkpoint", choices=("best", "last"), default="last",
+                   help="last (default): the weights training ended with; best: the epoch "
+                   "that scored highest on val — chosen on val, so its val figure is "
+                   "optimistic (the output says which was used)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu")
+    p.add_argument("--ignore-framing", action="store_true",
+                   help="score a file framed otherwise than the run was trained (size mode, "
+                   "margin) instead of refusing it; the output carries the mismatch")
     p.add_argument("--per-class", type=Path, metavar="CSV",
                    help="write per-class top-1 / top-5 and the most frequent wrong answer")
     p.add_argument("--confused", type=int, default=0, metavar="N",
@@ -369,10 +375,23 @@ def cmd_eval(args: argparse.Namespace) -> int:
     else:
         split = Path(data).name
     detail = bool(args.per_class or args.confused)
-    result = evaluate(run, data, keep_predictions=detail)
+    from core.data.framing import FramingMismatch
+
+    try:
+        result = evaluate(run, data, keep_predictions=detail,
+                          allow_mismatch=args.ignore_framing)
+    except FramingMismatch as exc:
+        if args.json:  # a script reading stdout gets the refusal and its fix as fields too
+            print(json.dumps({"error": " ".join(str(exc).split()), "fix": exc.fix,
+                              "framing": {"run": vars_of(exc.want), "data": vars_of(exc.have),
+                                          "match": False},
+                              "data": str(data), "split": split, "run": str(args.run),
+                              "checkpoint": run.meta.get("which")}, ensure_ascii=False))
+        raise
+    which = run.meta.get("which", args.checkpoint)
     if not args.no_record:
         try:
-            save_evaluation(args.run, split, result, checkpoint=args.checkpoint)
+            save_evaluation(args.run, split, result, checkpoint=which)
         except SiamError as exc:
             print(f"siam eval: warning: result not kept ({exc})", file=sys.stderr)
     pairs = confused_pairs(result, run.classes, args.confused) if args.confused else []
@@ -385,7 +404,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.json:
         out = {"top1": result["top1"], "top5": result["top5"], "n": result["n"],
                "unknown_classes": result["unknown_classes"], "data": str(data),
-               "split": split, "run": str(args.run)}
+               "split": split, "run": str(args.run), "checkpoint": which,
+               "epoch": result.get("epoch"), "framing": result["framing"]}
+        if result.get("warning"):
+            out["warning"] = result["warning"]
         if args.confused:
             out["confused"] = [{"a": p.a_name, "b": p.b_name, "a_as_b": p.a_as_b,
                                 "b_as_a": p.b_as_a} for p in pairs]
@@ -394,7 +416,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(f"{data}: top-1 {_pct(result['top1'])}, top-5 {_pct(result['top5'])} "
               f"on {result['n']} images"
               + (f" ({result['unknown_classes']} of unknown classes skipped)"
-                 if result["unknown_classes"] else ""))
+                 if result["unknown_classes"] else "")
+              + f"; checkpoint {which} (epoch {result.get('epoch')}"
+              + (", chosen on val" if which == "best" else "") + ")")
         if result.get("warning"):
             print(f"siam eval: warning: {result['warning']}", file=sys.stderr)
         for p in pairs:
@@ -403,6 +427,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if args.per_class:
             print(f"per-class table: {args.per_class}")
     return 0
+
+
+def vars_of(framing: Any) -> dict[str, Any] | None:
+    from dataclasses import asdict
+
+    return None if framing is None else asdict(framing)
 
 
 def cmd_query(args: argparse.Namespace) -> int:

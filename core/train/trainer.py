@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 
 from core.atomic import write_text_atomic
+from core.data.framing import Framing, check_framing, conform_drawn
 from core.data.glyphs import GlyphSet, load_glyphs
 from core.errors import SiamError
 from core.infer.baselines import cached_pixel_nn
@@ -244,13 +245,7 @@ class Trainer:
                             f"{self.config.model.backbone} takes {want}×{want}", path)
         if len(data) == 0:
             raise SiamError("holds no (non-excluded) samples", path)
-        render = data.attrs.get("render")
-        mode = render.get("size_mode") if isinstance(render, dict) else None
-        want_mode = getattr(self.config.data, "size_mode", "fit")
-        if mode is not None and mode != want_mode:
-            raise SiamError(f"rendered in size mode {mode!r} but the project uses "
-                            f"{want_mode!r}; re-render it (siam render --project "
-                            f"{self.project.root} --force)", path)
+        check_framing(path, data.attrs, Framing.of_data(self.config.data))
         return data
 
     def _setup(self) -> None:
@@ -375,6 +370,7 @@ class Trainer:
         if drawn.image_size != train.image_size:
             raise SiamError(f"drawings are {drawn.image_size}px, training images "
                             f"{train.image_size}px", path)
+        drawn = conform_drawn(drawn, Framing.of_data(self.config.data))
         drawn, _ = drawn.aligned_to(train.classes)
         if len(drawn) == 0:
             return train
