@@ -209,7 +209,7 @@ def faces_from_args(items: list[str], classes: list[str]) -> list[Any]:
         if path.exists():
             faces = discover_fonts(extra=[path], system=False)
             if not faces:
-                raise SiamError("no font files (.ttf .otf .ttc .otc) in folder", path)
+                raise SiamError("no font files (.ttf .otf .ttc .otc .woff .woff2) in folder", path)
             kind = "folder" if path.is_dir() else "file"
         else:
             if system is None:
