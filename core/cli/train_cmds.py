@@ -301,10 +301,15 @@ class _TrainReporter:
     def __call__(self, ev) -> None:
         from core.train import events as E
 
+        from .progress import fmt_seconds
+
         if isinstance(ev, E.RunStarted):
             self.snapshot.pixel_nn_val = getattr(ev, "pixel_nn_val_top1", None)
             total = (ev.epochs - ev.start_epoch) * ev.iterations
             self.bar = self._bar_cls(total, "train")
+            from .train_progress import EpochProgress
+
+            self.pace = EpochProgress(ev.epochs, ev.start_epoch, ev.iterations)
             self.start_step = ev.start_epoch * ev.iterations
             self.iterations = ev.iterations
             self.bar.message(f"training {ev.num_classes} classes, {ev.train_samples} samples on "
@@ -314,9 +319,17 @@ class _TrainReporter:
         elif isinstance(ev, E.IterationFinished) and self.bar:
             parts = " ".join(f"{k} {v:.3g}" for k, v in ev.parts.items())
             done = ev.epoch * self.iterations + ev.iteration + 1 - self.start_step
-            self.bar.update(done, f"e{ev.epoch + 1} it{ev.iteration + 1} loss {ev.loss:.4g} "
-                            f"({parts}) {ev.images_per_s:.0f} img/s")
+            self.pace.iteration(ev)
+            if self.bar.tty:
+                epoch_left, _ = self.pace.etas(ev)
+                self.bar.update(done, f"e{ev.epoch + 1} it {ev.iteration + 1}/{self.iterations}"
+                                f" {ev.images_per_s:.0f} img/s epoch ETA "
+                                f"{fmt_seconds(epoch_left)} loss {ev.loss:.4g} ({parts})")
+            elif self.pace.due(ev):  # a log: a line now and then, never one per iteration
+                self.bar.message(self.pace.text(ev))
         elif isinstance(ev, E.EpochFinished):
+            if getattr(self, "pace", None) is not None:
+                self.pace.epoch_finished()
             self.last_epoch = {"epoch": ev.epoch + 1, "top1": ev.top1, "top5": ev.top5,
                                "val_top1": ev.val_top1, "val_top5": ev.val_top5,
                                "loss": ev.loss}
