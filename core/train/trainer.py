@@ -60,7 +60,7 @@ from core.train.losses import loss_class
 from core.train.losses.spaces import to_space
 from core.train.miners.sampler import make_sampler
 from core.train.models import INPUT_SIZES, build_model, device_label, resolve_device
-from core.train.perf import release_memory, set_threads, tune_allocator
+from core.train.perf import choose_threads, release_memory, set_threads, tune_allocator
 from core.train.project import Project, is_run_dir
 from core.train.runfiles import (
     MetricsLog,
@@ -214,6 +214,8 @@ class Trainer:
     def _status(self, **fields: Any) -> None:
         """status.json, written by rank 0 only (a single process is rank 0)."""
         if self._writes:
+            if getattr(self, "threads", None):
+                fields.setdefault("threads", self.threads)  # intra-op threads of the run
             write_status(self.run_dir, **fields)
 
     def _fail(self, message: str) -> RunFailed:
@@ -296,6 +298,7 @@ class Trainer:
 
         torch.manual_seed(cfg.train.seed)
         self.model = build_model(cfg.model.backbone, cfg.model.embedding_dim).to(self.device)
+        self._pick_threads()
         if cfg.train.optimizer == "adam":
             self.optimizer: torch.optim.Optimizer = torch.optim.Adam(
                 self.model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
@@ -326,6 +329,21 @@ class Trainer:
         self.centers_step = 0
         dim_nan = torch.full((self.num_classes, dim), float("nan"))
         self._raw_centers = dim_nan
+
+    def _pick_threads(self) -> None:
+        """``train.threads = 0`` on one CPU process: measure 1 against N threads on this
+        network (core.train.perf.choose_threads) and keep the count in the run's config, so
+        a resume, and a rerun of its config.toml, computes with the same count."""
+        t = self.config.train
+        self.thread_choice = None
+        if t.threads == 0 and self.dist is None and self.device.type == "cpu":
+            rows = (t.classes_per_batch * t.samples_per_class if t.batch_mode == "pk"
+                    else 3 * t.triplets)
+            self._emit(RunPreparing("measuring the fastest CPU thread count"))
+            self.thread_choice = choose_threads(self.model, self.train_set.image_size, rows)
+            self.config = self.config.replace({"train": {
+                "threads": self.thread_choice.threads}})
+        self.threads = torch.get_num_threads()
 
     def _start_state(self) -> None:
         """The checkpoint resumed or the first center pass, and the run's log files."""
@@ -627,9 +645,11 @@ class Trainer:
         check_step_memory(self.model, train.image_size, step_images, self.device)
         self._status(status="running", epoch=self.epoch, epochs=cfg.epochs, best_top1=self.best)
         ranks = {} if self.dist is None else {"processes": self.dist.world}
+        chosen = self.thread_choice.to_dict() if self.thread_choice is not None else {}
         self._metrics.write("start", device=str(self.device), resumed=self.resuming,
                             epoch=self.epoch, iteration=self.iteration,
-                            classes=self.num_classes, samples=len(train), **ranks)
+                            classes=self.num_classes, samples=len(train), **ranks,
+                            threads=self.threads, threads_measured=chosen.get("measured"))
         if self.pixel_nn is not None:
             self._metrics.write("baseline", method="pixel-1nn", data="val",
                                 top1=self.pixel_nn["top1"], top5=self.pixel_nn.get("top5"))
