@@ -1,8 +1,9 @@
 """How a glyph file was framed, and the one check every reader makes against what it needs.
 
 A network trained on ``fit`` glyphs (ink box fills the image) reads ``em`` glyphs (the em box
-fills the image) as other pictures: measured on the quickstart project, a val file rendered
-``fit`` for an ``em`` run scored 40.3 % where the project's own ``em`` val file scored 90.6 %.
+fills the image) as other pictures: issue 17 measured, on the quickstart project, a val file
+rendered ``fit`` for an ``em`` run scoring 40.3 % where the project's own ``em`` val file scored
+90.6 %.
 So every writer records its framing in the file's ``render`` attrs (``size_mode``, ``margin``,
 ``size``) and every reader — the trainer, evaluation, the Draw tab — compares it with the
 framing it needs and refuses a mismatch in one line that names the command re-making the file
