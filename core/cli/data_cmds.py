@@ -469,8 +469,10 @@ def cmd_import(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rep.to_dict(), ensure_ascii=False))
     else:
+        framed = "the whole frame" if args.keep_frame else f"{args.size_mode!r}"
         print(f"{rep.path}: {rep.samples} samples, {rep.classes} classes, {rep.sources} "
-              f"source(s) in {rep.seconds:.1f}s")
+              f"source(s) in {rep.seconds:.1f}s, framed {framed} ({args.size}px, margin "
+              f"{args.margin})")
         if rep.skipped:
             print(f"  skipped {len(rep.skipped)} blank image(s), e.g. {rep.skipped[0]}")
     return 0

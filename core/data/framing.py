@@ -88,30 +88,34 @@ def mismatch(have: Framing | None, want: Framing) -> str | None:
     return None
 
 
-def remake_command(path: str | Path, attrs: dict[str, Any], want: Framing) -> str:
+def remake_command(path: str | Path, attrs: dict[str, Any], want: Framing,
+                   project_reader: bool = False) -> str:
     """The ``siam`` command that writes this file again framed as ``want`` (from what its
-    writer recorded); a generic hint when the file does not say how it was made."""
+    writer recorded); a generic hint when the file does not say how it was made.
+    ``project_reader``: the reader is the project the file's split belongs to, so
+    re-rendering its splits (all framed alike) is the fix."""
     render = attrs.get("render") if isinstance(attrs, dict) else None
     render = render if isinstance(render, dict) else {}
     frame = ["--size-mode", want.size_mode, "--margin", str(want.margin)]
     if want.image_size != DEFAULT_SIZE:
         frame = ["--size", str(want.image_size), *frame]
     out = ["--out", str(path), "--force"]
+    distort: list[str] = []
+    if render.get("distort"):
+        distort = ["--distort", str(render["distort"]), "--variants",
+                   str(render.get("variants", 1)), "--seed", str(render.get("seed", 0))]
     project = render.get("project")
-    if render.get("renderer") and project and render.get("split"):
+    role = render.get("font_role") or render.get("split")
+    if render.get("renderer") and project and render.get("split") and project_reader:
         return _join(["siam", "render", "--project", project, "--force"])
-    if render.get("renderer") and project and render.get("font_role"):
-        return _join(["siam", "render", "--project", project, "--font-role",
-                      render["font_role"], *frame, *out])
+    if render.get("renderer") and project and role:
+        return _join(["siam", "render", "--project", project, "--font-role", role, *distort,
+                      *frame, *out])
     if render.get("renderer") and render.get("fonts"):
         fonts = [str(f.get("path")) for f in render["fonts"] if isinstance(f, dict)]
         alphabet = render.get("alphabet_arg") or attrs.get("alphabet") or "ALPHABET"
-        extra: list[str] = []
-        if render.get("distort"):
-            extra += ["--distort", str(render["distort"]), "--variants",
-                      str(render.get("variants", 1)), "--seed", str(render.get("seed", 0))]
         return _join(["siam", "render", "--alphabet", str(alphabet), "--fonts",
-                      *dict.fromkeys(fonts), *extra, *frame, *out])
+                      *dict.fromkeys(fonts), *distort, *frame, *out])
     importer = render.get("importer")
     if importer in ("folder", "omniglot", "phd08"):
         src = render.get("root") or render.get("source") or "SRC"
@@ -147,7 +151,7 @@ def check_framing(path: str | Path, attrs: dict[str, Any], want: Framing,
     if what is None:
         return have
     assert have is not None
-    fix = remake_command(path, attrs, want)
+    fix = remake_command(path, attrs, want, project_reader=reader == "the project")
     raise FramingMismatch(f"{what}, but {reader} uses {want.describe()}; re-make it: {fix}",
                           path, fix, have, want)
 

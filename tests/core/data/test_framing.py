@@ -86,8 +86,14 @@ def test_a_mismatch_is_refused_with_the_command_that_remakes_the_file(tmp_path: 
 
 def test_remake_commands_follow_what_the_renderer_recorded():
     want = Framing("em", 3, 37)
-    split = {"render": {"renderer": "freetype-outline", "project": "/p", "split": "val"}}
-    assert remake_command("/p/data/val.h5", split, want) == "siam render --project /p --force"
+    split = {"render": {"renderer": "freetype-outline", "project": "/p", "split": "test",
+                        "distort": "rotate=3", "variants": 2, "seed": 0}}
+    assert remake_command("/p/data/test.h5", split, want, project_reader=True) == \
+        "siam render --project /p --force"
+    # a run reads it (its framing may not be the project's now): that one file, exactly
+    assert remake_command("/p/data/test.h5", split, want) == (
+        "siam render --project /p --font-role test --distort rotate=3 --variants 2 --seed 0 "
+        "--size-mode em --margin 3 --out /p/data/test.h5 --force")
     role = {"render": {"renderer": "freetype-outline", "project": "/p", "font_role": "test"}}
     assert remake_command("t.h5", role, want) == (
         "siam render --project /p --font-role test --size-mode em --margin 3 --out t.h5 --force")
