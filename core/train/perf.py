@@ -209,7 +209,7 @@ def choose_threads(model: torch.nn.Module, image_size: int, batch: int,
                    candidates: tuple[int, ...] | None = None, budget_s: float = 2.0,
                    clock: Any = None) -> ThreadChoice:
     """Time a few forward + backward steps of a copy of ``model`` on ``batch`` random images
-    at each candidate count (default 1 and torch's default), within about ``budget_s``
+    at each candidate count (default: 1 and torch's default), within about ``budget_s``
     seconds in all, and set the fastest on this thread (one thread unless another is
     :data:`SPEEDUP_NEEDED` times faster by wall time). When the first count's steps alone
     outlast twice the budget (a machine this busy), the others are not tried. The model, its

@@ -340,7 +340,11 @@ class Trainer:
             rows = (t.classes_per_batch * t.samples_per_class if t.batch_mode == "pk"
                     else 3 * t.triplets)
             self._emit(RunPreparing("measuring the fastest CPU thread count"))
-            self.thread_choice = choose_threads(self.model, self.train_set.image_size, rows)
+            # 1 against the count this thread has (torch's default, one per core, unless the
+            # caller set another: a caller that set one thread keeps it, unmeasured)
+            counts = tuple(sorted({1, torch.get_num_threads()}))
+            self.thread_choice = choose_threads(self.model, self.train_set.image_size, rows,
+                                                candidates=counts)
             self.config = self.config.replace({"train": {
                 "threads": self.thread_choice.threads}})
         self.threads = torch.get_num_threads()
