@@ -54,9 +54,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("render", help="render glyphs of fonts into a glyph .h5 file",
                        description="Render every class of an alphabet in every given font face "
-                       "into a glyph HDF5 file (ink 255 on 0, centred, scaled to fit). With "
-                       "--project and no --out, render the project's train, val and test files "
-                       "from its project.toml.",
+                       "into a glyph HDF5 file (ink 255 on 0, framed as --size-mode says; "
+                       "with --project as the project frames its data). With --project and no "
+                       "--out, render the project's train, val and test files from its "
+                       "project.toml.",
                        epilog="examples:\n"
                        "  siam render --alphabet hangul-2350 --fonts 'Nanum*' --out train.h5\n"
                        "  siam render --chars classes.txt --fonts fonts/ --out t.h5 "
