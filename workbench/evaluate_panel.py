@@ -58,7 +58,7 @@ class EvaluateJob(Job):
 
     progress = Signal(int, int)
 
-    def __init__(self, run_dir: Path, data: Path, checkpoint: str = "best") -> None:
+    def __init__(self, run_dir: Path, data: Path, checkpoint: str = "last") -> None:
         super().__init__()
         self.run_dir, self.data, self.checkpoint = Path(run_dir), Path(data), checkpoint
         self._throttle = _Throttle(0.1)
@@ -122,9 +122,11 @@ class EvaluatePanel(QWidget):
         self.data_combo.addItem("other file…", OTHER_FILE)
         self.data_combo.activated.connect(self._data_chosen)
         self.ckpt_combo = QComboBox()
-        self.ckpt_combo.addItem("best", "best")
         self.ckpt_combo.addItem("last", "last")
-        self.ckpt_combo.setToolTip("Which checkpoint: the best epoch, or the last one")
+        self.ckpt_combo.addItem("best", "best")
+        self.ckpt_combo.setToolTip("Which checkpoint: the last epoch's weights (as siam eval), "
+                                   "or the epoch that scored best on val — chosen on val, so "
+                                   "its val figure is optimistic")
         self.eval_btn = QPushButton("Evaluate")
         self.eval_btn.clicked.connect(lambda: self.start())
         self.cancel_btn = QPushButton("Cancel")
@@ -304,13 +306,16 @@ class EvaluatePanel(QWidget):
         r = out["result"]
         note = ""
         try:
-            save_evaluation(run_dir, split, r, checkpoint=self.ckpt_combo.currentData())
+            save_evaluation(run_dir, split, r,
+                            checkpoint=r.get("checkpoint") or self.ckpt_combo.currentData())
         except SiamError as exc:
             note = f" (not kept: {exc})"
         unknown = r.get("unknown_classes", 0)
+        which = r.get("checkpoint") or self.ckpt_combo.currentData()
         self.summary.setText(
             f"<b>{run_dir.name}</b> on <b>{split}</b> ({Path(r['data']).name}): top-1 "
-            f"<b>{r['top1']:.1%}</b>, top-5 {r['top5']:.1%} of {r['n']:,} images"
+            f"<b>{r['top1']:.1%}</b>, top-5 {r['top5']:.1%} of {r['n']:,} images, checkpoint "
+            f"{which} (epoch {r.get('epoch')}{', chosen on val' if which == 'best' else ''})"
             + (f"; {unknown:,} of classes the run does not know were skipped" if unknown
                else "") + note
             + (f"<br><b>Warning:</b> {r['warning']}" if r.get("warning") else ""))

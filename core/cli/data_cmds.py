@@ -54,9 +54,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("render", help="render glyphs of fonts into a glyph .h5 file",
                        description="Render every class of an alphabet in every given font face "
-                       "into a glyph HDF5 file (ink 255 on 0, centred, scaled to fit). With "
-                       "--project and no --out, render the project's train, val and test files "
-                       "from its project.toml.",
+                       "into a glyph HDF5 file (ink 255 on 0, framed as --size-mode says; "
+                       "with --project as the project frames its data). With --project and no "
+                       "--out, render the project's train, val and test files from its "
+                       "project.toml.",
                        epilog="examples:\n"
                        "  siam render --alphabet hangul-2350 --fonts 'Nanum*' --out train.h5\n"
                        "  siam render --chars classes.txt --fonts fonts/ --out t.h5 "
@@ -77,6 +78,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "project's data.image_size)")
     p.add_argument("--margin", type=int, help="empty border in pixels (default 2, or the "
                    "project's data.margin)")
+    p.add_argument("--size-mode", choices=("fit", "em"), help="framing: fit = the ink box "
+                   "fills the image, em = the em box does (default fit, or the project's "
+                   "data.size_mode); recorded in the file, checked by every reader")
     p.add_argument("--distort", metavar="SPEC",
                    help="distortions, e.g. rotate=4,blur=0.6,noise=0.04,thicken=1")
     p.add_argument("--variants", type=int, default=1, metavar="K",
@@ -89,8 +93,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("import", help="import images, Omniglot or PHD08 into a glyph .h5 file",
                        description="Convert an existing collection into the glyph HDF5 schema. "
-                       "Every image is normalised like rendered glyphs (ink 255, centred on its "
-                       "ink box, scaled to fit).",
+                       "Every image is normalised like rendered glyphs (ink 255), framed as "
+                       "--size-mode says: fit centres each image's ink box and scales it to "
+                       "fill; em takes the whole image as the em box (a drawing canvas or a "
+                       "scan cut to a fixed cell), as the Draw tab frames drawings. With "
+                       "--project the project's image size, margin and size mode are used.",
                        epilog="layouts:\n"
                        "  folder    SRC/<class>/<image> (any image format, either polarity)\n"
                        "  omniglot  SRC/<alphabet>/<characterNN>/<id>_<drawer>.png\n"
@@ -99,8 +106,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("kind", choices=("folder", "omniglot", "phd08"), help="source layout")
     p.add_argument("src", type=Path, help="source folder (or PHD08 file)")
     p.add_argument("--out", type=Path, required=True, metavar="FILE.h5", help="output file")
-    p.add_argument("--size", type=int, default=37, help="image side in pixels (default 37)")
-    p.add_argument("--margin", type=int, default=2, help="empty border in pixels (default 2)")
+    p.add_argument("--size", type=int, help="image side in pixels (default 37, or the "
+                   "project's data.image_size)")
+    p.add_argument("--margin", type=int, help="empty border in pixels (default 2, or the "
+                   "project's data.margin)")
+    p.add_argument("--size-mode", choices=("fit", "em"), help="framing (default fit, or the "
+                   "project's data.size_mode)")
+    p.add_argument("--project", type=Path, metavar="DIR",
+                   help="frame the images as this project does (data.image_size, data.margin, "
+                   "data.size_mode)")
     p.add_argument("--alphabet", help="folder/phd08: take class order from this alphabet so "
                    "labels match rendered files (e.g. hangul-2350)")
     p.add_argument("--keep-frame", action="store_true",
@@ -166,6 +180,21 @@ def _load_alphabet(args: argparse.Namespace, project: Any | None) -> Any:
     raise SiamError("give --alphabet NAME or --chars FILE (siam alphabets lists the names)")
 
 
+def _alphabet_arg(args: argparse.Namespace, project: Any | None) -> str:
+    """The alphabet as a command line would name it again from anywhere: a named alphabet,
+    else the class list's absolute path (recorded so a reader can say how to re-make a file)."""
+    from core.data.alphabets import NAMED
+
+    spec = str(args.chars) if args.chars is not None else args.alphabet
+    base = Path.cwd()
+    if spec is None and project is not None:
+        spec, base = project.config.data.alphabet, project.root
+    if spec is None or spec in NAMED:
+        return spec or ""
+    path = Path(spec).expanduser()
+    return str((path if path.is_absolute() else base / path).resolve())
+
+
 def faces_from_args(items: list[str], classes: list[str]) -> list[Any]:
     """Faces named on the command line: files, folders, or installed faces by name or glob.
 
@@ -181,7 +210,7 @@ def faces_from_args(items: list[str], classes: list[str]) -> list[Any]:
         if path.exists():
             faces = discover_fonts(extra=[path], system=False)
             if not faces:
-                raise SiamError("no font files (.ttf .otf .ttc .otc) in folder", path)
+                raise SiamError("no font files (.ttf .otf .ttc .otc .woff .woff2) in folder", path)
             kind = "folder" if path.is_dir() else "file"
         else:
             if system is None:
@@ -342,6 +371,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     if project is not None and args.out is None and not args.font_role and not args.fonts:
         extra = [n for n, v in (("--alphabet", args.alphabet), ("--chars", args.chars),
                                 ("--size", args.size), ("--margin", args.margin),
+                                ("--size-mode", args.size_mode),
                                 ("--distort", args.distort)) if v is not None]
         if extra or args.variants != 1:
             raise SiamError(f"{', '.join(extra) or '--variants'}: rendering a project's splits "
@@ -381,13 +411,21 @@ def cmd_render(args: argparse.Namespace) -> int:
         project.config.data.image_size if project is not None else 37)
     margin = args.margin if args.margin is not None else (
         project.config.data.margin if project is not None else 2)
+    mode = args.size_mode or (getattr(project.config.data, "size_mode", "fit")
+                              if project is not None else "fit")
+    if args.font_role and project is not None:
+        origin: dict[str, Any] = {"project": str(project.root.resolve()),
+                                  "font_role": args.font_role}
+    else:
+        origin = {"alphabet_arg": _alphabet_arg(args, project)}
     update, bar = _progress("render", args.json)
     try:
         with cancel_on_signals() as cancel:
             rep = render_dataset(alphabet.classes, faces, args.out, size=size, margin=margin,
-                                 alphabet_name=alphabet.name, distort=args.distort,
+                                 mode=mode, alphabet_name=alphabet.name, distort=args.distort,
                                  variants=args.variants, seed=args.seed, workers=args.workers,
-                                 force=args.force, progress=update, cancel=cancel)
+                                 force=args.force, progress=update, cancel=cancel,
+                                 origin=origin)
     finally:
         bar.close()
     if args.json:
@@ -401,6 +439,20 @@ def cmd_import(args: argparse.Namespace) -> int:
     _check_range("--size", args.size, 8, 1024)
     _check_range("--margin", args.margin, 0, 64)
     _check_range("--workers", args.workers, 1, 1024)
+    data = None
+    if args.project is not None:
+        from core.train.project import load_project
+
+        data = load_project(args.project).config.data
+    if args.size is None:
+        args.size = int(data.image_size) if data is not None else 37
+    if args.margin is None:
+        args.margin = int(data.margin) if data is not None else 2
+    if args.size_mode is None:
+        args.size_mode = str(getattr(data, "size_mode", "fit")) if data is not None else "fit"
+    if args.keep_frame and args.size_mode == "em":
+        raise SiamError("--keep-frame resizes the whole frame as it is; em framing (the image "
+                        "is the em box) is what to use for a project: drop --keep-frame")
     if 2 * args.margin >= args.size - 1:
         raise SiamError(f"--margin {args.margin} leaves no room in a {args.size}-pixel image")
     if args.keep_frame and args.kind != "omniglot":
@@ -409,7 +461,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         raise SiamError("--alphabet applies to folder and phd08 imports only")
     update, bar = _progress(f"import {args.kind}", args.json)
     common: dict[str, Any] = {"margin": args.margin, "workers": args.workers,
-                              "progress": update}
+                              "progress": update, "mode": args.size_mode}
     try:
         with cancel_on_signals() as cancel:
             rep = _run_import(args, dict(common, cancel=cancel))
@@ -418,8 +470,10 @@ def cmd_import(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rep.to_dict(), ensure_ascii=False))
     else:
+        framed = "the whole frame" if args.keep_frame else f"{args.size_mode!r}"
         print(f"{rep.path}: {rep.samples} samples, {rep.classes} classes, {rep.sources} "
-              f"source(s) in {rep.seconds:.1f}s")
+              f"source(s) in {rep.seconds:.1f}s, framed {framed} ({args.size}px, margin "
+              f"{args.margin})")
         if rep.skipped:
             print(f"  skipped {len(rep.skipped)} blank image(s), e.g. {rep.skipped[0]}")
     return 0
@@ -520,7 +574,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
               "them (siam exclude)", file=sys.stderr)
     render = attrs.get("render")
     if isinstance(render, dict) and render:
-        keys = ("renderer", "importer", "size", "margin", "distort", "variants", "seed")
+        keys = ("renderer", "importer", "size", "margin", "size_mode", "distort", "variants",
+                "seed")
         brief = {k: render[k] for k in keys if k in render and render[k] not in ("", None)}
         if brief:
             print("  made with " + ", ".join(f"{k}={v}" for k, v in brief.items()))

@@ -140,11 +140,12 @@ def cmd_draw_eval(args: argparse.Namespace) -> int:
               for r, lab, p in zip(res["rows"], res["labels"], res["pred"]) if p[0] != lab]
     if args.json:
         print(json.dumps({"top1": res["top1"], "top5": res["top5"], "n": res["n"],
-                          "unknown_classes": res["unknown_classes"], "misses": misses},
+                          "unknown_classes": res["unknown_classes"], "misses": misses,
+                          "checkpoint": res.get("checkpoint"), "framing": res.get("framing")},
                          ensure_ascii=False))
     else:
         print(f"top-1 {100 * res['top1']:.1f}%, top-5 {100 * res['top5']:.1f}% on {res['n']} "
-              "drawings")
+              f"drawings (checkpoint {res.get('checkpoint')}, the one the Draw tab loads)")
         for m in misses:
             print(f"  drawing {m['row']}: {m['label']} read as {m['predicted']}")
     return 0

@@ -52,8 +52,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", type=Path, help="glyph .h5 (default: the project file of --split)")
     p.add_argument("--split", choices=("test", "val", "train", "drawn"), default="test",
                    help="which of the project's files to evaluate on (default test)")
-    p.add_argument("--checkpoint", choices=("best", "last"), default="best")
+    p.add_argument("--checkpoint", choices=("best", "last"), default="last",
+                   help="last (default): the weights training ended with; best: the epoch "
+                   "that scored highest on val — chosen on val, so its val figure is "
+                   "optimistic (the output says which was used)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu")
+    p.add_argument("--ignore-framing", action="store_true",
+                   help="score a file framed otherwise than the run was trained (size mode, "
+                   "margin) instead of refusing it; the output carries the mismatch")
     p.add_argument("--per-class", type=Path, metavar="CSV",
                    help="write per-class top-1 / top-5 and the most frequent wrong answer")
     p.add_argument("--confused", type=int, default=0, metavar="N",
@@ -322,10 +328,15 @@ class _TrainReporter:
     def __call__(self, ev) -> None:
         from core.train import events as E
 
+        from .progress import fmt_seconds
+
         if isinstance(ev, E.RunStarted):
             self.snapshot.pixel_nn_val = getattr(ev, "pixel_nn_val_top1", None)
             total = (ev.epochs - ev.start_epoch) * ev.iterations
             self.bar = self._bar_cls(total, "train")
+            from .train_progress import EpochProgress
+
+            self.pace = EpochProgress(ev.epochs, ev.start_epoch, ev.iterations)
             self.start_step = ev.start_epoch * ev.iterations
             self.iterations = ev.iterations
             self.bar.message(f"training {ev.num_classes} classes, {ev.train_samples} samples on "
@@ -337,9 +348,17 @@ class _TrainReporter:
                 self._advise()
             parts = " ".join(f"{k} {v:.3g}" for k, v in ev.parts.items())
             done = ev.epoch * self.iterations + ev.iteration + 1 - self.start_step
-            self.bar.update(done, f"e{ev.epoch + 1} it{ev.iteration + 1} loss {ev.loss:.4g} "
-                            f"({parts}) {ev.images_per_s:.0f} img/s")
+            self.pace.iteration(ev)
+            if self.bar.tty:
+                epoch_left, _ = self.pace.etas(ev)
+                self.bar.update(done, f"e{ev.epoch + 1} it {ev.iteration + 1}/{self.iterations}"
+                                f" {ev.images_per_s:.0f} img/s epoch ETA "
+                                f"{fmt_seconds(epoch_left)} loss {ev.loss:.4g} ({parts})")
+            elif self.pace.due(ev):  # a log: a line now and then, never one per iteration
+                self.bar.message(self.pace.text(ev))
         elif isinstance(ev, E.EpochFinished):
+            if getattr(self, "pace", None) is not None:
+                self.pace.epoch_finished()
             self.last_epoch = {"epoch": ev.epoch + 1, "top1": ev.top1, "top5": ev.top5,
                                "val_top1": ev.val_top1, "val_top5": ev.val_top5,
                                "loss": ev.loss}
@@ -400,10 +419,23 @@ def cmd_eval(args: argparse.Namespace) -> int:
     else:
         split = Path(data).name
     detail = bool(args.per_class or args.confused)
-    result = evaluate(run, data, keep_predictions=detail)
+    from core.data.framing import FramingMismatch
+
+    try:
+        result = evaluate(run, data, keep_predictions=detail,
+                          allow_mismatch=args.ignore_framing)
+    except FramingMismatch as exc:
+        if args.json:  # a script reading stdout gets the refusal and its fix as fields too
+            print(json.dumps({"error": " ".join(str(exc).split()), "fix": exc.fix,
+                              "framing": {"run": vars_of(exc.want), "data": vars_of(exc.have),
+                                          "match": False},
+                              "data": str(data), "split": split, "run": str(args.run),
+                              "checkpoint": run.meta.get("which")}, ensure_ascii=False))
+        raise
+    which = run.meta.get("which", args.checkpoint)
     if not args.no_record:
         try:
-            save_evaluation(args.run, split, result, checkpoint=args.checkpoint)
+            save_evaluation(args.run, split, result, checkpoint=which)
         except SiamError as exc:
             print(f"siam eval: warning: result not kept ({exc})", file=sys.stderr)
     pairs = confused_pairs(result, run.classes, args.confused) if args.confused else []
@@ -416,7 +448,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.json:
         out = {"top1": result["top1"], "top5": result["top5"], "n": result["n"],
                "unknown_classes": result["unknown_classes"], "data": str(data),
-               "split": split, "run": str(args.run)}
+               "split": split, "run": str(args.run), "checkpoint": which,
+               "epoch": result.get("epoch"), "framing": result["framing"]}
+        if result.get("warning"):
+            out["warning"] = result["warning"]
         if args.confused:
             out["confused"] = [{"a": p.a_name, "b": p.b_name, "a_as_b": p.a_as_b,
                                 "b_as_a": p.b_as_a} for p in pairs]
@@ -425,7 +460,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(f"{data}: top-1 {_pct(result['top1'])}, top-5 {_pct(result['top5'])} "
               f"on {result['n']} images"
               + (f" ({result['unknown_classes']} of unknown classes skipped)"
-                 if result["unknown_classes"] else ""))
+                 if result["unknown_classes"] else "")
+              + f"; checkpoint {which} (epoch {result.get('epoch')}"
+              + (", chosen on val" if which == "best" else "") + ")")
         if result.get("warning"):
             print(f"siam eval: warning: {result['warning']}", file=sys.stderr)
         for p in pairs:
@@ -434,6 +471,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if args.per_class:
             print(f"per-class table: {args.per_class}")
     return 0
+
+
+def vars_of(framing: Any) -> dict[str, Any] | None:
+    from dataclasses import asdict
+
+    return None if framing is None else asdict(framing)
 
 
 def cmd_query(args: argparse.Namespace) -> int:

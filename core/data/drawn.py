@@ -20,6 +20,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from core.data.framing import Framing, framing_meta, mismatch, recorded_framing
 from core.data.glyphs import GlyphFile, GlyphWriter
 from core.data.h5check import dataset, read
 from core.data.imaging import MAX_IMAGE_PIXELS, normalize_glyph
@@ -85,47 +86,34 @@ class DrawnStore:
             labels = [gf.classes[i] for i in gf.labels]
             excluded = gf.excluded
             originals = self._originals(gf, len(images))
-        return [Drawing(im, orig, lab, bool(ex))
-                for im, orig, lab, ex in zip(images, originals, labels, excluded)]
+            have = recorded_framing(gf.attrs)
+        drawings = [Drawing(im, orig, lab, bool(ex))
+                    for im, orig, lab, ex in zip(images, originals, labels, excluded)]
+        if have is None or mismatch(have, self.framing) is not None:
+            for d in drawings:  # framed otherwise (or unknown): re-frame from the originals
+                d.image = self._framed(d)
+        return drawings
+
+    @property
+    def framing(self) -> Framing:
+        return Framing(self.mode, int(self.margin), int(self.image_size))
+
+    def _framed(self, d: Drawing) -> np.ndarray:
+        """The drawing framed as this store frames (its stored image when the original is
+        lost, or is only that image)."""
+        o = d.original
+        if o is None or (o.shape == d.image.shape and np.array_equal(o, d.image)):
+            return d.image
+        try:
+            return normalize_glyph(o, self.image_size, self.margin, mode=self.mode)
+        except SiamError:
+            return d.image
 
     def _originals(self, gf: GlyphFile, n: int) -> list[np.ndarray | None]:
-        """The full-resolution drawings, each checked; a bad one is dropped with a warning."""
-        none: list[np.ndarray | None] = [None] * n
-        h5 = gf.h5
-        flat_ds = dataset(h5, "originals", self.path, required=False)
-        shape_ds = dataset(h5, "original_shapes", self.path, required=False)
-        if flat_ds is None or shape_ds is None:
-            if n:
-                self.warning = f"{self.path}: no /originals (only the 37×37 images are kept)"
-            if flat_ds is not None:  # pixels without their shapes: kept, not rewritten
-                self._unreadable = "have no /original_shapes"
-            return none
-        if (shape_ds.ndim != 2 or shape_ds.shape[1:] != (2,) or shape_ds.dtype.kind not in "iu"
-                or flat_ds.ndim != 1 or h5py.check_vlen_dtype(flat_ds.dtype) is None):
-            self.warning = (f"{self.path}: /originals or /original_shapes have the wrong form "
-                            f"({flat_ds.dtype} {flat_ds.shape}, {shape_ds.dtype} "
-                            f"{shape_ds.shape}); the originals are ignored")
-            self._unreadable = "are stored in a layout this version does not read"
-            return none
-        if not (flat_ds.shape[0] == n == shape_ds.shape[0]):
-            self.warning = (f"{self.path}: /originals holds {flat_ds.shape[0]} drawings but "
-                            f"/images {n} (edited outside the app?); the originals are "
-                            "ignored, the images are kept")
-            self._unreadable = (f"number {flat_ds.shape[0]}, the images {n}")
-            return none
-        shapes = read(shape_ds, "original_shapes", self.path).astype(np.int64)
-        flat = read(flat_ds, "originals", self.path)
-        out: list[np.ndarray | None] = []
-        bad = 0
-        for f, (h, w) in zip(flat, shapes):
-            ok = 0 < h and 0 < w and h * w <= MAX_IMAGE_PIXELS and h * w == len(f)
-            out.append(np.asarray(f, np.uint8).reshape(int(h), int(w)) if ok else None)
-            bad += not ok
-        if bad:
-            self.warning = (f"{self.path}: {bad} drawing(s) have an impossible "
-                            "/original_shapes entry (negative, zero or not matching the "
-                            "pixels); their originals are ignored, the images are kept")
-            self._unreadable = f"of {bad} drawing(s) have impossible /original_shapes"
+        out, warning, unreadable = _read_originals(gf, n, self.path)
+        if warning:
+            self.warning = warning
+        self._unreadable = unreadable or self._unreadable
         return out
 
     def __len__(self) -> int:
@@ -232,14 +220,67 @@ class DrawnStore:
             return
         classes = list(dict.fromkeys(d.label for d in drawings))
         index = {c: i for i, c in enumerate(classes)}
+        for d in drawings:  # one framing per file, whatever the framing each was drawn under
+            d.image = self._framed(d)
         images = np.stack([d.image for d in drawings])
         labels = np.array([index[d.label] for d in drawings])
         origs = [d.original if d.original is not None else d.image for d in drawings]
         with GlyphWriter(self.path, classes, [SOURCE], self.image_size, alphabet="drawn",
-                         render={"source": "drawn"}, force=True) as w:
+                         render={"source": "drawn", **framing_meta(self.mode, self.margin,
+                                                                   self.image_size)},
+                         force=True) as w:
             w.append(images, labels, np.zeros(len(labels), np.int64),
                      excluded=np.array([d.excluded for d in drawings]))
             w.add_dataset("originals", data=np.array([o.reshape(-1) for o in origs] + [None],
                                                      dtype=object)[:-1],
                           dtype=h5py.vlen_dtype(np.uint8))
             w.add_dataset("original_shapes", data=np.array([o.shape for o in origs], np.int32))
+
+
+def _read_originals(gf: GlyphFile, n: int, path: Path
+                    ) -> tuple[list[np.ndarray | None], str, str]:
+    """The full-resolution drawings, each checked; a warning (a bad one is dropped) and, when
+    the file holds originals this code cannot read, why (an edit would replace them)."""
+    none: list[np.ndarray | None] = [None] * n
+    h5 = gf.h5
+    flat_ds = dataset(h5, "originals", path, required=False)
+    shape_ds = dataset(h5, "original_shapes", path, required=False)
+    if flat_ds is None or shape_ds is None:
+        # pixels without their shapes: kept, not rewritten
+        unreadable = "have no /original_shapes" if flat_ds is not None else ""
+        return none, (f"{path}: no /originals (only the 37×37 images are kept)"
+                      if n else ""), unreadable
+    if (shape_ds.ndim != 2 or shape_ds.shape[1:] != (2,) or shape_ds.dtype.kind not in "iu"
+            or flat_ds.ndim != 1 or h5py.check_vlen_dtype(flat_ds.dtype) is None):
+        return none, (f"{path}: /originals or /original_shapes have the wrong form "
+                      f"({flat_ds.dtype} {flat_ds.shape}, {shape_ds.dtype} "
+                      f"{shape_ds.shape}); the originals are ignored"), \
+            "are stored in a layout this version does not read"
+    if not (flat_ds.shape[0] == n == shape_ds.shape[0]):
+        return none, (f"{path}: /originals holds {flat_ds.shape[0]} drawings but "
+                      f"/images {n} (edited outside the app?); the originals are "
+                      "ignored, the images are kept"), \
+            f"number {flat_ds.shape[0]}, the images {n}"
+    shapes = read(shape_ds, "original_shapes", path).astype(np.int64)
+    flat = read(flat_ds, "originals", path)
+    out: list[np.ndarray | None] = []
+    bad = 0
+    for f, (h, w) in zip(flat, shapes):
+        ok = 0 < h and 0 < w and h * w <= MAX_IMAGE_PIXELS and h * w == len(f)
+        out.append(np.asarray(f, np.uint8).reshape(int(h), int(w)) if ok else None)
+        bad += not ok
+    if not bad:
+        return out, "", ""
+    return out, (f"{path}: {bad} drawing(s) have an impossible /original_shapes entry "
+                 "(negative, zero or not matching the pixels); their originals are ignored, "
+                 "the images are kept"), f"of {bad} drawing(s) have impossible /original_shapes"
+
+
+def read_originals(path: str | Path) -> list[np.ndarray | None] | None:
+    """The originals of a drawings file in row order (None for a lost one); None when the
+    file keeps none (:func:`core.data.framing.conform_drawn` re-frames from them)."""
+    with GlyphFile(path) as gf:
+        if "originals" not in gf.h5:
+            return None
+        out, _, _ = _read_originals(gf, len(gf), Path(path))
+    return out

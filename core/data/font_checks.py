@@ -37,6 +37,7 @@ import numpy as np
 
 from core.data.alphabets import alphabet_hash
 from core.data.font_groups import name_tokens
+from core.errors import SiamError
 
 if TYPE_CHECKING:
     from core.data.fonts import FontFace
@@ -93,7 +94,7 @@ def symbol_reason(face: FontFace) -> str:
         maps = []
     if (3, 0) in maps:
         reasons.append("symbol cmap (Microsoft platform 3, encoding 0)")
-    if face.path.suffix.lower() in (".ttf", ".otf", ".ttc", ".otc"):
+    if face.path.suffix.lower() in (".ttf", ".otf", ".ttc", ".otc", ".woff2"):
         reasons += _os2_symbol(face)
     if hit:
         reasons.append(f"family name says {hit[0]!r}")
@@ -105,8 +106,10 @@ def _os2_symbol(face: FontFace) -> list[str]:
     symbol code-page bit and the PANOSE family type."""
     import struct
 
+    from core.data.webfonts import sfnt_path
+
     try:
-        with open(face.path, "rb") as fh:
+        with open(sfnt_path(face.path), "rb") as fh:
             head = fh.read(12)
             base = 0
             if head[:4] == b"ttcf":
@@ -133,7 +136,7 @@ def _os2_symbol(face: FontFace) -> list[str]:
                     if struct.unpack(">I", os2[78:82])[0] & (1 << 31):
                         out.append("OS/2 declares the symbol code page")
                 return out
-    except (OSError, struct.error):
+    except (OSError, struct.error, SiamError):
         pass
     return []
 

@@ -171,7 +171,8 @@ def merge_groups(group_of: dict[FontFace, str],
 # -- one face, several files --------------------------------------------------------------------
 
 #: File formats by preference: outline formats with full tables first, Type 1 last.
-_FORMAT_RANK = {".otf": 0, ".ttf": 0, ".ttc": 0, ".otc": 0, ".pfb": 1, ".pfa": 1, ".t1": 1}
+_FORMAT_RANK = {".otf": 0, ".ttf": 0, ".ttc": 0, ".otc": 0, ".woff": 0, ".woff2": 0,
+                ".pfb": 1, ".pfa": 1, ".t1": 1}
 
 
 def format_rank(path: Path) -> int:

@@ -29,7 +29,9 @@ import numpy as np
 from core.data.alphabets import alphabet_hash
 from core.errors import SiamError
 
-FONT_SUFFIXES = (".ttf", ".otf", ".ttc", ".otc", ".pfb", ".pfa", ".t1")
+#: Web fonts too: FreeType reads ``.woff``; ``.woff2`` goes through a decompressed copy
+#: (:mod:`core.data.webfonts`).
+FONT_SUFFIXES = (".ttf", ".otf", ".ttc", ".otc", ".pfb", ".pfa", ".t1", ".woff", ".woff2")
 ROLES = ("train", "val", "test")
 SYSTEM_FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts", "~/.local/share/fonts",
                     "~/.fonts")
@@ -71,12 +73,16 @@ _FT_LOCK = threading.Lock()
 
 
 def open_ft_face(path: Path | str, index: int = 0) -> Any:
-    """Open a FreeType face; a file FreeType cannot read raises :class:`SiamError` naming it."""
+    """Open a FreeType face; a file FreeType cannot read raises :class:`SiamError` naming it.
+    A ``.woff2`` is opened through its decompressed copy (:func:`core.data.webfonts.sfnt_path`)."""
     import freetype
 
+    from core.data.webfonts import sfnt_path
+
+    real = sfnt_path(path)
     try:
         with _FT_LOCK:
-            return freetype.Face(str(path), index)
+            return freetype.Face(str(real), index)
     except (freetype.FT_Exception, OSError) as exc:
         raise SiamError(f"not a font file FreeType can read ({exc})", path) from None
 

@@ -4,7 +4,11 @@ Three layouts are understood: a plain image folder (``ROOT/<class>/<image>``), O
 (``ROOT/<alphabet>/<characterNN>/<id>_<drawer>.png``) and PHD08's text bitmaps
 (``<syllable>.txt``). Every image goes through
 :func:`core.data.imaging.normalize_glyph`, so imported samples are centred and scaled exactly like
-rendered ones and like the Draw tab's queries.
+rendered ones and like the Draw tab's queries, in either size mode: ``fit`` crops each image to
+its ink box; ``em`` takes the whole image as the em box — a drawing canvas (Omniglot's 105×105,
+the Draw tab's) or a scan cut to a fixed cell is already a frame, in which a character's size and
+height above the baseline mean something, exactly as the Draw tab frames a drawing. Tight crops
+around the ink carry no such frame: import them ``fit``.
 Work is spread over spawn worker processes (one task per class folder or PHD08 file) and
 streamed into :class:`core.data.glyphs.GlyphWriter` in a fixed order.
 """
@@ -24,7 +28,14 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from core.data.imaging import INK_THRESHOLD, ink_map, load_image, normalize_glyph, open_image
+from core.data.imaging import (
+    INK_THRESHOLD,
+    check_mode,
+    ink_map,
+    load_image,
+    normalize_glyph,
+    open_image,
+)
 from core.errors import Cancelled, SiamError
 from core.paths import check_allocation, require_file
 
@@ -104,6 +115,7 @@ class _ImageTask:
     margin: int
     polarity: str
     crop: bool
+    mode: str = "fit"  # with crop: fit (ink box) or em (the image is the em box)
 
 
 def _frame_resize(image: np.ndarray, size: int, polarity: str) -> np.ndarray:
@@ -131,7 +143,8 @@ def _import_images(task: _ImageTask) -> tuple[np.ndarray, np.ndarray, list[str]]
         arr = read_image(Path(name))
         try:
             if task.crop:
-                images[n] = normalize_glyph(arr, task.size, task.margin, polarity=task.polarity)
+                images[n] = normalize_glyph(arr, task.size, task.margin,
+                                            polarity=task.polarity, mode=task.mode)
             else:
                 images[n] = _frame_resize(arr, task.size, task.polarity)
         except SiamError:
@@ -148,6 +161,7 @@ class _Phd08Task:
     path: str
     size: int
     margin: int
+    mode: str = "fit"
 
 
 def _import_phd08_file(task: _Phd08Task) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -157,7 +171,8 @@ def _import_phd08_file(task: _Phd08Task) -> tuple[np.ndarray, np.ndarray, list[s
     n = 0
     for name, bits in samples:
         try:
-            images[n] = normalize_glyph(bits, task.size, task.margin, polarity="light")
+            images[n] = normalize_glyph(bits, task.size, task.margin, polarity="light",
+                                        mode=task.mode)
         except SiamError:
             blank.append(f"{task.path}: {name}")
             continue
@@ -251,6 +266,7 @@ def import_folder(
     *,
     margin: int = 2,
     alphabet: str | None = None,
+    mode: str = "fit",
     workers: int | None = None,
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
@@ -273,9 +289,10 @@ def import_folder(
         raise SiamError("no images found (expected ROOT/<class>/<image files>)", root)
     classes, alpha_name = _ordered_classes([c for c, _ in per_class], alphabet, root)
     index = {c: i for i, c in enumerate(classes)}
-    tasks = [_ImageTask(index[c], [(f, 0) for f in files], size, margin, "auto", True)
-             for c, files in per_class]
-    meta = {"importer": "folder", "root": str(root), "size": size, "margin": margin}
+    tasks = [_ImageTask(index[c], [(f, 0) for f in files], size, margin, "auto", True,
+                        check_mode(mode)) for c, files in per_class]
+    meta = {"importer": "folder", "root": str(root.resolve()), "size": size, "margin": margin,
+            "size_mode": mode, **({"alphabet_arg": alphabet} if alphabet else {})}
     return _run(_import_images, tasks, [len(t.files) for t in tasks], Path(out), classes,
                 [root.name or "folder"], size, alphabet=alpha_name or f"folder:{root.name}",
                 meta=meta, force=force, workers=workers, progress=progress, cancel=cancel)
@@ -292,6 +309,7 @@ def import_omniglot(
     *,
     margin: int = 2,
     crop: bool = True,
+    mode: str = "fit",
     workers: int | None = None,
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
@@ -335,10 +353,10 @@ def import_omniglot(
     source_names = sorted({s for _, files in per_class for _, s in files})
     src_index = {s: i for i, s in enumerate(source_names)}
     classes = [c for c, _ in per_class]
-    tasks = [_ImageTask(i, [(f, src_index[s]) for f, s in files], size, margin, "dark", crop)
-             for i, (_, files) in enumerate(per_class)]
-    meta = {"importer": "omniglot", "root": str(root), "size": size, "margin": margin,
-            "crop": crop}
+    tasks = [_ImageTask(i, [(f, src_index[s]) for f, s in files], size, margin, "dark", crop,
+                        check_mode(mode)) for i, (_, files) in enumerate(per_class)]
+    meta = {"importer": "omniglot", "root": str(root.resolve()), "size": size,
+            "margin": margin if crop else 0, "crop": crop, "size_mode": mode if crop else "frame"}
     return _run(_import_images, tasks, [len(t.files) for t in tasks], Path(out), classes,
                 source_names, size, alphabet=f"omniglot:{root.name}", meta=meta, force=force,
                 workers=workers, progress=progress, cancel=cancel)
@@ -424,6 +442,7 @@ def import_phd08(
     *,
     margin: int = 2,
     alphabet: str | None = None,
+    mode: str = "fit",
     workers: int | None = None,
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
@@ -446,8 +465,10 @@ def import_phd08(
     found = sorted(by_class)  # code-point order = KS X 1001 order for Hangul syllables
     classes, alpha_name = _ordered_classes(found, alphabet, src if src.is_dir() else None)
     index = {c: i for i, c in enumerate(classes)}
-    tasks = [_Phd08Task(index[c], str(by_class[c]), size, margin) for c in found]
-    meta = {"importer": "phd08", "source": str(src), "size": size, "margin": margin}
+    tasks = [_Phd08Task(index[c], str(by_class[c]), size, margin, check_mode(mode))
+             for c in found]
+    meta = {"importer": "phd08", "source": str(src.resolve()), "size": size, "margin": margin,
+            "size_mode": mode, **({"alphabet_arg": alphabet} if alphabet else {})}
     # Weight tasks by their rough sample count (a 60×60 sample is ~3.7 kB of text) so progress
     # is smooth and a few big files still go to the workers.
     weights = [max(1, _file_size(by_class[c]) // 3700) for c in found]

@@ -605,6 +605,7 @@ def render_dataset(
     force: bool = False,
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
+    origin: dict[str, Any] | None = None,
 ) -> RenderReport:
     """Render every class of every face into a glyph HDF5 file (sources = faces).
 
@@ -612,6 +613,9 @@ def render_dataset(
     ``distort`` is given). Missing glyphs are skipped and counted per face. ``progress(done,
     total)`` counts (face, class) pairs and runs in the calling thread; setting ``cancel`` stops
     within a block, raises :class:`Cancelled` and leaves no file (an existing one untouched).
+    ``origin`` (recorded in the ``render`` attrs) says what made the file — ``project`` with
+    ``split`` or ``font_role``, ``alphabet_arg`` — so a reader that needs another framing can
+    name the command re-making it (:func:`core.data.framing.remake_command`).
     """
     from core.data.glyphs import GlyphWriter  # imported here: workers must not pay for torch
     from core.data.imaging import check_mode
@@ -643,6 +647,7 @@ def render_dataset(
         "distort": spec.to_string() if spec else "", "variants": variants if spec else 1,
         "fonts": [{"id": f.id, "family": f.family, "style": f.style, "full_name": f.full_name,
                    "path": str(f.path), "index": f.index} for f in job.faces],
+        **(origin or {}),
     }
     missing = dict.fromkeys(names, 0)
     missing_classes: dict[str, list[str]] = {}
@@ -782,7 +787,8 @@ def render_splits(
                 alphabet_name=alphabet.name,
                 distort=test_spec.to_string() if distorted else None,
                 variants=data.test_variants if distorted else 1,
-                seed=seed, workers=workers, force=True, progress=sub, cancel=cancel)
+                seed=seed, workers=workers, force=True, progress=sub, cancel=cancel,
+                origin={"project": str(project.root), "split": role})
             offset += totals[role]
         for role, path in paths.items():
             if path.exists() and not force:  # appeared while rendering: keep it

@@ -11,7 +11,7 @@ import json
 import threading
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from core.data.framing import (
+    Framing,
+    FramingMismatch,
+    check_framing,
+    conform_drawn,
+    recorded_framing,
+)
 from core.data.glyphs import load_glyphs
 from core.errors import Cancelled, SiamError
 from core.infer.centers import CenterIndex, embed, topk_accuracy
@@ -124,7 +131,8 @@ def load_run(run_dir: str | Path, which: str = "best", device: str = "cpu") -> R
         raise SiamError("checkpoint centers and classes disagree", path)
     model.eval()
     epoch = state.get("epoch", 0)
-    meta = {"checkpoint": str(path), "epoch": epoch if isinstance(epoch, int) else 0,
+    meta = {"checkpoint": str(path), "which": path.stem,
+            "epoch": epoch if isinstance(epoch, int) else 0,
             "backbone": state["backbone"], "best": state.get("best")}
     preprocess = {"image_size": int(state["image_size"]), **run_preprocess(run_dir, state)}
     run = RunModel(run_dir=run_dir, model=model, centers=centers, classes=classes,
@@ -185,15 +193,57 @@ def classify_batched(run: RunModel, images: torch.Tensor, k: int = 5,
     return torch.cat(dists), torch.cat(idxs)
 
 
+def framing_of(run: RunModel) -> Framing:
+    """The framing the run's network was trained on (what its inputs must look like)."""
+    return Framing.of_preprocess(run.preprocess, run.image_size)
+
+
+def check_data_framing(run: RunModel, data: Any, data_path: str | Path,
+                       allow_mismatch: bool = False) -> tuple[Any, dict[str, Any]]:
+    """``(data, framing report)``: a drawings file is re-framed from its originals to the
+    run's framing; any other file framed otherwise is refused (:class:`FramingMismatch`,
+    naming the command that re-makes it) unless ``allow_mismatch``, when the report carries
+    the mismatch. The report is what ``siam eval --json`` prints under ``framing``."""
+    want = framing_of(run)
+    have = recorded_framing(data.attrs)
+    report: dict[str, Any] = {"run": asdict(want), "data": asdict(have) if have else None,
+                              "match": None if have is None else True, "converted": False}
+    render = data.attrs.get("render") if isinstance(data.attrs, dict) else None
+    if isinstance(render, dict) and render.get("source") == "drawn":
+        framed = conform_drawn(data, want)
+        if framed is not data:
+            report.update(converted=True, match=True)
+            return framed, report
+    try:
+        check_framing(data_path, data.attrs, want, reader="the run")
+    except FramingMismatch as exc:
+        if not allow_mismatch:
+            raise
+        report.update(match=False, mismatch=str(exc), fix=exc.fix)
+        return data, report
+    if have is None and want.size_mode != "fit":
+        report["warning"] = (f"the file does not record its framing; the run takes "
+                             f"{want.describe()} — if the file was framed 'fit' (files made "
+                             "before framing was recorded were), the figure is meaningless")
+    return data, report
+
+
 def evaluate(run: RunModel, data_path: str | Path, k: int = 5,
              keep_predictions: bool = False, progress: Progress | None = None,
-             cancel: threading.Event | None = None) -> dict[str, Any]:
+             cancel: threading.Event | None = None,
+             allow_mismatch: bool = False) -> dict[str, Any]:
     """Top-1 / top-5 nearest-center accuracy of ``run`` on a glyph file (``progress(done,
-    total)`` in images; ``cancel`` stops between blocks with :class:`Cancelled`)."""
+    total)`` in images; ``cancel`` stops between blocks with :class:`Cancelled`).
+
+    A file framed otherwise than the run was trained (``render`` attrs vs the checkpoint's
+    ``preprocess``) is refused in one line naming the command that re-makes it; with
+    ``allow_mismatch`` it is scored and ``result["warning"]`` says so. ``result["framing"]``
+    always reports both framings (:func:`check_data_framing`)."""
     data = load_glyphs(data_path)
     if data.image_size != run.image_size:
         raise SiamError(f"images are {data.image_size}×{data.image_size}, the run's network takes "
                         f"{run.image_size}×{run.image_size}", data_path)
+    data, framing = check_data_framing(run, data, data_path, allow_mismatch)
     known, n_unknown = data.aligned_to(run.classes)
     if len(known) == 0:
         raise SiamError("none of its classes are known to the run", data_path)
@@ -206,12 +256,10 @@ def evaluate(run: RunModel, data_path: str | Path, k: int = 5,
     top1, top5 = topk_accuracy(idx, labels)
     result: dict[str, Any] = {"top1": top1, "top5": top5, "n": int(labels.shape[0]),
                               "unknown_classes": n_unknown, "data": str(data_path),
-                              "run": str(run.run_dir)}
-    render = data.attrs.get("render") if isinstance(data.attrs, dict) else None
-    mode = render.get("size_mode") if isinstance(render, dict) else None
-    if mode is not None and mode != run.preprocess.get("size_mode", "fit"):
-        result["warning"] = (f"the file was rendered in size mode {mode!r}, the run was trained "
-                             f"on {run.preprocess.get('size_mode', 'fit')!r}: re-render it")
+                              "run": str(run.run_dir), "checkpoint": run.meta.get("which"),
+                              "epoch": run.meta.get("epoch"), "framing": framing}
+    if framing.get("mismatch") or framing.get("warning"):
+        result["warning"] = framing.get("mismatch") or framing.get("warning")
     if keep_predictions:
         result["labels"] = labels.numpy()
         result["pred"] = idx.numpy()

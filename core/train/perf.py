@@ -16,6 +16,9 @@ machine two intra-op threads make every small op wait at a barrier for a thread 
 parked, so a path of many small ops (one query, the epoch-end bookkeeping) can be 10–40× slower
 with two threads than with one. :func:`intra_op_threads` runs a block with fewer threads and
 restores the count afterwards; :func:`set_threads` is the one setting for a training thread.
+With ``train.threads = 0`` a run picks its count by measuring (:func:`choose_threads`) and
+records it: the count changes the order of floating-point sums, so a seed reproduces a run only
+at the same thread count.
 """
 
 from __future__ import annotations
@@ -27,7 +30,9 @@ import os
 import sys
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -178,3 +183,75 @@ def _faiss_threads(n: int) -> None:
     faiss = sys.modules.get("faiss")
     if faiss is not None and hasattr(faiss, "omp_set_num_threads"):
         faiss.omp_set_num_threads(n)
+
+
+# -- choosing the thread count by measuring ----------------------------------------------------
+@dataclass
+class ThreadChoice:
+    """The intra-op thread count a run chose and what each candidate measured: seconds of
+    wall time and of process CPU time per forward + backward step."""
+
+    threads: int
+    measured: dict[int, dict[str, float]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"threads": self.threads, "measured": {str(k): v for k, v in
+                                                      self.measured.items()}}
+
+
+#: A larger count is kept only when it is this much faster per step than one thread (wall):
+#: more threads on a busy machine are as often slower, and a count that changes with noise
+#: would change the numbers from run to run (the thread count changes the arithmetic).
+SPEEDUP_NEEDED = 1.15
+
+
+def choose_threads(model: torch.nn.Module, image_size: int, batch: int,
+                   candidates: tuple[int, ...] | None = None, budget_s: float = 2.0,
+                   clock: Any = None) -> ThreadChoice:
+    """Time a few forward + backward steps of a copy of ``model`` on ``batch`` random images
+    at each candidate count (default: 1 and torch's default), within about ``budget_s``
+    seconds in all, and set the fastest on this thread (one thread unless another is
+    :data:`SPEEDUP_NEEDED` times faster by wall time). When the first count's steps alone
+    outlast twice the budget (a machine this busy), the others are not tried. The model, its
+    gradients and every random generator are left as they were, so a seeded run starts the
+    same whatever this measured."""
+    import copy
+    import time
+
+    clock = clock or time.perf_counter
+    if candidates is None:
+        candidates = tuple(sorted({1, resolve_threads(0)}))
+    if len(candidates) <= 1:
+        return ThreadChoice(set_threads(candidates[0] if candidates else 1))
+    probe = copy.deepcopy(model)
+    probe.train()
+    gen = torch.Generator(device="cpu").manual_seed(0)
+    x = torch.rand(max(1, min(int(batch), 64)), 1, image_size, image_size, generator=gen)
+    per = budget_s / len(candidates)
+    measured: dict[int, dict[str, float]] = {}
+    start = clock()
+    with torch.random.fork_rng(devices=[]):
+        for n in candidates:
+            if measured and clock() - start > 2 * budget_s:
+                break  # one step alone outlasts the budget: a busy machine, keep fewer threads
+            set_threads(n)
+            _probe_step(probe, x)  # warm-up: allocations, oneDNN kernels for this count
+            steps, wall0, cpu0 = 0, clock(), time.process_time()
+            while steps < 5 and (steps < 1 or clock() - wall0 < per / 2):
+                _probe_step(probe, x)
+                steps += 1
+            measured[n] = {"wall_s": (clock() - wall0) / steps,
+                           "cpu_s": (time.process_time() - cpu0) / steps}
+    one = measured[min(candidates)]["wall_s"]
+    best = min(candidates)
+    for n in measured:
+        if measured[n]["wall_s"] * SPEEDUP_NEEDED < one and \
+                measured[n]["wall_s"] < measured[best]["wall_s"]:
+            best = n
+    return ThreadChoice(set_threads(best), measured)
+
+
+def _probe_step(model: torch.nn.Module, x: torch.Tensor) -> None:
+    out = model(x)
+    out.float().square().mean().backward()
+    model.zero_grad(set_to_none=True)

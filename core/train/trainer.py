@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 
 from core.atomic import write_text_atomic
+from core.data.framing import Framing, check_framing, conform_drawn
 from core.data.glyphs import GlyphSet, load_glyphs
 from core.errors import SiamError
 from core.infer.baselines import cached_pixel_nn
@@ -60,7 +61,7 @@ from core.train.losses import loss_class
 from core.train.losses.spaces import to_space
 from core.train.miners.sampler import make_sampler
 from core.train.models import INPUT_SIZES, build_model, device_label, resolve_device
-from core.train.perf import release_memory, set_threads, tune_allocator
+from core.train.perf import choose_threads, release_memory, set_threads, tune_allocator
 from core.train.project import Project, is_run_dir
 from core.train.runfiles import (
     MetricsLog,
@@ -231,6 +232,8 @@ class Trainer:
     def _status(self, **fields: Any) -> None:
         """status.json, written by rank 0 only (a single process is rank 0)."""
         if self._writes:
+            if getattr(self, "threads", None):
+                fields.setdefault("threads", self.threads)  # intra-op threads of the run
             write_status(self.run_dir, **fields)
 
     def _fail(self, message: str) -> RunFailed:
@@ -262,13 +265,7 @@ class Trainer:
                             f"{self.config.model.backbone} takes {want}×{want}", path)
         if len(data) == 0:
             raise SiamError("holds no (non-excluded) samples", path)
-        render = data.attrs.get("render")
-        mode = render.get("size_mode") if isinstance(render, dict) else None
-        want_mode = getattr(self.config.data, "size_mode", "fit")
-        if mode is not None and mode != want_mode:
-            raise SiamError(f"rendered in size mode {mode!r} but the project uses "
-                            f"{want_mode!r}; re-render it (siam render --project "
-                            f"{self.project.root} --force)", path)
+        check_framing(path, data.attrs, Framing.of_data(self.config.data))
         return data
 
     def _setup(self) -> None:
@@ -322,6 +319,7 @@ class Trainer:
 
         torch.manual_seed(cfg.train.seed)
         self.model = build_model(cfg.model.backbone, cfg.model.embedding_dim).to(self.device)
+        self._pick_threads()
         if cfg.train.optimizer == "adam":
             self.optimizer: torch.optim.Optimizer = torch.optim.Adam(
                 self.model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
@@ -353,6 +351,25 @@ class Trainer:
         self.centers_step = 0
         dim_nan = torch.full((self.num_classes, dim), float("nan"))
         self._raw_centers = dim_nan
+
+    def _pick_threads(self) -> None:
+        """``train.threads = 0`` on one CPU process: measure 1 against N threads on this
+        network (core.train.perf.choose_threads) and keep the count in the run's config, so
+        a resume, and a rerun of its config.toml, computes with the same count."""
+        t = self.config.train
+        self.thread_choice = None
+        if t.threads == 0 and self.dist is None and self.device.type == "cpu":
+            rows = (t.classes_per_batch * t.samples_per_class if t.batch_mode == "pk"
+                    else 3 * t.triplets)
+            self._emit(RunPreparing("measuring the fastest CPU thread count"))
+            # 1 against the count this thread has (torch's default, one per core, unless the
+            # caller set another: a caller that set one thread keeps it, unmeasured)
+            counts = tuple(sorted({1, torch.get_num_threads()}))
+            self.thread_choice = choose_threads(self.model, self.train_set.image_size, rows,
+                                                candidates=counts)
+            self.config = self.config.replace({"train": {
+                "threads": self.thread_choice.threads}})
+        self.threads = torch.get_num_threads()
 
     def _start_state(self) -> None:
         """The checkpoint resumed or the first center pass, and the run's log files."""
@@ -400,6 +417,7 @@ class Trainer:
         if drawn.image_size != train.image_size:
             raise SiamError(f"drawings are {drawn.image_size}px, training images "
                             f"{train.image_size}px", path)
+        drawn = conform_drawn(drawn, Framing.of_data(self.config.data))
         drawn, _ = drawn.aligned_to(train.classes)
         if len(drawn) == 0:
             return train
@@ -658,9 +676,11 @@ class Trainer:
         check_step_memory(self.model, train.image_size, step_images, self.device)
         self._status(status="running", epoch=self.epoch, epochs=cfg.epochs, best_top1=self.best)
         ranks = {} if self.dist is None else {"processes": self.dist.world}
+        chosen = self.thread_choice.to_dict() if self.thread_choice is not None else {}
         self._metrics.write("start", device=str(self.device), resumed=self.resuming,
                             epoch=self.epoch, iteration=self.iteration,
-                            classes=self.num_classes, samples=len(train), **ranks)
+                            classes=self.num_classes, samples=len(train), **ranks,
+                            threads=self.threads, threads_measured=chosen.get("measured"))
         if self.pixel_nn is not None:
             self._metrics.write("baseline", method="pixel-1nn", data="val",
                                 top1=self.pixel_nn["top1"], top5=self.pixel_nn.get("top5"))

@@ -144,7 +144,7 @@ def test_bad_checkpoints(trained, capsys, tmp_path):
     best = run / "checkpoints" / "best.pt"
     good = best.read_bytes()
     best.write_bytes(good[: len(good) // 3])
-    code, _, err = siam(capsys, "eval", run, "--json")
+    code, _, err = siam(capsys, "eval", run, "--json", "--checkpoint", "best")
     assert code == 2
     one_line_error(err, "best.pt", "corrupt")
 
@@ -155,7 +155,7 @@ def test_bad_checkpoints(trained, capsys, tmp_path):
     buf = io.BytesIO()
     torch.save({"format": "siam-run/1", "payload": Evil()}, buf, pickle_protocol=2)
     best.write_bytes(buf.getvalue())
-    code, out, err = siam(capsys, "eval", run)
+    code, out, err = siam(capsys, "eval", run, "--checkpoint", "best")
     assert code == 2 and "pwned" not in out
     one_line_error(err, "best.pt", "refused")
 

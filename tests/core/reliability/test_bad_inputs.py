@@ -404,14 +404,14 @@ def c_checkpoint_flipped_weights(tmp, run):
     r = _copy_run(run, tmp)
     ckpt = r / "checkpoints" / "best.pt"
     _resave(ckpt, lambda s: s["model"][next(iter(s["model"]))].mul_(1.5), keep_digest=True)
-    return ["eval", r, "--data", r.parent.parent / "data" / "test.h5"]
+    return ["eval", r, "--data", r.parent.parent / "data" / "test.h5", "--checkpoint", "best"]
 
 
 def c_checkpoint_nan_weights(tmp, run):
     r = _copy_run(run, tmp)
     _resave(r / "checkpoints" / "best.pt",
             lambda s: s["model"][next(iter(s["model"]))].fill_(float("nan")))
-    return ["eval", r, "--data", r.parent.parent / "data" / "test.h5"]
+    return ["eval", r, "--data", r.parent.parent / "data" / "test.h5", "--checkpoint", "best"]
 
 
 def c_checkpoint_nan_centers(tmp, run):
@@ -423,13 +423,13 @@ def c_checkpoint_nan_centers(tmp, run):
 def c_checkpoint_missing_keys(tmp, run):
     r = _copy_run(run, tmp)
     _resave(r / "checkpoints" / "best.pt", lambda s: s.pop("centers"))
-    return ["eval", r, "--data", r.parent.parent / "data" / "test.h5"]
+    return ["eval", r, "--data", r.parent.parent / "data" / "test.h5", "--checkpoint", "best"]
 
 
 def c_checkpoint_wrong_embedding(tmp, run):
     r = _copy_run(run, tmp)
     _resave(r / "checkpoints" / "best.pt", lambda s: s.update(embedding_dim=7))
-    return ["eval", r, "--data", r.parent.parent / "data" / "test.h5"]
+    return ["eval", r, "--data", r.parent.parent / "data" / "test.h5", "--checkpoint", "best"]
 
 
 def c_resume_other_backbone(tmp, run):
@@ -448,7 +448,7 @@ def c_checkpoint_truncated(tmp, run):
     r = _copy_run(run, tmp)
     ckpt = r / "checkpoints" / "best.pt"
     ckpt.write_bytes(ckpt.read_bytes()[:500])
-    return ["eval", r, "--data", r.parent.parent / "data" / "test.h5"]
+    return ["eval", r, "--data", r.parent.parent / "data" / "test.h5", "--checkpoint", "best"]
 
 
 def c_mining_damaged(tmp, run):
