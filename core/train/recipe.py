@@ -1,13 +1,13 @@
 """The default training recipe, sized to the alphabet: what a project made with ``siam new`` (or
 the GUI's New Project) trains unless the user says otherwise.
 
-The recipe itself — semi-hard triplets on the unit sphere (α = 0.1) of P×K batches, auto-probabilistic positives
-and auto-clustering negatives, the augmentation beyond the paper, Adam at 0.003 with warm-up and
-cosine decay — is the schema's defaults (``Config()``; ``resources/defaults/recipe.toml`` states
-the same values and a test keeps them equal). It is what ``benchmarks/quality.py`` and
-``benchmarks/alphabets.py`` measured best on 2 CPU cores (docs/RESULTS.md). The paper's own
-settings stay one option away (``--preset paper``, the Train tab's "Paper defaults"): on small
-alphabets they collapse (docs/RESULTS.md, "Alphabet panel").
+The recipe itself — semi-hard triplets on the unit sphere (α = 0.1) of P×K batches,
+auto-probabilistic positives and auto-clustering negatives, the augmentation beyond the paper,
+Adam at 0.003 with warm-up and cosine decay — is the schema's defaults (``Config()``;
+``resources/defaults/recipe.toml`` states the same values and a test keeps them equal). It is
+what ``benchmarks/quality.py`` and ``benchmarks/alphabets.py`` measured best on 2 CPU cores
+(docs/RESULTS.md). The paper's own settings stay one option away (``--preset paper``, the Train
+tab's "Paper defaults"); on new alphabets they ended below pixel 1-NN (docs/RESULTS.md).
 
 What depends on the alphabet is sized here from the number of classes C:
 
