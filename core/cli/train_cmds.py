@@ -122,6 +122,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--name", default="")
     p.add_argument("--alphabet", help="named alphabet or class-list file")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    from core.cli.samples_cmds import add_split_arguments
+
+    add_split_arguments(p, new=True)  # --samples FILE|DIR … --split --seed --group-by
     p.set_defaults(handler=cmd_new)
 
 
@@ -238,6 +241,9 @@ def _render_missing(project) -> None:
     from .progress import ProgressBar
 
     project.output_dataset_paths()  # refuse data outside the project before saying anything
+    from core.data.samples import refuse_render
+
+    refuse_render(project)  # a project made from imported samples: never fonts
     print(f"rendering the project's data into {project.root / 'data'} …", file=sys.stderr)
     (project.root / "data").mkdir(exist_ok=True)
     bar = ProgressBar(1, "render")
@@ -465,6 +471,11 @@ def cmd_new(args: argparse.Namespace) -> int:
     from core.train.project import create_project
 
     config = Config().with_overrides(args.set)
+    from core.cli import samples_cmds
+
+    if getattr(args, "samples", None):
+        return samples_cmds.new_from_samples(args, config)
+    samples_cmds._check_new_only(args)
     if args.alphabet:
         config = config.replace({"data": {"alphabet": args.alphabet}})
     project = create_project(args.folder, config, name=args.name or Path(args.folder).name)
