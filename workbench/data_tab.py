@@ -36,6 +36,7 @@ from core.data.fonts import missing_script_hint as fonts_hint
 from core.errors import SiamError
 from workbench import dialogs, engine
 from workbench.data.render_panel import RenderPanel, missing_names  # noqa: F401
+from workbench.data.samples_panel import SamplesPanel
 from workbench.document import ProjectDocument
 from workbench.font_model import (
     COL_COVERAGE,
@@ -169,6 +170,7 @@ class DataTab(QWidget):
         self.split_note.hide()
 
         font_box = QGroupBox("Fonts")
+        self.font_box = font_box
         fl = QVBoxLayout(font_box)
         top = QHBoxLayout()
         top.addWidget(self.filter, 1)
@@ -182,6 +184,10 @@ class DataTab(QWidget):
         fl.addWidget(self.roles_message)
         fl.addWidget(self.split_note)
         fl.addWidget(self.font_status)
+
+        # -- imported samples (siam new --samples, siam data add-samples) -------------------
+        self.samples_panel = SamplesPanel()
+        self.samples_only = False  # the project's data are imported samples: no fonts at all
 
         # -- render ------------------------------------------------------------------------
         self.render_panel = RenderPanel(doc)
@@ -207,6 +213,7 @@ class DataTab(QWidget):
         ll.setContentsMargins(0, 0, 0, 0)
         ll.addWidget(alpha_box)
         ll.addWidget(font_box, 1)
+        ll.addWidget(self.samples_panel, 1)
         ll.addWidget(render_box)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(left)
@@ -221,10 +228,27 @@ class DataTab(QWidget):
         doc.projectChanged.connect(self._project_changed)
         doc.configChanged.connect(self._config_changed)
         self._fill_alphabets()
+        self._update_samples()
         self._update_buttons()
 
     # -- project & config --------------------------------------------------------------------
+    def _update_samples(self) -> None:
+        """Imported sources beside the fonts; a samples project shows them instead."""
+        from core.data.samples import samples_record_of
+
+        project = self.doc.project
+        record = samples_record_of(project) if project is not None else None
+        self.samples_only = record is not None
+        self.samples_panel.set_project(project)
+        self.font_box.setVisible(not self.samples_only)
+        self.render_panel.blocked = (
+            f"This project's data are imported samples ({record.name}); fonts are never "
+            "rendered into it (siam data resplit makes missing files again)."
+            if record is not None else "")
+        self.render_panel.describe_existing()
+
     def _project_changed(self) -> None:
+        self._update_samples()
         self.split_note.hide()
         self.faces = None
         self._faces_key = None
@@ -240,10 +264,13 @@ class DataTab(QWidget):
         """Data files changed on disk (deleted, re-rendered elsewhere): say what is there now
         and re-read the glyph browser, unless we are the ones rendering."""
         if self.render_panel.runner is None:
-            self.render_panel.describe_existing()
+            self._update_samples()
             self.browser.reload()
 
     def _config_changed(self, keys: frozenset[str]) -> None:
+        if any(k in keys for k in ("data.samples", "data.extra_train", "data.train")):
+            self._update_samples()
+            self._update_buttons()
         if any(k in keys for k in ("data.alphabet", "data.font_dirs")):
             self._fill_alphabets()
             self._reload_alphabet()
@@ -307,6 +334,10 @@ class DataTab(QWidget):
         self.roles_done = False
         self._tag += 1
         if project is None:
+            return
+        if self.samples_only:  # no font is ever rendered here: no coverage to compute
+            self.coverage_done = self.roles_done = True
+            self.font_status.setText("")
             return
         try:
             engine.require("fonts")
