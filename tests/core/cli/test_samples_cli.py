@@ -181,7 +181,8 @@ def test_paper_protocol_counts_and_drawer_grouping(capsys, tmp_path: Path):
     assert sum(len(g) for g in record["groups"].values()) == 10
 
 
-@pytest.mark.parametrize("case", ["missing", "sum", "few", "not-drawer", "zero-train"])
+@pytest.mark.parametrize("case", ["missing", "sum", "few", "not-drawer", "zero-train",
+                                  "no-samples"])
 def test_bad_input_is_one_line_and_leaves_nothing(capsys, tmp_path: Path, case: str):
     src = samples_h5(tmp_path / "s.h5", 2 if case == "few" else 5,
                      names=["scanA", "scanB", "scanC", "scanD", "scanE"][:2 if case == "few"
@@ -190,9 +191,11 @@ def test_bad_input_is_one_line_and_leaves_nothing(capsys, tmp_path: Path, case: 
             "sum": ["--samples", src, "--split", "50/20/20"],
             "few": ["--samples", src],
             "not-drawer": ["--samples", src, "--group-by", "drawer"],
-            "zero-train": ["--samples", src, "--split", "0/50/50"]}[case]
+            "zero-train": ["--samples", src, "--split", "0/50/50"],
+            "no-samples": ["--split", "60/20/20"]}[case]
     frag = {"missing": "nope.h5", "sum": "add up to 90", "few": "2 source group(s)",
-            "not-drawer": "scanA", "zero-train": "training"}[case]
+            "not-drawer": "scanA", "zero-train": "training",
+            "no-samples": "only with --samples"}[case]
     code, _, err = run(capsys, "new", tmp_path / "proj", *argv)
     assert_user_error(code, err, frag)
     assert not (tmp_path / "proj").exists()
@@ -243,3 +246,29 @@ def test_extra_training_file_is_merged_by_class_name(capsys, tmp_path: Path):
     # A font project keeps rendering (its data.train is the fonts'), and the names are taken.
     code, _, err = run(capsys, "data", "add-samples", proj, src)
     assert_user_error(code, err, "already exists")
+
+
+def test_omniglot_root_is_imported_and_split_by_drawer(capsys, tmp_path: Path):
+    """An Omniglot layout given directly: imported into the project, drawers held out."""
+    images, labels, sources = synth_glyphs(4, 5, size=60)
+    root = tmp_path / "images_background"
+    for i in range(len(images)):
+        alpha, char = divmod(int(labels[i]), 2)
+        cdir = root / f"Alpha{alpha}" / f"character{char + 1:02d}"
+        cdir.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(255 - images[i]).save(cdir / f"{i:04d}_{sources[i] + 1:02d}.png")
+    proj = tmp_path / "omni"
+    code, out, err = run(capsys, "new", proj, "--samples", root, "--group-by", "drawer",
+                         "--seed", "2")
+    assert code == 0, err
+    record = json.loads((proj / "data" / "split.json").read_text())
+    assert record["inputs"][0]["path"] == "data/import/images_background.h5"
+    assert check_record(record) == []
+    assert {r: len(g) for r, g in record["groups"].items()} == {"train": 3, "val": 1, "test": 1}
+    found = files_sources(proj)
+    assert sum(len(v) for v in found.values()) == 5
+    assert len({n for v in found.values() for n in v}) == 5  # no drawer in two files
+    from core.data.alphabets import resolve_alphabet
+
+    assert resolve_alphabet("classes.txt", base=proj).classes == \
+        ["Alpha0/character01", "Alpha0/character02", "Alpha1/character01", "Alpha1/character02"]
