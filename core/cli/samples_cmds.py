@@ -127,7 +127,7 @@ def cmd_add_samples(args: argparse.Namespace) -> int:
     update, bar = _progress("samples", args.json)
     try:
         with cancel_on_signals() as cancel:
-            record, notes = add_samples(
+            record, notes, _ = add_samples(
                 project, args.samples, name=args.name, split=args.split or DEFAULT_SPLIT,
                 seed=0 if args.seed is None else args.seed, group_by=args.group_by or "source",
                 import_kind=args.import_kind, force=args.force, progress=update,

@@ -221,12 +221,14 @@ def add_samples(
     group_by: str = "source",
     import_kind: str | None = None,
     force: bool = False,
+    save: bool = True,
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
-) -> tuple[dict[str, Any], list[str]]:
+) -> tuple[dict[str, Any], list[str], dict[str, dict[str, Any]]]:
     """Split ``samples`` by source into ``data/<name>-train / -val / -test.h5`` of a project,
     add the train file to ``data.extra_train`` and the record to ``data.samples``. Returns the
-    record and notes (classes the project's alphabet lacks)."""
+    record, notes (classes the project's alphabet lacks) and the config update; ``save=False``
+    leaves project.toml to the caller (the Data tab makes it an undoable edit)."""
     from core.data.alphabets import resolve_alphabet
     from core.train.tomledit import save_project_file
 
@@ -277,10 +279,21 @@ def add_samples(
     rel_record = f"data/{record_path.name}"
     if rel_record not in recs:
         recs.append(rel_record)
-    config = project.config.replace({"data": {"extra_train": extra, "samples": recs}})
-    save_project_file(project.file, config)
-    project.config = config
-    return record, notes
+    updates = {"data": {"extra_train": extra, "samples": recs}}
+    if save:
+        config = project.config.replace(updates)
+        save_project_file(project.file, config)
+        project.config = config
+    return record, notes, updates
+
+
+def free_name(project: Any, base: str = "real") -> str:
+    """``real``, else ``real-2``, … : a prefix whose split files do not exist yet."""
+    name, n = base, 2
+    while any((project.root / "data" / f"{name}-{r}").exists()
+              for r in ("train.h5", "val.h5", "test.h5", "split.json")):
+        name, n = f"{base}-{n}", n + 1
+    return name
 
 
 def resplit(project: Any, record_path: str | Path | None = None, *, seed: int | None = None,

@@ -49,17 +49,24 @@ def test_samples_project_lists_sources_with_roles_and_no_fonts(make_window, qtbo
 
 def test_font_project_shows_added_samples_beside_the_fonts(make_window, qtbot, project_dir,
                                                            tmp_path: Path):
-    from core.data.sample_projects import add_samples
-    from core.train.project import load_project
-
-    add_samples(load_project(project_dir), [_samples(tmp_path / "s.h5")], split="60/20/20")
     w = make_window(project_dir)
     tab = w.data_tab
+    wait_fonts(qtbot, w)
+    assert not tab.samples_panel.isVisible() and tab.add_samples_btn.isEnabled()
+    assert tab.add_samples([_samples(tmp_path / "s.h5")])  # the button's work, no dialog
+    qtbot.waitUntil(lambda: not tab.busy, timeout=120_000)
+    cfg = w.project.config.data
+    assert cfg.extra_train == ["data/real-train.h5"] and cfg.samples == ["data/real-split.json"]
+    assert w.isWindowModified()  # an undoable edit of project.toml, saved with the project
     wait_fonts(qtbot, w)
     assert not tab.samples_only and tab.font_box.isVisible()
     assert tab.samples_panel.isVisible() and tab.samples_panel.table.rowCount() == 5
     files = {tab.samples_panel.table.item(i, 4).text()
              for i in range(tab.samples_panel.table.rowCount())}
     assert files == {"data/real-train.h5", "data/real-val.h5", "data/real-test.h5"}
+    assert "real-train.h5" in tab.split_note.text()
     assert tab.render_btn.isEnabled()
     assert "train 2, val 1, test 1" in tab.font_status.text()  # the fonts keep their roles
+    w.undo_act.trigger()
+    assert w.project.config.data.extra_train == []
+    assert not tab.samples_panel.isVisible()
