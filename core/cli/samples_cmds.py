@@ -82,7 +82,29 @@ def _summary(record: dict[str, Any]) -> str:
             + ", ".join(parts))
 
 
-def new_from_samples(args: argparse.Namespace, config: Any) -> int:
+def _new_config(args: argparse.Namespace) -> Any:
+    """The new project's config as a function of the imported classes: the defaults — sized to
+    the alphabet where the recipe module is there to do it — then ``--preset``, then ``--set``."""
+    from core.train.config import Config
+
+    def make(classes: list[str]) -> Any:
+        config = Config()
+        try:  # the default recipe sized to C (core/train/recipe.py), where this tree has it
+            from core.train import recipe
+        except ImportError:
+            recipe = None
+        if recipe is not None:
+            config = config.replace(recipe.sized(classes))
+            preset = getattr(args, "preset", None) or "recipe"
+            if preset != "recipe":
+                config = config.replace(recipe.preset_sections(preset))
+        return config.with_overrides(args.set)
+
+    make(["a", "b"])  # a bad --set fails here, before anything is imported or written
+    return make
+
+
+def new_from_samples(args: argparse.Namespace) -> int:
     """The ``siam new … --samples`` branch of ``cmd_new``."""
     from core.cli import cancel_on_signals
     from core.cli.data_cmds import _progress
@@ -96,7 +118,7 @@ def new_from_samples(args: argparse.Namespace, config: Any) -> int:
     try:
         with cancel_on_signals() as cancel:
             project, record = create_samples_project(
-                args.folder, args.samples, config, split=args.split or DEFAULT_SPLIT,
+                args.folder, args.samples, _new_config(args), split=args.split or DEFAULT_SPLIT,
                 seed=0 if args.seed is None else args.seed, group_by=args.group_by or "source",
                 import_kind=args.import_kind, name=args.name or Path(args.folder).name,
                 progress=update, cancel=cancel)
@@ -107,7 +129,7 @@ def new_from_samples(args: argparse.Namespace, config: Any) -> int:
     return 0
 
 
-def _check_new_only(args: argparse.Namespace) -> None:
+def check_new_only(args: argparse.Namespace) -> None:
     """Split options without --samples mean nothing for a font project: say so."""
     given = [f for f, v in (("--split", args.split), ("--seed", args.seed),
                             ("--group-by", args.group_by), ("--import", args.import_kind))

@@ -467,15 +467,15 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def cmd_new(args: argparse.Namespace) -> int:
+    from core.cli import samples_cmds  # --samples: a project from imported samples
+
+    if getattr(args, "samples", None):
+        return samples_cmds.new_from_samples(args)
+    samples_cmds.check_new_only(args)
     from core.train.config import Config
     from core.train.project import create_project
 
     config = Config().with_overrides(args.set)
-    from core.cli import samples_cmds
-
-    if getattr(args, "samples", None):
-        return samples_cmds.new_from_samples(args, config)
-    samples_cmds._check_new_only(args)
     if args.alphabet:
         config = config.replace({"data": {"alphabet": args.alphabet}})
     project = create_project(args.folder, config, name=args.name or Path(args.folder).name)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -134,7 +134,7 @@ def _check_size(plan: SplitPlan, config: Any) -> None:
 def create_samples_project(
     folder: str | Path,
     samples: Sequence[str | Path],
-    config: Any,
+    config: Any | Callable[[list[str]], Any],
     *,
     split: str = DEFAULT_SPLIT,
     seed: int = 0,
@@ -144,8 +144,11 @@ def create_samples_project(
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
 ) -> tuple[Any, dict[str, Any]]:
-    """A new project whose train / val / test are ``samples`` split by source. On any error
-    everything this call created is removed again (nothing that was there is touched)."""
+    """A new project whose train / val / test are ``samples`` split by source. ``config`` is
+    the new project's config, or a function of the imported class list returning it (defaults
+    sized to the alphabet); the samples' framing and the split's files are written over it. On
+    any error everything this call created is removed again (nothing that was there is
+    touched)."""
     from core.train.project import PROJECT_FILE, Project, create_project
 
     fractions = parse_split(split)
@@ -158,7 +161,13 @@ def create_samples_project(
     made_dirs = [p for p in (folder, folder / "data", folder / "data" / "import")
                  if not p.exists()]
     created: list[Path] = []
-    d = config.data
+    make = config if callable(config) else None
+    if make is not None:
+        from core.train.config import Config
+
+        d = Config().data  # the image size and margin to import at
+    else:
+        d = config.data
     try:
         folder.mkdir(parents=True, exist_ok=True)
         root = folder.resolve()
@@ -166,6 +175,8 @@ def create_samples_project(
                                 size=d.image_size, margin=d.margin, created=created,
                                 progress=progress, cancel=cancel)
         plan = plan_split(inputs, fractions, seed, group_by)
+        if make is not None:
+            config = make(plan.classes)
         _check_size(plan, config)
         created.append(root / CLASS_LIST)
         write_class_list(root, plan.classes)
