@@ -36,6 +36,7 @@ from core.data.fonts import missing_script_hint as fonts_hint
 from core.errors import SiamError
 from workbench import dialogs, engine
 from workbench.data.render_panel import RenderPanel, missing_names  # noqa: F401
+from workbench.data.samples_panel import SamplesPanel
 from workbench.document import ProjectDocument
 from workbench.font_model import (
     COL_COVERAGE,
@@ -157,6 +158,14 @@ class DataTab(QWidget):
         self.auto_btn.clicked.connect(self.automatic_split)
         roles_row.addStretch(1)
         roles_row.addWidget(self.auto_btn)
+        self.add_samples_btn = QPushButton("Add samples…")
+        self.add_samples_btn.setToolTip(
+            "Imported real samples (a glyph .h5 from siam import) split by source into "
+            "data/real-train|val|test.h5; training appends real-train to the fonts by class "
+            "name (siam data add-samples)")
+        self.add_samples_btn.clicked.connect(self._ask_samples)
+        roles_row.addWidget(self.add_samples_btn)
+        self._samples_runner: JobRunner | None = None
         self.font_status = QLabel()
         self.font_status.setWordWrap(True)
         self.roles_message = QLabel()
@@ -169,6 +178,7 @@ class DataTab(QWidget):
         self.split_note.hide()
 
         font_box = QGroupBox("Fonts")
+        self.font_box = font_box
         fl = QVBoxLayout(font_box)
         top = QHBoxLayout()
         top.addWidget(self.filter, 1)
@@ -182,6 +192,10 @@ class DataTab(QWidget):
         fl.addWidget(self.roles_message)
         fl.addWidget(self.split_note)
         fl.addWidget(self.font_status)
+
+        # -- imported samples (siam new --samples, siam data add-samples) -------------------
+        self.samples_panel = SamplesPanel()
+        self.samples_only = False  # the project's data are imported samples: no fonts at all
 
         # -- render ------------------------------------------------------------------------
         self.render_panel = RenderPanel(doc)
@@ -207,6 +221,7 @@ class DataTab(QWidget):
         ll.setContentsMargins(0, 0, 0, 0)
         ll.addWidget(alpha_box)
         ll.addWidget(font_box, 1)
+        ll.addWidget(self.samples_panel, 1)
         ll.addWidget(render_box)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(left)
@@ -221,10 +236,27 @@ class DataTab(QWidget):
         doc.projectChanged.connect(self._project_changed)
         doc.configChanged.connect(self._config_changed)
         self._fill_alphabets()
+        self._update_samples()
         self._update_buttons()
 
     # -- project & config --------------------------------------------------------------------
+    def _update_samples(self) -> None:
+        """Imported sources beside the fonts; a samples project shows them instead."""
+        from core.data.samples import samples_record_of
+
+        project = self.doc.project
+        record = samples_record_of(project) if project is not None else None
+        self.samples_only = record is not None
+        self.samples_panel.set_project(project)
+        self.font_box.setVisible(not self.samples_only)
+        self.render_panel.blocked = (
+            f"This project's data are imported samples ({record.name}); fonts are never "
+            "rendered into it (siam data resplit makes missing files again)."
+            if record is not None else "")
+        self.render_panel.describe_existing()
+
     def _project_changed(self) -> None:
+        self._update_samples()
         self.split_note.hide()
         self.faces = None
         self._faces_key = None
@@ -240,10 +272,13 @@ class DataTab(QWidget):
         """Data files changed on disk (deleted, re-rendered elsewhere): say what is there now
         and re-read the glyph browser, unless we are the ones rendering."""
         if self.render_panel.runner is None:
-            self.render_panel.describe_existing()
+            self._update_samples()
             self.browser.reload()
 
     def _config_changed(self, keys: frozenset[str]) -> None:
+        if any(k in keys for k in ("data.samples", "data.extra_train", "data.train")):
+            self._update_samples()
+            self._update_buttons()
         if any(k in keys for k in ("data.alphabet", "data.font_dirs")):
             self._fill_alphabets()
             self._reload_alphabet()
@@ -307,6 +342,10 @@ class DataTab(QWidget):
         self.roles_done = False
         self._tag += 1
         if project is None:
+            return
+        if self.samples_only:  # no font is ever rendered here: no coverage to compute
+            self.coverage_done = self.roles_done = True
+            self.font_status.setText("")
             return
         try:
             engine.require("fonts")
@@ -636,6 +675,61 @@ class DataTab(QWidget):
             self.doc.set_values({"data": {"font_dirs": list(dict.fromkeys(dirs))}},
                                 "Add font folder")
 
+    # -- imported samples --------------------------------------------------------------------
+    def _ask_samples(self) -> None:
+        project = self.doc.project
+        if project is None:
+            return
+        names, _ = QFileDialog.getOpenFileNames(self, "Imported samples (siam import)",
+                                                str(project.root),
+                                                "Glyph files (*.h5 *.hdf5);;All files (*)")
+        if names:
+            self.add_samples([Path(n) for n in names])
+
+    def add_samples(self, paths: list[Path], split: str = "60/20/20", seed: int = 0,
+                    group_by: str = "source") -> bool:
+        """Split glyph files by source into the project on a worker thread; the config change
+        (data.extra_train, data.samples) is then one undoable edit."""
+        project = self.doc.project
+        if project is None or self._samples_runner is not None or self.samples_only:
+            return False
+        from core.data.sample_projects import add_samples, free_name
+
+        name = free_name(project)
+
+        def work() -> tuple[dict[str, Any], list[str], dict[str, Any]]:
+            return add_samples(project, paths, name=name, split=split, seed=seed,
+                               group_by=group_by, save=False)
+
+        def done(result: tuple[dict[str, Any], list[str], dict[str, Any]]) -> None:
+            record, notes, updates = result
+            try:
+                self.doc.set_values(updates, f"Add samples ({name})")
+            except SiamError as exc:
+                dialogs.error(self, "Add samples", str(exc))
+                return
+            c = record["counts"]
+            self.split_note.setText(
+                f"Samples split {record['split']} by {record['group_by']} into "
+                f"data/{name}-*.h5: train {c['train']['sources']} sources, val "
+                f"{c['val']['sources']}, test {c['test']['sources']}. Training appends "
+                f"data/{name}-train.h5 to the fonts." + "".join(f"<br>{n}" for n in notes))
+            self.split_note.show()
+
+        def failed(message: str, details: str) -> None:
+            dialogs.error(self, "Add samples", message)
+
+        runner = run_in_thread(work, self, "siam-add-samples", done, failed)
+        runner.finished.connect(self._samples_finished)
+        self._samples_runner = runner
+        self._update_buttons()
+        return True
+
+    def _samples_finished(self) -> None:
+        self._samples_runner = None
+        self.datasetsChanged.emit()
+        self._update_buttons()
+
     # -- rendering ---------------------------------------------------------------------------
     def render(self, force: bool | None = None) -> bool:
         """Render the project's splits (:meth:`RenderPanel.render`)."""
@@ -661,7 +755,7 @@ class DataTab(QWidget):
 
     @property
     def busy(self) -> bool:
-        return self.render_panel.runner is not None
+        return self.render_panel.runner is not None or self._samples_runner is not None
 
     def wait(self, ms: int) -> bool:
         return self.render_panel.runner is None or self.render_panel.runner.wait(ms)
@@ -676,6 +770,8 @@ class DataTab(QWidget):
             runners.append(self.browser._runner)
         if self.render_runner is not None:
             runners.append(self.render_runner)
+        if self._samples_runner is not None:
+            runners.append(self._samples_runner)
         for r in runners:
             r.job.cancel()
         deadline = time.monotonic() + ms / 1000
@@ -692,6 +788,8 @@ class DataTab(QWidget):
             b.setEnabled(has and selected and not rendering and self.faces is not None)
         self.auto_btn.setEnabled(has and not rendering)
         self.add_fonts_btn.setEnabled(has and not rendering)
+        self.add_samples_btn.setEnabled(has and not rendering and self._samples_runner is None
+                                        and not self.samples_only)
 
     def wait_idle(self) -> bool:
         """True when coverage and roles are known (screenshots, tests)."""

@@ -111,7 +111,10 @@ class ProjectPanel(QWidget):
                 item.setForeground(0, QBrush(Qt.GlobalColor.red))
                 continue
             excl = f" · {info['excluded']:,} excluded" if info["excluded"] else ""
-            self._set(item, f"{split} · {info['sources']} faces",
+            render = info["attrs"].get("render")
+            imported = isinstance(render, dict) and bool(render.get("importer"))
+            noun = "sources" if imported else "faces"  # drawers, scans … are not faces
+            self._set(item, f"{split} · {info['sources']} {noun}",
                       f"{info['samples']:,} samples · {info['classes']:,} classes{excl}",
                       f"{path}\n{info['sources']} sources, image size {info['image_size']}, "
                       f"{info['min_per_class']}–{info['max_per_class']} samples per class")

@@ -140,6 +140,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="recipe (default): the measured default; paper: the paper's settings "
                    "(§3–§5: metric loss α = 10, independent triplets; slow on a CPU)")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    from core.cli.samples_cmds import add_split_arguments
+
+    add_split_arguments(p, new=True)  # --samples FILE|DIR … --split --seed --group-by
     p.set_defaults(handler=cmd_new)
 
 
@@ -271,6 +274,9 @@ def _render_missing(project) -> None:
     from .progress import ProgressBar
 
     project.output_dataset_paths()  # refuse data outside the project before saying anything
+    from core.data.samples import refuse_render
+
+    refuse_render(project)  # a project made from imported samples: never fonts
     print(f"rendering the project's data into {project.root / 'data'} …", file=sys.stderr)
     (project.root / "data").mkdir(exist_ok=True)
     bar = ProgressBar(1, "render")
@@ -537,6 +543,11 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def cmd_new(args: argparse.Namespace) -> int:
+    from core.cli import samples_cmds  # --samples: a project from imported samples
+
+    if getattr(args, "samples", None):
+        return samples_cmds.new_from_samples(args)
+    samples_cmds.check_new_only(args)
     from core.train.project import create_project
     from core.train.recipe import estimate_minutes
 

@@ -738,7 +738,9 @@ def render_splits(
     from core.data.alphabets import resolve_alphabet
     from core.data.fonts import discover_fonts, resolve_font_roles
     from core.data.glyphs import journal_path
+    from core.data.samples import refuse_render
 
+    refuse_render(project)  # a project made from imported samples never renders fonts
     data = project.config.data
     alphabet = resolve_alphabet(data.alphabet, base=project.root)
     test_spec = parse_distort_spec(data.test_distort)  # fail on a typo before rendering

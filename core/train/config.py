@@ -49,6 +49,11 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "drawn": Field(str, "drawn.h5", "Labelled hand drawings (Draw tab, siam draw)"),
         "include_drawn": Field(bool, False, "Add the labelled drawings of known classes to "
                                "the training data"),
+        "extra_train": Field(list, [], "More training glyph files (e.g. imported samples) "
+                             "appended to data.train by class name; unknown classes are skipped"),
+        "samples": Field(list, [], "Split records of imported samples (siam new --samples, "
+                         "siam data add-samples): which source serves which role. A project "
+                         "whose data.train one of them wrote never renders fonts"),
     },
     "model": {
         "backbone": Field(str, "mokin37", "Network from the model registry"),

@@ -303,6 +303,13 @@ class Trainer:
         assert train is not None
         if cfg.data.include_drawn:
             train = self._with_drawings(train)
+        if cfg.data.extra_train:  # imported samples beside the fonts, by class name
+            from core.data.samples import merge_extra_train
+
+            train = merge_extra_train(train, [self.project.resolve(p)
+                                              for p in cfg.data.extra_train],
+                                      cfg.data.size_mode, warn=lambda m: self._emit(
+                                          RunPreparing(m)))
         self.train_set = train
         self.classes = train.classes
         self.num_classes = train.num_classes

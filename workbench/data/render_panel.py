@@ -63,6 +63,7 @@ class RenderPanel(QGroupBox):
         self.runner: JobRunner | None = None
         self.job: RenderJob | None = None
         self.last_render: dict[str, Any] | None = None
+        self.blocked = ""  # why this project is never rendered (its data are imported samples)
         self._rate = 0.0
         self._last_progress: tuple[float, int] | None = None
         self._render_started = 0.0
@@ -89,7 +90,7 @@ class RenderPanel(QGroupBox):
 
     def update_buttons(self) -> None:
         has = self.doc.project is not None
-        self.render_btn.setEnabled(has and self.runner is None)
+        self.render_btn.setEnabled(has and self.runner is None and not self.blocked)
         self.cancel_btn.setEnabled(self.runner is not None)
 
     def describe_existing(self) -> None:
@@ -99,6 +100,9 @@ class RenderPanel(QGroupBox):
             self.render_info.setText("")
             return
         parts = []
+        if self.blocked:
+            self.render_info.setText(self.blocked)
+            return
         for split, path in project.dataset_paths().items():
             if path.exists():
                 when = time.strftime("%Y-%m-%d %H:%M", time.localtime(path.stat().st_mtime))
@@ -112,7 +116,7 @@ class RenderPanel(QGroupBox):
         """Render the project's splits on a worker thread. ``force`` None asks before replacing
         existing files."""
         project = self.doc.project
-        if project is None or self.runner is not None:
+        if project is None or self.runner is not None or self.blocked:
             return False
         try:
             engine.require("render")
