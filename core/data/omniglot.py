@@ -2,9 +2,10 @@
 
 Omniglot numbers the characters of an alphabet (``character01`` …) in an order it does not
 document. Where an alphabet of the project draws the same letters, a shipped table
-(``resources/omniglot/<name>.tsv``: ``folder<TAB>character``, ``#`` comments) names each
-folder, so drawings and font renders share one label space (matched by class name, like every
-other file: :meth:`core.data.glyphs.GlyphSet.aligned_to`). The katakana table and how it was
+(``resources/omniglot/<name>.tsv``: ``class<TAB>character``, ``#`` comments, the class as
+``siam import omniglot`` names it, ``"<alphabet>/<characterNN>"``) names each folder, so
+drawings and font renders share one label space (matched by class name, like every other
+file: :meth:`core.data.glyphs.GlyphSet.aligned_to`). The katakana table and how it was
 established are in its header and in docs/RESULTS.md ("Real handwriting").
 
 :func:`load_drawings` reads the unzipped PNGs straight into memory, framed by
@@ -33,7 +34,8 @@ def mapping_path(name: str) -> Path:
 
 
 def read_mapping(name_or_path: str | Path) -> dict[str, str]:
-    """``{folder: character}`` from a shipped name or a TSV path; a bad table is one line."""
+    """``{omniglot class: character}`` from a shipped name or a TSV path; a bad table is one
+    line naming the file."""
     path = Path(name_or_path)
     if not path.suffix:
         path = mapping_path(str(name_or_path))
@@ -47,10 +49,10 @@ def read_mapping(name_or_path: str | Path) -> dict[str, str]:
             continue
         parts = line.split("\t")
         if len(parts) != 2 or not parts[0].strip() or not parts[1].strip():
-            raise SiamError(f"line {n}: expected folder<TAB>character", path)
+            raise SiamError(f"line {n}: expected class<TAB>character", path)
         folder, char = parts[0].strip(), parts[1].strip()
         if folder in table:
-            raise SiamError(f"line {n}: folder {folder!r} listed twice", path)
+            raise SiamError(f"line {n}: class {folder!r} listed twice", path)
         if char in table.values():
             raise SiamError(f"line {n}: character {char!r} given to two folders", path)
         table[folder] = char
@@ -75,8 +77,8 @@ def load_drawings(root: str | Path, alphabets: list[str], size: int = 37, margin
                   drawers: set[int] | None = None):  # -> GlyphSet (torch imported lazily)
     """Omniglot drawings of ``alphabets`` as a :class:`~core.data.glyphs.GlyphSet`.
 
-    Class names are ``"<alphabet>/<folder>"``, or ``mapping[folder]`` when a mapping is given
-    (one alphabet; folders it does not name are left out). Sources are ``drawerNN``;
+    Class names are ``"<alphabet>/<folder>"``, or what ``mapping`` names them (then classes
+    it does not name are left out). Sources are ``drawerNN``;
     ``drawers`` keeps only those drawer numbers. Classes keep Omniglot's folder order.
     """
     import torch
@@ -85,8 +87,6 @@ def load_drawings(root: str | Path, alphabets: list[str], size: int = 37, margin
     from core.data.imaging import normalize_glyph
     from core.data.importers import read_image
 
-    if mapping is not None and len(alphabets) != 1:
-        raise ValueError("a mapping names the folders of one alphabet")
     classes: list[str] = []
     images: list[np.ndarray] = []
     labels: list[int] = []
@@ -94,11 +94,11 @@ def load_drawings(root: str | Path, alphabets: list[str], size: int = 37, margin
     for alphabet in alphabets:
         adir = find_alphabet(root, alphabet)
         for cdir in sorted(p for p in adir.iterdir() if p.is_dir()):
-            if mapping is not None and cdir.name not in mapping:
+            name = f"{alphabet}/{cdir.name}"
+            if mapping is not None and name not in mapping:
                 continue
             label = len(classes)
-            classes.append(mapping[cdir.name] if mapping is not None
-                           else f"{alphabet}/{cdir.name}")
+            classes.append(mapping[name] if mapping is not None else name)
             for f in sorted(cdir.glob("*.png")):
                 m = _FILE.match(f.stem)
                 drawer = int(m["drawer"]) if m else -1
@@ -109,9 +109,10 @@ def load_drawings(root: str | Path, alphabets: list[str], size: int = 37, margin
                 labels.append(label)
                 srcs.append(f"drawer{drawer:02d}")
     if mapping is not None:
-        missing = sorted(set(mapping) - {c for c in _folders(root, alphabets[0])})
+        there = {f"{a}/{p.name}" for a in alphabets for p in find_alphabet(root, a).iterdir()}
+        missing = sorted(c for c in mapping if c.split("/")[0] in alphabets and c not in there)
         if missing:
-            raise SiamError(f"mapping names folders that are not there: {', '.join(missing)}",
+            raise SiamError(f"mapping names classes that are not there: {', '.join(missing)}",
                             root)
     if not images:
         raise SiamError("no Omniglot drawings found", root)
@@ -125,16 +126,7 @@ def load_drawings(root: str | Path, alphabets: list[str], size: int = 37, margin
                     attrs={"size_mode": mode, "importer": "omniglot"})
 
 
-def _folders(root: str | Path, alphabet: str) -> list[str]:
-    return [p.name for p in find_alphabet(root, alphabet).iterdir() if p.is_dir()]
-
-
-def relabel_classes(classes: list[str], mapping: dict[str, str],
-                    alphabet: str = "Japanese_(katakana)") -> list[str]:
+def relabel_classes(classes: list[str], mapping: dict[str, str]) -> list[str]:
     """Class names of an imported Omniglot file (``"Japanese_(katakana)/character09"``) under
-    a mapping of that alphabet (``"コ"``); other alphabets' classes are kept as they are."""
-    out = []
-    for c in classes:
-        head, _, folder = c.rpartition("/")
-        out.append(mapping.get(folder, c) if head == alphabet else c)
-    return out
+    a mapping (``"コ"``); classes the mapping does not name are kept as they are."""
+    return [mapping.get(c, c) for c in classes]
