@@ -67,6 +67,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "shape": {"augment.shape": True},
     "pen-shape": {"augment.pen": True, "augment.shape": True},
     "elastic3": {"augment.elastic_px": 3.0},
+    # The pen at the widths measured on the drawings (ink / skeleton length: 2.2–3.2 px).
+    "pen23": {"augment.pen": True, "augment.pen_min_px": 2.0, "augment.pen_max_px": 3.2},
+    "pen23-shape": {"augment.pen": True, "augment.pen_min_px": 2.0, "augment.pen_max_px": 3.2,
+                    "augment.shape": True},
     "pen-shape-elastic3": {"augment.pen": True, "augment.shape": True,
                            "augment.elastic_px": 3.0},
 }
@@ -82,6 +86,8 @@ def machine() -> dict[str, Any]:
 def omniglot_root(given: Path, tmp: Path) -> Path:
     """The unzipped images: ``given`` itself when it holds alphabet folders, else its
     ``images_*.zip`` extracted under ``tmp`` (never into the repository)."""
+    if not given.is_dir():
+        raise SystemExit(f"{given}: Omniglot not found (--omniglot or SIAM_OMNIGLOT)")
     zips = sorted(given.glob("images_*.zip"))
     if not zips:
         return given
@@ -317,11 +323,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--omniglot", type=Path, default=OMNIGLOT,
                     help="Omniglot folder: the zips or the unzipped images")
     ap.add_argument("--out", type=Path, default=OUT)
-    ap.add_argument("--no-baselines", action="store_true")
+    ap.add_argument("--no-baselines", action="store_true", help="the variants only")
+    ap.add_argument("--baselines-only", action="store_true", help="pixel 1-NN and softmax only")
     ap.add_argument("--smoke", action="store_true", help="tiny budget, fresh temp folder")
     args = ap.parse_args(argv)
     args.seed_list = [int(s) for s in args.seeds.split(",") if s.strip()]
-    args.variant_list = [v.strip() for v in args.variants.split(",") if v.strip()]
+    args.variant_list = ([] if args.baselines_only else
+                         [v.strip() for v in args.variants.split(",") if v.strip()])
     for v in args.variant_list:
         if v not in VARIANTS:
             ap.error(f"unknown variant {v!r}")

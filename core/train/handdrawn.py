@@ -7,8 +7,8 @@ model this, each switchable and off by default (docs/RESULTS.md "Real handwritin
 them on fonts → Omniglot's katakana):
 
 * **pen** — redraw the glyph with a uniform round pen: the ink is thinned to a one-pixel
-  skeleton (Zhang–Suen thinning: both sub-iterations as neighbour shifts over the whole
-  batch, a fixed number of passes, so nothing waits on the device), then dilated by an
+  skeleton (Zhang–Suen thinning: both sub-iterations as neighbour shifts over the selected
+  samples at once, a fixed number of passes, so nothing waits on the device), then dilated by an
   anti-aliased disc of a random width per sample (a running max over the disc's taps, each
   tap weighted ``clamp(r + 0.5 − d, 0, 1)`` for the sample's half-width ``r``: the share
   of a pixel at distance ``d`` that the nib covers).
@@ -29,9 +29,13 @@ import torch.nn.functional as F
 
 # Columns of the draw: pen selection, pen width, shape selection, aspect, which axis, shear.
 PEN_SEL, PEN_W, SHAPE_SEL, ASPECT, AXIS, SHEAR, DRAWS = range(7)
-#: Thinning passes: each removes up to two boundary layers, so 8 passes thin strokes up to
-#: ~30 px wide, far more than a 37-px glyph has.
-THIN_PASSES = 8
+
+
+def thin_passes(size: int) -> int:
+    """Thinning passes for ``size``-px images: each pass peels one boundary layer off both
+    sides, so strokes up to ``2 × passes`` px wide (a sixth of the side: 12 px at 37, more
+    than the boldest face's stroke) end as one pixel."""
+    return max(4, size // 6)
 
 
 def _neighbours(b: torch.Tensor) -> list[torch.Tensor]:
@@ -47,10 +51,11 @@ def _neighbours(b: torch.Tensor) -> list[torch.Tensor]:
 
 
 def skeletonize(x: torch.Tensor, threshold: float = 0.5,
-                passes: int = THIN_PASSES) -> torch.Tensor:
-    """One-pixel skeleton (0/1, same dtype) of the ink ``x >= threshold`` of ``[B, 1, H, W]``."""
+                passes: int | None = None) -> torch.Tensor:
+    """One-pixel skeleton (0/1, same dtype) of the ink ``x >= threshold`` of ``[B, 1, H, W]``
+    (``passes`` defaults to :func:`thin_passes` of the image side)."""
     b = (x >= threshold).to(x.dtype)
-    for _ in range(passes):
+    for _ in range(passes or thin_passes(max(x.shape[-2:]))):
         for first in (True, False):
             n = _neighbours(b)
             count = sum(n)
@@ -133,8 +138,11 @@ class HandDrawn:
         if self.pen_p > 0:
             sel = u[:, PEN_SEL] < self.pen_p
             width = self.pen_min + (self.pen_max - self.pen_min) * u[:, PEN_W]
-            pen = pen_redraw(x.mean(1, keepdim=True), width).expand_as(x)
-            out = torch.where(sel[:, None, None, None], pen.to(x.dtype), out)
+            rows = sel.nonzero().squeeze(1)  # only the selected samples pay for the redraw
+            if rows.numel():
+                pen = pen_redraw(x[rows].mean(1, keepdim=True), width[rows])
+                out = x.clone()
+                out[rows] = pen.expand(-1, x.shape[1], -1, -1).to(x.dtype)
         if self.shape_p > 0:
             sel = u[:, SHAPE_SEL] < self.shape_p
             theta = shape_matrices(u, self.aspect, self.shear).to(x.dtype)
