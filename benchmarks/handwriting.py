@@ -310,6 +310,36 @@ def omniglot_part(args: argparse.Namespace, root: Path, out: Path) -> dict[str, 
     return result
 
 
+def _pct(v: Any) -> str:
+    return f"{100 * v:.1f}" if isinstance(v, (int, float)) else "–"
+
+
+def report(out: Path) -> str:
+    """A markdown table per part from the stored runs (docs/RESULTS.md quotes them)."""
+    lines: list[str] = []
+    for folder in sorted(p for p in out.iterdir() if p.is_dir() and p.name not in
+                         ("projects", "runs")):
+        recs = [json.loads(f.read_text()) for f in sorted(folder.glob("*.json"))]
+        if not recs:
+            continue
+        kata = folder.name.startswith("katakana")
+        q, other = ("drawings", "val") if kata else ("test", "val")
+        lines += ["", f"**{folder.name}** (budget {recs[0].get('budget_images', 0):,} images"
+                  + (f", {recs[0]['train_faces']} training faces" if kata else "") + ")", ""]
+        head = (f"| run | {q} top-1 | {q} top-5 |" + (" top-1 of the 47 | mapping |" if kata
+                                                       else "") + f" {other} top-1 | wall s |")
+        lines += [head, "|" + "---|" * (head.count("|") - 1)]
+        for r in recs:
+            d, v = r.get(q, {}), r.get(other, {})
+            m = d.get("mapping_check")
+            row = f"| {r['name']} | {_pct(d.get('top1'))} | {_pct(d.get('top5'))} |"
+            if kata:
+                row += (f" {_pct(d.get('top1_47'))} | "
+                        + (f"{m['agree']}/{m['of']}" if m else "–") + " |")
+            lines.append(row + f" {_pct(v.get('top1'))} | {r.get('wall_seconds', '–')} |")
+    return "\n".join(lines).strip() + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--part", choices=("katakana", "omniglot", "both"), default="both")
@@ -326,7 +356,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-baselines", action="store_true", help="the variants only")
     ap.add_argument("--baselines-only", action="store_true", help="pixel 1-NN and softmax only")
     ap.add_argument("--smoke", action="store_true", help="tiny budget, fresh temp folder")
+    ap.add_argument("--report", action="store_true", help="print the tables, train nothing")
     args = ap.parse_args(argv)
+    if args.report:
+        print(report(args.out))
+        return 0
     args.seed_list = [int(s) for s in args.seeds.split(",") if s.strip()]
     args.variant_list = ([] if args.baselines_only else
                          [v.strip() for v in args.variants.split(",") if v.strip()])
