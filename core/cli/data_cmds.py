@@ -119,6 +119,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "labels match rendered files (e.g. hangul-2350)")
     p.add_argument("--keep-frame", action="store_true",
                    help="omniglot: resize the whole frame instead of centring on the ink")
+    p.add_argument("--map", metavar="NAME|FILE.tsv",
+                   help="omniglot: name the classes by a mapping (resources/omniglot, e.g. "
+                   "katakana) and keep only those")
     p.add_argument("--workers", type=int, metavar="N", help="processes (default: all cores)")
     p.add_argument("--force", action="store_true", help="replace an existing output file")
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
@@ -457,6 +460,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         raise SiamError(f"--margin {args.margin} leaves no room in a {args.size}-pixel image")
     if args.keep_frame and args.kind != "omniglot":
         raise SiamError("--keep-frame applies to omniglot only")
+    if getattr(args, "map", None) and args.kind != "omniglot":
+        raise SiamError("--map applies to omniglot only")
     if args.alphabet and args.kind == "omniglot":
         raise SiamError("--alphabet applies to folder and phd08 imports only")
     update, bar = _progress(f"import {args.kind}", args.json)
@@ -486,8 +491,11 @@ def _run_import(args: argparse.Namespace, common: dict[str, Any]) -> Any:
         return importers.import_folder(args.src, args.out, args.size, args.force,
                                        alphabet=args.alphabet, **common)
     if args.kind == "omniglot":
+        from core.data.omniglot import read_mapping
+
+        mapping = read_mapping(args.map) if getattr(args, "map", None) else None
         return importers.import_omniglot(args.src, args.out, args.size, args.force,
-                                         crop=not args.keep_frame, **common)
+                                         crop=not args.keep_frame, mapping=mapping, **common)
     return importers.import_phd08(args.src, args.out, args.size, args.force,
                                   alphabet=args.alphabet, **common)
 

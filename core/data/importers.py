@@ -313,8 +313,12 @@ def import_omniglot(
     workers: int | None = None,
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
+    mapping: dict[str, str] | None = None,
 ) -> ImportReport:
     """Import Omniglot (``images_background`` or ``images_evaluation``, or their parent).
+
+    ``mapping`` (:func:`core.data.omniglot.read_mapping`) renames classes to an alphabet's
+    characters (``"Japanese_(katakana)/character09"`` → ``"コ"``) and keeps only those.
 
     Class = ``"<alphabet>/<characterNN>"``; source = the drawer (``drawer07`` from
     ``0709_07.png``); ink is dark on white and is inverted. ``crop=True`` centres on the ink box
@@ -344,6 +348,10 @@ def import_omniglot(
     if not per_class:
         raise SiamError("no Omniglot images found (expected ROOT/<alphabet>/<character>/"
                         "<id>_<drawer>.png)", root)
+    if mapping is not None:
+        per_class = [(mapping[c], files) for c, files in per_class if c in mapping]
+        if not per_class:
+            raise SiamError("none of the classes the mapping names are there", root)
     seen: set[str] = set()
     for name, _ in per_class:
         if name in seen:
@@ -356,7 +364,8 @@ def import_omniglot(
     tasks = [_ImageTask(i, [(f, src_index[s]) for f, s in files], size, margin, "dark", crop,
                         check_mode(mode)) for i, (_, files) in enumerate(per_class)]
     meta = {"importer": "omniglot", "root": str(root.resolve()), "size": size,
-            "margin": margin if crop else 0, "crop": crop, "size_mode": mode if crop else "frame"}
+            "margin": margin if crop else 0, "crop": crop, "size_mode": mode if crop else "frame",
+            **({"mapped": len(per_class)} if mapping is not None else {})}
     return _run(_import_images, tasks, [len(t.files) for t in tasks], Path(out), classes,
                 source_names, size, alphabet=f"omniglot:{root.name}", meta=meta, force=force,
                 workers=workers, progress=progress, cancel=cancel)

@@ -43,6 +43,8 @@ from typing import Protocol
 import torch
 import torch.nn.functional as F
 
+from core.train.handdrawn import HandDrawn
+
 # Columns of the per-sample uniform draw (fixed layout: the stream does not depend on switches).
 _SELECT, _ANGLE, _CORNERS, _SCALE, _DRAWS = 0, 1, slice(2, 10), 10, 11
 # Pixels per chunk of the batch: bounds the grid temporaries (~40 B per pixel) to a few hundred
@@ -132,6 +134,7 @@ class Augmenter:
         self.blur_p = opt("blur_p") if self.blur_sigma > 0 else 0.0
         self.noise_std = opt("noise_std") if getattr(augment, "noise", False) else 0.0
         self.noise_p = opt("noise_p") if self.noise_std > 0 else 0.0
+        self.hand = HandDrawn(augment)  # pen / shape (core/train/handdrawn.py), off by default
         self.size = int(size)
         self._tables: dict[tuple[int, str, torch.dtype], torch.Tensor] = {}
         if not 0.0 <= self.p <= 1.0:
@@ -159,7 +162,7 @@ class Augmenter:
     @property
     def active(self) -> bool:
         """False when every call is the identity (then ``__call__`` returns its input)."""
-        return self.paper_active or self.extra_active
+        return self.paper_active or self.extra_active or (self.enabled and self.hand.active)
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Distort ``x`` float ``[B, C, H, W]`` in [0, 1] (ink = 1); same shape, device, dtype.
@@ -188,6 +191,8 @@ class Augmenter:
             if self.noise_p > 0:
                 extra[2] = torch.randn(b, 1, h, w, generator=generator, device=dev,
                                        dtype=torch.float32)
+        if self.enabled and self.hand.active:  # drawn last: the streams above are unchanged
+            x = self.hand(x, generator)
         chunk = max(1, _CHUNK_PIXELS // (h * w))
         if b <= chunk:
             return self._apply(x, u, *extra)

@@ -35,7 +35,8 @@ PAPER, GUTTER, RULE = 255, 200, 120  # grey levels: background, gutters, clean-c
 
 # The switches and probabilities of the distortions; the paper's three share ``p``.
 _PAPER_SWITCHES = ("projective", "rotation", "scale")
-_EXTRA = {"elastic": "elastic_p", "stroke": "stroke_p", "blur": "blur_p", "noise": "noise_p"}
+_EXTRA = {"elastic": "elastic_p", "stroke": "stroke_p", "blur": "blur_p", "noise": "noise_p",
+          "pen": "pen_p", "shape": "shape_p"}
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,10 @@ OPERATIONS: tuple[Operation, ...] = (
               lambda v: f"−{v['thin_px']:g} … +{v['thicken_px']:g} px"),
     Operation("blur", "Blur", "blur", lambda v: f"σ ≤ {v['blur_sigma']:g} px"),
     Operation("noise", "Noise", "noise", lambda v: f"σ ≤ {v['noise_std']:g}"),
+    Operation("pen", "Pen redraw", "pen",
+              lambda v: f"{v['pen_min_px']:g}–{v['pen_max_px']:g} px nib"),
+    Operation("shape", "Proportions", "shape",
+              lambda v: f"squeeze ≤ {v['shape_aspect']:.0%}, shear ≤ {v['shape_shear']:g}"),
 )
 
 

@@ -94,6 +94,21 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "noise_p": Field(float, 0.5, "Probability of noise", min=0.0, max=1.0),
         "noise_std": Field(float, 0.06, "Largest noise standard deviation (intensity 0–1)",
                            min=0.0, max=1.0),
+        # What a pen drawing has that a font lacks (core/train/handdrawn.py; measured in
+        # docs/RESULTS.md "Real handwriting").
+        "pen": Field(bool, False, "Redraw glyphs along their skeleton with a uniform round "
+                     "pen, like a drawing on a canvas"),
+        "pen_p": Field(float, 0.5, "Probability of a pen redraw", min=0.0, max=1.0),
+        "pen_min_px": Field(float, 1.5, "Narrowest pen, pixels", min=1.0, max=12.0),
+        "pen_max_px": Field(float, 3.0, "Widest pen, pixels", min=1.0, max=12.0),
+        "shape": Field(bool, False, "Random proportions (aspect ratio) and slant (shear), "
+                       "like a hand's"),
+        "shape_p": Field(float, 0.5, "Probability of a proportion / slant change", min=0.0,
+                         max=1.0),
+        "shape_aspect": Field(float, 0.25, "Largest squeeze of one axis (0.25: to 1/1.25)",
+                              min=0.0, max=2.0),
+        "shape_shear": Field(float, 0.2, "Largest shear (horizontal shift per unit height)",
+                             min=0.0, max=1.0),
     },
     "train": {
         "epochs": Field(int, 10, "Number of epochs", min=1, max=100_000),
@@ -255,6 +270,8 @@ class Config:
     def _check_relations(v: dict[str, dict[str, Any]]) -> None:
         if v["augment"]["scale_min"] > v["augment"]["scale_max"]:
             raise SiamError("augment.scale_min must be ≤ augment.scale_max")
+        if v["augment"]["pen_min_px"] > v["augment"]["pen_max_px"]:
+            raise SiamError("augment.pen_min_px must be ≤ augment.pen_max_px")
         from core.train.models import MODELS  # local: models imports torch, config must stay light
 
         if v["model"]["backbone"] not in MODELS:
