@@ -25,7 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "drawings (--from-drawings: every label outside the alphabet).")
     p.add_argument("run", type=Path, help="run folder (runs/<id>)")
     p.add_argument("images", nargs="*", type=Path, help="image files (PNG/JPEG, any size)")
-    p.add_argument("--class", dest="name", metavar="NAME", help="the class the images show")
+    p.add_argument("--class", dest="name", nargs="+", metavar="NAME",
+                   help="the class the images show, then its image files: --class NAME "
+                   "IMAGE… (images may also come before --class)")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--from", dest="from_file", type=Path, metavar="FILE.h5",
                      help="enrol classes of a glyph file (default: those not in the alphabet)")
@@ -54,6 +56,9 @@ def cmd_enrol(args: argparse.Namespace) -> int:
     from core.infer import enrol as E
 
     E._require_run(args.run)
+    if args.name:
+        args.name, extra = args.name[0], args.name[1:]
+        args.images = [*args.images, *map(Path, extra)]
     if args.images and (args.from_file or args.from_drawings or args.remove or args.list):
         raise SiamError("image files go with --class only, not with --from / "
                         "--from-drawings / --remove / --list")
@@ -101,4 +106,62 @@ def cmd_enrol(args: argparse.Namespace) -> int:
         for r in rows:
             print(f"enrolled {r['class']!r}: {r['samples']} samples")
         print(f"{len(cs)} enrolled classes in {cs.path}", file=sys.stderr)
+    return 0
+
+
+def add_episode_args(p: argparse.ArgumentParser) -> None:
+    """``siam eval``'s few-shot options (docs/FEWSHOT.md)."""
+    g = p.add_argument_group(
+        "few-shot episodes", "--episodes N switches siam eval to W-way K-shot episodes: "
+        "supports and queries from different sources, nearest support center in the run's "
+        "space, beside pixel 1-NN on the same episodes; mean top-1 ± 95% interval")
+    g.add_argument("--episodes", type=int, metavar="N", help="number of episodes")
+    g.add_argument("--way", type=int, default=5, metavar="W", help="classes per episode (5)")
+    g.add_argument("--shot", type=int, default=1, metavar="K",
+                   help="support samples per class (1)")
+    g.add_argument("--queries", type=int, default=1, metavar="Q",
+                   help="query samples per class and episode (1)")
+    g.add_argument("--within-source-group", "--within-group", dest="within_group",
+                   action="store_true",
+                   help="all W classes of an episode from one group (an alphabet)")
+    g.add_argument("--group", choices=("prefix", "attr", "none"), default="prefix",
+                   help="a class's group: prefix = its name up to the last '/' (Omniglot's "
+                   "Alphabet/characterNN; default), attr = the file's class_groups attribute")
+    g.add_argument("--seed", type=int, default=0, help="episode seed (0)")
+    g.add_argument("--unseen", action="store_true",
+                   help="only classes the run did not train on")
+    g.add_argument("--no-pixel", action="store_true", help="skip the pixel 1-NN baseline")
+
+
+def cmd_episodes(args: argparse.Namespace) -> int:
+    from core.cli.progress import ProgressBar
+    from core.infer.episodes import evaluate_episodes, summary_line
+    from core.infer.evaluate import load_run
+    from core.infer.runs import split_path
+
+    if args.per_class or args.confused:
+        raise SiamError("--per-class / --confused do not go with --episodes")
+    run = load_run(args.run, which=args.checkpoint, device=args.device)
+    data = args.data
+    if data is None:
+        from core.infer.enrol import project_of_run
+
+        project = project_of_run(Path(args.run))
+        if project is None:
+            raise SiamError("--data is required: the run is not inside a project", args.run)
+        data = split_path(project, args.split)
+    bar = ProgressBar(max(1, args.episodes), "episodes")
+    try:
+        result = evaluate_episodes(run, data, episodes=args.episodes, way=args.way,
+                                   shot=args.shot, queries=args.queries,
+                                   within_group=args.within_group, group=args.group,
+                                   seed=args.seed, unseen=args.unseen,
+                                   pixel=not args.no_pixel,
+                                   progress=lambda d, t: bar.update(d))
+    finally:
+        bar.close()
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+    else:
+        print(f"{data}: {summary_line(result)}")
     return 0
