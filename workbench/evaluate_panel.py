@@ -334,6 +334,7 @@ class EvaluatePanel(QWidget):
         self.summary.setText(summary_html(run_dir, result))
         self.model.set_rows([])
         self.pairs.clear()
+        self.pairs.addItem("Few-shot: no per-class table (untick for one).")
 
     def _fill(self, out: dict[str, Any]) -> None:
         self.model.set_rows(out["per_class"])
