@@ -67,7 +67,15 @@ def main() -> int:
     ap.add_argument("--episodes", type=int, default=400)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-softmax", action="store_true")
+    ap.add_argument("--softmax-only", action="store_true",
+                    help="only the softmax column (the run's and pixel 1-NN's episodes are "
+                    "the same for the same seed: siam eval --episodes gives them)")
+    ap.add_argument("--protocols", default="all",
+                    help="comma-separated W:K[:within], e.g. 20:1:within,5:1 (default all)")
     args = ap.parse_args()
+    protocols = PROTOCOLS if args.protocols == "all" else [
+        (int(p.split(":")[0]), int(p.split(":")[1]), p.endswith(":within"))
+        for p in args.protocols.split(",")]
     torch.set_num_threads(1)
     run = load_run(args.run)
     data = load_glyphs(args.data)
@@ -84,12 +92,15 @@ def main() -> int:
                              trained_classes=list(run.trained_classes))
         print(json.dumps({"softmax_images": res.images,
                           "softmax_cpu_s": round(time.process_time() - t0, 1)}), flush=True)
-    for way, shot, within in PROTOCOLS:
+    for way, shot, within in protocols:
         opts: dict[str, Any] = dict(episodes=args.episodes, way=way, shot=shot,
                                     within_group=within, seed=args.seed)
-        r = evaluate_episodes(run, data, **opts)
-        out = {k: r[k] for k in ("way", "shot", "within_group", "episodes", "queries_total",
-                                 "top1", "ci95", "pixel_top1", "pixel_ci95")}
+        out: dict[str, Any] = {"way": way, "shot": shot, "within_group": within,
+                               "episodes": args.episodes, "seed": args.seed}
+        if not args.softmax_only:
+            r = evaluate_episodes(run, data, **opts)
+            out.update({k: r[k] for k in ("queries_total", "top1", "ci95", "pixel_top1",
+                                          "pixel_ci95")})
         if softmax is not None:
             s = evaluate_episodes(softmax, data, pixel=False, **opts)
             out.update(softmax_top1=s["top1"], softmax_ci95=s["ci95"])

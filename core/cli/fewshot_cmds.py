@@ -82,11 +82,13 @@ def cmd_enrol(args: argparse.Namespace) -> int:
     if args.from_file is not None:
         cs, batches = E.enrol_from_glyphs(args.run, args.from_file, args.classes,
                                           force=args.force, which=args.checkpoint)
+        enrolled = {b.name for b in batches}
     elif args.from_drawings:
         if args.force:
             raise SiamError("--force does not go with --from-drawings (only labels outside "
                             "the alphabet are enrolled)")
         cs, batches = E.enrol_from_drawings(args.run, args.classes, which=args.checkpoint)
+        enrolled = {b.name for b in batches}
     else:
         if not args.name:
             raise SiamError("say what to enrol: --class NAME IMAGE…, --from FILE.h5, "
@@ -96,8 +98,7 @@ def cmd_enrol(args: argparse.Namespace) -> int:
         name = E.check_name(args.name)
         cs = E.enrol(args.run, name, list(args.images), force=args.force,
                      which=args.checkpoint)
-        batches = [E.Batch(name, None, [str(p) for p in args.images], [])]  # type: ignore
-    enrolled = {b.name for b in batches}
+        enrolled = {name}
     rows = [r for r in _listing(cs) if r["class"] in enrolled]
     if args.json:
         print(json.dumps({"run": str(args.run), "enrolled": rows, "total": len(cs)},

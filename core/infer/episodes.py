@@ -101,11 +101,13 @@ class EpisodeSampler:
         self.within_group = within_group
         pools: dict[str, list[int]] = {}
         for c in self.rows_of:
-            pools.setdefault(groups[c] if (groups is not None and within_group) else "", [])
-            pools[groups[c] if (groups is not None and within_group) else ""].append(c)
+            key = groups[c] if (groups is not None and within_group) else ""
+            pools.setdefault(key, []).append(c)
         self.pools = {g: np.array(sorted(cs)) for g, cs in pools.items() if len(cs) >= way}
         if not self.pools:
             where = "in any one group" if within_group else "in the file"
+            if allowed is not None:
+                where += " among the classes the run did not train on"
             raise SiamError(f"fewer than {way} classes {where} have more than {shot} samples "
                             f"from at least two sources (needed for {way}-way {shot}-shot "
                             "episodes with queries from other sources)", name)
