@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "drawings (--from-drawings: every label outside the alphabet).")
     p.add_argument("run", type=Path, help="run folder (runs/<id>)")
     p.add_argument("images", nargs="*", type=Path, help="image files (PNG/JPEG, any size)")
-    p.add_argument("--class", dest="name", nargs="+", metavar="NAME",
+    p.add_argument("--class", dest="name", nargs="+", metavar=("NAME", "IMAGE"),
                    help="the class the images show, then its image files: --class NAME "
                    "IMAGE… (images may also come before --class)")
     src = p.add_mutually_exclusive_group()
