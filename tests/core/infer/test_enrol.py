@@ -227,3 +227,26 @@ def test_failed_write_before_rename_keeps_the_old_file(run_dir, tmp_path, monkey
     assert path.read_bytes() == old
     assert sorted(p.name for p in run_dir.iterdir() if p.name.startswith(".enrolled")) == []
     assert read_class_set(run_dir).names == ["ring"]
+
+
+def test_concurrent_enrolments_keep_both_classes(run_dir):
+    import threading
+
+    run = load_run(run_dir, enrolled=False)
+    framed = {k: np.stack([prepare(shape_image(k, v), 37) for v in range(3)])
+              for k in ("ring", "box")}
+    errors: list[BaseException] = []
+
+    def go(name: str) -> None:
+        try:
+            E.enrol_many(run_dir, [E.Batch(name, framed[name], ["x"] * 3, [""] * 3)], run=run)
+        except BaseException as exc:  # reported on the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=go, args=(k,)) for k in ("ring", "box")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors
+    assert sorted(read_class_set(run_dir).names) == ["box", "ring"]
