@@ -44,6 +44,7 @@ from core.train.project import Project, RunInfo
 from workbench import dialogs
 from workbench.canvas import CANVAS_PX, DrawingCanvas
 from workbench.document import ProjectDocument
+from workbench.draw.enrol_box import ENROLLED_MARK, EnrolBox
 from workbench.draw.eval_panel import DrawingsEvalPanel
 from workbench.font_model import glyph_pixmap
 from workbench.glyph_cache import GlyphCache
@@ -112,10 +113,13 @@ class ResultRow(QWidget):
         lay.addWidget(self.distance)
         lay.addWidget(self.bar, 1)
 
-    def set_match(self, label: str, distance: float, confidence: float, icon: QPixmap) -> None:
+    def set_match(self, label: str, distance: float, confidence: float, icon: QPixmap,
+                  enrolled: bool = False) -> None:
         self.label = label
         self.button.setIcon(QIcon(icon))
-        self.button.setText(f" {label}")
+        self.button.setText(f" {label} {ENROLLED_MARK}" if enrolled else f" {label}")
+        self.button.setToolTip("An enrolled class (siam enrol): use it as the drawing's label"
+                               if enrolled else "Use this class as the drawing's label")
         self.distance.setText(f"d = {distance:.3g}")
         self.bar.setValue(int(round(confidence * 1000)))
         self.bar.setFormat(f"{confidence:.0%}")
@@ -290,6 +294,10 @@ class DrawTab(QWidget):
         btns.addStretch(1)
         db.addLayout(btns)
         db.addWidget(self.include_check)
+        self.enrol_box = EnrolBox(lambda: (self.run_model, self.store, self.selected_rows(),
+                                           self.label()))
+        self.enrol_box.enrolled.connect(self.load_model)
+        db.addWidget(self.enrol_box)
 
         # -- evaluate ----------------------------------------------------------------------------
         self.eval_panel = DrawingsEvalPanel()
@@ -632,7 +640,8 @@ class DrawTab(QWidget):
             if i < len(matches):
                 m = matches[i]
                 row.set_match(m.label, m.distance, m.confidence,
-                              self.glyphs.pixmap(m.label, RESULT_GLYPH_PX))
+                              self.glyphs.pixmap(m.label, RESULT_GLYPH_PX),
+                              m.label in getattr(self.run_model, "enrolled", ()))
                 row.show()
             else:
                 row.hide()
@@ -829,6 +838,8 @@ class DrawTab(QWidget):
         self.undo_btn.setEnabled(self.canvas.can_undo())
         self.redo_btn.setEnabled(self.canvas.can_redo())
         self.clear_btn.setEnabled(drawn)
+        if hasattr(self, "enrol_box"):  # not yet while __init__ builds the widgets
+            self.enrol_box.refresh()
 
     def busy(self) -> bool:
         return self._query_runner is not None or self.eval_panel.busy() or \

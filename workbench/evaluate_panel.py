@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.errors import Cancelled
+from workbench.fewshot_box import EpisodeJob, FewShotBox, summary_html
 from workbench.workers import Job, JobRunner, _Throttle
 
 SPLITS = (("test", "test file"), ("val", "validation file"), ("train", "training file"),
@@ -105,7 +106,7 @@ class EvaluatePanel(QWidget):
         self.glyphs = glyphs
         self.project: Any = None
         self.runner: JobRunner | None = None
-        self.job: EvaluateJob | None = None
+        self.job: Job | None = None
         self.last: dict[str, Any] | None = None
         self._split = "test"
         self._file: Path | None = None
@@ -160,6 +161,7 @@ class EvaluatePanel(QWidget):
         self.pairs = QListWidget()
         self.pairs.setIconSize(QSize(GLYPH_PX * 2 + 14, GLYPH_PX))
         self.pairs.setSpacing(1)
+        self.fewshot = FewShotBox()
 
         row = QHBoxLayout()
         row.addWidget(QLabel("Run:"))
@@ -187,6 +189,7 @@ class EvaluatePanel(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addLayout(row)
+        lay.addWidget(self.fewshot)
         lay.addWidget(self.bar)
         lay.addWidget(self.summary)
         lay.addWidget(split, 1)
@@ -259,10 +262,16 @@ class EvaluatePanel(QWidget):
             self.summary.setText(f"<b>{data.name} does not exist "
                                  "yet (render the data, or save drawings first).</b>")
             return False
-        job = EvaluateJob(Path(run), data, self.ckpt_combo.currentData())
+        episodes = self.fewshot.active()
+        job: Job = (EpisodeJob(Path(run), data, self.ckpt_combo.currentData(),
+                               self.fewshot.options()) if episodes
+                    else EvaluateJob(Path(run), data, self.ckpt_combo.currentData()))
         runner = JobRunner(job, "siam-evaluate", self)
         job.progress.connect(self._progress)
-        runner.succeeded.connect(lambda out, s=split, r=run: self._done(Path(r), s, out))
+        if episodes:
+            runner.succeeded.connect(lambda out, r=run: self._episodes_done(Path(r), out))
+        else:
+            runner.succeeded.connect(lambda out, s=split, r=run: self._done(Path(r), s, out))
         runner.failed.connect(self._failed)
         runner.cancelled.connect(lambda: self.summary.setText("Cancelled."))
         runner.finished.connect(self._finished)
@@ -282,7 +291,8 @@ class EvaluatePanel(QWidget):
     def _progress(self, done: int, total: int) -> None:
         self.bar.setRange(0, max(1, total))
         self.bar.setValue(done)
-        self.bar.setFormat(f"{done:,} / {total:,} images")
+        unit = "episodes" if isinstance(self.job, EpisodeJob) else "images"
+        self.bar.setFormat(f"{done:,} / {total:,} {unit}")
 
     def _failed(self, message: str, _details: str) -> None:
         self.summary.setText(f"<b>{message}</b>")
@@ -321,6 +331,15 @@ class EvaluatePanel(QWidget):
             + (f"<br><b>Warning:</b> {r['warning']}" if r.get("warning") else ""))
         self._fill(out)
         self.evaluated.emit(run_dir)
+
+    def _episodes_done(self, run_dir: Path, result: dict[str, Any]) -> None:
+        """Few-shot mode: the mean ± interval beside pixel 1-NN; the per-class tables are for
+        nearest-trained-center evaluations and are cleared."""
+        self.last = {"episodes": result}
+        self.summary.setText(summary_html(run_dir, result))
+        self.model.set_rows([])
+        self.pairs.clear()
+        self.pairs.addItem("Few-shot: no per-class table (untick for one).")
 
     def _fill(self, out: dict[str, Any]) -> None:
         self.model.set_rows(out["per_class"])

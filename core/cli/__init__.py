@@ -26,7 +26,7 @@ from core.errors import Cancelled, SiamError
 # Modules that register subcommands, in the order they appear in --help.
 _MODULES = ("core.cli.data_cmds", "core.cli.train_cmds", "core.cli.augment_cmds",
             "core.cli.label_cmds", "core.cli.parts_cmds", "core.cli.labeling_cmds",
-            "core.cli.trust_cmds", "core.cli.samples_cmds")
+            "core.cli.trust_cmds", "core.cli.samples_cmds", "core.cli.fewshot_cmds")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -67,6 +67,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-record", action="store_true",
                    help="do not keep the result in the run's evaluations.json (Runs table)")
     p.add_argument("--json", action="store_true", help='print {"top1":…, "top5":…, "n":…}')
+    from core.cli.fewshot_cmds import add_episode_args
+
+    add_episode_args(p)
     p.set_defaults(handler=cmd_eval)
 
     p = sub.add_parser("query", help="nearest classes of character images",
@@ -416,6 +419,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     except SiamError:
         if args.data is None:
             raise
+    if args.episodes is not None:
+        from core.cli.fewshot_cmds import cmd_episodes
+
+        return cmd_episodes(args)
     run = load_run(args.run, which=args.checkpoint, device=args.device)
     data, split = args.data, args.split
     if data is None:

@@ -30,7 +30,7 @@ from core.data.glyphs import load_glyphs
 from core.errors import Cancelled, SiamError
 from core.infer.centers import CenterIndex, embed, topk_accuracy
 from core.infer.runs import read_evaluations, save_evaluation  # noqa: F401 - kept with runs
-from core.train.checkpoint import check_model_fields, load_checkpoint
+from core.train.checkpoint import check_model_fields, load_checkpoint, state_digest
 from core.train.models import build_model, resolve_device
 from core.train.project import is_run_dir
 
@@ -74,9 +74,17 @@ class RunModel:
     # size_mode, from the checkpoint's "preprocess", else the run's config.toml, else today's
     # defaults (margin 2, fit).
     preprocess: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_PREPROCESS))
+    # Classes enrolled after training (core.infer.enrol, runs/<id>/enrolled.json), merged
+    # into centers / classes by load_run.
+    enrolled: list[str] = field(default_factory=list)
 
     _index: CenterIndex | None = field(default=None, init=False, repr=False, compare=False)
     _index_key: tuple | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def trained_classes(self) -> list[str]:
+        """The classes the network trained on (enrolled ones appended by load_run left out)."""
+        return self.classes[:int(self.meta.get("trained_classes", len(self.classes)))]
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 images [N,H,W] → float32 embeddings [N,D] on the CPU."""
@@ -102,8 +110,12 @@ class RunModel:
         return dist.cpu(), idx.cpu()
 
 
-def load_run(run_dir: str | Path, which: str = "best", device: str = "cpu") -> RunModel:
-    """Open ``runs/<id>``; ``which`` = best | last (best falls back to last)."""
+def load_run(run_dir: str | Path, which: str = "best", device: str = "cpu",
+             enrolled: bool = True) -> RunModel:
+    """Open ``runs/<id>``; ``which`` = best | last (best falls back to last).
+
+    ``enrolled``: merge the run's enrolled classes (``enrolled.json``) into its centers and
+    classes — the one place they join, so query, eval, the Draw tab and exports see them."""
     run_dir = Path(run_dir)
     if not is_run_dir(run_dir):
         raise SiamError("not a run folder (no config.toml)", run_dir)
@@ -133,13 +145,18 @@ def load_run(run_dir: str | Path, which: str = "best", device: str = "cpu") -> R
     epoch = state.get("epoch", 0)
     meta = {"checkpoint": str(path), "which": path.stem,
             "epoch": epoch if isinstance(epoch, int) else 0,
-            "backbone": state["backbone"], "best": state.get("best")}
+            "backbone": state["backbone"], "best": state.get("best"),
+            "digest": str(state.get("digest") or state_digest(state))}
     preprocess = {"image_size": int(state["image_size"]), **run_preprocess(run_dir, state)}
     run = RunModel(run_dir=run_dir, model=model, centers=centers, classes=classes,
                    space=str(state["space"]), image_size=int(state["image_size"]),
                    device=dev, meta=meta, preprocess=preprocess)
     if int(state.get("centers_step", state.get("step", 0))) != int(state.get("step", 0)):
         _recompute_centers(run, state)
+    if enrolled:
+        from core.infer.enrol import merge_enrolled
+
+        merge_enrolled(run)
     return run
 
 

@@ -33,6 +33,7 @@ class SoftmaxResult:
     seconds: float
     curve: list[dict[str, Any]] = field(default_factory=list)  # per evaluation point
     final: dict[str, dict[str, float]] = field(default_factory=dict)  # set → metrics
+    backbone: Any = None  # the trained backbone (its embedding: few-shot baselines)
 
 
 class _Classifier(nn.Module):
@@ -109,6 +110,7 @@ def train_softmax(train: GlyphSet, config: Config, images: int,
             next_eval += eval_every
             t0 = time.perf_counter()
     result.seconds += time.perf_counter() - t0
+    result.backbone = model.backbone.eval()
     if result.curve:
         result.final = {k: v for k, v in result.curve[-1].items() if isinstance(v, dict)}
     return result

@@ -62,7 +62,7 @@ class ClassErrorJob(Job):
     def work(self) -> Any:
         from core.infer.evaluate import evaluate, load_run, per_class_accuracy
 
-        run = load_run(self.run_dir, which="last")
+        run = load_run(self.run_dir, which="last", enrolled=False)  # the trained classes
         res = evaluate(run, self.data, keep_predictions=True, cancel=self._cancel,
                        progress=lambda d, t: self.progress.emit(d, t)
                        if self._throttle.ready(force=d >= t) else None)

@@ -89,6 +89,25 @@ def main() -> None:
             images[:, 10:20, 10:20] = 200
             with GlyphWriter(target, ["X", "Y"], ["s"], 37, force=True) as w:
                 w.append(images, np.arange(40) % 2, np.zeros(40, np.int64))
+    elif kind == "classset":
+        from core.infer.classset import (
+            EnrolledClass,
+            Sample,
+            classset_path,
+            read_class_set,
+            write_class_set,
+        )
+        from core.locks import lock_edit
+
+        if not dry:
+            with lock_edit(classset_path(target)):
+                cs = read_class_set(target)
+                if cs.get("b") is None:
+                    image = np.zeros((37, 37), np.uint8)
+                    image[5:30, 10:14] = 255
+                    cs.classes.append(EnrolledClass("b", np.full(25, 0.5, np.float32),
+                                                    [Sample(image, "b.png")]))
+                write_class_set(cs)
     else:
         raise SystemExit(f"unknown edit {kind}")
 

@@ -90,6 +90,23 @@ def _status(folder: Path) -> None:
     write_status(folder, status="running", epoch=1, epochs=3)
 
 
+def _classset(folder: Path) -> None:
+    """A run folder's class set with one enrolled class (siam enrol)."""
+    from core.infer.classset import ClassSet, EnrolledClass, Sample, classset_path, write_class_set
+
+    folder.mkdir(parents=True, exist_ok=True)
+    image = np.zeros((37, 37), np.uint8)
+    image[5:30, 20:24] = 255
+    write_class_set(ClassSet(classset_path(folder), 37, "raw", "d", classes=[
+        EnrolledClass("a", np.ones(25, np.float32), [Sample(image, "a.png")])]))
+
+
+def _classset_names(folder: Path) -> list[str]:
+    from core.infer.classset import read_class_set
+
+    return read_class_set(folder).names
+
+
 @dataclass
 class Case:
     kind: str
@@ -128,6 +145,7 @@ CASES = [
     Case("checkpoint", "ck/last.pt", _checkpoint, lambda p: load_checkpoint(p)["epoch"], 1, 2,
          points=4),
     Case("glyphs", "g.h5", _glyphs, lambda p: len(GlyphFile(p)), 24, 40),
+    Case("classset", "run", _classset, _classset_names, ["a"], ["a", "b"]),
 ]
 
 
