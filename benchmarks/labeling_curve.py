@@ -4,7 +4,7 @@ and with it (``siam train --finetune RUN --with labelled.h5``), beside pixel 1-N
 softmax classifier at the same budget.
 
 Setting (declared): Omniglot Japanese_(katakana), 47 classes mapped to Unicode by
-``resources/omniglot/katakana_map.txt``; drawers 01–10 are the *labelled pool*, drawers 11–20
+``resources/omniglot/katakana.tsv``; drawers 01–10 are the *labelled pool*, drawers 11–20
 the *held-out* drawers (470 images, never labelled, never trained on). A run trained on fonts
 only (alphabet ``katakana``) proposes; for k = 1, 2, … labelled drawings per class (drawers
 drawn from the pool, seeded) the labels go through the real labeling path (LabelSession →
@@ -46,13 +46,10 @@ _DRAWER = re.compile(r"_(\d+)\.png$")
 
 
 def read_map(path: Path) -> dict[str, str]:
-    out = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line:
-            folder, kana = line.split("\t")
-            out[folder.strip()] = kana.strip()
-    return out
+    """``{character folder: kana}`` from the shipped Omniglot table (core.data.omniglot)."""
+    from core.data.omniglot import read_mapping
+
+    return {k.split("/")[-1]: v for k, v in read_mapping(path).items()}
 
 
 def drawings(root: Path, mapping: dict[str, str]) -> list[tuple[Path, str, int]]:
@@ -160,7 +157,7 @@ def main() -> None:
     ap.add_argument("--run", type=Path, required=True, help="the font-trained run")
     ap.add_argument("--omniglot", type=Path, required=True,
                     help="unzipped Japanese_(katakana) folder")
-    ap.add_argument("--map", type=Path, default=REPO / "resources/omniglot/katakana_map.txt")
+    ap.add_argument("--map", type=Path, default=REPO / "resources/omniglot/katakana.tsv")
     ap.add_argument("--shots", type=int, nargs="+", default=[0, 1, 2, 5])
     ap.add_argument("--finetune-epochs", type=int, default=2)
     ap.add_argument("--softmax", action="store_true",
