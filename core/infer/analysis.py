@@ -398,7 +398,8 @@ THROUGHPUT_EMA = 0.8
 
 # Keys of an iteration record that are not loss parts (the trainer flattens the parts in).
 _NOT_PARTS = {"event", "time", "epoch", "iteration", "iterations", "step", "loss",
-              "images_per_s", "triplets_per_s", "images", "triplets", "lr", "parts"}
+              "images_per_s", "triplets_per_s", "images", "triplets", "lr", "parts",
+              "spread", "active"}
 EPOCH_KEYS = ("top1", "top5", "val_top1", "val_top5")
 
 

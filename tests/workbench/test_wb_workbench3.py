@@ -367,12 +367,14 @@ def test_form_labels_and_irrelevant_settings(qtbot, project_dir):
     doc.set_values({"mining": {"negative": "random", "positive": "random"}})
     assert not theta.isEnabled() and not form.editors["mining.gamma"].widget.isEnabled()
     assert "mining.negative is random" in form.disabled_reasons["mining.eta"]
-    doc.set_values({"loss": {"kind": "triplet"}})
-    assert not form.editors["loss.rho"].widget.isEnabled()
+    assert not form.editors["loss.rho"].widget.isEnabled()  # the default triplet loss
+    doc.set_values({"loss": {"kind": "metric"}})
+    assert form.editors["loss.rho"].widget.isEnabled()
     assert form.editors["loss.alpha"].widget.isEnabled()
     doc.undo_stack.undo()
+    assert not form.editors["loss.rho"].widget.isEnabled()
     doc.undo_stack.undo()
-    assert theta.isEnabled() and form.editors["loss.rho"].widget.isEnabled()
+    assert theta.isEnabled()
 
 
 # -- 7. size modes --------------------------------------------------------------------------------

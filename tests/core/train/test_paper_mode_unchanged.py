@@ -24,7 +24,7 @@ GOLDEN = json.loads((Path(__file__).parent / "golden" / "paper_mode_metrics.json
 BEFORE_TRAIN = 'batch_mode = "triplets"\nlr_schedule = "constant"\n'
 BEFORE_AUGMENT = "\n[augment]\nelastic = false\nstroke = false\nblur = false\nnoise = false\n"
 # The defaults of then, which the default recipe has since replaced.
-BEFORE_DEFAULTS = 'alpha = 10.0\n'
+BEFORE_DEFAULTS = 'alpha = 10.0\nnormalize = false\n'
 BEFORE_MINING = 'batch = "all"\n'
 
 
