@@ -123,14 +123,15 @@ class CellPlan:
         gap.fill_diagonal_(-1.0)
         return torch.topk(gap, m, dim=1, largest=False).indices
 
-    def probes(self, radius: float, done: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def probes(self, radius: float, done: torch.Tensor, sample: int = 0
+               ) -> tuple[torch.Tensor, torch.Tensor]:
         """(cell, point) pairs, grouped by cell: every cell ``B`` whose plane with the point's own
         cell ``A`` lies within ``radius`` of it, except the cells ``done[A]`` already compared.
 
         The signed distance to the plane is ``(‖a−c_B‖² − ‖a−c_A‖²) / (2‖c_A−c_B‖)``, which is
         at least ``‖c_A−c_B‖/2 − r_A`` (r_A: the cell's radius), so most far cells are ruled out
         from the centroids alone. It is compared without dividing, so coinciding centroids are
-        always within."""
+        always within. ``sample`` > 0: only that many members of each cell."""
         csq = (self.cent * self.cent).sum(1)
         skip = torch.zeros(self.n_cells, self.n_cells, dtype=torch.bool)
         skip.scatter_(1, done, True)
@@ -144,6 +145,8 @@ class CellPlan:
             if cand.numel() == 0:
                 continue
             mem = self.rows(a)
+            if sample:  # the first few members only: an estimate of the work
+                mem = slice(mem.start, min(mem.stop, mem.start + sample))
             d2 = torch.addmm(csq[cand][None], self.x[mem], self.cent[cand].T, alpha=-2.0)
             d2 -= own_d2[mem, None]
             r, c = (d2 <= limit[a, cand]).nonzero(as_tuple=True)
@@ -269,6 +272,13 @@ def cell_closest_pairs(centers: np.ndarray, eta: int, worth_it: float = WORTH_IT
     # generous side, which costs time, never a pair.
     err = 1e-5 * float(2.0 * sq.max() + 1.0)
     radius = 0.5 * math.sqrt(max(top.tau, 0.0) + err) * (1.0 + 1e-6)
+    # Estimate the second pass from a few members of each cell before paying for all of it:
+    # on evenly spread centers it would cover most pairs, and the dense search is cheaper.
+    few = 4
+    cell, point = plan.probes(radius, nbr, sample=few)
+    sampled = int(torch.clamp(plan.count, max=few).sum())
+    if plan.work(cell) * (k / max(1, sampled)) > worth_it * dense_work:
+        return None
     cell, point = plan.probes(radius, nbr)
     if plan.work(cell) > worth_it * dense_work:
         return None
