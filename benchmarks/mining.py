@@ -2,11 +2,18 @@
 
 Run from the repository root::
 
-    .venv/bin/python benchmarks/mining.py            # the full set (~1 min on 2 cores)
+    .venv/bin/python benchmarks/mining.py --threads 1   # the full set (a few minutes)
     .venv/bin/python benchmarks/mining.py --quick    # C = 2,350 only, fewer repeats
+    .venv/bin/python benchmarks/mining.py --smoke    # tiny sizes: it runs (make test)
 
-Prints one JSON object. Centers are synthetic (standard normal, D = 25), labels uniform over the
-classes (N = 900,000 for sampling). Peak memory is measured two ways: ``tracemalloc`` sees
+Prints one JSON object. Centers are synthetic, D = 25, of two kinds: ``clustered`` (families of
+~8 look-alike classes, what training makes of similar glyphs) and ``uniform`` (standard normal:
+spread evenly over all 25 dimensions, the worst case of any pruning, where the closest-pairs
+search falls back to comparing every pair). Labels uniform over the classes (N = 900,000 for
+sampling). Times are the process's CPU time (``time.process_time``), which a loaded machine
+disturbs less than wall time; ``growth`` fits log time against log C over 2,350 / 11,172 /
+50,000 classes (AP + AC update at η = 0.43·C, the default; ``--growth`` runs that part alone).
+Peak memory is measured two ways: ``tracemalloc`` sees
 Python/numpy allocations only; torch's CPU allocator is invisible to it, so the peak resident set
 during the call (Linux ``VmHWM`` after resetting it through ``/proc/self/clear_refs``, measured
 on a cold update in a fresh process with glibc's mmap threshold lowered so freed blocks cannot
@@ -35,17 +42,28 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from core.train.augment import Augmenter  # noqa: E402
+from core.train.config import Config  # noqa: E402
 from core.train.miners.sampler import make_sampler  # noqa: E402
 
 DIM = 25
 N_SAMPLES = 900_000
 
 
-def mining(**kw: Any) -> SimpleNamespace:
+def mining(**kw: Any) -> Any:
+    """The project's mining settings (every key a miner reads, the defaults where not given),
+    so that a miner added later never finds a key missing here."""
     base = dict(positive="auto-probabilistic", negative="random", gamma=2.0, w=0.0, theta=0.5,
-                eta=1000, hard_ratio=4, distance_sharpness=4.0)
+                eta=1000)
     base.update(kw)
-    return SimpleNamespace(**base)
+    return Config().replace({"mining": base}).mining
+
+
+def make_centers(classes: int, kind: str, rng: np.random.Generator) -> np.ndarray:
+    if kind == "uniform":
+        return rng.standard_normal((classes, DIM)).astype(np.float32)
+    families = rng.standard_normal((max(1, classes // 8), DIM)) * 3
+    pick = rng.integers(0, len(families), classes)
+    return (families[pick] + rng.standard_normal((classes, DIM)) * 0.6).astype(np.float32)
 
 
 def _status_kib(field: str) -> int | None:
@@ -77,18 +95,18 @@ def _small_mmap_threshold() -> None:
         pass
 
 
-def _setup(classes: int, negative: str, eta: int):
+def _setup(classes: int, negative: str, eta: int, kind: str = "uniform"):
     rng = np.random.default_rng(0)
     labels = np.arange(classes)  # one row per class: the update does not look at samples
-    centers = rng.standard_normal((classes, DIM)).astype(np.float32)
+    centers = make_centers(classes, kind, rng)
     spread = rng.uniform(0.5, 2.0, classes)
     return make_sampler(labels, classes, mining(negative=negative, eta=eta)), centers, spread
 
 
-def memory_probe(classes: int, negative: str, eta: int) -> dict[str, Any]:
+def memory_probe(classes: int, negative: str, eta: int, kind: str) -> dict[str, Any]:
     """Peak memory of one cold update, measured in this (fresh) process."""
     _small_mmap_threshold()
-    sampler, centers, spread = _setup(classes, negative, eta)
+    sampler, centers, spread = _setup(classes, negative, eta, kind)
     rss_ok = _reset_peak()
     rss0 = _status_kib("VmRSS")
     tracemalloc.start()
@@ -101,25 +119,31 @@ def memory_probe(classes: int, negative: str, eta: int) -> dict[str, Any]:
             "rss_peak_mb": None if rss_peak is None else round(rss_peak, 1)}
 
 
-def measure_update(classes: int, negative: str, eta: int, repeats: int) -> dict[str, Any]:
-    sampler, centers, spread = _setup(classes, negative, eta)
+def measure_update(classes: int, negative: str, eta: int, repeats: int, kind: str = "uniform",
+                   memory: bool = True) -> dict[str, Any]:
+    sampler, centers, spread = _setup(classes, negative, eta, kind)
     stats = sampler.epoch_stats(0, centers, spread)
     sampler.update(stats)  # warm-up (thread pools, first-touch pages)
     times = []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         sampler.update(stats)
-        times.append(time.perf_counter() - t0)
-    probe = subprocess.run(
-        [sys.executable, __file__, "--memory-probe", str(classes), negative, str(eta)],
-        check=True, capture_output=True, text=True)
+        times.append(time.process_time() - t0)
+    mem = {}
+    if memory:
+        probe = subprocess.run(
+            [sys.executable, __file__, "--memory-probe", str(classes), negative, str(eta), kind]
+            + ([] if torch.get_num_threads() > 1 else ["--threads", "1"]),
+            check=True, capture_output=True, text=True)
+        mem = json.loads(probe.stdout)
     return {
         "classes": classes,
+        "centers": kind,
         "negative": negative,
         "eta": eta if negative == "auto-clustering" else None,
         "seconds_median": round(statistics.median(times), 4),
         "seconds_min": round(min(times), 4),
-        **json.loads(probe.stdout),
+        **mem,
         "dense_matrix_mb": round(classes * classes * 4 / 2**20, 1),
         "clusters": int(sampler.clusters.max()) + 1,
     }
@@ -136,9 +160,9 @@ def measure_sample(classes: int, negative: str, n: int, repeats: int) -> dict[st
     draw()
     times = []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         draw()
-        times.append(time.perf_counter() - t0)
+        times.append(time.process_time() - t0)
     return {"classes": classes, "samples": N_SAMPLES, "positive": "auto-probabilistic",
             "negative": negative, "n": n,
             "ms_per_call_median": round(statistics.median(times) * 1e3, 3),
@@ -155,35 +179,64 @@ def measure_augment(batch: int, repeats: int) -> dict[str, Any]:
     aug(x, g)
     times = []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         aug(x, g)
-        times.append(time.perf_counter() - t0)
+        times.append(time.process_time() - t0)
     med = statistics.median(times)
     return {"batch": batch, "size": 37, "ms_median": round(med * 1e3, 2),
             "images_per_s": round(batch / med)}
 
 
+def growth(classes: tuple[int, ...], kind: str, repeats: int) -> dict[str, Any]:
+    """AP + AC update (η = 0.43·C, the default) at each C, and the slope of log time vs log C
+    (1 = linear, 2 = quadratic)."""
+    rows = [measure_update(c, "auto-clustering", max(1, round(0.43 * c)), repeats, kind,
+                           memory=False) for c in classes]
+    t = np.log([max(r["seconds_median"], 1e-6) for r in rows])
+    slope = float(np.polyfit(np.log(classes), t, 1)[0]) if len(classes) > 1 else None
+    return {"centers": kind, "updates": [{k: r[k] for k in ("classes", "eta", "seconds_median",
+                                                             "seconds_min", "clusters")}
+                                         for r in rows],
+            "exponent": None if slope is None else round(slope, 2)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="C = 2,350 only, fewer repeats")
+    ap.add_argument("--smoke", action="store_true",
+                    help="tiny sizes, one repeat: only checks that the benchmark runs")
+    ap.add_argument("--growth", action="store_true",
+                    help="only the AP + AC update at 2,350 / 11,172 / 50,000 classes")
     ap.add_argument("--threads", type=int, default=0,
                     help="torch intra-op threads (0 = torch's default); 1 is steadier on a "
                     "CPU shared with other busy processes")
-    ap.add_argument("--memory-probe", nargs=3, metavar=("C", "NEGATIVE", "ETA"),
+    ap.add_argument("--memory-probe", nargs=4, metavar=("C", "NEGATIVE", "ETA", "CENTERS"),
                     help=argparse.SUPPRESS)  # internal: one cold update in a fresh process
     args = ap.parse_args()
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     if args.memory_probe:
-        c, negative, eta = args.memory_probe
-        print(json.dumps(memory_probe(int(c), negative, int(eta))))
+        c, negative, eta, kind = args.memory_probe
+        print(json.dumps(memory_probe(int(c), negative, int(eta), kind)))
         return
-    repeats = 3 if args.quick else 7
-    class_counts = (2350,) if args.quick else (2350, 11_172)
+    global N_SAMPLES
+    if args.smoke:
+        N_SAMPLES = 5000
+    repeats = 1 if args.smoke else 3 if args.quick else 7
+    class_counts = (300,) if args.smoke else (2350,) if args.quick else (2350, 11_172)
+    growth_counts = (200, 1000) if args.smoke else (2350, 11_172, 50_000)
+    grow = [growth(growth_counts, kind, 1 if args.smoke else 3)
+            for kind in ("clustered", "uniform")]
+    if args.growth:
+        print(json.dumps({"benchmark": "mining", "seconds": "process CPU time",
+                          "torch_threads": torch.get_num_threads(),
+                          "load_avg_1min": round(os.getloadavg()[0], 2), "growth": grow},
+                         indent=1))
+        return
     updates = []
     for c in class_counts:
-        updates.append(measure_update(c, "auto-clustering", 1000, repeats))
-        if not args.quick:
+        updates.append(measure_update(c, "auto-clustering", min(1000, c), repeats))
+        if not (args.quick or args.smoke):
             updates.append(measure_update(c, "auto-clustering", 100_000, 3))
         updates.append(measure_update(c, "distance", 0, repeats))
         updates.append(measure_update(c, "random", 0, repeats))  # the AP update alone
@@ -191,13 +244,16 @@ def main() -> None:
                for neg in ("random", "auto-clustering", "distance", "random/pk",
                            "auto-clustering/pk")
                for n in (1024, 10_240)]
-    augment = [measure_augment(b, repeats) for b in (1536, 30_720 if not args.quick else 3072)]
+    augment = [measure_augment(b, repeats) for b in
+               ((64, 128) if args.smoke else (1536, 3072) if args.quick else (1536, 30_720))]
     print(json.dumps({
         "benchmark": "mining",
         "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
                     "torch": torch.__version__, "numpy": np.__version__,
                     "python": platform.python_version(),
                     "load_avg_1min": round(os.getloadavg()[0], 2)},
+        "seconds": "process CPU time",
+        "growth": grow,
         "update": updates,
         "sample": samples,
         "augment": augment,

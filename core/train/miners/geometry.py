@@ -3,7 +3,8 @@ and the connected components of a pair graph.
 
 All of it works blockwise: at C = 11,172 (or 50,000) classes the C×C distance matrix is never
 held, only row blocks of ~:data:`BLOCK_ELEMENTS` entries and a running top-k, so memory stays
-O(block + C·k) and the epoch-end update takes a fraction of a second.
+O(block + C·k). The closest pairs of many centers go through the exact cell search of
+:mod:`core.train.miners.cells`, which compares far fewer than all pairs.
 """
 
 from __future__ import annotations
@@ -50,23 +51,51 @@ def _exact_distances(centers: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.nd
     return out
 
 
+#: From this many centers on, :func:`closest_pairs` first tries the cell search
+#: (:mod:`core.train.miners.cells`); below it the dense search takes a few hundredths of a second.
+CELLS_FROM = 4096
+
+
 def closest_pairs(
-    centers: np.ndarray, eta: int, block_elements: int = BLOCK_ELEMENTS
+    centers: np.ndarray, eta: int, block_elements: int = BLOCK_ELEMENTS, method: str = "auto"
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The ``η`` closest pairs ``i < j`` among the rows of ``centers`` ``[K, D]``, blockwise.
+    """The ``η`` closest pairs ``i < j`` among the rows of ``centers`` ``[K, D]``.
 
     Returns ``(pairs int64 [E, 2], distances float64 [E])`` sorted by distance (ties by pair),
-    ``E = min(η, K(K−1)/2)``. Never holds the K×K matrix: row blocks of ~``block_elements`` are
-    compared with the rows after them (upper triangle only), and a running top-η is merged with
-    ``torch.topk``. Once η candidates are known, a block contributes only its entries below the
-    current η-th distance, which is what makes C = 11,172 take a fraction of a second.
-    Memory: O(block_elements + η).
+    ``E = min(η, K(K−1)/2)``. ``method``: ``"dense"`` compares every pair blockwise;
+    ``"cells"`` runs the exact cell search of :mod:`core.train.miners.cells` (the same pairs,
+    near-linear in K on clustered centers) and falls back to dense where it would not pay;
+    ``"auto"`` (default) is ``"cells"`` from :data:`CELLS_FROM` centers on.
     """
     k_rows = int(centers.shape[0])
     total_pairs = k_rows * (k_rows - 1) // 2
     eta = int(min(int(eta), total_pairs))
     if eta <= 0:
         return np.zeros((0, 2), dtype=np.int64), np.zeros(0, dtype=np.float64)
+    if method not in ("auto", "dense", "cells"):
+        raise ValueError(f"closest_pairs: unknown method {method!r}")
+    gid = None
+    if method == "cells" or (method == "auto" and k_rows >= CELLS_FROM):
+        from core.train.miners.cells import cell_closest_pairs
+
+        gid = cell_closest_pairs(centers, eta)
+    if gid is None:
+        gid = _dense_closest_ids(centers, eta, block_elements)
+    i, j = gid // k_rows, gid % k_rows
+    dist = _exact_distances(centers, i, j)
+    order = np.lexsort((j, i, dist))
+    return np.stack([i[order], j[order]], axis=1).astype(np.int64), dist[order]
+
+
+def _dense_closest_ids(centers: np.ndarray, eta: int, block_elements: int) -> np.ndarray:
+    """Pair ids ``i·K + j`` of the η closest pairs, comparing every pair blockwise.
+
+    Never holds the K×K matrix: row blocks of ~``block_elements`` are compared with the rows
+    after them (upper triangle only), and a running top-η is merged with ``torch.topk``. Once η
+    candidates are known, a block contributes only its entries below the current η-th distance.
+    Memory: O(block_elements + η); time O(K²).
+    """
+    k_rows = int(centers.shape[0])
     x, sq = _as_centered_tensor(centers)
     rows = max(1, min(k_rows, block_elements // max(1, k_rows)))
     tril = torch.ones(rows, rows, dtype=torch.bool).tril()
@@ -103,11 +132,7 @@ def closest_pairs(
             best_v, best_i = all_v, all_i
         if best_v.numel() >= eta:
             tau = float(best_v.max())
-    gid = best_i.numpy()
-    i, j = gid // k_rows, gid % k_rows
-    dist = _exact_distances(centers, i, j)
-    order = np.lexsort((j, i, dist))
-    return np.stack([i[order], j[order]], axis=1).astype(np.int64), dist[order]
+    return best_i.numpy()
 
 
 def nearest_neighbors(

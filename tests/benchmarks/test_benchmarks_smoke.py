@@ -1,0 +1,62 @@
+"""Every benchmark script runs (benchmarks/README.md): ``python benchmarks/NAME.py --smoke``
+starts, prints its JSON object and exits 0, at a tiny size, so that none rots unnoticed.
+
+Scripts are discovered (every ``benchmarks/*.py`` but the private ``_*.py`` helpers), so a new
+script is covered the day it lands. A script that does not offer ``--smoke`` yet must be listed
+in :data:`NO_SMOKE_YET` with the reason; the list may only shrink (a listed script that gained
+``--smoke`` or no longer exists fails the test, so the list cannot go stale).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPTS = sorted(p for p in (ROOT / "benchmarks").glob("*.py") if not p.name.startswith("_"))
+
+#: Scripts still without a smoke mode (issue 22, item 3: give each one, then drop it here).
+NO_SMOKE_YET = {
+    "gui_scale.py": "builds 11,172-class projects and trains them in the GUI",
+    "gui_stall.py": "builds 2,350/11,172-class projects and trains them in the GUI",
+    "pml_loop.py": "a module of quality.py (no command line of its own)",
+    "quality.py": "trains on a rendered project at a 300k-image budget",
+    "quality_report.py": "reads quality.py's results; needs matplotlib",
+    "render.py": "renders a whole alphabet with the installed fonts",
+    "scale.py": "has --quick, not yet sized to seconds",
+    "speed.py": "has --quick, not yet sized to seconds",
+}
+
+
+def _has_smoke(script: Path) -> bool:
+    return "--smoke" in script.read_text(encoding="utf-8")
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), QT_QPA_PLATFORM="offscreen",
+               OMP_NUM_THREADS="1", MPLBACKEND="Agg")
+    return env
+
+
+def test_scripts_are_discovered_and_the_pending_list_is_current():
+    names = {p.name for p in SCRIPTS}
+    assert "mining.py" in names
+    stale = {n for n in NO_SMOKE_YET if n not in names or _has_smoke(ROOT / "benchmarks" / n)}
+    assert not stale, f"drop these from NO_SMOKE_YET: {sorted(stale)}"
+    missing = {n for n in names if not _has_smoke(ROOT / "benchmarks" / n)} - set(NO_SMOKE_YET)
+    assert not missing, f"give these a --smoke mode (benchmarks/README.md): {sorted(missing)}"
+
+
+@pytest.mark.parametrize("script", [p for p in SCRIPTS if p.name not in NO_SMOKE_YET],
+                         ids=lambda p: p.name)
+def test_benchmark_smoke_run(script, tmp_path):
+    done = subprocess.run([sys.executable, str(script), "--smoke"], cwd=tmp_path, env=_env(),
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout)
+    assert isinstance(out, dict) and out

@@ -1,0 +1,76 @@
+"""The cell search for the η closest class-center pairs (core/train/miners/cells.py) against the
+dense search: the same pairs on uniform, clustered and tied centers, small C and C ≈ 5,000."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core.train.miners.cells import cell_closest_pairs
+from core.train.miners.geometry import CELLS_FROM, closest_pairs
+
+
+def make_centers(kind: str, c: int, seed: int, dim: int = 25) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    if kind == "uniform":
+        return rng.standard_normal((c, dim)).astype(np.float32)
+    if kind == "clustered":  # look-alike families of ~8 classes
+        families = rng.standard_normal((max(1, c // 8), dim)) * 3
+        pick = rng.integers(0, len(families), c)
+        return (families[pick] + rng.standard_normal((c, dim)) * 0.6).astype(np.float32)
+    if kind == "ties":  # a small integer lattice: many exactly equal distances, duplicates too
+        return rng.integers(0, 3, size=(c, 6)).astype(np.float32)
+    raise ValueError(kind)
+
+
+def cells_pairs(centers: np.ndarray, eta: int) -> tuple[np.ndarray, np.ndarray]:
+    """The cell search with no fallback to the dense one, re-ranked like closest_pairs."""
+    k = len(centers)
+    gid = cell_closest_pairs(centers, eta, worth_it=float("inf"))
+    assert gid is not None
+    i, j = gid // k, gid % k
+    d = np.sqrt(((centers[i].astype(np.float64) - centers[j]) ** 2).sum(1))
+    order = np.lexsort((j, i, d))
+    return np.stack([i[order], j[order]], axis=1), d[order]
+
+
+@pytest.mark.parametrize("kind", ["uniform", "clustered"])
+@pytest.mark.parametrize("c,eta", [(40, 5), (300, 120), (300, 2000), (5000, 2150)])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_cells_equal_dense(kind, c, eta, seed):
+    centers = make_centers(kind, c, seed)
+    want, want_d = closest_pairs(centers, eta, method="dense")
+    got, got_d = cells_pairs(centers, eta)
+    assert got.shape == want.shape and np.all(got[:, 0] < got[:, 1])
+    assert np.array_equal(got, want)
+    assert np.allclose(got_d, want_d, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("c,eta", [(50, 30), (400, 900), (5000, 3000)])
+def test_cells_with_ties_give_the_same_distances(c, eta):
+    """Among tied pairs either search may keep any; the distances kept must be the same."""
+    centers = make_centers("ties", c, 3)
+    _, want_d = closest_pairs(centers, eta, method="dense")
+    got, got_d = cells_pairs(centers, eta)
+    assert len(np.unique(got, axis=0)) == len(got) == len(want_d)
+    assert np.all(got[:, 0] < got[:, 1])
+    assert np.allclose(got_d, want_d, atol=1e-9)
+
+
+def test_auto_uses_cells_for_many_centers_and_matches_dense():
+    centers = make_centers("clustered", CELLS_FROM + 500, 4)
+    auto, auto_d = closest_pairs(centers, 1900)
+    dense, dense_d = closest_pairs(centers, 1900, method="dense")
+    assert np.array_equal(auto, dense) and np.allclose(auto_d, dense_d)
+    assert cell_closest_pairs(centers, 1900) is not None  # clustered: the cells pay off
+
+
+def test_cells_tiny_and_degenerate_inputs():
+    two = np.array([[0.0, 0.0], [3.0, 4.0]], dtype=np.float32)
+    pairs, dist = closest_pairs(two, 5, method="cells")
+    assert pairs.tolist() == [[0, 1]] and np.allclose(dist, [5.0])
+    same = np.zeros((20, 3), dtype=np.float32)  # every center equal: all distances 0
+    pairs, dist = closest_pairs(same, 50, method="cells")
+    assert len(np.unique(pairs, axis=0)) == 50 and np.all(dist == 0)
+    with pytest.raises(ValueError):
+        closest_pairs(two, 1, method="nope")
