@@ -55,6 +55,21 @@ def _fmt_eta(seconds: float | None) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
+def loss_note(config: Any) -> str:
+    """What the loss plot must say when its curve is no progress signal: semi-hard mining keeps
+    only triplets with 0 < loss < α, so their mean sits near α/2 however well training goes."""
+    try:
+        if config.mining.batch != "semihard":
+            return ""
+        from core.train.losses import loss_class
+
+        alpha = loss_class(config.loss.kind)(config.loss).margin
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return ""
+    return (f"semi-hard: kept triplets have 0 < loss < α, so the loss sits near α/2 = "
+            f"{alpha / 2:g} by design —\nwatch the active triplets and the accuracy instead")
+
+
 def _pct(v: float | None) -> str:
     return "–" if v is None else f"{v:.1%}"
 
@@ -227,7 +242,8 @@ class TrainTab(QWidget):
     def _project_changed(self) -> None:
         if not self.busy:
             self.history = History()
-            self.plots.set_epochs(0)
+            self.plots.set_epochs(0, 0)
+            self.plots.set_loss_note("")
             self.plots.show_history(self.history, force=True)
             self.log.clear()
             self.run_dir = None
@@ -272,7 +288,8 @@ class TrainTab(QWidget):
                 self.renderRequested.emit()
             return False
         self.history = History()
-        self.plots.set_epochs(config.train.epochs)
+        self.plots.set_epochs(config.train.epochs, config.train.iterations)
+        self.plots.set_loss_note(loss_note(config))
         self.plots.show_history(self.history, force=True)
         self.plots.set_summary("Starting…")
         self.log.clear()
@@ -302,6 +319,8 @@ class TrainTab(QWidget):
             dialogs.error(self, "Cannot resume", str(exc))
             return False
         self.history = read_metrics(run_dir)
+        self.plots.set_epochs(config.train.epochs, config.train.iterations)
+        self.plots.set_loss_note(loss_note(config))
         self.plots.show_history(self.history, force=True)
         self.log.clear()
         self.snapshot = Snapshot(config=config)
@@ -385,7 +404,12 @@ class TrainTab(QWidget):
         info = read_run_info(run_dir)
         self.history = read_metrics(run_dir)
         self.views.setCurrentWidget(self.plots)
-        self.plots.set_epochs(info.epochs)
+        try:
+            run_config = load_project(run_dir / "config.toml").config
+        except SiamError:
+            run_config = None
+        self.plots.set_epochs(info.epochs, run_config.train.iterations if run_config else None)
+        self.plots.set_loss_note(loss_note(run_config))
         self.plots.show_history(self.history, force=True)
         self.run_dir = run_dir
         self.plots.set_summary(
@@ -520,7 +544,7 @@ class TrainTab(QWidget):
                          f"{ev.iterations} iterations × {ev.triplets:,} triplets"
                          + (f" (from epoch {ev.start_epoch + 1})" if ev.start_epoch else ""))
         self.progress.setRange(0, max(1, ev.epochs * ev.iterations))
-        self.plots.set_epochs(ev.epochs)
+        self.plots.set_epochs(ev.epochs, ev.iterations)
         if self.state == "starting":
             self._set_state("training")
         self.runsChanged.emit()

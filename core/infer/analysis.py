@@ -394,7 +394,8 @@ THROUGHPUT_EMA = 0.8
 
 # Keys of an iteration record that are not loss parts (the trainer flattens the parts in).
 _NOT_PARTS = {"event", "time", "epoch", "iteration", "iterations", "step", "loss",
-              "images_per_s", "triplets_per_s", "images", "triplets", "lr", "parts"}
+              "images_per_s", "triplets_per_s", "images", "triplets", "lr", "parts",
+              "active"}
 EPOCH_KEYS = ("top1", "top5", "val_top1", "val_top5")
 
 
@@ -428,6 +429,11 @@ class RunCurves:
     epoch_loss: np.ndarray
     epoch_seconds: np.ndarray
     baselines: dict[str, float] = field(default_factory=dict)  # e.g. "pixel-1nn val" → top-1
+    # [I] per iteration (NaN where a run did not log it): share of candidate triplets inside
+    # the margin, images through the network so far, seconds since the run's first record.
+    active: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    images: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    seconds: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def epoch_starts(self) -> np.ndarray:
@@ -444,6 +450,7 @@ def read_curves(run_dir: str | Path) -> RunCurves:
     path = Path(run_dir)
     file = path / "metrics.jsonl" if path.is_dir() else path
     steps, loss, rates, iter_epoch = [], [], [], []
+    active, images, times = [], [], []
     parts: dict[str, list[float]] = {}
     ep, ep_vals = [], {k: [] for k in EPOCH_KEYS}
     ep_loss, ep_secs = [], []
@@ -462,6 +469,9 @@ def read_curves(run_dir: str | Path) -> RunCurves:
             rate = _num(rec.get("images_per_s", rec.get("triplets_per_s")))  # older runs
             rates.append(rate if rate is not None else np.nan)
             iter_epoch.append(int(_num(rec.get("epoch")) or 0))
+            for col, key in ((active, "active"), (images, "images"), (times, "time")):
+                x = _num(rec.get(key))
+                col.append(np.nan if x is None else x)
             nested = rec.get("parts")
             source = nested if isinstance(nested, dict) else {
                 k: v for k, v in rec.items() if k not in _NOT_PARTS}
@@ -494,7 +504,19 @@ def read_curves(run_dir: str | Path) -> RunCurves:
                      throughput=smooth_rate(f(rates, float)), iter_epoch=f(iter_epoch, int),
                      epochs=f(ep, float), epoch_values={k: f(v, float) for k, v in ep_vals.items()},
                      epoch_loss=f(ep_loss, float), epoch_seconds=f(ep_secs, float),
-                     baselines=baselines)
+                     baselines=baselines, active=f(active, float), images=f(images, float),
+                     seconds=_elapsed(f(times, float)))
+
+
+def _elapsed(times: np.ndarray) -> np.ndarray:
+    """Wall seconds since the first iteration, with paused or resumed gaps longer than a
+    minute squeezed out (the x-axis of "wall time" should show training, not a night off)."""
+    if not len(times):
+        return times
+    t = np.where(np.isfinite(times), times, np.nan)
+    d = np.diff(t, prepend=t[0])
+    d = np.where(np.isfinite(d) & (d >= 0) & (d < 60.0), d, 0.0)
+    return np.cumsum(d)
 
 
 def pixel_baseline(curves: RunCurves) -> float | None:

@@ -48,6 +48,8 @@ class IterationFinished:
     lr: float
     images: int = 0  # images through the network since the run began (the budget)
     triplets: int = 0  # triplets this step trained on (after the batch miner's choice)
+    # share of the candidate triplets inside the margin (core.train.step.active_share)
+    active: float | None = None
 
 
 @dataclass

@@ -1,0 +1,82 @@
+"""Workbench IV (issue 21): read-outs that read true — the loss plot's smoothing follows the
+run length, raw lines everywhere, plain ticks, the semi-hard note and the active-triplet share,
+read-outs cleared on a new run."""
+
+from __future__ import annotations
+
+import numpy as np
+from wb2_helpers import trained_tiny
+
+from core.train.config import Config
+from workbench.history import History, auto_smoothing, read_metrics
+from workbench.plots import READOUT_HINT, TrainingPlots
+from workbench.train_tab import loss_note
+
+
+def _flat_history(n: int = 80, parts: bool = True) -> History:
+    h = History()
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        loss = 0.5 + 0.02 * rng.standard_normal()  # flat from the start, as semi-hard is
+        h.add_iteration(i + 1, loss, {"g1": loss / 2, "g2": loss / 2} if parts else {},
+                        100.0, epoch=i // 40, active=0.9 - 0.5 * i / n, images=96 * (i + 1),
+                        seconds=0.1 * i)
+    return h
+
+
+def test_loss_plot_smoothing_raw_lines_plain_ticks_and_active_share(qtbot):
+    plots = TrainingPlots()
+    qtbot.addWidget(plots)
+    plots.resize(1000, 600)
+    plots.show()
+    plots.set_epochs(2, 40)
+    h = _flat_history()
+    plots.show_history(h, force=True)
+
+    # Smoothing follows the run: 80 iterations are smoothed far less than the old 0.90.
+    assert plots.smoothing_auto and plots.factor() == auto_smoothing(80) < 0.8
+    assert "(auto)" in plots.smoothing_label.text()
+    assert auto_smoothing(10_000) > auto_smoothing(500) > auto_smoothing(80)
+    plots.smoothing.setValue(50)  # a user's choice is kept from then on
+    assert not plots.smoothing_auto and plots.factor() == 0.5
+    plots.show_history(_flat_history(), force=True)
+    assert plots.factor() == 0.5
+
+    # Raw lines in every plot: the total and each part.
+    assert len(plots.loss_curve.getData()[1]) == 80
+    for key in ("g1", "g2"):
+        raw = plots.part_raws[key].getData()[1]
+        np.testing.assert_allclose(raw, plots._history.parts[key].view())
+        assert plots.part_plots[key].isVisible()
+    # Plain tick labels (no "x0.001").
+    for plot in (plots.loss_plot, plots.speed_plot, *plots.part_plots.values()):
+        assert not plot.getPlotItem().getAxis("left").autoSIPrefix
+
+    # The share of active triplets beside the loss, in the read-out too.
+    assert plots.active_plot.isVisible()
+    np.testing.assert_allclose(plots.active_raw.getData()[1], plots._history.active.view())
+    vb = plots.loss_plot.getPlotItem().vb
+    pos = vb.mapViewToScene(vb.mapToView(vb.rect().center()))
+    plots._hover(plots.loss_plot, pos)
+    assert "active triplets" in plots.readout.text()
+
+    # A new run clears the read-out of the last one.
+    plots.show_history(History(), force=True)
+    assert plots.readout.text() == READOUT_HINT
+    assert not any(line.isVisible() for line in plots.hover_lines)
+    assert not plots.active_plot.isVisible()
+
+
+def test_semihard_note_and_active_share_logged_by_the_trainer():
+    semi = Config().replace({"mining": {"batch": "semihard"}, "loss": {"kind": "triplet",
+                                                                         "alpha": 0.4}})
+    note = loss_note(semi)
+    assert "α/2 = 0.2" in note and "active triplets" in note
+    assert loss_note(Config()) == ""
+    # The trainer logs the share per iteration (events and metrics.jsonl agree).
+    tiny = trained_tiny()
+    shares = [e.active for e in tiny.events if type(e).__name__ == "IterationFinished"]
+    assert shares and all(0.0 <= s <= 1.0 for s in shares)
+    h = read_metrics(tiny.run_dir)
+    np.testing.assert_allclose(h.active.view(), shares, rtol=1e-5)
+    assert np.all(np.diff(h.images.view()) > 0) and np.all(np.diff(h.seconds.view()) >= 0)
