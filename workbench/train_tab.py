@@ -17,6 +17,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QHBoxLayout,
     QLabel,
     QMenu,
@@ -35,14 +36,16 @@ from core.train.advice import Notice, Snapshot, advise, advise_run
 from core.train.project import Project, load_project, read_run_info
 from workbench import dialogs
 from workbench.augment_panel import AugmentPreview
-from workbench.config_form import ConfigForm
+from workbench.config_form import ConfigForm, describe_changes
 from workbench.document import ProjectDocument
 from workbench.history import History, read_metrics
 from workbench.notices import NoticesPanel
 from workbench.plots import TrainingPlots
+from workbench.settings import settings as app_settings
 from workbench.workers import JobRunner, TrainJob, make_trainer_factory, run_in_thread
 
 FLUSH_MS = 100  # ≤ 10 GUI updates per second
+CONFIRM_KEY = "train/confirm_changes"
 LOG_EVERY_S = 2.0  # an iteration line in the log at most this often
 
 
@@ -111,6 +114,18 @@ class TrainTab(QWidget):
 
         self.form = ConfigForm(doc)
         self.form.validityChanged.connect(lambda _ok: self._update_buttons())
+        # What differs from the last run, always in view; confirmed on Start unless turned off.
+        self.changes_label = QLabel()
+        self.changes_label.setWordWrap(True)
+        self.changes_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.confirm_check = QCheckBox("Ask before starting with changed settings")
+        self.confirm_check.setToolTip("On Start, list the settings that differ from the last "
+                                      "run and ask; untick for “don't ask again”")
+        self.confirm_check.setChecked(
+            str(app_settings().value(CONFIRM_KEY, "true")).lower() != "false")
+        self.confirm_check.toggled.connect(
+            lambda on: app_settings().setValue(CONFIRM_KEY, "true" if on else "false"))
+        doc.configChanged.connect(lambda _keys: self._show_changes())
 
         self.start_btn = QPushButton("Start")
         self.start_btn.setToolTip("Start a new run with these settings (Ctrl+R)")
@@ -159,6 +174,8 @@ class TrainTab(QWidget):
         ll = QVBoxLayout(left)
         ll.setContentsMargins(0, 0, 0, 0)
         ll.addWidget(self.form, 1)
+        ll.addWidget(self.changes_label)
+        ll.addWidget(self.confirm_check)
         ll.addWidget(self.paper_btn)
 
         bottom = QSplitter(Qt.Orientation.Horizontal)
@@ -199,6 +216,7 @@ class TrainTab(QWidget):
         self.timer.setInterval(FLUSH_MS)
         self.timer.timeout.connect(self._flush)
         doc.projectChanged.connect(self._project_changed)
+        self._load_reference()
         self._update_buttons()
 
     # -- state -------------------------------------------------------------------------------
@@ -240,6 +258,7 @@ class TrainTab(QWidget):
             self.views.setCurrentWidget(self.augment_preview)
 
     def _project_changed(self) -> None:
+        self._load_reference()
         if not self.busy:
             self.history = History()
             self.plots.set_epochs(0, 0)
@@ -280,6 +299,9 @@ class TrainTab(QWidget):
         except SiamError as exc:
             dialogs.error(self, "Invalid settings", str(exc))
             return False
+        changes = self._confirm_changes()
+        if changes is None:
+            return False
         train = project.dataset_paths()["train"]
         if not train.exists():
             if dialogs.ask(self, "Render the data first?",
@@ -297,8 +319,56 @@ class TrainTab(QWidget):
         self.notices_panel.clear()
         self._append_log(f"Starting a new run ({config.mining.positive} / "
                          f"{config.mining.negative}, {config.loss.kind} loss)")
+        for line in changes:
+            self._append_log(f"  changed: {line}")
         self._launch(self.factory_maker(project, config))
         return True
+
+    # -- changed settings --------------------------------------------------------------------
+    def _load_reference(self) -> None:
+        """The last run's settings, against which the form marks what changed."""
+        project = self.doc.project
+        runs = project.runs() if project is not None else []
+        ref, name = None, ""
+        for info in reversed(runs):
+            try:
+                ref, name = load_project(info.path / "config.toml").config, info.id
+                break
+            except SiamError:
+                continue
+        self.form.set_reference(ref, name)
+        self._show_changes()
+
+    def change_lines(self) -> tuple[list[str], bool]:
+        """Lines naming what differs (from the last run if there is one, else the defaults)."""
+        against_last = self.form.reference is not None
+        diffs = self.form.differences("last" if against_last else "default")
+        return describe_changes(diffs, against_last), against_last
+
+    def _show_changes(self) -> None:
+        lines, against_last = self.change_lines()
+        where = f"the last run ({self.form.reference_name})" if against_last else "the defaults"
+        if not lines:
+            self.changes_label.setText(f"Settings as in {where}." if against_last else
+                                       "All settings at their defaults.")
+        else:
+            names = ", ".join(line.split(" (", 1)[0] for line in lines[:4])
+            more = f" and {len(lines) - 4} more" if len(lines) > 4 else ""
+            self.changes_label.setText(f"<b>{len(lines)} setting(s) differ from {where}</b> "
+                                       f"(marked ●): {names}{more}")
+        self.changes_label.setToolTip("\n".join(lines))
+
+    def _confirm_changes(self) -> list[str] | None:
+        """The changed settings' lines, or None if the user did not want to start with them."""
+        lines, against_last = self.change_lines()
+        if not lines or not against_last or not self.confirm_check.isChecked():
+            return lines
+        text = (f"These settings differ from the last run ({self.form.reference_name}):\n\n"
+                + "\n".join(f"• {line}" for line in lines)
+                + "\n\nStart a new run with them? (Untick “Ask before starting with changed "
+                "settings” not to be asked again; Edit → Undo reverts a change.)")
+        return lines if dialogs.ask(self, "Start with changed settings?", text,
+                                    default=True) else None
 
     def resume_run(self, run_dir: Path) -> bool:
         """Continue ``run_dir`` from its last checkpoint (train.epochs may be raised in the
@@ -609,6 +679,7 @@ class TrainTab(QWidget):
         self.progress.setValue(1 if self._done_iters else 0)
         self.throughputChanged.emit(0.0)
         self._set_state("idle")
+        self._load_reference()  # the run just made is the new "last run"
         self.runsChanged.emit()
         self.jobFinished.emit()
 

@@ -80,3 +80,52 @@ def test_semihard_note_and_active_share_logged_by_the_trainer():
     h = read_metrics(tiny.run_dir)
     np.testing.assert_allclose(h.active.view(), shares, rtol=1e-5)
     assert np.all(np.diff(h.images.view()) > 0) and np.all(np.diff(h.seconds.view()) >= 0)
+
+
+def test_changed_settings_marked_and_confirmed_on_start(qtbot, tmp_path, recorder):
+    """Issue 21 #3: values that differ from the defaults or the last run are marked, listed
+    beside the form and confirmed when Start is pressed; undo clears the mark."""
+    from core.train.project import load_project
+    from workbench.document import ProjectDocument
+    from workbench.train_tab import TrainTab
+
+    root = trained_tiny().copy_to(tmp_path / "p")
+    doc = ProjectDocument()
+    doc.set_project(load_project(root))
+    tab = TrainTab(doc)
+    qtbot.addWidget(tab)
+    tab.show()
+    form = tab.form
+    assert form.reference is not None and form.reference_name == "run-ap-ac"
+    assert form.differences("last") == {}
+    # lr = 0.003 in the project: off the default, marked (but not against the last run).
+    assert "train.lr" in form.differences("default")
+    assert "●" in form.editors["train.lr"].label.text()
+    assert "●" not in form.editors["train.seed"].label.text()
+    assert "differ" not in tab.changes_label.text()
+
+    spin = form.editors["train.seed"].widget
+    spin.lineEdit().selectAll()
+    spin.lineEdit().insert("7")
+    assert doc.config.train.seed == 7
+    assert set(form.differences("last")) == {"train.seed"}
+    assert "●" in form.editors["train.seed"].label.text()
+    assert "last run run-ap-ac" in form.editors["train.seed"].label.toolTip()
+    assert "1 setting(s) differ from the last run" in tab.changes_label.text()
+
+    # Start lists the difference and asks; "no" starts nothing.
+    recorder.ask_answer = False
+    assert not tab.start()
+    ask = recorder.shown[-1]
+    assert ask.kind == "ask" and "Random seed (train.seed): 0 → 7" in ask.text, ask.text
+    assert not tab.busy
+    # "Don't ask again": no question, the changes still go to the log.
+    tab.confirm_check.setChecked(False)
+    n = len(recorder.shown)
+    assert tab._confirm_changes() == ["Random seed (train.seed): 0 → 7"]
+    assert len(recorder.shown) == n
+    tab.confirm_check.setChecked(True)
+
+    doc.undo_stack.undo()
+    assert doc.config.train.seed == 0 and form.differences("last") == {}
+    assert "●" not in form.editors["train.seed"].label.text()
