@@ -129,3 +129,50 @@ def test_changed_settings_marked_and_confirmed_on_start(qtbot, tmp_path, recorde
     doc.undo_stack.undo()
     assert doc.config.train.seed == 0 and form.differences("last") == {}
     assert "●" not in form.editors["train.seed"].label.text()
+
+
+def test_project_tree_tells_runs_apart_and_elides_at_the_end(qtbot, tmp_path):
+    """Issue 21 #4: runs differ in time and miner, so names are cut at the end (never the
+    middle) and the miner and loss get a line of their own; counts are one fact a line."""
+    import json
+
+    from conftest import write_project
+    from PySide6.QtCore import Qt
+
+    from core.data.glyphs import GlyphWriter
+    from core.train.project import load_project
+    from workbench.project_panel import DETAIL_ROLE, ProjectPanel
+
+    root = write_project(tmp_path / "p")
+    long_id = "20261206-211533-auto-probabilistic-auto-clustering-semihard-triplet"
+    for run, kind, batch in (("run-ap-ac", "metric", "all"), (long_id, "triplet", "semihard")):
+        d = root / "runs" / run
+        d.mkdir(parents=True)
+        (d / "config.toml").write_text(
+            f'[mining]\npositive = "auto-probabilistic"\nnegative = "auto-clustering"\n'
+            f'batch = "{batch}"\n[loss]\nkind = "{kind}"\n', encoding="utf-8")
+        (d / "status.json").write_text(json.dumps({"status": "finished", "epoch": 2,
+                                                   "epochs": 2, "best_top1": 0.8}))
+    project = load_project(root)
+    project.dataset_paths()["train"].parent.mkdir(parents=True, exist_ok=True)
+    with GlyphWriter(project.dataset_paths()["train"], [f"c{i}" for i in range(62)], ["f"],
+                     8, alphabet="latin", force=True) as w:
+        w.append(np.zeros((5642, 8, 8), np.uint8), np.arange(5642) % 62,
+                 np.zeros(5642, int))
+    panel = ProjectPanel()
+    qtbot.addWidget(panel)
+    panel.resize(210, 600)
+    panel.show()
+    panel.refresh(project)
+    assert panel.tree.textElideMode() == Qt.TextElideMode.ElideRight
+    texts = {it.text(0).split("\n")[0]: it.text(0).split("\n") for it in panel.run_items()}
+    assert set(texts) == {"run-ap-ac", long_id}
+    assert texts[long_id][1].strip().endswith("triplet") and "AP / AC" in texts[long_id][1]
+    assert texts["run-ap-ac"][1].strip().endswith("metric")
+    assert texts[long_id][1].strip() == "AP / AC · semi-hard · triplet", texts
+    assert all(it.data(0, DETAIL_ROLE).startswith("finished") for it in panel.run_items())
+    train = panel.datasets.child(0)
+    fm = panel.tree.fontMetrics()
+    lines = train.text(0).split("\n")
+    assert lines[1].strip() == "5,642 samples" and lines[2].strip() == "62 classes"
+    assert all(fm.horizontalAdvance(line) < 180 for line in lines), lines
