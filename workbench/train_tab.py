@@ -169,6 +169,11 @@ class TrainTab(QWidget):
         self.log.setReadOnly(True)
         self.log.setMaximumBlockCount(5000)
         self.log.setPlaceholderText("Trainer events appear here.")
+        # Follow the end unless the user scrolled up: a notice card appearing beside the log
+        # shrinks it, and QPlainTextEdit then stopped following by itself.
+        self._log_follow = True
+        self.log.verticalScrollBar().actionTriggered.connect(
+            lambda _a: QTimer.singleShot(0, self._log_scrolled))
 
         left = QWidget()
         ll = QVBoxLayout(left)
@@ -264,7 +269,7 @@ class TrainTab(QWidget):
             self.plots.set_epochs(0, 0)
             self.plots.set_loss_note("")
             self.plots.show_history(self.history, force=True)
-            self.log.clear()
+            self._clear_log()
             self.run_dir = None
             self.notices_panel.clear()
             self.notices = []
@@ -314,7 +319,7 @@ class TrainTab(QWidget):
         self.plots.set_loss_note(loss_note(config))
         self.plots.show_history(self.history, force=True)
         self.plots.set_summary("Starting…")
-        self.log.clear()
+        self._clear_log()
         self.snapshot = Snapshot(config=config)
         self.notices_panel.clear()
         self._append_log(f"Starting a new run ({config.mining.positive} / "
@@ -392,7 +397,7 @@ class TrainTab(QWidget):
         self.plots.set_epochs(config.train.epochs, config.train.iterations)
         self.plots.set_loss_note(loss_note(config))
         self.plots.show_history(self.history, force=True)
-        self.log.clear()
+        self._clear_log()
         self.snapshot = Snapshot(config=config)
         self.notices_panel.clear()
         self._append_log(f"Resuming {run_dir.name} from its last checkpoint")
@@ -485,7 +490,7 @@ class TrainTab(QWidget):
         self.plots.set_summary(
             f"Run <b>{info.id}</b>: {info.status}, epoch {info.epoch}/{info.epochs}, "
             f"best top-1 {_pct(info.best_top1)} ({self.history.accuracy_set})")
-        self.log.clear()
+        self._clear_log()
         self._append_log(f"Showing {run_dir} ({len(self.history)} iterations, "
                          f"{len(self.history.epochs)} epochs)")
         if info.message:
@@ -683,5 +688,16 @@ class TrainTab(QWidget):
         self.runsChanged.emit()
         self.jobFinished.emit()
 
+    def _clear_log(self) -> None:
+        self.log.clear()
+        self._log_follow = True
+
+    def _log_scrolled(self) -> None:
+        sb = self.log.verticalScrollBar()
+        self._log_follow = sb.value() >= sb.maximum() - 2
+
     def _append_log(self, line: str) -> None:
         self.log.appendPlainText(f"[{time.strftime('%H:%M:%S')}] {line}")
+        if self._log_follow:
+            sb = self.log.verticalScrollBar()
+            sb.setValue(sb.maximum())

@@ -176,3 +176,45 @@ def test_project_tree_tells_runs_apart_and_elides_at_the_end(qtbot, tmp_path):
     lines = train.text(0).split("\n")
     assert lines[1].strip() == "5,642 samples" and lines[2].strip() == "62 classes"
     assert all(fm.horizontalAdvance(line) < 180 for line in lines), lines
+
+
+def test_log_keeps_following_and_notice_text_follows_the_run(qtbot, tmp_path):
+    """Issue 21 #5: the event log follows its end after a notice card appears; a notice's
+    figures are replaced when the advice is given again (the run went on)."""
+    from conftest import write_project
+
+    from core.train.advice import Notice
+    from core.train.project import load_project
+    from workbench.document import ProjectDocument
+    from workbench.train_tab import TrainTab
+
+    doc = ProjectDocument()
+    doc.set_project(load_project(write_project(tmp_path / "p")))
+    tab = TrainTab(doc)
+    qtbot.addWidget(tab)
+    tab.resize(1280, 720)
+    tab.show()
+    for i in range(120):
+        tab._append_log(f"iteration {i}")
+    sb = tab.log.verticalScrollBar()
+    assert sb.maximum() > 0 and sb.value() == sb.maximum()
+    old = Notice("val-plateau", "Validation stalled", "81.7 % after 2 epochs",
+                 {"train": {"lr": 0.001}})
+    tab._show_notices([old])
+    qtbot.waitUntil(lambda: tab.notices_panel.isVisible(), timeout=10_000)
+    for i in range(30):
+        tab._append_log(f"more {i}")
+    qtbot.wait(50)
+    tab._append_log("last line")
+    assert sb.value() == sb.maximum(), (sb.value(), sb.maximum())
+    # A user who scrolled up is left there.
+    sb.triggerAction(sb.SliderAction.SliderPageStepSub)
+    qtbot.wait(20)
+    tab._append_log("after scrolling up")
+    assert sb.value() < sb.maximum()
+
+    new = Notice("val-plateau", "Validation stalled", "86.3 % after 4 epochs",
+                 {"train": {"lr": 0.0005}})
+    tab._show_notices([new])
+    card = tab.notices_panel.cards["val-plateau"]
+    assert card.detail.text() == "86.3 % after 4 epochs" and "0.0005" in card.change.text()
