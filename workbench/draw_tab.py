@@ -390,6 +390,7 @@ class DrawTab(QWidget):
         from core.data.imaging import baseline_fraction
 
         _margin, mode = self.framing()
+        self.glyphs.set_mode(mode)  # class thumbnails framed like the drawing and the run
         self.canvas.set_baseline(baseline_fraction() if mode == "em" else None)
         if self.store is not None:
             self.store.margin, self.store.mode = self.framing()

@@ -218,3 +218,35 @@ def test_log_keeps_following_and_notice_text_follows_the_run(qtbot, tmp_path):
     tab._show_notices([new])
     card = tab.notices_panel.cards["val-plateau"]
     assert card.detail.text() == "86.3 % after 4 epochs" and "0.0005" in card.change.text()
+
+
+def test_class_thumbnails_framed_as_the_run_frames_them(qtbot, tmp_path):
+    """Issue 21 #6: in em mode the Draw / Evaluate class thumbnails keep case and size —
+    x is smaller than X, o than O — where fit framing drew both at capital size."""
+    from conftest import TINY
+
+    from core.train.project import load_project
+    from workbench.document import ProjectDocument
+    from workbench.glyph_cache import GlyphCache
+
+    def ink_height(img) -> int:
+        rows = np.flatnonzero((img > 127).any(axis=1))
+        return int(rows[-1] - rows[0] + 1)
+
+    heights = {}
+    for mode in ("em", "fit"):
+        root = tmp_path / mode
+        root.mkdir()
+        toml = TINY.format(epochs=1, iterations=1).replace(
+            'alphabet = "digits"', 'alphabet = "latin-digits"\nsize_mode = "' + mode + '"')
+        (root / "project.toml").write_text(toml, encoding="utf-8")
+        doc = ProjectDocument()
+        doc.set_project(load_project(root))
+        cache = GlyphCache.for_document(doc)
+        qtbot.waitUntil(lambda c=cache: c.resolved, timeout=60_000)
+        assert cache.mode == mode
+        heights[mode] = {c: ink_height(cache.image(c, 40)) for c in "xXoO0"}
+        assert not cache.pixmap("x", 40).isNull()
+    em, fit = heights["em"], heights["fit"]
+    assert em["x"] < 0.85 * em["X"] and em["o"] < 0.85 * em["O"], em
+    assert abs(fit["x"] - fit["X"]) <= 2, fit  # fit fills the square: case hidden
