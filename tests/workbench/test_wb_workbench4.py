@@ -250,3 +250,84 @@ def test_class_thumbnails_framed_as_the_run_frames_them(qtbot, tmp_path):
     em, fit = heights["em"], heights["fit"]
     assert em["x"] < 0.85 * em["X"] and em["o"] < 0.85 * em["O"], em
     assert abs(fit["x"] - fit["X"]) <= 2, fit  # fit fills the square: case hidden
+
+
+def test_bad_face_flagged_excluded_whole_undoable_and_find_kept(qtbot, tmp_path):
+    """Issue 21 #8 / #12: the glyph browser scores a synthetic broken face, flags its column
+    and the face list, excludes the whole face in one undoable edit (clearly marked), and a
+    re-read keeps the Find highlight."""
+    import sys
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QUndoStack
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core" / "data"))
+    from conftest import write_project
+    from test_outliers import CLASSES, GOOD, _faces
+
+    from core.data.glyphs import GlyphFile, GlyphWriter
+    from core.train.project import load_project
+    from workbench.font_model import COL_COVERAGE, FontRow, FontTableModel
+    from workbench.glyph_browser import GlyphBrowser
+
+    root = write_project(tmp_path / "p")
+    project = load_project(root)
+    path = project.dataset_paths()["train"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    images, labels, sources, names = _faces()
+    with GlyphWriter(path, [f"c{i}" for i in range(CLASSES)], names, 37) as w:
+        w.append(images, labels, sources)
+
+    browser = GlyphBrowser()
+    qtbot.addWidget(browser)
+    browser.undo_stack = stack = QUndoStack()
+    scores: list[dict] = []
+    browser.outliersReady.connect(scores.append)
+    browser.resize(900, 600)
+    browser.show()
+    browser.set_project(project)
+    qtbot.waitUntil(lambda: bool(scores) and not browser.busy(), timeout=60_000)
+    assert scores[0]["broken.ttf#0"] >= 0.8
+    model = browser.model
+    cols = [model.headerData(c, Qt.Orientation.Horizontal) for c in range(model.columnCount())]
+    assert cols[GOOD].startswith("⚠") and not any(c.startswith("⚠") for c in cols[:GOOD])
+    assert "FLAGGED" in model.headerData(GOOD, Qt.Orientation.Horizontal,
+                                         Qt.ItemDataRole.ToolTipRole)
+
+    # The face list says it too.
+    fonts = FontTableModel()
+    face = SimpleNamespace(id="broken.ttf#0", family="Broken", style="Regular",
+                           full_name="Broken", path=path)
+    fonts.set_rows([FontRow(face=face, token="broken.ttf", coverage=1.0, role="train")])
+    fonts.set_outliers(scores[0])
+    assert "odd" in fonts.data(fonts.index(0, COL_COVERAGE))
+
+    # Exclude the whole face: one undoable edit, visible in every cell of its column.
+    assert browser.set_face_excluded(GOOD) == CLASSES
+    with GlyphFile(path) as gf:
+        assert gf.excluded.sum() == CLASSES and gf.excluded[sources == GOOD].all()
+    cell = model.index(0, GOOD)
+    assert model.data(cell, Qt.ItemDataRole.DisplayRole) == "✕"
+    assert model.data(cell, Qt.ItemDataRole.BackgroundRole) is not None
+    assert stack.count() == 1 and "broken" in stack.undoText()
+    stack.undo()
+    with GlyphFile(path) as gf:
+        assert gf.excluded.sum() == 0
+    assert model.data(cell, Qt.ItemDataRole.DisplayRole) is None
+    stack.redo()
+    with GlyphFile(path) as gf:
+        assert gf.excluded.sum() == CLASSES
+    browser.toggle_excluded(0)  # a single glyph is undoable too
+    assert stack.count() == 2
+    stack.undo()
+
+    # Find, then re-read the file (as after re-rendering): the highlight stays.
+    browser.search.setText("c3")
+    browser._find()
+    qtbot.waitUntil(lambda: browser.highlighted() == 3 and not browser.busy(), timeout=30_000)
+    browser.reload()
+    qtbot.waitUntil(lambda: not browser.busy() and browser.model.page is not None,
+                    timeout=30_000)
+    assert browser.highlighted() == 3
