@@ -171,15 +171,16 @@ class TrainingPlots(QWidget):
                                 symbolBrush=VAL_COLOR),
             "val_top5": ap.plot(pen=_pen(VAL_COLOR, 1.5, dash)),
         }
-        for name, color, dashed in (("train", TRAIN_COLOR, False), ("val", VAL_COLOR, False)):
+        # The legend says what line style means (solid top-1, dashed top-5) and carries the
+        # baseline's value: a label on the line sat on the curves and was clipped at 1280×720.
+        for name, color, dashed in (("train", TRAIN_COLOR, False), ("val", VAL_COLOR, False),
+                                    ("top-1", "#808080", False), ("top-5", "#808080", True)):
             self.acc_plot.add_entry(name, color, dashed)
         self.acc_plot.setToolTip("Nearest-center accuracy per epoch: solid top-1, dashed top-5; "
                                  "train = the un-augmented training images, val = the "
                                  "validation file (fonts never seen in training)")
         self.baseline_line = pg.InfiniteLine(
-            angle=0, movable=False, pen=_pen(BASELINE_COLOR, 1.2, Qt.PenStyle.DashDotLine),
-            label="pixel 1-NN (val)", labelOpts={"position": 0.15, "color": BASELINE_COLOR,
-                                                 "anchors": [(0, 1), (0, 1)]})
+            angle=0, movable=False, pen=_pen(BASELINE_COLOR, 1.2, Qt.PenStyle.DashDotLine))
         self.baseline_line.hide()
         ap.addItem(self.baseline_line)
         self.speed_curve = self.speed_plot.getPlotItem().plot(pen=_pen(COLORS[2], 1.5))
@@ -395,11 +396,14 @@ class TrainingPlots(QWidget):
         base = h.baselines.get("pixel-1nn val")
         if base is not None:
             self.baseline_line.setPos(base)
-            self.baseline_line.label.setFormat(f"pixel 1-NN (val) {base:.0%}")
         self.baseline_line.setVisible(base is not None)
-        # Short enough for the plot's height at 1280×720 (the tooltip has the long form).
-        which = "val, held-out fonts" if h.accuracy_set == "val" else "train only"
-        self.acc_plot.ylabel = f"top-1/5 ({which})" if len(h.epochs) else "top-1 / top-5"
+        self.acc_plot.entries = [e for e in self.acc_plot.entries
+                                 if not e[0].startswith("pixel 1-NN")]
+        if base is not None:
+            self.acc_plot.entries.append((f"pixel 1-NN val {base:.0%}", BASELINE_COLOR, True))
+        self.acc_plot._set_title()
+        # The axis holds train and val curves alike: it names the measure, the legend the sets.
+        self.acc_plot.ylabel = "accuracy" if h.accuracy_set == "val" else "accuracy (train)"
         self.acc_plot.setToolTip(
             "Accuracy per epoch on the validation file: fonts held out of training"
             if h.accuracy_set == "val" else

@@ -505,10 +505,10 @@ def read_curves(run_dir: str | Path) -> RunCurves:
                      epochs=f(ep, float), epoch_values={k: f(v, float) for k, v in ep_vals.items()},
                      epoch_loss=f(ep_loss, float), epoch_seconds=f(ep_secs, float),
                      baselines=baselines, active=f(active, float), images=f(images, float),
-                     seconds=_elapsed(f(times, float)))
+                     seconds=elapsed_seconds(f(times, float)))
 
 
-def _elapsed(times: np.ndarray) -> np.ndarray:
+def elapsed_seconds(times: np.ndarray) -> np.ndarray:
     """Wall seconds since the first iteration, with paused or resumed gaps longer than a
     minute squeezed out (the x-axis of "wall time" should show training, not a night off)."""
     if not len(times):

@@ -331,3 +331,43 @@ def test_bad_face_flagged_excluded_whole_undoable_and_find_kept(qtbot, tmp_path)
     qtbot.waitUntil(lambda: not browser.busy() and browser.model.page is not None,
                     timeout=30_000)
     assert browser.highlighted() == 3
+
+
+def test_runs_tab_overlays_runs_on_a_chosen_x_axis(qtbot, tmp_path):
+    """Runs tab: ticked runs share one plot (opened with runs ticked); the x-axis is
+    iteration, images through the network or wall time."""
+    import shutil
+
+    from core.train.project import load_project
+    from workbench.document import ProjectDocument
+    from workbench.runs_tab import RunsTab
+
+    root = trained_tiny().copy_to(tmp_path / "p")
+    shutil.copytree(root / "runs" / "run-ap-ac", root / "runs" / "run-copy")
+    doc = ProjectDocument()
+    doc.set_project(load_project(root))
+    tab = RunsTab(doc)
+    qtbot.addWidget(tab)
+    tab.resize(1280, 720)
+    tab.show()
+    qtbot.waitUntil(lambda: len(tab.summaries) == 2, timeout=60_000)  # ticked on opening
+    assert set(tab.checked_ids()) == {"run-ap-ac", "run-copy"}
+    h = read_metrics(root / "runs" / "run-ap-ac")
+
+    def loss_x() -> list[np.ndarray]:
+        return [c.getData()[0] for c in tab.loss_plot.getPlotItem().listDataItems()
+                if c.getData()[0] is not None and len(c.getData()[0])]
+
+    assert tab.plotted_runs() == 2
+    for x in loss_x():
+        np.testing.assert_allclose(x, h.steps.view())
+    tab.x_combo.setCurrentIndex(tab.x_combo.findData("images"))
+    for x in loss_x():
+        np.testing.assert_allclose(x, h.images.view())
+    assert "images" in tab.loss_plot.getPlotItem().getAxis("bottom").labelText
+    tab.x_combo.setCurrentIndex(tab.x_combo.findData("seconds"))
+    xs = loss_x()
+    assert len(xs) == 2 and all(x[0] == 0 and np.all(np.diff(x) >= 0) for x in xs)
+    acc = [c.getData()[0] for c in tab.acc_plot.getPlotItem().listDataItems()]
+    assert all(np.all(np.isfinite(x)) and np.all(x <= xs[0][-1] + 60) for x in acc)
+    assert "solid = top-1, dashed = top-5" in tab.legend.text()
