@@ -372,7 +372,10 @@ class RunsTab(QWidget):
         if self.run_list.currentItem() is None and self.run_list.count():
             self.run_list.setCurrentRow(0)
         self._filling = False
-        self.evaluate_panel.set_runs(p, self._runs)
+        # Evaluate starts on the ★ best run (the one Draw loads), not merely the newest.
+        first = self.evaluate_panel.run_combo.count() == 0
+        self.evaluate_panel.set_runs(p, self._runs, current=str(best.path)
+                                     if first and best is not None else None)
         self._selection_changed()
         self.compare()
 

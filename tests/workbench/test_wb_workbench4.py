@@ -344,6 +344,12 @@ def test_runs_tab_overlays_runs_on_a_chosen_x_axis(qtbot, tmp_path):
 
     root = trained_tiny().copy_to(tmp_path / "p")
     shutil.copytree(root / "runs" / "run-ap-ac", root / "runs" / "run-copy")
+    import json
+
+    status = root / "runs" / "run-copy" / "status.json"  # the newer run scored lower
+    st = json.loads(status.read_text(encoding="utf-8"))
+    st["best_top1"] = 0.01
+    status.write_text(json.dumps(st), encoding="utf-8")
     doc = ProjectDocument()
     doc.set_project(load_project(root))
     tab = RunsTab(doc)
@@ -352,6 +358,11 @@ def test_runs_tab_overlays_runs_on_a_chosen_x_axis(qtbot, tmp_path):
     tab.show()
     qtbot.waitUntil(lambda: len(tab.summaries) == 2, timeout=60_000)  # ticked on opening
     assert set(tab.checked_ids()) == {"run-ap-ac", "run-copy"}
+    from core.infer.runs import best_run
+
+    best = best_run(doc.project, doc.project.runs())
+    assert best.id == "run-ap-ac"
+    assert tab.evaluate_panel.run_combo.currentData() == str(best.path)  # Evaluate: ★ best
     h = read_metrics(root / "runs" / "run-ap-ac")
 
     def loss_x() -> list[np.ndarray]:
