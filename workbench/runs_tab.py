@@ -370,12 +370,16 @@ class RunsTab(QWidget):
             if current is not None and r.path == current:
                 self.run_list.setCurrentItem(item)
         if self.run_list.currentItem() is None and self.run_list.count():
-            self.run_list.setCurrentRow(0)
+            # Start on the ★ best run (Evaluate follows the selection), else the newest.
+            rows = [i for i in range(self.run_list.count())
+                    if self.run_list.item(i).data(Qt.ItemDataRole.UserRole) == self._best]
+            self.run_list.setCurrentRow(rows[0] if rows else 0)
         self._filling = False
         # Evaluate starts on the ★ best run (the one Draw loads), not merely the newest.
-        first = self.evaluate_panel.run_combo.count() == 0
-        self.evaluate_panel.set_runs(p, self._runs, current=str(best.path)
-                                     if first and best is not None else None)
+        first = best is not None and getattr(self, "_eval_best", None) != (p.root, best.id)
+        if first:
+            self._eval_best = (p.root, best.id)
+        self.evaluate_panel.set_runs(p, self._runs, current=str(best.path) if first else None)
         self._selection_changed()
         self.compare()
 

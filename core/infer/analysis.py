@@ -597,8 +597,21 @@ def confusers(labels: np.ndarray, pred: np.ndarray, index: int, k: int = 5
     return [(int(cls[i]), int(counts[i])) for i in order]
 
 
-def formula_text(config: Config | None, positive: str, negative: str) -> str:
-    """The miners' formulas with a run's values (rich text for the Miners tab)."""
+def _eta_text(m: Any, num_classes: int | None) -> str:
+    eta = getattr(m, "eta", None)
+    if eta is None:
+        return "eta"
+    if eta == 0 and num_classes:
+        from core.train.miners.auto_clustering import default_eta
+
+        return f"{default_eta(num_classes):,}</b> (automatic: 0.43 × {num_classes:,} classes)<b>"
+    return f"{eta:,}" if eta else "automatic (0.43 per class)"
+
+
+def formula_text(config: Config | None, positive: str, negative: str,
+                 num_classes: int | None = None) -> str:
+    """The miners' formulas with a run's values (rich text for the Miners tab); with
+    ``num_classes`` an automatic η (0) is shown as the value the miner used."""
     m = config.mining if config is not None else None
 
     def v(key: str, fmt: str = "g") -> str:
@@ -623,7 +636,8 @@ def formula_text(config: Config | None, positive: str, negative: str) -> str:
         parts.append(f"<b>{positive}</b> positives (a miner plug-in).")
     if negative == "auto-clustering":
         parts.append(
-            f"<b>Auto-clustering negatives</b>: the <b>η = {v('eta', ',')}</b> closest pairs "
+            f"<b>Auto-clustering negatives</b>: the <b>η = {_eta_text(m, num_classes)}</b> "
+            "closest pairs "
             "of class centers link classes into clusters (connected components); the negative "
             f"comes from the anchor's cluster with probability <b>θ = {v('theta')}</b>, "
             "otherwise uniformly from the other classes.")

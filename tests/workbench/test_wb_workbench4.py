@@ -382,3 +382,15 @@ def test_runs_tab_overlays_runs_on_a_chosen_x_axis(qtbot, tmp_path):
     acc = [c.getData()[0] for c in tab.acc_plot.getPlotItem().listDataItems()]
     assert all(np.all(np.isfinite(x)) and np.all(x <= xs[0][-1] + 60) for x in acc)
     assert "solid = top-1, dashed = top-5" in tab.legend.text()
+
+
+def test_automatic_eta_shows_the_value_used():
+    """Issue 21 #10: "the η = 0 closest pairs" read as zero; η = 0 means automatic."""
+    from core.infer.analysis import formula_text
+    from core.train.miners.auto_clustering import default_eta
+
+    cfg = Config().replace({"mining": {"negative": "auto-clustering", "eta": 0}})
+    text = formula_text(cfg, "auto-probabilistic", "auto-clustering", 62)
+    assert f"η = {default_eta(62)}" in text and "automatic" in text and "η = 0" not in text
+    fixed = Config().replace({"mining": {"negative": "auto-clustering", "eta": 250}})
+    assert "η = 250" in formula_text(fixed, "random", "auto-clustering", 62)
