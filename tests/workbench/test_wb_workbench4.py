@@ -394,3 +394,12 @@ def test_automatic_eta_shows_the_value_used():
     assert f"η = {default_eta(62)}" in text and "automatic" in text and "η = 0" not in text
     fixed = Config().replace({"mining": {"negative": "auto-clustering", "eta": 250}})
     assert "η = 250" in formula_text(fixed, "random", "auto-clustering", 62)
+
+
+def test_cluster_size_ticks_are_whole_numbers():
+    from workbench.cluster_graph import _int_ticks
+
+    for top in (1, 3, 5, 17, 250):
+        ticks = _int_ticks(top)
+        assert all(float(v).is_integer() and label == str(int(v)) for v, label in ticks)
+        assert ticks[-1][0] >= top and len(ticks) <= 10
