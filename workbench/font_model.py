@@ -270,7 +270,7 @@ class CoverageDelegate(QStyledItemDelegate):
         bar.rect = QRect(option.rect.adjusted(3, 4, -3, -4))
         bar.minimum, bar.maximum = 0, 1000
         bar.progress = int(round(value * 1000))
-        bar.text = f"{value:.1%}"
+        bar.text = str(index.data(Qt.ItemDataRole.DisplayRole) or f"{value:.1%}")  # + ⚠ odd
         bar.textVisible = True
         bar.state = option.state | QStyle.StateFlag.State_Horizontal
         bar.palette = option.palette

@@ -78,6 +78,7 @@ class ThemedPlot(pg.PlotWidget):
         super().__init__()
         self.title, self.xlabel, self.ylabel = title, xlabel, ylabel
         self.entries: list[tuple[str, str, bool]] = []  # name, colour, dashed
+        self.legend_below = False
         self.getPlotItem().showGrid(x=True, y=True, alpha=0.2)
         # Plain tick labels: "loss (x0.001)" over ticks 250–500 read as a loss of 250.
         for name in ("left", "bottom"):
@@ -97,7 +98,9 @@ class ThemedPlot(pg.PlotWidget):
         keys = "&nbsp;&nbsp;".join(
             f"<span style='color:{c}'>{'╌╌' if dashed else '━━'}</span>&nbsp;{name}"
             for name, c, dashed in self.entries)
-        html = f"<b>{self.title}</b>" + (f"&nbsp;&nbsp;&nbsp;{keys}" if keys else "")
+        # A long legend goes on a line of its own rather than widen (and clip) the plot.
+        sep = "<br>" if self.legend_below else "&nbsp;&nbsp;&nbsp;"
+        html = f"<b>{self.title}</b>" + (f"{sep}{keys}" if keys else "")
         self.getPlotItem().setTitle(html, color=self._fg.name(), size="9pt")
 
     def apply_palette(self, pal: QPalette) -> None:
@@ -173,6 +176,7 @@ class TrainingPlots(QWidget):
         }
         # The legend says what line style means (solid top-1, dashed top-5) and carries the
         # baseline's value: a label on the line sat on the curves and was clipped at 1280×720.
+        self.acc_plot.legend_below = True
         for name, color, dashed in (("train", TRAIN_COLOR, False), ("val", VAL_COLOR, False),
                                     ("top-1", "#808080", False), ("top-5", "#808080", True)):
             self.acc_plot.add_entry(name, color, dashed)
@@ -264,9 +268,11 @@ class TrainingPlots(QWidget):
         self._add_hover_line(self.active_plot)
         self.active_plot.scene().sigMouseMoved.connect(
             lambda pos: self._hover(self.active_plot, pos))
-        self.loss_note = pg.TextItem("", color=LOSS_SMOOTH, anchor=(0, 0))
-        self.loss_note.setParentItem(self.loss_plot.getPlotItem().vb)  # fixed in pixels
-        self.loss_note.setPos(4, 2)
+        # Bottom right, fixed in pixels: a falling loss leaves that corner empty.
+        self.loss_note = pg.TextItem("", color=LOSS_SMOOTH, anchor=(1, 1))
+        vb = self.loss_plot.getPlotItem().vb
+        self.loss_note.setParentItem(vb)
+        vb.sigResized.connect(self._place_loss_note)
         for _ in range(PART_POOL):
             self._new_part_plot()
         self._version = -1
@@ -340,9 +346,14 @@ class TrainingPlots(QWidget):
         self._setting_smoothing = False
         self.smoothing_label.setText(f"smoothing {self.factor():.2f} (auto)")
 
+    def _place_loss_note(self, *_: object) -> None:
+        r = self.loss_plot.getPlotItem().vb.boundingRect()
+        self.loss_note.setPos(r.width() - 4, r.height() - 2)
+
     def set_loss_note(self, text: str) -> None:
         """A line written on the loss plot itself (e.g. why a semi-hard loss cannot fall)."""
         self.loss_note.setText(text)
+        self._place_loss_note()
         self.loss_plot.setToolTip(text or "")
 
     # -- drawing -----------------------------------------------------------------------------

@@ -679,8 +679,9 @@ class RunsTab(QWidget):
         lx, ax = X_LABELS[axis]
         lp.setLabel("bottom", lx, color=self._fg.name())
         ap.setLabel("bottom", ax, color=self._fg.name())
-        for item in (lp, ap):
+        for item in (lp, ap):  # plain tick labels: no "loss (x0.001)"
             item.getAxis("bottom").enableAutoSIPrefix(False)
+            item.getAxis("left").enableAutoSIPrefix(False)
         if axis != "step":
             ap.enableAutoRange(axis="x")
         self.legend.setText("&nbsp;&nbsp;&nbsp;".join(entries))

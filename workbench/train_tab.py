@@ -69,8 +69,8 @@ def loss_note(config: Any) -> str:
         alpha = loss_class(config.loss.kind)(config.loss).margin
     except (AttributeError, KeyError, TypeError, ValueError):
         return ""
-    return (f"semi-hard: kept triplets have 0 < loss < α, so the loss sits near α/2 = "
-            f"{alpha / 2:g} by design —\nwatch the active triplets and the accuracy instead")
+    return (f"semi-hard: loss ≈ α/2 = {alpha / 2:g} by design\n(0 < loss < α kept) — "
+            "watch the active triplets")
 
 
 def _pct(v: float | None) -> str:
