@@ -672,7 +672,7 @@ class MinersTab(QWidget):
 
             # η = 0 means "scaled to the alphabet": show the value the miner used.
             eta = f"η {m.eta:,}" if m.eta else \
-                f"η {default_eta(len(h.classes)):,} (automatic: 0.43 × {len(h.classes):,} classes)"
+                f"η {default_eta(len(h.classes)):,} (auto)"
             parts.append(f"θ {m.theta:g}, {eta}")
         return (" · " + "; ".join(parts)) if parts else ""
 
