@@ -96,6 +96,12 @@ def visible_nodes(clusters: np.ndarray | None, pos: np.ndarray, large: int = LAR
     return np.flatnonzero(big & placed), True
 
 
+
+def _int_ticks(top: int, most: int = 8) -> list[tuple[float, str]]:
+    """Integer ticks 0‥top, at most ``most`` of them (a whole-number step)."""
+    step = max(1, -(-max(top, 1) // most))
+    return [(float(v), str(v)) for v in range(0, top + step, step)]
+
 class ClusterGraph(QWidget):
     """Graph view + cluster size histogram + the members of the clicked cluster.
 
@@ -299,6 +305,10 @@ class ClusterGraph(QWidget):
         counts = np.bincount(sizes)
         xs = np.flatnonzero(counts)
         self.hist_bars.setOpts(x=xs, height=counts[xs], width=0.8)
+        # Whole numbers on both axes: a cluster of 2.5 classes does not exist.
+        hi = self.hist.getPlotItem()
+        hi.getAxis("bottom").setTicks([_int_ticks(int(xs.max()))])
+        hi.getAxis("left").setTicks([_int_ticks(int(counts.max()))])
         in_clusters = int(sizes.sum())
         self.count_label.setText(
             f"<b>{sizes.size:,} clusters</b> holding {in_clusters:,} of {len(clusters):,} "

@@ -154,6 +154,39 @@ def _fmt(value: float) -> str:
     return f"{value:.6g}"
 
 
+CHANGED_MARK = " ●"  # after a label whose value differs from the default or the last run
+DEFAULT_COLOR = "#0072B2"  # differs from the default only
+LAST_COLOR = "#D55E00"  # differs from the last run
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) or isinstance(b, float):
+        try:
+            return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12)
+        except (TypeError, ValueError):
+            return False
+    return a == b
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, float):
+        return _fmt(value)
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) or "none"
+    return str(value)
+
+
+def describe_changes(changes: dict[str, tuple[Any, Any, Any]], against_last: bool) -> list[str]:
+    """One line per changed setting: "Learning rate (train.lr): 0.001 → 0.003"."""
+    lines = []
+    for name, (value, default, last) in changes.items():
+        was = last if against_last else default
+        lines.append(f"{label_for(name)} ({name}): {_show(was)} → {_show(value)}")
+    return lines
+
+
 class SciSpinBox(QDoubleSpinBox):
     """A float spin box that shows and accepts ``1e-05`` as well as ``0.7``; steps are ×/÷ 10
     for values spanning decades (learning rates), +/- 0.1·magnitude otherwise."""
@@ -202,6 +235,7 @@ class FieldEditor:
                  choices: list[str] | None, on_change: Callable[[], None]) -> None:
         self.section, self.key, self.field = section, key, field
         self.name = f"{section}.{key}"
+        self.label: QLabel | None = None  # the form's label, which marks a changed value
         choices = list(field.choices) if field.choices else choices
         w: QWidget
         if choices is not None:
@@ -301,6 +335,10 @@ class ConfigForm(QWidget):
         self._loading = False
         self._editable = True
         self.disabled_reasons: dict[str, str] = {}
+        self.defaults = Config()
+        self.reference: Config | None = None  # the last run's settings (set_reference)
+        self.reference_name = ""
+        self.changed: dict[str, tuple[Any, Any, Any]] = {}  # name → (value, default, last)
 
         inner = QWidget()
         col = QVBoxLayout(inner)
@@ -315,9 +353,10 @@ class ConfigForm(QWidget):
                 maker = dynamic.get((section, key))
                 ed = FieldEditor(section, key, field, maker() if maker else None, self._edited)
                 self.editors[ed.name] = ed
-                label = QLabel(label_for(ed.name))
+                label = QLabel(label_for(ed.name) + CHANGED_MARK)  # measured with the mark
                 label.setToolTip(f"<b>{ed.name}</b><br>{field.help}")
                 label.setBuddy(ed.widget)
+                ed.label = label
                 form.addRow(label, ed.widget)
             col.addWidget(box)
         col.addStretch(1)
@@ -327,6 +366,8 @@ class ConfigForm(QWidget):
         for lab in labels:
             lab.setMinimumWidth(width)
             lab.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        for ed in self.editors.values():
+            ed.label.setText(label_for(ed.name))
 
         scroll = QScrollArea()
         scroll.setWidget(inner)
@@ -416,6 +457,7 @@ class ConfigForm(QWidget):
         self._show_errors(errors, general)
         if hasattr(self, "_editable"):
             self._apply_relevance()
+        self._update_marks(values if not errors else None)
         valid = not errors and not general
         if valid != self._valid:
             self._valid = valid
@@ -428,6 +470,51 @@ class ConfigForm(QWidget):
         lines = list(dict.fromkeys(list(errors.values()) + ([general] if general else [])))
         self.message.setText("\n".join(lines))
         self.message.setVisible(bool(lines))
+
+    # -- what differs ------------------------------------------------------------------------
+    def set_reference(self, config: Config | None, name: str = "") -> None:
+        """Mark values that differ from ``config`` (the last run's settings) as well as from
+        the defaults: a changed setting must not slip into the next run unseen."""
+        self.reference, self.reference_name = config, name
+        self._validate()
+
+    def differences(self, against: str = "any") -> dict[str, tuple[Any, Any, Any]]:
+        """``name → (value, default, last run's value)`` of the values that differ from the
+        defaults or the last run (``against`` = "default" | "last" | "any")."""
+        out = {}
+        for name, (value, default, last) in self.changed.items():
+            d = not _same(value, default)
+            r = self.reference is not None and not _same(value, last)
+            if (against == "any" and (d or r)) or (against == "default" and d) or \
+                    (against == "last" and r):
+                out[name] = (value, default, last)
+        return out
+
+    def _update_marks(self, values: dict[str, dict[str, Any]] | None) -> None:
+        self.changed = {}
+        for name, ed in self.editors.items():
+            value = values.get(ed.section, {}).get(ed.key) if values is not None else None
+            default = self.defaults.get(ed.section, ed.key)
+            last = self.reference.get(ed.section, ed.key) if self.reference is not None \
+                else None
+            off_default = values is not None and not _same(value, default)
+            off_last = values is not None and self.reference is not None and \
+                not _same(value, last)
+            if off_default or off_last:
+                self.changed[name] = (value, default, last)
+            text = label_for(name)
+            tips = []
+            if off_last:
+                text = f"<b>{text}</b><span style='color:{LAST_COLOR}'>{CHANGED_MARK}</span>"
+                tips.append(f"differs from the last run {self.reference_name} "
+                            f"({_show(last)})".replace("  ", " "))
+            elif off_default:
+                text = f"<b>{text}</b><span style='color:{DEFAULT_COLOR}'>{CHANGED_MARK}</span>"
+            if off_default:
+                tips.append(f"default {_show(default)}")
+            ed.label.setText(text)
+            ed.label.setToolTip(f"<b>{name}</b><br>{ed.field.help}"
+                                + (f"<br><i>{'; '.join(tips)}</i>" if tips else ""))
 
     # -- actions -----------------------------------------------------------------------------
     def apply_paper_defaults(self) -> None:

@@ -212,6 +212,8 @@ class DataTab(QWidget):
         # -- glyph browser -----------------------------------------------------------------
         self.browser = GlyphBrowser()
         self.browser.exclusionChanged.connect(lambda _p: self.datasetsChanged.emit())
+        self.browser.undo_stack = doc.undo_stack  # exclusions are undoable (Edit → Undo)
+        self.browser.outliersReady.connect(self.model.set_outliers)
         browse_box = QGroupBox("Glyph browser")
         bl = QVBoxLayout(browse_box)
         bl.addWidget(self.browser)

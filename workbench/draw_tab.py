@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QSize, QStringListModel, Qt, QTimer, Signal
-from PySide6.QtGui import QIcon, QImage, QPixmap
+from PySide6.QtGui import QIcon, QImage, QKeySequence, QPixmap, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -56,6 +56,9 @@ PREVIEW_PX = 148
 MAX_K = 20
 RESULT_GLYPH_PX = 40
 THUMB_PX = 44
+SAVE_KEYS = ("Ctrl+Return", "Ctrl+Enter")
+SAVE_TIP = ("Add the drawing with this label to the project's drawn.h5 (Enter in the label "
+            "field, or Ctrl+Enter anywhere in the tab)")
 
 
 def has_checkpoint(run: RunInfo) -> bool:
@@ -248,14 +251,21 @@ class DrawTab(QWidget):
         self.label_combo.lineEdit().setPlaceholderText("type or pick a class (가, A, U+AC00)")
         self._class_model = QStringListModel(self)
         self.label_combo.setModel(self._class_model)
+        # Inline completion, not a popup: a completer popup grabs the mouse, and the click
+        # meant for "Save drawing" only closed it (issue 21: 11 of 12 typed labels lost).
         completer = QCompleter(self._class_model, self)
-        completer.setFilterMode(Qt.MatchFlag.MatchContains)
+        completer.setCompletionMode(QCompleter.CompletionMode.InlineCompletion)
         completer.setCaseSensitivity(Qt.CaseSensitivity.CaseSensitive)
         self.label_combo.setCompleter(completer)
         self.label_combo.editTextChanged.connect(self._label_edited)
+        self.label_combo.lineEdit().returnPressed.connect(self.save_drawing)
         self.save_btn = QPushButton("Save drawing")
-        self.save_btn.setToolTip("Add the drawing with this label to the project's drawn.h5")
+        self.save_btn.setToolTip(SAVE_TIP)
         self.save_btn.clicked.connect(self.save_drawing)
+        for keys in SAVE_KEYS:
+            shortcut = QShortcut(QKeySequence(keys), self)
+            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            shortcut.activated.connect(self.save_drawing)
         self.label_note = QLabel()
         self.label_note.setWordWrap(True)
         label_box = QGroupBox("Label")
@@ -388,6 +398,7 @@ class DrawTab(QWidget):
         from core.data.imaging import baseline_fraction
 
         _margin, mode = self.framing()
+        self.glyphs.set_mode(mode)  # class thumbnails framed like the drawing and the run
         self.canvas.set_baseline(baseline_fraction() if mode == "em" else None)
         if self.store is not None:
             self.store.margin, self.store.mode = self.framing()
@@ -743,11 +754,12 @@ class DrawTab(QWidget):
             self.drawings_box.setTitle("Saved drawings")
         self._update_buttons()
 
-    def _store_changed(self, message: str) -> None:
+    def _store_changed(self, message: str, count: bool = True) -> None:
         path = self.drawn_path()
         set_role(self.store_message)
-        self.store_message.setText(f"{message} — {len(self.store)} drawing(s) in "
-                                   f"{path.name if path else 'drawn.h5'}")
+        where = path.name if path else "drawn.h5"
+        self.store_message.setText(f"{message} — {len(self.store)} drawing(s) in {where}"
+                                   if count else f"{message} {where}")
         self._fill_drawings()
         self.drawingsChanged.emit()
 
@@ -762,7 +774,9 @@ class DrawTab(QWidget):
             set_role(self.store_message, "error")
             self.store_message.setText(f"Not saved: {exc}")
             return False
-        self._store_changed(f"Saved drawing {row} as “{label}”")
+        n = len(self.store)
+        self._store_changed(f"Saved as “{label}” ({n} drawing{'s' if n != 1 else ''}) "
+                            f"— row {row} of", count=False)
         self._label_from_user = False
         self.canvas.reset()
         return True
@@ -828,7 +842,7 @@ class DrawTab(QWidget):
         elif not self.label():
             self.save_btn.setToolTip("Type or pick a label first")
         else:
-            self.save_btn.setToolTip("Add the drawing with this label to the project's drawn.h5")
+            self.save_btn.setToolTip(SAVE_TIP)
         selected = bool(self.drawings_list.selectedItems())
         self.relabel_btn.setEnabled(has_store and selected and bool(self.label()))
         self.delete_btn.setEnabled(has_store and selected)

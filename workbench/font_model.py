@@ -29,6 +29,8 @@ from PySide6.QtWidgets import (
     QStyleOptionViewItem,
 )
 
+from core.data.outliers import FACE_FLAG
+
 COLUMNS = ("Family", "Style", "File", "Coverage", "Role", "Sample")
 COL_FAMILY, COL_STYLE, COL_FILE, COL_COVERAGE, COL_ROLE, COL_SAMPLE = range(6)
 ROLE_ORDER = {"train": 0, "val": 1, "test": 2, "unused": 3, "missing": 4, "": 5}
@@ -49,6 +51,7 @@ class FontRow:
     sample: QPixmap | None = None
     sample_failed: bool = False
     missing_role: str = ""  # for a missing entry: the data.<role>_fonts list naming it
+    outliers: float | None = None  # share of its rendered glyphs unlike the other faces'
 
     @property
     def id(self) -> str:
@@ -75,13 +78,28 @@ class FontTableModel(QAbstractTableModel):
         super().__init__(parent)
         self.rows: list[FontRow] = []
         self._by_id: dict[str, int] = {}
+        self._outliers: dict[str, float] = {}
 
     # -- filling -----------------------------------------------------------------------------
     def set_rows(self, rows: list[FontRow]) -> None:
         self.beginResetModel()
         self.rows = rows
+        for r in rows:  # the scores of the last scored file outlive a refill
+            if r.face is not None and r.face.id in self._outliers and r.outliers is None:
+                v = self._outliers[r.face.id]
+                r.outliers = float(v) if v == v else None
         self._by_id = {r.id: i for i, r in enumerate(rows)}
         self.endResetModel()
+
+    def set_outliers(self, scores: dict[str, float]) -> None:
+        """Each face's share of outlier glyphs (core.data.outliers), by its source name."""
+        self._outliers = dict(scores)
+        for i, r in enumerate(self.rows):
+            if r.face is not None and r.face.id in scores:
+                v = scores[r.face.id]
+                r.outliers = float(v) if v == v else None
+                idx = self.index(i, COL_COVERAGE)
+                self.dataChanged.emit(idx, idx)
 
     def faces(self) -> list[Any]:
         return [r.face for r in self.rows if r.face is not None]
@@ -154,7 +172,11 @@ class FontTableModel(QAbstractTableModel):
             if c == COL_FILE:
                 return r.token
             if c == COL_COVERAGE:
-                return None if r.coverage is None else f"{r.coverage:.1%}"
+                if r.coverage is None:
+                    return None
+                flag = f" ⚠ {r.outliers:.0%} odd" if r.outliers is not None and \
+                    r.outliers > FACE_FLAG else ""
+                return f"{r.coverage:.1%}{flag}"
             if c == COL_ROLE:
                 if r.missing:
                     return f"missing ({r.missing_role})"
@@ -172,6 +194,12 @@ class FontTableModel(QAbstractTableModel):
             tip = f"{r.face.full_name}\n{r.face.path}"
             if c == COL_ROLE and r.auto:
                 tip += "\nRole chosen by the automatic family split (data.*_fonts empty)."
+            if c == COL_COVERAGE and r.outliers is not None:
+                tip += (f"\n{r.outliers:.0%} of its rendered glyphs do not look like the other "
+                        "faces' glyphs of the same class"
+                        + (" — check it in the glyph browser (right-click its column to "
+                           "exclude the face; CLI: siam exclude FILE --source NAME)"
+                           if r.outliers > FACE_FLAG else ""))
             return tip
         if role == Qt.ItemDataRole.ForegroundRole and r.missing:
             return QColor("#d03030")
@@ -242,7 +270,7 @@ class CoverageDelegate(QStyledItemDelegate):
         bar.rect = QRect(option.rect.adjusted(3, 4, -3, -4))
         bar.minimum, bar.maximum = 0, 1000
         bar.progress = int(round(value * 1000))
-        bar.text = f"{value:.1%}"
+        bar.text = str(index.data(Qt.ItemDataRole.DisplayRole) or f"{value:.1%}")  # + ⚠ odd
         bar.textVisible = True
         bar.state = option.state | QStyle.StateFlag.State_Horizontal
         bar.palette = option.palette

@@ -23,7 +23,7 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QColor, QFont, QPainter, QPixmap
+from PySide6.QtGui import QColor, QFont, QPainter, QPixmap, QUndoCommand
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QMenu,
     QPushButton,
     QSpinBox,
     QStyle,
@@ -41,6 +42,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.data.glyphs import GlyphFile
+from core.data.outliers import FACE_FLAG
 from core.errors import SiamError
 from core.train.project import Project
 from workbench import dialogs
@@ -49,6 +51,7 @@ from workbench.workers import JobRunner, run_in_thread
 
 PAGE_SIZE = 24
 CELL_PX = 44
+MAX_OUTLIER_SAMPLES = 400_000  # larger files are not scored in the GUI (siam outliers can)
 HEADER_CHARS = 18  # face names longer than this are cut (the tooltip has the full name)
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -167,6 +170,7 @@ class GlyphGridModel(QAbstractTableModel):
         super().__init__(parent)
         self.page: GlyphPage | None = None
         self.highlight: int | None = None  # a class label found with the search box
+        self.outliers: Any = None  # core.data.outliers.OutlierReport of the shown file
         self._pix: dict[int, QPixmap] = {}
         self._columns: list[tuple[int, int]] = []
 
@@ -209,13 +213,20 @@ class GlyphGridModel(QAbstractTableModel):
         if orientation == Qt.Orientation.Horizontal:
             s, k = self._columns[section]
             name = ix.source_names[s]
+            score = self.face_score(s)
             if role == Qt.ItemDataRole.DisplayRole:
                 label = short_source(name)
+                if score is not None and score > FACE_FLAG:
+                    label = f"⚠{score:.0%} {label}"
                 if ix.variants > 1:
                     label = f"{label} v{k + 1}"
                 return label if len(label) <= HEADER_CHARS else label[:HEADER_CHARS - 1] + "…"
             if role == Qt.ItemDataRole.ToolTipRole:
-                return name + (f" (variant {k + 1})" if ix.variants > 1 else "")
+                odd = "" if score is None else (
+                    f"\n{score:.0%} of its glyphs do not look like the other faces' glyphs of "
+                    "the same class" + (" — FLAGGED" if score > FACE_FLAG else ""))
+                return name + (f" (variant {k + 1})" if ix.variants > 1 else "") + odd + \
+                    "\nRight-click: exclude or re-include the whole face"
         else:
             label = self.page.labels[section]
             if role == Qt.ItemDataRole.DisplayRole:
@@ -236,12 +247,31 @@ class GlyphGridModel(QAbstractTableModel):
         return self.page.labels[row] if self.page is not None and row < len(self.page.labels) \
             else None
 
+    def face_score(self, source: int) -> float | None:
+        rep = self.outliers
+        if rep is None or self.page is None or rep.source_names != self.page.index.source_names:
+            return None
+        v = float(rep.source_score[source])
+        return v if np.isfinite(v) else None
+
+    def is_outlier(self, file_row: int) -> bool:
+        rep = self.outliers
+        return bool(rep is not None and self.page is not None
+                    and len(rep.outlier) == len(self.page.index.labels)
+                    and rep.outlier[file_row])
+
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if role == Qt.ItemDataRole.BackgroundRole and self.highlight is not None \
                 and index.isValid() and self.row_label(index.row()) == self.highlight:
             return QColor(255, 214, 102, 150)
         fr = self.file_row(index)
         if fr is None or self.page is None:
+            return None
+        if role == Qt.ItemDataRole.BackgroundRole:
+            if self.excluded(fr):  # clearly visible, not a faint fade
+                return QColor(235, 120, 120, 170)
+            if self.is_outlier(fr):
+                return QColor(255, 170, 60, 120)
             return None
         if role == Qt.ItemDataRole.DecorationRole:
             pix = self._pix.get(fr)
@@ -254,17 +284,49 @@ class GlyphGridModel(QAbstractTableModel):
             label = int(ix.labels[fr])
             state = "EXCLUDED — click to re-include" if self.excluded(fr) else \
                 "click to exclude"
+            odd = "\nunlike the other faces' glyphs of this class (outlier)" \
+                if self.is_outlier(fr) else ""
             return (f"{ix.classes[label]} · {ix.source_names[int(ix.sources[fr])]} · "
-                    f"row {fr}\n{state}")
+                    f"row {fr}{odd}\n{state}")
         if role == Qt.ItemDataRole.DisplayRole and self.excluded(fr):
             return "✕"
         return None
+
+
+class _ExcludeCommand(QUndoCommand):
+    """An exclusion edit on the project's undo stack (Edit → Undo re-includes the glyphs)."""
+
+    def __init__(self, browser: GlyphBrowser, path: Path, rows: np.ndarray, value: bool,
+                 text: str) -> None:
+        super().__init__(text)
+        self.browser, self.path, self.rows, self.value = browser, path, rows, value
+        self.before: np.ndarray | None = None
+        self.ok = False
+
+    def redo(self) -> None:
+        if self.before is None:
+            try:
+                with GlyphFile(self.path) as gf:
+                    self.before = gf.excluded[self.rows].copy()
+            except (SiamError, OSError) as exc:
+                self.browser._write_failed(exc)
+                self.setObsolete(True)  # nothing written: not kept on the stack
+                return
+        self.ok = self.browser._write_excluded(self.path, self.rows,
+                                               np.full(len(self.rows), self.value))
+        if not self.ok:
+            self.setObsolete(True)
+
+    def undo(self) -> None:
+        if self.before is not None:
+            self.browser._write_excluded(self.path, self.rows, self.before)
 
 
 class GlyphBrowser(QWidget):
     """Dataset picker, pager, class search and the clickable grid."""
 
     exclusionChanged = Signal(str)  # path of the edited file
+    outliersReady = Signal(object)  # {source name: share of outlier glyphs} of the shown file
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -273,6 +335,9 @@ class GlyphBrowser(QWidget):
         self._runner: JobRunner | None = None
         self._want: tuple[str, int] | None = None  # (path, page) requested while loading
         self._select_label: int | None = None
+        self.undo_stack: Any = None  # the project's QUndoStack: exclusions become undoable
+        self._outlier_runner: JobRunner | None = None
+        self._outlier_path: str | None = None
 
         self.dataset = QComboBox()
         self.dataset.setMinimumContentsLength(12)
@@ -308,6 +373,9 @@ class GlyphBrowser(QWidget):
         self.view.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
         self.view.clicked.connect(self._clicked)
+        header = self.view.horizontalHeader()
+        header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        header.customContextMenuRequested.connect(self._face_menu)
         self.status = QLabel("")
         self.status.setWordWrap(True)
 
@@ -353,6 +421,8 @@ class GlyphBrowser(QWidget):
         i = self.dataset.findData(current) if current else -1
         self.dataset.setCurrentIndex(i if i >= 0 else 0)
         self.dataset.blockSignals(False)
+        if self.model.highlight is not None and self.dataset.currentData() == current:
+            self._select_label = self.model.highlight  # re-rendered: keep the Find highlight
         self.index = None
         if self.dataset.count() == 0:
             self.model.set_page(None)
@@ -363,6 +433,9 @@ class GlyphBrowser(QWidget):
 
     def _dataset_changed(self) -> None:
         path = self.dataset.currentData()
+        if self.index is not None and path == str(self.index.path) \
+                and self.model.highlight is not None:
+            self._select_label = self.model.highlight  # re-rendered: keep the Find highlight
         self.model.highlight = None
         if path:
             self.index = None
@@ -406,6 +479,7 @@ class GlyphBrowser(QWidget):
         self.prev_btn.setEnabled(page.page > 0)
         self.next_btn.setEnabled(page.page < ix.num_pages - 1)
         self._update_status()
+        self._score_outliers(str(ix.path))
         if self._select_label is not None and self._select_label in page.labels:
             row = page.labels.index(self._select_label)
             self.model.highlight = self._select_label
@@ -484,18 +558,101 @@ class GlyphBrowser(QWidget):
         if self.index is None or self._runner is not None:
             return False
         value = not bool(self.index.excluded[file_row])
+        ix = self.index
+        what = f"“{ix.classes[int(ix.labels[file_row])]}” of " \
+            f"{short_source(ix.source_names[int(ix.sources[file_row])])}"
+        self._edit(np.array([file_row]), value,
+                   f"{'Exclude' if value else 'Re-include'} {what}")
+        return bool(self.index.excluded[file_row])
+
+    def set_face_excluded(self, source: int, value: bool = True) -> int:
+        """Exclude (or re-include) every glyph of one face — a bad face, all at once; one
+        undoable edit. Returns how many rows were changed."""
+        if self.index is None or self._runner is not None:
+            return 0
+        ix = self.index
+        rows = np.flatnonzero((ix.sources == source) & (ix.excluded != value))
+        if not len(rows):
+            return 0
+        name = short_source(ix.source_names[source])
+        self._edit(rows, value, f"{'Exclude' if value else 'Re-include'} face {name} "
+                                f"({len(rows):,} glyphs)")
+        return len(rows)
+
+    def _edit(self, rows: np.ndarray, value: bool, text: str) -> None:
+        path = self.index.path
+        if self.undo_stack is not None:
+            self.undo_stack.push(_ExcludeCommand(self, path, rows, value, text))
+        else:
+            self._write_excluded(path, rows, np.full(len(rows), value))
+
+    def _write_excluded(self, path: Path, rows: np.ndarray, values: np.ndarray) -> bool:
+        """Write the flags (grouped by value) and show them; False if the file refused."""
         try:
-            with GlyphFile(self.index.path, "r+") as gf:
-                gf.set_excluded([file_row], value)
+            with GlyphFile(path, "r+") as gf:
+                for v in (True, False):
+                    sel = rows[values == v]
+                    if len(sel):
+                        gf.set_excluded(sel.tolist(), v)
         except (SiamError, OSError) as exc:
-            dialogs.error(self, "Cannot change the glyph file",
-                          f"{exc}\n\nThe file is unchanged. Is it read-only, or in use by a "
-                          "running job?")
-            return bool(self.index.excluded[file_row])
-        self.model.set_excluded(file_row, value)
-        self._update_status()
-        self.exclusionChanged.emit(str(self.index.path))
-        return value
+            self._write_failed(exc)
+            return False
+        if self.index is not None and self.index.path == path:
+            for r, v in zip(rows.tolist(), values.tolist()):
+                self.model.set_excluded(int(r), bool(v))
+            self._update_status()
+        self.exclusionChanged.emit(str(path))
+        return True
+
+    def _write_failed(self, exc: Exception) -> None:
+        dialogs.error(self, "Cannot change the glyph file",
+                      f"{exc}\n\nThe file is unchanged. Is it read-only, or in use by a "
+                      "running job?")
+
+    def _face_menu(self, pos: Any) -> None:
+        if self.index is None:
+            return
+        col = self.view.horizontalHeader().logicalIndexAt(pos)
+        if col < 0 or col >= len(self.model._columns):
+            return
+        source = self.model._columns[col][0]
+        name = short_source(self.index.source_names[source])
+        menu = QMenu(self)
+        menu.addAction(f"Exclude every glyph of {name}",
+                       lambda: self.set_face_excluded(source, True))
+        menu.addAction(f"Re-include every glyph of {name}",
+                       lambda: self.set_face_excluded(source, False))
+        menu.exec(self.view.horizontalHeader().mapToGlobal(pos))
+
+    # -- outliers ----------------------------------------------------------------------------
+    def _score_outliers(self, path: str) -> None:
+        """Score the file's glyphs against their class's other faces, once per file version
+        (worker thread; files too big to hold are skipped)."""
+        key = f"{path}@{self.index.mtime if self.index else 0}"
+        if key == self._outlier_path or self._outlier_runner is not None:
+            return
+        if self.index is not None and len(self.index.labels) > MAX_OUTLIER_SAMPLES:
+            return
+        self._outlier_path = key
+        from core.data.outliers import file_outliers
+
+        runner = run_in_thread(lambda: file_outliers(path), self, "siam-outliers",
+                               self._outliers_done, lambda m, d: None)
+        runner.finished.connect(self._outliers_finished)
+        self._outlier_runner = runner
+
+    def _outliers_done(self, report: Any) -> None:
+        self.model.outliers = report
+        if self.model.page is not None:
+            self.model.headerDataChanged.emit(Qt.Orientation.Horizontal, 0,
+                                              max(0, self.model.columnCount() - 1))
+            self.model.dataChanged.emit(self.model.index(0, 0), self.model.index(
+                max(0, self.model.rowCount() - 1), max(0, self.model.columnCount() - 1)))
+        self.outliersReady.emit({n: float(v) for n, v in
+                                 zip(report.source_names, report.source_score)})
+
+    def _outliers_finished(self) -> None:
+        self._outlier_runner = None
 
     def busy(self) -> bool:
-        return self._runner is not None
+        return self._runner is not None or self._outlier_runner is not None

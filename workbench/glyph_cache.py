@@ -103,6 +103,7 @@ class GlyphCache(QObject):
         self._runner: Any = None
         self._pixmaps: OrderedDict[tuple[str, int], QPixmap] = OrderedDict()
         self._face_of: dict[str, Any] = {}  # text → face that covers it (None: none does)
+        self.mode = "fit"  # the project's data.size_mode: how a glyph fills its square
 
     @classmethod
     def for_document(cls, doc: Any) -> GlyphCache:
@@ -121,6 +122,10 @@ class GlyphCache(QObject):
         if root == self._project_root and (self.resolved or self._runner is not None):
             return
         self._project_root = root
+        # Framed as the project's runs frame them: in em mode x/X and o/O/0 keep their sizes
+        # (a fit thumbnail drew every lowercase class at capital size).
+        self.mode = str(getattr(project.config.data, "size_mode", "fit") or "fit") \
+            if project is not None else "fit"
         self._tag += 1
         self.resolved = False
         self.faces = []
@@ -136,6 +141,14 @@ class GlyphCache(QObject):
         runner.finished.connect(lambda: self._runner_done(tag))
         self._runner = runner
         self._runner_tag = tag
+
+    def set_mode(self, mode: str) -> None:
+        """Frame thumbnails as a loaded run does when it differs from the project."""
+        if mode in ("em", "fit") and mode != self.mode:
+            self.mode = mode
+            self._pixmaps.clear()
+            if self.resolved:
+                self.ready.emit()
 
     def _runner_done(self, tag: int) -> None:
         if getattr(self, "_runner_tag", None) == tag:
@@ -171,7 +184,7 @@ class GlyphCache(QObject):
             [] if face is None else self.faces[:_FALLBACK_TRIES])
         for f in candidates:
             try:
-                img = render_glyph(f, text, size=size, margin=margin)
+                img = render_glyph(f, text, size=size, margin=margin, mode=self.mode)
             except (SiamError, OSError, RuntimeError):
                 img = None
             if img is not None:

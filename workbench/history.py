@@ -10,6 +10,7 @@ same way, so live and reloaded curves agree.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,13 @@ from typing import Any
 import numpy as np
 
 from core.infer.analysis import EPOCH_KEYS, RunCurves, read_curves
+
+
+def auto_smoothing(iterations: int) -> float:
+    """An EMA factor whose window is ~1/25 of the run: a short run is shown almost raw (0.90
+    over 80 iterations hid a loss flat from iteration 5), a long one smoothly (≤ 0.98)."""
+    window = max(1.0, iterations / 25.0)
+    return float(min(0.98, max(0.0, round(1.0 - 1.0 / window, 2))))
 
 
 class _Grow:
@@ -53,6 +61,9 @@ class History:
     loss: _Grow = field(default_factory=_Grow)
     smooth: _Grow = field(default_factory=_Grow)
     throughput: _Grow = field(default_factory=_Grow)
+    active: _Grow = field(default_factory=_Grow)  # share of candidate triplets in the margin
+    images: _Grow = field(default_factory=_Grow)  # images through the network so far
+    seconds: _Grow = field(default_factory=_Grow)  # training wall seconds so far
     parts: dict[str, _Grow] = field(default_factory=dict)
     epochs: _Grow = field(default_factory=_Grow)
     epoch_values: dict[str, _Grow] = field(default_factory=dict)
@@ -61,6 +72,8 @@ class History:
     version: int = 0  # bumped on every change so views can skip redundant redraws
     _last_epoch: int = -1
     _ema: dict[tuple[str, float], list[Any]] = field(default_factory=dict)
+    _t_last: float | None = None
+    _t_run: float = 0.0
 
     EPOCH_KEYS = EPOCH_KEYS
 
@@ -69,7 +82,9 @@ class History:
             self.epoch_values.setdefault(key, _Grow())
 
     def add_iteration(self, step: float, loss: float, parts: dict[str, float],
-                      images_per_s: float, epoch: int | None = None) -> None:
+                      images_per_s: float, epoch: int | None = None,
+                      active: float | None = None, images: float | None = None,
+                      seconds: float | None = None) -> None:
         n = len(self.steps)
         if epoch is not None:
             if self._last_epoch >= 0 and epoch != self._last_epoch:
@@ -82,6 +97,9 @@ class History:
             prev = loss
         self.smooth.append(self.smoothing * prev + (1 - self.smoothing) * loss)
         self.throughput.append(images_per_s)
+        for grow, value in ((self.active, active), (self.images, images),
+                            (self.seconds, seconds)):
+            grow.append(math.nan if value is None else float(value))
         for key, value in parts.items():
             if key not in self.parts:
                 g = _Grow()
@@ -112,8 +130,15 @@ class History:
         if name == "IterationFinished":
             if len(self.steps) and event.step + 1 <= self.steps.view()[-1]:
                 return  # already read back from metrics.jsonl (resumed run)
+            now = time.monotonic()
+            if self._t_last is not None and now - self._t_last < 60.0:
+                self._t_run += now - self._t_last  # pauses longer than a minute squeezed out
+            self._t_last = now
             self.add_iteration(event.step + 1, event.loss, dict(event.parts),
-                               event.images_per_s, epoch=int(event.epoch))
+                               event.images_per_s, epoch=int(event.epoch),
+                               active=getattr(event, "active", None),
+                               images=getattr(event, "images", None) or None,
+                               seconds=self._t_run)
         elif name == "EpochFinished":
             if len(self.epochs) and event.epoch + 1 <= self.epochs.view()[-1]:
                 return
@@ -124,7 +149,8 @@ class History:
     def smoothed(self, factor: float, key: str = "loss") -> np.ndarray:
         """``loss`` (or a part) smoothed with EMA ``factor`` (0 = raw); NaN gaps stay NaN.
         Kept incrementally per (key, factor), so a live redraw only smooths the new points."""
-        raw = self.loss.view() if key == "loss" else self.parts[key].view()
+        raw = self.loss.view() if key == "loss" else self.active.view() if key == "active" \
+            else self.parts[key].view()
         if factor <= 0 or not len(raw):
             return raw
         cache = self._ema.get((key, factor))
@@ -152,7 +178,11 @@ class History:
             h.add_iteration(float(step), float(curves.loss[i]),
                             {k: float(v[i]) for k, v in curves.parts.items()
                              if math.isfinite(v[i])},
-                            float(curves.throughput[i]), epoch=int(curves.iter_epoch[i]))
+                            float(curves.throughput[i]), epoch=int(curves.iter_epoch[i]),
+                            active=_at(curves.active, i), images=_at(curves.images, i),
+                            seconds=_at(curves.seconds, i))
+        if len(curves.seconds) and np.isfinite(curves.seconds).any():
+            h._t_run = float(np.nanmax(curves.seconds))  # a resumed run's clock goes on
         for j, e in enumerate(curves.epochs):
             h.add_epoch(float(e), {k: float(curves.epoch_values[k][j]) for k in cls.EPOCH_KEYS})
         for name, value in curves.baselines.items():
@@ -161,6 +191,10 @@ class History:
 
     def __len__(self) -> int:
         return len(self.steps)
+
+
+def _at(values: np.ndarray, i: int) -> float | None:
+    return float(values[i]) if i < len(values) and math.isfinite(values[i]) else None
 
 
 def read_metrics(path: Path, history: History | None = None) -> History:

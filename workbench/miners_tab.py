@@ -668,7 +668,12 @@ class MinersTab(QWidget):
         if h.positive == "auto-probabilistic":
             parts.append(f"γ {m.gamma:g}, w {m.w:g}")
         if h.negative == "auto-clustering":
-            parts.append(f"θ {m.theta:g}, η {m.eta:,}")
+            from core.train.miners.auto_clustering import default_eta
+
+            # η = 0 means "scaled to the alphabet": show the value the miner used.
+            eta = f"η {m.eta:,}" if m.eta else \
+                f"η {default_eta(len(h.classes)):,} (auto)"
+            parts.append(f"θ {m.theta:g}, {eta}")
         return (" · " + "; ".join(parts)) if parts else ""
 
     def set_epoch(self, index: int) -> None:
@@ -1045,7 +1050,7 @@ class MinersTab(QWidget):
             val = self.project.resolve(config.data.val)
         elif self.project is not None:
             val = self.project.dataset_paths()["val"]
-        self.why.set_run(run_dir, val, config, h.positive, h.negative)
+        self.why.set_run(run_dir, val, config, h.positive, h.negative, len(h.classes))
         self.why.set_probabilities(h.classes, self._row("probabilities"))
         if self.why.wants_measure() and (self.source != LIVE or
                                          (self.live is not None and self.live.finished)):

@@ -29,12 +29,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from workbench.history import History
+from workbench.history import History, auto_smoothing
 
 # Colour-blind-safe qualitative palette (Okabe–Ito), legible on dark and light backgrounds.
 COLORS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#999999"]
 LOSS_RAW = "#9A9A9A"
 LOSS_SMOOTH = "#0072B2"
+ACTIVE_COLOR = "#D55E00"
+READOUT_HINT = "Hover a plot for the values at that iteration."
 PART_COLORS = ["#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9"]
 TRAIN_COLOR, VAL_COLOR, BASELINE_COLOR = "#0072B2", "#E69F00", "#D55E00"
 MAX_EPOCH_LINES = 200
@@ -76,7 +78,11 @@ class ThemedPlot(pg.PlotWidget):
         super().__init__()
         self.title, self.xlabel, self.ylabel = title, xlabel, ylabel
         self.entries: list[tuple[str, str, bool]] = []  # name, colour, dashed
+        self.legend_below = False
         self.getPlotItem().showGrid(x=True, y=True, alpha=0.2)
+        # Plain tick labels: "loss (x0.001)" over ticks 250–500 read as a loss of 250.
+        for name in ("left", "bottom"):
+            self.getPlotItem().getAxis(name).enableAutoSIPrefix(False)
         self.setMinimumHeight(min_height)
         self._fg = QColor("black")
 
@@ -92,7 +98,9 @@ class ThemedPlot(pg.PlotWidget):
         keys = "&nbsp;&nbsp;".join(
             f"<span style='color:{c}'>{'╌╌' if dashed else '━━'}</span>&nbsp;{name}"
             for name, c, dashed in self.entries)
-        html = f"<b>{self.title}</b>" + (f"&nbsp;&nbsp;&nbsp;{keys}" if keys else "")
+        # A long legend goes on a line of its own rather than widen (and clip) the plot.
+        sep = "<br>" if self.legend_below else "&nbsp;&nbsp;&nbsp;"
+        html = f"<b>{self.title}</b>" + (f"{sep}{keys}" if keys else "")
         self.getPlotItem().setTitle(html, color=self._fg.name(), size="9pt")
 
     def apply_palette(self, pal: QPalette) -> None:
@@ -155,6 +163,7 @@ class TrainingPlots(QWidget):
         self.loss_plot.add_entry("raw", LOSS_RAW)
         self.loss_plot.add_entry("smoothed", LOSS_SMOOTH)
         self.part_curves: dict[str, pg.PlotDataItem] = {}
+        self.part_raws: dict[str, pg.PlotDataItem] = {}
         ap = self.acc_plot.getPlotItem()
         dash = Qt.PenStyle.DashLine
         self.acc_curves = {
@@ -165,15 +174,17 @@ class TrainingPlots(QWidget):
                                 symbolBrush=VAL_COLOR),
             "val_top5": ap.plot(pen=_pen(VAL_COLOR, 1.5, dash)),
         }
-        for name, color, dashed in (("train", TRAIN_COLOR, False), ("val", VAL_COLOR, False)):
+        # The legend says what line style means (solid top-1, dashed top-5) and carries the
+        # baseline's value: a label on the line sat on the curves and was clipped at 1280×720.
+        self.acc_plot.legend_below = True
+        for name, color, dashed in (("train", TRAIN_COLOR, False), ("val", VAL_COLOR, False),
+                                    ("top-1", "#808080", False), ("top-5", "#808080", True)):
             self.acc_plot.add_entry(name, color, dashed)
         self.acc_plot.setToolTip("Nearest-center accuracy per epoch: solid top-1, dashed top-5; "
                                  "train = the un-augmented training images, val = the "
                                  "validation file (fonts never seen in training)")
         self.baseline_line = pg.InfiniteLine(
-            angle=0, movable=False, pen=_pen(BASELINE_COLOR, 1.2, Qt.PenStyle.DashDotLine),
-            label="pixel 1-NN (val)", labelOpts={"position": 0.15, "color": BASELINE_COLOR,
-                                                 "anchors": [(0, 1), (0, 1)]})
+            angle=0, movable=False, pen=_pen(BASELINE_COLOR, 1.2, Qt.PenStyle.DashDotLine))
         self.baseline_line.hide()
         ap.addItem(self.baseline_line)
         self.speed_curve = self.speed_plot.getPlotItem().plot(pen=_pen(COLORS[2], 1.5))
@@ -190,12 +201,17 @@ class TrainingPlots(QWidget):
         self.log_y.toggled.connect(self._set_log)
         self.smoothing = QSlider(Qt.Orientation.Horizontal)
         self.smoothing.setRange(0, 99)
-        self.smoothing.setValue(90)
+        self.smoothing.setValue(0)
         self.smoothing.setFixedWidth(110)
         self.smoothing.setToolTip("Smoothing of the loss curves: exponential moving average "
-                                  "factor (0 = raw, 0.99 = very smooth)")
-        self.smoothing_label = QLabel("smoothing 0.90")
+                                  "factor (0 = raw, 0.99 = very smooth). Until moved it follows "
+                                  "the run's length (a window of ~1/25 of the run); the raw "
+                                  "line is always drawn behind it")
+        self.smoothing_label = QLabel("smoothing 0.98 (auto)")
         self.smoothing_label.setMinimumWidth(self.smoothing_label.sizeHint().width())
+        self.smoothing_auto = True  # follows the run length until the user moves the slider
+        self._run_iterations = 0
+        self._setting_smoothing = False
         self.smoothing.valueChanged.connect(self._smoothing_changed)
         self.summary = QLabel("No run yet")
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -203,7 +219,7 @@ class TrainingPlots(QWidget):
         self.summary.setWordWrap(True)
         self.summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.summary.setFixedHeight(2 * self.summary.fontMetrics().lineSpacing() + 4)
-        self.readout = QLabel("Hover a plot for the values at that iteration.")
+        self.readout = QLabel(READOUT_HINT)
         self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.readout.setObjectName("plot-readout")
         self.readout.setFixedHeight(self.readout.fontMetrics().lineSpacing() + 6)
@@ -233,6 +249,30 @@ class TrainingPlots(QWidget):
         lay.addLayout(grid, 1)
         lay.addWidget(self.readout)
         self._part_pool: list[tuple[ThemedPlot, pg.PlotDataItem]] = []
+        self.part_raw: list[pg.PlotDataItem] = []  # raw line of each pooled part plot
+        # The share of candidate triplets inside the margin: it moves when the loss cannot.
+        self.active_plot = ThemedPlot("Active triplets", "iteration", "share in margin")
+        self.active_plot.apply_palette(self.palette())
+        self.active_plot.setMinimumWidth(90)
+        self.active_plot.setToolTip(
+            "Share of the batch's candidate triplets whose negative is not yet α farther than "
+            "the positive (d_an < d_ap + α). It falls as the network separates the classes — "
+            "the progress signal when the loss of the kept triplets cannot move.")
+        self.active_raw = self.active_plot.getPlotItem().plot(
+            pen=_pen(ACTIVE_COLOR, 1, alpha=110), connect="finite")
+        self.active_curve = self.active_plot.getPlotItem().plot(
+            pen=_pen(ACTIVE_COLOR, 1.8), connect="finite")
+        self.active_plot.hide()
+        self.parts_row.addWidget(self.active_plot)
+        self.epoch_lines.append(EpochLines(self.active_plot))
+        self._add_hover_line(self.active_plot)
+        self.active_plot.scene().sigMouseMoved.connect(
+            lambda pos: self._hover(self.active_plot, pos))
+        # Bottom right, fixed in pixels: a falling loss leaves that corner empty.
+        self.loss_note = pg.TextItem("", color=LOSS_SMOOTH, anchor=(1, 1))
+        vb = self.loss_plot.getPlotItem().vb
+        self.loss_note.setParentItem(vb)
+        vb.sigResized.connect(self._place_loss_note)
         for _ in range(PART_POOL):
             self._new_part_plot()
         self._version = -1
@@ -254,12 +294,15 @@ class TrainingPlots(QWidget):
         plot.apply_palette(self.palette())
         plot.getPlotItem().getAxis("left").setWidth(42)
         plot.setMinimumWidth(90)
-        plot.setToolTip("This loss part on its own axis (smoothed like the loss)")
-        curve = plot.getPlotItem().plot(pen=_pen(color, 1.6), connect="finite")
-        curve.setClipToView(True)
-        curve.setDownsampling(auto=True, method="peak")
+        plot.setToolTip("This loss part on its own axis: raw (faint) and smoothed like the loss")
+        raw = plot.getPlotItem().plot(pen=_pen(color, 1, alpha=110), connect="finite")
+        curve = plot.getPlotItem().plot(pen=_pen(color, 1.8), connect="finite")
+        for c in (raw, curve):
+            c.setClipToView(True)
+            c.setDownsampling(auto=True, method="peak")
+        self.part_raw.append(raw)
         plot.hide()
-        self.parts_row.addWidget(plot)
+        self.parts_row.insertWidget(len(self._part_pool), plot)  # before the active plot
         self.epoch_lines.append(EpochLines(plot))
         self._add_hover_line(plot)
         plot.scene().sigMouseMoved.connect(lambda pos, p=plot: self._hover(p, pos))
@@ -272,6 +315,7 @@ class TrainingPlots(QWidget):
             i = len(self.part_curves)
             plot, curve = self._part_pool[i] if i < len(self._part_pool) \
                 else self._new_part_plot()
+            self.part_raws[key] = self.part_raw[i]
             plot.set_title(key)
             plot.setLogMode(y=self.log_y.isChecked())
             plot.show()
@@ -284,19 +328,43 @@ class TrainingPlots(QWidget):
             plot.setLogMode(y=on)
 
     def _smoothing_changed(self, value: int) -> None:
-        self.smoothing_label.setText(f"smoothing {value / 100:.2f}")
+        if not self._setting_smoothing:
+            self.smoothing_auto = False
+        self.smoothing_label.setText(f"smoothing {value / 100:.2f}"
+                                     + (" (auto)" if self.smoothing_auto else ""))
         if self._history is not None:
             self.show_history(self._history, force=True)
 
     def factor(self) -> float:
         return self.smoothing.value() / 100.0
 
+    def _auto_smooth(self, iterations: int) -> None:
+        if not self.smoothing_auto:
+            return
+        self._setting_smoothing = True
+        self.smoothing.setValue(int(round(100 * auto_smoothing(iterations))))
+        self._setting_smoothing = False
+        self.smoothing_label.setText(f"smoothing {self.factor():.2f} (auto)")
+
+    def _place_loss_note(self, *_: object) -> None:
+        r = self.loss_plot.getPlotItem().vb.boundingRect()
+        self.loss_note.setPos(r.width() - 4, r.height() - 2)
+
+    def set_loss_note(self, text: str) -> None:
+        """A line written on the loss plot itself (e.g. why a semi-hard loss cannot fall)."""
+        self.loss_note.setText(text)
+        self._place_loss_note()
+        self.loss_plot.setToolTip(text or "")
+
     # -- drawing -----------------------------------------------------------------------------
     def show_history(self, h: History, force: bool = False) -> None:
         """Redraw from ``h`` (cheap no-op if nothing changed since the last call)."""
         if h is self._history and h.version == self._version and not force:
             return
+        if h is not self._history:  # another run: nothing read out of the last one stays
+            self.clear_readout()
         self._history = h
+        self._auto_smooth(max(len(h), self._run_iterations))
         self._version = h.version
         x = h.steps.view()
         self.loss_curve.setData(x, h.loss.view())
@@ -306,14 +374,26 @@ class TrainingPlots(QWidget):
             # Another loss (another run): give the pooled part plots new names.
             for plot in self.part_plots.values():
                 plot.hide()
-            self.part_plots, self.part_curves = {}, {}
+            self.part_plots, self.part_curves, self.part_raws = {}, {}, {}
         for key in h.parts:
             self._part_curve(key).setData(x, h.smoothed(factor, key))
+            self.part_raws[key].setData(x, h.parts[key].view())
         for key, curve in self.part_curves.items():
             visible = key in h.parts
             self.part_plots[key].setVisible(visible)
             if not visible:
                 curve.setData([], [])
+                self.part_raws[key].setData([], [])
+        active = h.active.view()
+        has_active = bool(np.isfinite(active).any())
+        self.active_plot.setVisible(has_active)
+        if has_active:
+            self.active_raw.setData(x, active)
+            self.active_curve.setData(x, h.smoothed(factor, "active"))
+            self.active_plot.setYRange(0, 1.0, padding=0.02)
+        else:
+            self.active_raw.setData([], [])
+            self.active_curve.setData([], [])
         speed = h.throughput.view()
         finite = np.isfinite(speed)
         self.speed_curve.setData(x[finite], speed[finite])
@@ -327,11 +407,14 @@ class TrainingPlots(QWidget):
         base = h.baselines.get("pixel-1nn val")
         if base is not None:
             self.baseline_line.setPos(base)
-            self.baseline_line.label.setFormat(f"pixel 1-NN (val) {base:.0%}")
         self.baseline_line.setVisible(base is not None)
-        # Short enough for the plot's height at 1280×720 (the tooltip has the long form).
-        which = "val, held-out fonts" if h.accuracy_set == "val" else "train only"
-        self.acc_plot.ylabel = f"top-1/5 ({which})" if len(h.epochs) else "top-1 / top-5"
+        self.acc_plot.entries = [e for e in self.acc_plot.entries
+                                 if not e[0].startswith("pixel 1-NN")]
+        if base is not None:
+            self.acc_plot.entries.append((f"pixel 1-NN val {base:.0%}", BASELINE_COLOR, True))
+        self.acc_plot._set_title()
+        # The axis holds train and val curves alike: it names the measure, the legend the sets.
+        self.acc_plot.ylabel = "accuracy" if h.accuracy_set == "val" else "accuracy (train)"
         self.acc_plot.setToolTip(
             "Accuracy per epoch on the validation file: fonts held out of training"
             if h.accuracy_set == "val" else
@@ -340,9 +423,12 @@ class TrainingPlots(QWidget):
                                              color=self.acc_plot._fg.name())
         self._epoch_axis(int(max(ex.max() if len(ex) else 0, self._epochs_total, 1)))
 
-    def set_epochs(self, total: int) -> None:
-        """Show the whole run's epoch range from the start (set when a run starts)."""
+    def set_epochs(self, total: int, iterations: int | None = None) -> None:
+        """Show the whole run's epoch range from the start (set when a run starts);
+        ``iterations`` per epoch scales the automatic smoothing to the run's length."""
         self._epochs_total = int(total)
+        if iterations is not None:
+            self._run_iterations = int(total) * int(iterations)
         self._epoch_axis(max(1, self._epochs_total))
 
     def _epoch_axis(self, n: int) -> None:
@@ -352,6 +438,11 @@ class TrainingPlots(QWidget):
         axis.setTicks([[(float(i), str(i)) for i in range(step, n + 1, step)]])
 
     # -- hover -------------------------------------------------------------------------------
+    def clear_readout(self) -> None:
+        self.readout.setText(READOUT_HINT)
+        for line in self.hover_lines:
+            line.hide()
+
     def _hover(self, plot: pg.PlotWidget, pos: object) -> None:
         h = self._history
         if h is None or not len(h) or not plot.sceneBoundingRect().contains(pos):
@@ -369,6 +460,9 @@ class TrainingPlots(QWidget):
         parts = " · ".join(f"{k} {g.view()[i]:.4g}" for k, g in h.parts.items()
                            if i < len(g) and np.isfinite(g.view()[i]))
         rate = h.throughput.view()[i]
+        act = h.active.view()[i] if i < len(h.active) else np.nan
+        if np.isfinite(act):
+            parts = " · ".join(p for p in (parts, f"active triplets {act:.0%}") if p)
         self.readout.setText(
             f"iteration {int(step):,} (epoch {epoch}) · loss {h.loss.view()[i]:.4g} "
             f"(smoothed {h.smoothed(self.factor())[i]:.4g})" + (f" · {parts}" if parts else "")

@@ -7,6 +7,7 @@ instead of being hidden: that is exactly the file the user needs to hear about.
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -41,6 +42,30 @@ def _pct(value: float | None) -> str:
     return "–" if value is None else f"{value:.1%}"
 
 
+_SHORT = {"auto-probabilistic": "AP", "auto-clustering": "AC", "random": "rand",
+          "semihard": "semi-hard", "distance": "dist"}
+
+
+def run_recipe(run_dir: Path) -> str:
+    """What tells runs apart at a glance: "AP / AC · semi-hard · triplet" from its config.toml
+    (read as plain TOML: a bad file just gives no line)."""
+    try:
+        with open(run_dir / "config.toml", "rb") as fh:
+            cfg = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError):
+        return ""
+    mining, loss = cfg.get("mining", {}), cfg.get("loss", {})
+    if not isinstance(mining, dict) or not isinstance(loss, dict):
+        return ""
+    miners = " / ".join(_SHORT.get(str(mining[k]), str(mining[k]))
+                        for k in ("positive", "negative") if k in mining)
+    batch = mining.get("batch")
+    if batch and batch != "all" and cfg.get("train", {}).get("batch_mode", "pk") == "pk":
+        miners += f" · {_SHORT.get(str(batch), str(batch))}"
+    kind = loss.get("kind", "")
+    return " · ".join(x for x in (miners, str(kind)) if x)
+
+
 class ProjectPanel(QWidget):
     """Tree of datasets and runs; double-clicking a run asks the window to show it."""
 
@@ -58,7 +83,8 @@ class ProjectPanel(QWidget):
         self.tree.setHeaderHidden(True)
         self.tree.setRootIsDecorated(True)
         self.tree.setUniformRowHeights(False)
-        self.tree.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        # Elide at the end: run ids differ in their time and miner, which the middle lost.
+        self.tree.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.tree.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.tree.itemDoubleClicked.connect(self._activated)
         self.tree.setIndentation(12)
@@ -131,9 +157,12 @@ class ProjectPanel(QWidget):
             item.setData(0, KIND_ROLE, "run")
             epochs = f"{run.epoch}/{run.epochs}" if run.epochs else f"{run.epoch}"
             # Short enough for the panel's default width at 1280×720; the tooltip says "best".
+            recipe = run_recipe(run.path)
             self._set(item, run.id, f"{run.status} · {epochs} · {_pct(run.best_top1)}",
-                      f"{run.path}\n{run.message or run.status}\nbest validation top-1 "
-                      f"{_pct(run.best_top1)}\nDouble-click to plot it")
+                      f"{run.path}\n{recipe}\n{run.message or run.status}\nbest validation "
+                      f"top-1 {_pct(run.best_top1)}\nDouble-click to plot it")
+            if recipe:  # a line of its own between the id and the state
+                item.setText(0, f"{run.id}\n  {recipe}\n  {item.data(0, DETAIL_ROLE)}")
             icon = _STATUS_ICONS.get(run.status)
             if icon is not None:
                 item.setIcon(0, style.standardIcon(icon))
@@ -144,7 +173,9 @@ class ProjectPanel(QWidget):
 
     @staticmethod
     def _set(item: QTreeWidgetItem, title: str, detail: str, tip: str) -> None:
-        item.setText(0, f"{title}\n  {detail}")
+        # One fact a line on screen: "5,642 samples · 62 classes" was cut to "5,642 sample…s".
+        item.setText(0, f"{title}\n  " + detail.replace(" · ", "\n  ", 1)
+                     if "samples · " in detail else f"{title}\n  {detail}")
         item.setData(0, DETAIL_ROLE, detail)
         item.setToolTip(0, tip)
 

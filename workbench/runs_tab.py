@@ -28,6 +28,7 @@ from PySide6.QtGui import QFont, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
+    QComboBox,
     QFileDialog,
     QGridLayout,
     QGroupBox,
@@ -76,6 +77,37 @@ def ema(values: np.ndarray, factor: float = SMOOTHING) -> np.ndarray:
         weight = factor * weight + (1 - factor)
         out[i] = acc / weight
     return out
+
+
+X_AXES = (("x: iteration", "step"), ("x: images", "images"), ("x: wall time (s)", "seconds"))
+X_LABELS = {"step": ("iteration", "epoch"), "images": ("images through the network",) * 2,
+            "seconds": ("wall time (s)",) * 2}
+
+
+def _run_clock(records: list[dict[str, Any]]) -> Any:
+    """(record times, their training seconds) of a run's iteration records, for wall time."""
+    from core.infer.analysis import elapsed_seconds
+
+    t = np.array([float(r["time"]) if isinstance(r.get("time"), (int, float)) else np.nan
+                  for r in records])
+    return t, elapsed_seconds(t)
+
+
+def _x_values(records: list[dict[str, Any]], axis: str, clock: Any) -> np.ndarray:
+    """x of each record (iteration or epoch) on the chosen axis; NaN where a run lacks it."""
+    if axis == "step":
+        return np.array([float(r.get("step", j)) + 1 for j, r in enumerate(records)])
+    if axis == "images":
+        return np.array([float(r["images"]) if isinstance(r.get("images"), (int, float))
+                         else np.nan for r in records])
+    times, secs = clock
+    t = np.array([float(r["time"]) if isinstance(r.get("time"), (int, float)) else np.nan
+                  for r in records])
+    if not len(times) or not np.isfinite(times).any():
+        return np.full(len(records), np.nan)
+    # An epoch record's time maps onto the training clock of the last iteration before it.
+    idx = np.clip(np.searchsorted(times, t, side="right") - 1, 0, len(times) - 1)
+    return np.where(np.isfinite(t), secs[idx] + np.clip(t - times[idx], 0, 60.0), np.nan)
 
 
 def summarize_many(paths: list[Path]) -> tuple[list[RunSummary], list[str]]:
@@ -205,6 +237,14 @@ class RunsTab(QWidget):
         self.log_check.setToolTip("Runs with different losses have different scales; a log "
                                   "axis shows both (on by default when the losses differ)")
         self.log_check.toggled.connect(lambda on: self.loss_plot.setLogMode(y=on))
+        # Every ticked run is overlaid on the same plots; the x-axis is the user's choice, as
+        # in TensorBoard: runs of different batch sizes compare fairly by images seen.
+        self.x_combo = QComboBox()
+        for label, key in X_AXES:
+            self.x_combo.addItem(label, key)
+        self.x_combo.setToolTip("The x-axis of both plots: iterations (steps), images through "
+                                "the network (the budget), or wall time (pauses squeezed out)")
+        self.x_combo.currentIndexChanged.connect(lambda _i: self._draw())
         # The legend lives outside the plots so it never hides a curve; one line per run.
         self.legend = QLabel()
         self.legend.setWordWrap(True)
@@ -237,6 +277,7 @@ class RunsTab(QWidget):
         self.message = QLabel()
         self.message.setWordWrap(True)
         tools = QHBoxLayout()
+        tools.addWidget(self.x_combo)
         tools.addWidget(self.smooth_check)
         tools.addWidget(self.log_check)
         tools.addStretch(1)
@@ -277,6 +318,9 @@ class RunsTab(QWidget):
         lay.addWidget(split)
         doc.projectChanged.connect(lambda: self._reload(choose_default=True))
         self._reload(choose_default=True)
+
+    def x_axis(self) -> str:
+        return str(self.x_combo.currentData() or "step")
 
     def _plot(self, title: str, xlabel: str, ylabel: str) -> pg.PlotWidget:
         return themed_plot(title, xlabel, ylabel, self._fg, self._bg, min_height=170,
@@ -326,9 +370,16 @@ class RunsTab(QWidget):
             if current is not None and r.path == current:
                 self.run_list.setCurrentItem(item)
         if self.run_list.currentItem() is None and self.run_list.count():
-            self.run_list.setCurrentRow(0)
+            # Start on the ★ best run (Evaluate follows the selection), else the newest.
+            rows = [i for i in range(self.run_list.count())
+                    if self.run_list.item(i).data(Qt.ItemDataRole.UserRole) == self._best]
+            self.run_list.setCurrentRow(rows[0] if rows else 0)
         self._filling = False
-        self.evaluate_panel.set_runs(p, self._runs)
+        # Evaluate starts on the ★ best run (the one Draw loads), not merely the newest.
+        first = best is not None and getattr(self, "_eval_best", None) != (p.root, best.id)
+        if first:
+            self._eval_best = (p.root, best.id)
+        self.evaluate_panel.set_runs(p, self._runs, current=str(best.path) if first else None)
         self._selection_changed()
         self.compare()
 
@@ -580,9 +631,12 @@ class RunsTab(QWidget):
             if s.pixel_nn_val is not None:
                 baselines.add(round(float(s.pixel_nn_val), 4))
             it = [r for r in s.iterations if r.get("loss") is not None]
+            t_run = _run_clock(it)
             if it:
-                x = np.array([float(r.get("step", j)) for j, r in enumerate(it)])
+                x = _x_values(it, self.x_axis(), t_run)
                 y = np.array([float(r["loss"]) for r in it])
+                ok = np.isfinite(x)
+                x, y = x[ok], y[ok]
                 if self.smooth_check.isChecked():
                     y = ema(y)
                 curve = lp.plot(x, y, pen=pg.mkPen(color, width=2), name=s.label)
@@ -590,13 +644,14 @@ class RunsTab(QWidget):
                 curve.setClipToView(True)
             ep = s.epochs
             if ep:
-                x = np.array([float(r.get("epoch", j)) + 1 for j, r in enumerate(ep)])
+                x = np.array([float(r.get("epoch", j)) + 1 for j, r in enumerate(ep)]) \
+                    if self.x_axis() == "step" else _x_values(ep, self.x_axis(), t_run)
                 for key, style, name in (("top1", Qt.PenStyle.SolidLine, s.label),
                                          ("top5", Qt.PenStyle.DashLine, None)):
                     vals = [r.get(f"val_{key}") if r.get(f"val_{key}") is not None
                             else r.get(key) for r in ep]
                     y = np.array([np.nan if v is None else float(v) for v in vals])
-                    ok = np.isfinite(y)
+                    ok = np.isfinite(y) & np.isfinite(x)
                     if ok.any():
                         ap.plot(x[ok], y[ok], pen=pg.mkPen(color, width=2, style=style),
                                 symbol="o" if key == "top1" else None, symbolSize=5,
@@ -605,19 +660,30 @@ class RunsTab(QWidget):
             line = pg.InfiniteLine(pos=b, angle=0, movable=False,
                                    pen=pg.mkPen(BASELINE_COLOR, width=1.2,
                                                 style=Qt.PenStyle.DashDotLine),
-                                   label=f"pixel 1-NN (val) {b:.0%}",
-                                   labelOpts={"position": 0.2, "color": BASELINE_COLOR,
-                                              "anchors": [(0, 1), (0, 1)]})
+                                   )
             ap.addItem(line)
+        if baselines:  # in the legend, not on the curves (a label there was clipped)
+            entries.append(f'<span style="color:{BASELINE_COLOR}">-·-</span>&nbsp;pixel 1-NN '
+                           "val " + ", ".join(f"{b:.0%}" for b in sorted(baselines)))
+        entries.append("solid = top-1, dashed = top-5")
         which = {"val": "val = held-out fonts", "train": "train set"}
         title = " / ".join(which[w] for w in sorted(sets, reverse=True)) or which["val"]
         ap.setTitle("Accuracy per epoch", color=self._fg.name(), size="10pt")
-        ap.setLabel("left", f"top-1, dashed top-5 ({title})", color=self._fg.name())
+        ap.setLabel("left", f"accuracy ({title})", color=self._fg.name())
         ap.setYRange(0, 1.0, padding=0.02)
         n = max((len(s.epochs) for s in self.summaries), default=0)
         step = max(1, -(-n // 12))
+        axis = self.x_axis()
         ap.getAxis("bottom").setTicks([[(float(i), str(i)) for i in range(1, n + 1, step)]]
-                                      if n else None)
+                                      if n and axis == "step" else None)
+        lx, ax = X_LABELS[axis]
+        lp.setLabel("bottom", lx, color=self._fg.name())
+        ap.setLabel("bottom", ax, color=self._fg.name())
+        for item in (lp, ap):  # plain tick labels: no "loss (x0.001)"
+            item.getAxis("bottom").enableAutoSIPrefix(False)
+            item.getAxis("left").enableAutoSIPrefix(False)
+        if axis != "step":
+            ap.enableAutoRange(axis="x")
         self.legend.setText("&nbsp;&nbsp;&nbsp;".join(entries))
         caveat = self.loss_caveat()
         self.caveat.setText("Loss: " + caveat if caveat else "")

@@ -17,6 +17,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QHBoxLayout,
     QLabel,
     QMenu,
@@ -35,14 +36,16 @@ from core.train.advice import Notice, Snapshot, advise, advise_run
 from core.train.project import Project, load_project, read_run_info
 from workbench import dialogs
 from workbench.augment_panel import AugmentPreview
-from workbench.config_form import ConfigForm
+from workbench.config_form import ConfigForm, describe_changes
 from workbench.document import ProjectDocument
 from workbench.history import History, read_metrics
 from workbench.notices import NoticesPanel
 from workbench.plots import TrainingPlots
+from workbench.settings import settings as app_settings
 from workbench.workers import JobRunner, TrainJob, make_trainer_factory, run_in_thread
 
 FLUSH_MS = 100  # ≤ 10 GUI updates per second
+CONFIRM_KEY = "train/confirm_changes"
 LOG_EVERY_S = 2.0  # an iteration line in the log at most this often
 
 
@@ -53,6 +56,21 @@ def _fmt_eta(seconds: float | None) -> str:
     h, rem = divmod(seconds, 3600)
     m, s = divmod(rem, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def loss_note(config: Any) -> str:
+    """What the loss plot must say when its curve is no progress signal: semi-hard mining keeps
+    only triplets with 0 < loss < α, so their mean sits near α/2 however well training goes."""
+    try:
+        if config.mining.batch != "semihard":
+            return ""
+        from core.train.losses import loss_class
+
+        alpha = loss_class(config.loss.kind)(config.loss).margin
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return ""
+    return (f"semi-hard: loss ≈ α/2 = {alpha / 2:g} by design\n(0 < loss < α kept) — "
+            "watch the active triplets")
 
 
 def _pct(v: float | None) -> str:
@@ -96,6 +114,18 @@ class TrainTab(QWidget):
 
         self.form = ConfigForm(doc)
         self.form.validityChanged.connect(lambda _ok: self._update_buttons())
+        # What differs from the last run, always in view; confirmed on Start unless turned off.
+        self.changes_label = QLabel()
+        self.changes_label.setWordWrap(True)
+        self.changes_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.confirm_check = QCheckBox("Ask before starting with changed settings")
+        self.confirm_check.setToolTip("On Start, list the settings that differ from the last "
+                                      "run and ask; untick for “don't ask again”")
+        self.confirm_check.setChecked(
+            str(app_settings().value(CONFIRM_KEY, "true")).lower() != "false")
+        self.confirm_check.toggled.connect(
+            lambda on: app_settings().setValue(CONFIRM_KEY, "true" if on else "false"))
+        doc.configChanged.connect(lambda _keys: self._show_changes())
 
         self.start_btn = QPushButton("Start")
         self.start_btn.setToolTip("Start a new run with these settings (Ctrl+R)")
@@ -144,11 +174,18 @@ class TrainTab(QWidget):
         self.log.setReadOnly(True)
         self.log.setMaximumBlockCount(5000)
         self.log.setPlaceholderText("Trainer events appear here.")
+        # Follow the end unless the user scrolled up: a notice card appearing beside the log
+        # shrinks it, and QPlainTextEdit then stopped following by itself.
+        self._log_follow = True
+        self.log.verticalScrollBar().actionTriggered.connect(
+            lambda _a: QTimer.singleShot(0, self._log_scrolled))
 
         left = QWidget()
         ll = QVBoxLayout(left)
         ll.setContentsMargins(0, 0, 0, 0)
         ll.addWidget(self.form, 1)
+        ll.addWidget(self.changes_label)
+        ll.addWidget(self.confirm_check)
         presets = QHBoxLayout()
         presets.addWidget(self.recipe_btn)
         presets.addWidget(self.paper_btn)
@@ -192,6 +229,7 @@ class TrainTab(QWidget):
         self.timer.setInterval(FLUSH_MS)
         self.timer.timeout.connect(self._flush)
         doc.projectChanged.connect(self._project_changed)
+        self._load_reference()
         self._update_buttons()
 
     # -- state -------------------------------------------------------------------------------
@@ -234,11 +272,13 @@ class TrainTab(QWidget):
             self.views.setCurrentWidget(self.augment_preview)
 
     def _project_changed(self) -> None:
+        self._load_reference()
         if not self.busy:
             self.history = History()
-            self.plots.set_epochs(0)
+            self.plots.set_epochs(0, 0)
+            self.plots.set_loss_note("")
             self.plots.show_history(self.history, force=True)
-            self.log.clear()
+            self._clear_log()
             self.run_dir = None
             self.notices_panel.clear()
             self.notices = []
@@ -276,6 +316,9 @@ class TrainTab(QWidget):
         except SiamError as exc:
             dialogs.error(self, "Invalid settings", str(exc))
             return False
+        changes = self._confirm_changes()
+        if changes is None:
+            return False
         train = project.dataset_paths()["train"]
         if not train.exists():
             if dialogs.ask(self, "Render the data first?",
@@ -284,16 +327,65 @@ class TrainTab(QWidget):
                 self.renderRequested.emit()
             return False
         self.history = History()
-        self.plots.set_epochs(config.train.epochs)
+        self.plots.set_epochs(config.train.epochs, config.train.iterations)
+        self.plots.set_loss_note(loss_note(config))
         self.plots.show_history(self.history, force=True)
         self.plots.set_summary("Starting…")
-        self.log.clear()
+        self._clear_log()
         self.snapshot = Snapshot(config=config)
         self.notices_panel.clear()
         self._append_log(f"Starting a new run ({config.mining.positive} / "
                          f"{config.mining.negative}, {config.loss.kind} loss)")
+        for line in changes:
+            self._append_log(f"  changed: {line}")
         self._launch(self.factory_maker(project, config))
         return True
+
+    # -- changed settings --------------------------------------------------------------------
+    def _load_reference(self) -> None:
+        """The last run's settings, against which the form marks what changed."""
+        project = self.doc.project
+        runs = project.runs() if project is not None else []
+        ref, name = None, ""
+        for info in reversed(runs):
+            try:
+                ref, name = load_project(info.path / "config.toml").config, info.id
+                break
+            except SiamError:
+                continue
+        self.form.set_reference(ref, name)
+        self._show_changes()
+
+    def change_lines(self) -> tuple[list[str], bool]:
+        """Lines naming what differs (from the last run if there is one, else the defaults)."""
+        against_last = self.form.reference is not None
+        diffs = self.form.differences("last" if against_last else "default")
+        return describe_changes(diffs, against_last), against_last
+
+    def _show_changes(self) -> None:
+        lines, against_last = self.change_lines()
+        where = f"the last run ({self.form.reference_name})" if against_last else "the defaults"
+        if not lines:
+            self.changes_label.setText(f"Settings as in {where}." if against_last else
+                                       "All settings at their defaults.")
+        else:
+            names = ", ".join(line.split(" (", 1)[0] for line in lines[:4])
+            more = f" and {len(lines) - 4} more" if len(lines) > 4 else ""
+            self.changes_label.setText(f"<b>{len(lines)} setting(s) differ from {where}</b> "
+                                       f"(marked ●): {names}{more}")
+        self.changes_label.setToolTip("\n".join(lines))
+
+    def _confirm_changes(self) -> list[str] | None:
+        """The changed settings' lines, or None if the user did not want to start with them."""
+        lines, against_last = self.change_lines()
+        if not lines or not against_last or not self.confirm_check.isChecked():
+            return lines
+        text = (f"These settings differ from the last run ({self.form.reference_name}):\n\n"
+                + "\n".join(f"• {line}" for line in lines)
+                + "\n\nStart a new run with them? (Untick “Ask before starting with changed "
+                "settings” not to be asked again; Edit → Undo reverts a change.)")
+        return lines if dialogs.ask(self, "Start with changed settings?", text,
+                                    default=True) else None
 
     def resume_run(self, run_dir: Path) -> bool:
         """Continue ``run_dir`` from its last checkpoint (train.epochs may be raised in the
@@ -317,8 +409,10 @@ class TrainTab(QWidget):
             dialogs.error(self, "Cannot resume", str(exc))
             return False
         self.history = read_metrics(run_dir)
+        self.plots.set_epochs(config.train.epochs, config.train.iterations)
+        self.plots.set_loss_note(loss_note(config))
         self.plots.show_history(self.history, force=True)
-        self.log.clear()
+        self._clear_log()
         self.snapshot = Snapshot(config=config)
         self.notices_panel.clear()
         self._append_log(f"Resuming {run_dir.name} from its last checkpoint")
@@ -400,13 +494,18 @@ class TrainTab(QWidget):
         info = read_run_info(run_dir)
         self.history = read_metrics(run_dir)
         self.views.setCurrentWidget(self.plots)
-        self.plots.set_epochs(info.epochs)
+        try:
+            run_config = load_project(run_dir / "config.toml").config
+        except SiamError:
+            run_config = None
+        self.plots.set_epochs(info.epochs, run_config.train.iterations if run_config else None)
+        self.plots.set_loss_note(loss_note(run_config))
         self.plots.show_history(self.history, force=True)
         self.run_dir = run_dir
         self.plots.set_summary(
             f"Run <b>{info.id}</b>: {info.status}, epoch {info.epoch}/{info.epochs}, "
             f"best top-1 {_pct(info.best_top1)} ({self.history.accuracy_set})")
-        self.log.clear()
+        self._clear_log()
         self._append_log(f"Showing {run_dir} ({len(self.history)} iterations, "
                          f"{len(self.history.epochs)} epochs)")
         if info.message:
@@ -532,7 +631,7 @@ class TrainTab(QWidget):
                          f"{ev.iterations} iterations × {ev.triplets:,} triplets"
                          + (f" (from epoch {ev.start_epoch + 1})" if ev.start_epoch else ""))
         self.progress.setRange(0, max(1, ev.epochs * ev.iterations))
-        self.plots.set_epochs(ev.epochs)
+        self.plots.set_epochs(ev.epochs, ev.iterations)
         if self.state == "starting":
             self._set_state("training")
         self.runsChanged.emit()
@@ -597,8 +696,20 @@ class TrainTab(QWidget):
         self.progress.setValue(1 if self._done_iters else 0)
         self.throughputChanged.emit(0.0)
         self._set_state("idle")
+        self._load_reference()  # the run just made is the new "last run"
         self.runsChanged.emit()
         self.jobFinished.emit()
 
+    def _clear_log(self) -> None:
+        self.log.clear()
+        self._log_follow = True
+
+    def _log_scrolled(self) -> None:
+        sb = self.log.verticalScrollBar()
+        self._log_follow = sb.value() >= sb.maximum() - 2
+
     def _append_log(self, line: str) -> None:
         self.log.appendPlainText(f"[{time.strftime('%H:%M:%S')}] {line}")
+        if self._log_follow:
+            sb = self.log.verticalScrollBar()
+            sb.setValue(sb.maximum())

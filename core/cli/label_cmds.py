@@ -1,5 +1,5 @@
-"""``siam draw | exclude | compare | mining``: CLI twins of the Draw, glyph-browser, Runs and
-Miners views, so every GUI action can be scripted on a server."""
+"""``siam draw | exclude | outliers | compare | mining``: CLI twins of the Draw, glyph-browser,
+Runs and Miners views, so every GUI action can be scripted on a server."""
 
 from __future__ import annotations
 
@@ -46,9 +46,19 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Mark rows of a glyph .h5 as excluded from training "
                        "(the glyph browser's labeling workflow).")
     p.add_argument("file", type=Path)
-    p.add_argument("rows", nargs="+", type=int)
+    p.add_argument("rows", nargs="*", type=int)
+    p.add_argument("--source", action="append", default=[], metavar="NAME",
+                   help="every row of this source (a whole face, e.g. Bandal.ttf#0); repeatable")
     p.add_argument("--include", action="store_true", help="re-include instead of exclude")
     p.set_defaults(handler=cmd_exclude)
+
+    p = sub.add_parser("outliers", help="faces whose glyphs do not look like the others'",
+                       description="Score every glyph against its class's median render over "
+                       "all faces (1 − IoU of the ink) and list each face's share of outlier "
+                       "glyphs; flagged faces are candidates for siam exclude --source.")
+    p.add_argument("file", type=Path)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_outliers)
 
     p = sub.add_parser("compare", help="compare runs: final / best accuracy and differences",
                        description="Table of runs with final and best top-1/top-5, epochs, "
@@ -152,11 +162,42 @@ def cmd_draw_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_exclude(args: argparse.Namespace) -> int:
-    from core.data.glyphs import set_excluded
+    import numpy as np
 
-    total = set_excluded(args.file, args.rows, not args.include)
+    from core.data.glyphs import set_excluded
+    from core.data.outliers import source_rows
+    from core.errors import SiamError
+
+    rows = list(args.rows)
+    for name in args.source:
+        rows += source_rows(args.file, name).tolist()
+    if not rows:
+        raise SiamError("name rows or --source NAME to exclude", args.file)
+    rows = np.unique(np.asarray(rows, dtype=np.int64)).tolist()
+    total = set_excluded(args.file, rows, not args.include)
     verb = "re-included" if args.include else "excluded"
-    print(f"{verb} {len(args.rows)} sample(s); {total} excluded in {args.file}")
+    print(f"{verb} {len(rows)} sample(s); {total} excluded in {args.file}")
+    return 0
+
+
+def cmd_outliers(args: argparse.Namespace) -> int:
+    import json
+
+    import numpy as np
+
+    from core.data.outliers import FACE_FLAG, file_outliers
+
+    rep = file_outliers(args.file)
+    rows = [{"source": n, "outlier_share": None if not np.isfinite(s) else round(float(s), 4),
+             "scored": int(c), "flagged": bool(np.isfinite(s) and s > FACE_FLAG)}
+            for n, s, c in zip(rep.source_names, rep.source_score, rep.source_scored)]
+    rows.sort(key=lambda r: -(r["outlier_share"] or 0.0))
+    if args.json:
+        print(json.dumps({"file": str(args.file), "faces": rows}, ensure_ascii=False))
+        return 0
+    for r in rows:
+        share = "–" if r["outlier_share"] is None else f"{r['outlier_share']:.0%}"
+        print(f"{share:>5}  {r['source']}{'  FLAGGED' if r['flagged'] else ''}")
     return 0
 
 

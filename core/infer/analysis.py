@@ -433,6 +433,11 @@ class RunCurves:
     epoch_loss: np.ndarray
     epoch_seconds: np.ndarray
     baselines: dict[str, float] = field(default_factory=dict)  # e.g. "pixel-1nn val" → top-1
+    # [I] per iteration (NaN where a run did not log it): share of candidate triplets inside
+    # the margin, images through the network so far, seconds since the run's first record.
+    active: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    images: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    seconds: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def epoch_starts(self) -> np.ndarray:
@@ -449,6 +454,7 @@ def read_curves(run_dir: str | Path) -> RunCurves:
     path = Path(run_dir)
     file = path / "metrics.jsonl" if path.is_dir() else path
     steps, loss, rates, iter_epoch = [], [], [], []
+    active, images, times = [], [], []
     parts: dict[str, list[float]] = {}
     ep, ep_vals = [], {k: [] for k in EPOCH_KEYS}
     ep_loss, ep_secs = [], []
@@ -467,6 +473,9 @@ def read_curves(run_dir: str | Path) -> RunCurves:
             rate = _num(rec.get("images_per_s", rec.get("triplets_per_s")))  # older runs
             rates.append(rate if rate is not None else np.nan)
             iter_epoch.append(int(_num(rec.get("epoch")) or 0))
+            for col, key in ((active, "active"), (images, "images"), (times, "time")):
+                x = _num(rec.get(key))
+                col.append(np.nan if x is None else x)
             nested = rec.get("parts")
             source = nested if isinstance(nested, dict) else {
                 k: v for k, v in rec.items() if k not in _NOT_PARTS}
@@ -499,7 +508,19 @@ def read_curves(run_dir: str | Path) -> RunCurves:
                      throughput=smooth_rate(f(rates, float)), iter_epoch=f(iter_epoch, int),
                      epochs=f(ep, float), epoch_values={k: f(v, float) for k, v in ep_vals.items()},
                      epoch_loss=f(ep_loss, float), epoch_seconds=f(ep_secs, float),
-                     baselines=baselines)
+                     baselines=baselines, active=f(active, float), images=f(images, float),
+                     seconds=elapsed_seconds(f(times, float)))
+
+
+def elapsed_seconds(times: np.ndarray) -> np.ndarray:
+    """Wall seconds since the first iteration, with paused or resumed gaps longer than a
+    minute squeezed out (the x-axis of "wall time" should show training, not a night off)."""
+    if not len(times):
+        return times
+    t = np.where(np.isfinite(times), times, np.nan)
+    d = np.diff(t, prepend=t[0])
+    d = np.where(np.isfinite(d) & (d >= 0) & (d < 60.0), d, 0.0)
+    return np.cumsum(d)
 
 
 def pixel_baseline(curves: RunCurves) -> float | None:
@@ -580,8 +601,21 @@ def confusers(labels: np.ndarray, pred: np.ndarray, index: int, k: int = 5
     return [(int(cls[i]), int(counts[i])) for i in order]
 
 
-def formula_text(config: Config | None, positive: str, negative: str) -> str:
-    """The miners' formulas with a run's values (rich text for the Miners tab)."""
+def _eta_text(m: Any, num_classes: int | None) -> str:
+    eta = getattr(m, "eta", None)
+    if eta is None:
+        return "eta"
+    if eta == 0 and num_classes:
+        from core.train.miners.auto_clustering import default_eta
+
+        return f"{default_eta(num_classes):,}</b> (automatic: 0.43 × {num_classes:,} classes)<b>"
+    return f"{eta:,}" if eta else "automatic (0.43 per class)"
+
+
+def formula_text(config: Config | None, positive: str, negative: str,
+                 num_classes: int | None = None) -> str:
+    """The miners' formulas with a run's values (rich text for the Miners tab); with
+    ``num_classes`` an automatic η (0) is shown as the value the miner used."""
     m = config.mining if config is not None else None
 
     def v(key: str, fmt: str = "g") -> str:
@@ -606,7 +640,8 @@ def formula_text(config: Config | None, positive: str, negative: str) -> str:
         parts.append(f"<b>{positive}</b> positives (a miner plug-in).")
     if negative == "auto-clustering":
         parts.append(
-            f"<b>Auto-clustering negatives</b>: the <b>η = {v('eta', ',')}</b> closest pairs "
+            f"<b>Auto-clustering negatives</b>: the <b>η = {_eta_text(m, num_classes)}</b> "
+            "closest pairs "
             "of class centers link classes into clusters (connected components); the negative "
             f"comes from the anchor's cluster with probability <b>θ = {v('theta')}</b>, "
             "otherwise uniformly from the other classes.")

@@ -51,6 +51,8 @@ class IterationFinished:
     # Mean anchor–negative distance of the batch in the loss's space (core.train.step): a
     # collapse shows as this staying near 0 against the margin (core.train.advice.collapsed).
     spread: float | None = None
+    # share of the candidate triplets inside the margin (core.train.step.active_share)
+    active: float | None = None
 
 
 @dataclass

@@ -28,6 +28,16 @@ class StepLoss:
     # Mean anchor–negative distance over the candidates, in the loss's space: how spread out the
     # batch is. Near 0 against the margin, every embedding sits in one place (a collapse).
     spread: float = float("nan")
+    # Share of the candidate triplets inside the margin (d_an < d_ap + α): the progress signal
+    # when the kept loss cannot move (semi-hard keeps only 0 < loss < α, so it sits near α/2).
+    active: float = float("nan")
+
+
+def active_share(d_ap: Tensor, d_an: Tensor, margin: float) -> float:
+    """Share of (broadcast) triplets whose negative is not yet a margin farther than the
+    positive — falls as the network separates the classes, whatever the batch miner keeps."""
+    with torch.no_grad():
+        return float((d_an.detach() < d_ap.detach() + margin).float().mean())
 
 
 def reduce_kept(per: dict[str, Tensor], mask: Tensor) -> tuple[Tensor, dict[str, Tensor], int]:
@@ -55,7 +65,8 @@ def triplet_step(emb: Tensor, centers: Tensor | None, labels: Tensor, loss_fn: L
     per = loss_fn.per_triplet(d_ap, d_an, *dc)
     mask = _select(miner, d_ap, d_an, per["loss"], loss_fn.margin)
     loss, parts, kept = reduce_kept(per, mask)
-    return StepLoss(loss, parts, kept, t, mask, float(d_an.detach().mean()))
+    return StepLoss(loss, parts, kept, t, mask, float(d_an.detach().mean()),
+                    active_share(d_ap, d_an, loss_fn.margin))
 
 
 def _select(miner: BatchMiner, d_ap: Tensor, d_an: Tensor, loss: Tensor,
@@ -104,4 +115,5 @@ def pk_step(emb: Tensor, centers: Tensor | None, labels: Tensor, layout: PKLayou
     per = {k: v.expand(shape) for k, v in per.items()}
     mask = _select(miner, d_ap, d_an, per["loss"], loss_fn.margin).expand(shape)
     loss, parts, kept = reduce_kept(per, mask)
-    return StepLoss(loss, parts, kept, layout.triplets, mask, float(d_an.detach().mean()))
+    return StepLoss(loss, parts, kept, layout.triplets, mask, float(d_an.detach().mean()),
+                    active_share(d_ap, d_an, loss_fn.margin))

@@ -355,6 +355,7 @@ class Trainer:
         self.epoch_loss_sq = 0.0  # with the sum: the spread of the steps' losses in the epoch
         self.step = 0
         self.images_seen = 0
+        self._active = float("nan")  # the last step's active-triplet share
         self.centers_step = 0
         dim_nan = torch.full((self.num_classes, dim), float("nan"))
         self._raw_centers = dim_nan
@@ -672,6 +673,7 @@ class Trainer:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
         self.optimizer.step()
         parts = {k: float(v) for k, v in out.parts.items()}
+        self._active = out.active  # read by _loop for its iteration record and event
         return float(out.loss.detach()), parts, n_images, out.kept, out.spread
 
     def _loop(self) -> TrainerEvent:
@@ -728,12 +730,12 @@ class Trainer:
                 self._metrics.write("iteration", epoch=self.epoch, iteration=self.iteration,
                                     step=self.step, loss=loss, **parts, images_per_s=inst,
                                     images=self.images_seen, triplets=kept, lr=lr,
-                                    spread=spread)
+                                    spread=spread, active=self._active)
                 self._emit(IterationFinished(epoch=self.epoch, iteration=self.iteration,
                                              iterations=cfg.iterations, step=self.step,
                                              loss=loss, parts=parts, images_per_s=rate,
                                              images=self.images_seen, triplets=kept, lr=lr,
-                                             spread=spread))
+                                             spread=spread, active=self._active))
                 self.iteration += 1
                 self.step += 1
             if self._stop_agreed():  # stop now; the epoch end runs when the run resumes

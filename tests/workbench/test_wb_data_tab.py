@@ -145,7 +145,7 @@ def test_render_cancel_leaves_no_file(make_window, qtbot, recorder, project_dir,
     assert tab.cancel_btn.isEnabled()
     tab.cancel_btn.click()
     wait_idle(qtbot, w, timeout=60_000)
-    assert "Cancelled" in tab.render_info.text()
+    assert "Render cancelled, nothing written" in tab.render_info.text()
     assert not recorder.errors()
     assert not (project_dir / "data" / "train.h5").exists()
 

@@ -10,6 +10,7 @@ import h5py
 import numpy as np
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
 from wb2_helpers import class_strokes, trained_tiny
 
 from core.data.drawn import DrawnStore
@@ -104,7 +105,7 @@ def test_traced_glyph_recognised_labelled_and_reopened(qtbot, tmp_path, recorder
         assert gf.source_names == ["drawn"]
         assert gf.images().max() == 255
     assert tab.canvas.is_empty() and tab.drawings_list.count() == 1
-    assert "Saved drawing 0" in tab.store_message.text()
+    assert "Saved as “D” (1 drawing)" in tab.store_message.text()
 
     # Reopening the project finds it again, with the full-size original.
     doc.set_project(load_project(root))
@@ -200,4 +201,61 @@ def test_bad_checkpoint_and_files_edited_outside(qtbot, tmp_path, recorder):
     tab.set_label("B")
     assert not tab.save_btn.isEnabled() and not tab.save_drawing()
     assert (root / "drawn.h5").read_bytes() == garbage
+    _idle(qtbot, tab)
+
+
+def _type_label(qtbot, tab: DrawTab, text: str) -> None:
+    """Type into the label field as a user does (the completer popup may open)."""
+    edit = tab.label_combo.lineEdit()
+    edit.setFocus()
+    edit.selectAll()
+    QTest.keyClick(edit, Qt.Key.Key_Delete)
+    QTest.keyClicks(edit, text)
+    completer = tab.label_combo.completer()
+    if completer is not None and completer.completionCount() and \
+            completer.completionMode() != completer.CompletionMode.InlineCompletion:
+        completer.complete()  # as a real keyboard focus would: the popup is up when clicking
+
+
+def test_typed_label_saved_on_first_click_on_enter_and_by_key(qtbot, tmp_path, recorder):
+    """Issue 21 #1: a typed label must survive the completer — one click, Enter, or the key."""
+    root = trained_tiny().copy_to(tmp_path / "p")
+    _doc, tab = _open(qtbot, root)
+
+    def drawn() -> int:
+        return len(DrawnStore(root / "drawn.h5").drawings) if (root / "drawn.h5").exists() else 0
+
+    # Typed, then one click on the button.
+    draw_class(tab.canvas, 1)
+    qtbot.waitUntil(lambda: bool(tab.matches), timeout=60_000)
+    _type_label(qtbot, tab, "T")
+    assert QApplication.activePopupWidget() is None  # nothing to swallow the click
+    QTest.mouseClick(tab.save_btn, Qt.MouseButton.LeftButton)
+    assert drawn() == 1 and tab.store.drawings[-1].label == "T"
+    assert "Saved as “T” (1 drawing)" in tab.store_message.text(), tab.store_message.text()
+    assert tab.canvas.is_empty()
+
+    # Typed, then Enter in the label field.
+    draw_class(tab.canvas, 2)
+    _type_label(qtbot, tab, "x")
+    QTest.keyClick(tab.label_combo.lineEdit(), Qt.Key.Key_Return)
+    assert drawn() == 2 and tab.store.drawings[-1].label == "x"
+    assert "Saved as “x” (2 drawings)" in tab.store_message.text()
+
+    # The key, from anywhere in the tab.
+    draw_class(tab.canvas, 3)
+    _type_label(qtbot, tab, "D")
+    tab.canvas.setFocus()
+    QTest.keyClick(tab.canvas, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    assert drawn() == 3
+
+    # Twelve scripted saves (type, click) → twelve drawings, none lost.
+    for i in range(9):
+        draw_class(tab.canvas, i % 10)
+        qtbot.waitUntil(lambda: not tab.busy(), timeout=60_000)
+        _type_label(qtbot, tab, "ABCDEFGHIJ"[i])
+        QTest.mouseClick(tab.save_btn, Qt.MouseButton.LeftButton)
+    assert drawn() == 12, drawn()
+    assert "(12 drawings)" in tab.store_message.text()
+    assert tab.drawings_list.count() == 12
     _idle(qtbot, tab)

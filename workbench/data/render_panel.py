@@ -60,6 +60,7 @@ class RenderPanel(QGroupBox):
     def __init__(self, doc: ProjectDocument, parent: QWidget | None = None) -> None:
         super().__init__("Render", parent)
         self.doc = doc
+        self.cancel_note = ""  # "Render cancelled, nothing written." after a cancel
         self.runner: JobRunner | None = None
         self.job: RenderJob | None = None
         self.last_render: dict[str, Any] | None = None
@@ -107,10 +108,11 @@ class RenderPanel(QGroupBox):
             if path.exists():
                 when = time.strftime("%Y-%m-%d %H:%M", time.localtime(path.stat().st_mtime))
                 parts.append(f"{split} ({path.name}, {when})")
-        self.render_info.setText(
+        note = self.cancel_note + " " if self.cancel_note else ""
+        self.render_info.setText(note + (
             "On disk: " + ", ".join(parts) if parts else
             "Not rendered yet. Render writes the train, val and test glyph files from the "
-            "fonts' roles.")
+            "fonts' roles."))
 
     def render(self, force: bool | None = None) -> bool:
         """Render the project's splits on a worker thread. ``force`` None asks before replacing
@@ -123,6 +125,7 @@ class RenderPanel(QGroupBox):
         except SiamError as exc:
             dialogs.error(self, "Render", str(exc))
             return False
+        self.cancel_note = ""
         existing = [p for p in project.dataset_paths().values() if p.exists()]
         if existing and force is None:
             force = dialogs.ask(self, "Replace datasets?",
@@ -197,7 +200,10 @@ class RenderPanel(QGroupBox):
                       f"{message}\n\nExisting glyph files were left unchanged.", details)
 
     def _render_cancelled(self) -> None:
-        self.render_info.setText("Cancelled — existing glyph files were left unchanged.")
+        # Kept until the next render: a later "On disk / Not rendered yet" line must not
+        # hide that the render was cancelled.
+        self.cancel_note = "Render cancelled, nothing written."
+        self.describe_existing()
 
     def _render_finished(self) -> None:
         self.job = None

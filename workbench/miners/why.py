@@ -153,9 +153,9 @@ class WhyPanel(QWidget):
 
     # -- data --------------------------------------------------------------------------------
     def set_run(self, source: Path | None, data_path: Path | None, config: Any,
-                positive: str, negative: str) -> None:
+                positive: str, negative: str, num_classes: int | None = None) -> None:
         """The run whose miners are shown (``source`` None: live, nothing measured yet)."""
-        self.formula.setText(formula_text(config, positive, negative))
+        self.formula.setText(formula_text(config, positive, negative, num_classes))
         if source != self.source or data_path != self.data_path:
             self.source, self.data_path = source, data_path
             self.measured = None

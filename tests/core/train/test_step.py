@@ -203,3 +203,26 @@ def test_triplet_mode_hard_keeps_one_in_r():
     per = triplet_per_sample(emb[:40], emb[40:80], emb[80:], 1.0).detach()
     assert set(torch.nonzero(out.mask).squeeze(1).tolist()) == set(
         torch.topk(per, 10).indices.tolist())
+
+
+@pytest.mark.parametrize("miner", ["semihard", "all"])
+def test_active_share_counts_candidates_inside_the_margin(miner):
+    """The progress signal beside a loss that cannot move: the share of every candidate
+    triplet (not only the kept ones) whose negative is less than α farther than the positive."""
+    emb, labels, centers = _batch(seed=7)
+    fn = loss_fn("triplet", alpha=1.5)
+    out = pk_step(emb, centers, labels, PKLayout(3, 3), fn, batch_miner(miner))
+    d = torch.cdist(emb.detach(), emb.detach())
+    trip = _explicit_triplets(3, 3)
+    want = sum(1 for a, q, n in trip if d[a, n] < d[a, q] + 1.5) / len(trip)
+    assert out.active == pytest.approx(want, abs=1e-6) and 0 < want < 1
+    # Pushing the classes apart lowers it (a trained network's batches have fewer).
+    far = (emb.detach() + 50.0 * labels[:, None].float()).requires_grad_()
+    assert pk_step(far, centers, labels, PKLayout(3, 3), fn, batch_miner(miner)).active < want
+    g = torch.Generator().manual_seed(0)
+    e3 = torch.randn(3 * 20, 6, generator=g)
+    lab = torch.cat([torch.arange(20), torch.arange(20), torch.arange(20) + 20])
+    out3 = triplet_step(e3, None, lab, fn, batch_miner(miner))
+    d_ap = (e3[:20] - e3[20:40]).norm(dim=1)
+    d_an = (e3[:20] - e3[40:]).norm(dim=1)
+    assert out3.active == pytest.approx(float((d_an < d_ap + 1.5).float().mean()), abs=1e-6)
