@@ -94,3 +94,24 @@ def test_import_with_a_mapping_names_and_keeps_only_mapped_classes(tmp_path: Pat
         assert gf.classes == ["イ"]
     assert relabel_classes(["Tagalog/character02", "Japanese_(katakana)/character02"],
                            mapping) == ["Tagalog/character02", "イ"]
+
+
+def test_cli_import_map(tmp_path: Path, capsys):
+    from core.cli import main
+
+    _tree(tmp_path / "omni")
+    out = tmp_path / "k.h5"
+    assert main(["import", "omniglot", str(tmp_path / "omni"), "--map", "katakana", "--out",
+                 str(out), "--workers", "1"]) == 0
+    with GlyphFile(out) as gf:
+        assert gf.classes == ["ア", "イ", "ウ"]  # the tree's three katakana folders, named
+    capsys.readouterr()
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("no tab here\n", encoding="utf-8")
+    assert main(["import", "omniglot", str(tmp_path / "omni"), "--map", str(bad), "--out",
+                 str(tmp_path / "x.h5")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "bad.tsv" in err[0] and "line 1" in err[0]
+    assert not (tmp_path / "x.h5").exists()
+    assert main(["import", "folder", str(tmp_path / "omni"), "--map", "katakana", "--out",
+                 str(tmp_path / "y.h5")]) == 2
