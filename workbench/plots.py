@@ -95,12 +95,13 @@ class ThemedPlot(pg.PlotWidget):
         self._set_title()
 
     def _set_title(self) -> None:
-        keys = "&nbsp;&nbsp;".join(
-            f"<span style='color:{c}'>{'╌╌' if dashed else '━━'}</span>&nbsp;{name}"
-            for name, c, dashed in self.entries)
-        # A long legend goes on a line of its own rather than widen (and clip) the plot.
-        sep = "<br>" if self.legend_below else "&nbsp;&nbsp;&nbsp;"
-        html = f"<b>{self.title}</b>" + (f"{sep}{keys}" if keys else "")
+        keys = [f"<span style='color:{c}'>{'╌╌' if dashed else '━━'}</span>&nbsp;{name}"
+                for name, c, dashed in self.entries]
+        # A long legend wraps rather than widen (and clip) the plot.
+        if self.legend_below and len(keys) > 2:  # the sets beside the title, the rest below
+            keys = keys[:2] + ["<br>" + keys[2]] + keys[3:]
+        text = "&nbsp;&nbsp;".join(keys).replace("&nbsp;&nbsp;<br>", "<br>")
+        html = f"<b>{self.title}</b>" + (f"&nbsp;&nbsp;&nbsp;{text}" if text else "")
         self.getPlotItem().setTitle(html, color=self._fg.name(), size="9pt")
 
     def apply_palette(self, pal: QPalette) -> None:
@@ -182,7 +183,8 @@ class TrainingPlots(QWidget):
             self.acc_plot.add_entry(name, color, dashed)
         self.acc_plot.setToolTip("Nearest-center accuracy per epoch: solid top-1, dashed top-5; "
                                  "train = the un-augmented training images, val = the "
-                                 "validation file (fonts never seen in training)")
+                                 "validation file (fonts never seen in training); pixel NN = the "
+                                 "pixel 1-NN baseline on the validation file")
         self.baseline_line = pg.InfiniteLine(
             angle=0, movable=False, pen=_pen(BASELINE_COLOR, 1.2, Qt.PenStyle.DashDotLine))
         self.baseline_line.hide()
@@ -268,8 +270,8 @@ class TrainingPlots(QWidget):
         self._add_hover_line(self.active_plot)
         self.active_plot.scene().sigMouseMoved.connect(
             lambda pos: self._hover(self.active_plot, pos))
-        # Bottom right, fixed in pixels: a falling loss leaves that corner empty.
-        self.loss_note = pg.TextItem("", color=LOSS_SMOOTH, anchor=(1, 1))
+        # Top right, fixed in pixels: a falling loss leaves that corner empty.
+        self.loss_note = pg.TextItem("", color=LOSS_SMOOTH, anchor=(1, 0))
         vb = self.loss_plot.getPlotItem().vb
         self.loss_note.setParentItem(vb)
         vb.sigResized.connect(self._place_loss_note)
@@ -348,7 +350,7 @@ class TrainingPlots(QWidget):
 
     def _place_loss_note(self, *_: object) -> None:
         r = self.loss_plot.getPlotItem().vb.boundingRect()
-        self.loss_note.setPos(r.width() - 4, r.height() - 2)
+        self.loss_note.setPos(r.width() - 4, 2)
 
     def set_loss_note(self, text: str) -> None:
         """A line written on the loss plot itself (e.g. why a semi-hard loss cannot fall)."""
@@ -409,9 +411,10 @@ class TrainingPlots(QWidget):
             self.baseline_line.setPos(base)
         self.baseline_line.setVisible(base is not None)
         self.acc_plot.entries = [e for e in self.acc_plot.entries
-                                 if not e[0].startswith("pixel 1-NN")]
+                                 if not e[0].startswith("pixel NN")]
         if base is not None:
-            self.acc_plot.entries.append((f"pixel 1-NN val {base:.0%}", BASELINE_COLOR, True))
+            # "pixel NN": nearest neighbour on raw pixels of the validation file (tooltip)
+            self.acc_plot.entries.append((f"pixel NN {base:.0%}", BASELINE_COLOR, True))
         self.acc_plot._set_title()
         # The axis holds train and val curves alike: it names the measure, the legend the sets.
         self.acc_plot.ylabel = "accuracy" if h.accuracy_set == "val" else "accuracy (train)"

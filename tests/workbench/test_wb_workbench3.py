@@ -230,7 +230,7 @@ def test_training_plots_parts_epochs_hover_smoothing_baseline(qtbot):
     lines = [ln for ln in plots.epoch_lines[0].lines if ln.isVisible()]
     assert len(lines) == 2  # 3 epochs: 2 boundaries
     assert plots.baseline_line.isVisible()
-    assert any(e[0].startswith("pixel 1-NN val") for e in plots.acc_plot.entries)
+    assert any(e[0].startswith("pixel NN") for e in plots.acc_plot.entries)
     assert plots.acc_plot.ylabel == "accuracy"  # the legend names the sets and line styles
     y90 = plots.smooth_curve.getData()[1].copy()
     plots.smoothing.setValue(0)
