@@ -418,6 +418,7 @@ class LabelView(QWidget):
         self.item = s.current() if s is not None else None
         self._show_item(self.item)
         if s is not None:
+            self.progress.setFormat("%v of %m labelled")
             self.progress.setRange(0, max(1, s.total))
             self.progress.setValue(s.done)
             self.left_label.setText(f"{s.left} left" if s.left else "All labelled")
@@ -441,6 +442,7 @@ class LabelView(QWidget):
             if self.session is None:
                 self.progress.setRange(0, 1)
                 self.progress.setValue(0)
+                self.progress.setFormat("no folder open")
                 self.left_label.setText("")
             return
         orig = QPixmap(str(it.path))
