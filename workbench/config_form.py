@@ -187,6 +187,10 @@ def describe_changes(changes: dict[str, tuple[Any, Any, Any]], against_last: boo
     return lines
 
 
+# Settings whose 0 means "choose when the run starts"; a run records the value it chose
+# (train.threads: the measured thread count), which is no change the user made.
+_RESOLVED_AUTO = {"train.threads"}
+
 class SciSpinBox(QDoubleSpinBox):
     """A float spin box that shows and accepts ``1e-05`` as well as ``0.7``; steps are ×/÷ 10
     for values spanning decades (learning rates), +/- 0.1·magnitude otherwise."""
@@ -497,6 +501,8 @@ class ConfigForm(QWidget):
             default = self.defaults.get(ed.section, ed.key)
             last = self.reference.get(ed.section, ed.key) if self.reference is not None \
                 else None
+            if name in _RESOLVED_AUTO and value == 0:
+                last = 0  # "automatic" in the form; the run recorded what it resolved to
             off_default = values is not None and not _same(value, default)
             off_last = values is not None and self.reference is not None and \
                 not _same(value, last)

@@ -50,6 +50,24 @@ eval_max = 200
 
 
 @pytest.fixture(autouse=True)
+def _no_thread_outlives_its_test():
+    """A background job still running when the process exits aborts it ("QThread: Destroyed
+    while thread … is still running"): every test waits for the jobs it started."""
+    yield
+    import time
+
+    from PySide6.QtWidgets import QApplication
+
+    from workbench.workers import live_threads
+
+    app = QApplication.instance()
+    deadline = time.monotonic() + 120
+    while app is not None and live_threads() and time.monotonic() < deadline:
+        app.processEvents()
+        time.sleep(0.02)
+
+
+@pytest.fixture(autouse=True)
 def _hang_guard():
     """No test may hang forever: dump every thread's stack and exit after HANG_LIMIT_S."""
     faulthandler.dump_traceback_later(HANG_LIMIT_S, exit=True, file=sys.stderr)

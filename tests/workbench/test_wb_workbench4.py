@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 from wb2_helpers import trained_tiny
 
-from core.train.config import Config
+from core.train.config import Config, paper_defaults
 from workbench.history import History, auto_smoothing, read_metrics
 from workbench.plots import READOUT_HINT, TrainingPlots
 from workbench.train_tab import loss_note
@@ -72,7 +72,7 @@ def test_semihard_note_and_active_share_logged_by_the_trainer():
                                                                          "alpha": 0.4}})
     note = loss_note(semi)
     assert "α/2 = 0.2" in note and "active triplets" in note
-    assert loss_note(Config()) == ""
+    assert loss_note(Config().replace(paper_defaults())) == ""  # every triplet kept: no note
     # The trainer logs the share per iteration (events and metrics.jsonl agree).
     tiny = trained_tiny()
     shares = [e.active for e in tiny.events if type(e).__name__ == "IterationFinished"]
@@ -98,9 +98,9 @@ def test_changed_settings_marked_and_confirmed_on_start(qtbot, tmp_path, recorde
     form = tab.form
     assert form.reference is not None and form.reference_name == "run-ap-ac"
     assert form.differences("last") == {}
-    # lr = 0.003 in the project: off the default, marked (but not against the last run).
-    assert "train.lr" in form.differences("default")
-    assert "●" in form.editors["train.lr"].label.text()
+    # The metric loss in the project: off the default, marked (but not against the last run).
+    assert "loss.kind" in form.differences("default")
+    assert "●" in form.editors["loss.kind"].label.text()
     assert "●" not in form.editors["train.seed"].label.text()
     assert "differ" not in tab.changes_label.text()
 

@@ -146,10 +146,11 @@ def trained_tiny() -> Trained:
         tmp = tempfile.mkdtemp(prefix="wb2-tiny-")
         atexit.register(shutil.rmtree, tmp, True)
         root = make_tiny(Path(tmp) / "tiny")
-        # The paper's metric loss: its three parts (g1, g2, g3) are what the plots and views
-        # show part by part.
-        run_dir, events = train(root, "run-ap-ac", {"loss": {"kind": "metric", "alpha": 10.0}},
-                                record=True)
+        # The paper's metric loss, in the project itself: its three parts (g1, g2, g3) are what
+        # the plots and views show part by part, and the run's settings are the project's.
+        with (root / "project.toml").open("a", encoding="utf-8") as f:
+            f.write('\n[loss]\nkind = "metric"\nalpha = 10.0\n')
+        run_dir, events = train(root, "run-ap-ac", record=True)
         _CACHE["tiny"] = Trained(root, run_dir, events)
     return _CACHE["tiny"]
 
