@@ -11,7 +11,8 @@ run: setup
 	@bash tools/run-app.sh $(BIN)/siam-workbench $(PROJECT)
 
 test: setup
-	$(BIN)/ruff check core workbench tests benchmarks examples resources
+	$(BIN)/ruff check src tests benchmarks examples projects
+	$(BIN)/lint-imports
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
 
 setup: system-deps $(STAMP)
@@ -30,7 +31,8 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 lint: setup
-	$(BIN)/ruff check core workbench tests benchmarks examples resources
+	$(BIN)/ruff check src tests benchmarks examples projects
+	$(BIN)/lint-imports
 
 screenshots: setup
 	QT_QPA_PLATFORM=offscreen $(BIN)/siam-workbench --screenshot docs/screenshots $(PROJECT)

@@ -25,7 +25,7 @@ def synth_images(num_classes: int, per_class: int, size: int = 37, seed: int = 0
 
 
 def write_synth_project(root: Path, num_classes: int, per_class: int, toml: str) -> Path:
-    from core.data.glyphs import GlyphWriter
+    from siam_workbench.data.glyphs import GlyphWriter
 
     (root / "data").mkdir(parents=True, exist_ok=True)
     images, labels = synth_images(num_classes, per_class)

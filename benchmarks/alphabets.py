@@ -1,14 +1,15 @@
 """Alphabet panel: a project made with ``siam new`` defaults, per alphabet, against the baselines.
 
 For each alphabet this does what a new user does — ``siam new P --alphabet A`` (the default
-recipe, sized to the alphabet by core/train/recipe.py), render, ``siam train P`` with every
-default — and scores the **last** checkpoint by nearest class center on the project's own
+recipe, sized to the alphabet by src/siam_workbench/project/recipe.py), render, ``siam train P``
+with every default — and scores the **last** checkpoint by nearest class center on the project's own
 validation file (clean renders of faces never trained on) and test file (distorted renders of
 other unseen faces). Beside it, at the same budget:
 
 * pixel 1-nearest-neighbour on raw pixels against the same training glyphs;
 * a softmax classifier on the same backbone, augmentation, optimiser, schedule and number of
-  images through the network (core/train/softmax.py), read by argmax and by nearest center.
+  images through the network (src/siam_workbench/train/softmax.py), read by argmax and by nearest
+  center.
 
 Every alphabet writes ``docs/results/alphabets/<name>.json`` and is skipped when that file
 exists (an interrupted panel resumes); ``--report`` prints the table RESULTS.md quotes.
@@ -30,14 +31,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import torch  # noqa: E402
 
-from core.data.glyphs import load_glyphs  # noqa: E402
-from core.infer.baselines import pixel_nn  # noqa: E402
-from core.infer.evaluate import evaluate, load_run  # noqa: E402
-from core.train.project import create_project, load_project  # noqa: E402
+from siam_workbench.data.baselines import pixel_nn  # noqa: E402
+from siam_workbench.data.glyphs import load_glyphs  # noqa: E402
+from siam_workbench.infer.evaluate import evaluate, load_run  # noqa: E402
+from siam_workbench.project.project import create_project, load_project  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "results" / "alphabets"
@@ -70,9 +71,9 @@ def new_project(folder: Path, alphabet: str, overrides: list[str]) -> Path:
 
 
 def run_one(name: str, alphabet: str, work: Path, overrides: list[str]) -> dict[str, Any]:
-    from core.data.render import render_splits
-    from core.train.softmax import train_softmax
-    from core.train.trainer import Trainer
+    from siam_workbench.data.render import render_splits
+    from siam_workbench.train.softmax import train_softmax
+    from siam_workbench.train.trainer import Trainer
 
     root = new_project(work / name, alphabet, overrides)
     project = load_project(root)
@@ -116,7 +117,7 @@ def run_one(name: str, alphabet: str, work: Path, overrides: list[str]) -> dict[
 
 
 def _last_epoch(run_dir: Path) -> list[dict[str, Any]]:
-    from core.train.runfiles import read_metrics
+    from siam_workbench.project.runfiles import read_metrics
 
     epochs = [r for r in read_metrics(run_dir / "metrics.jsonl") if r.get("event") == "epoch"]
     return epochs[-1:]

@@ -4,11 +4,11 @@
 
 For each protocol (20-way 1-shot within group, 20-way 1-shot, 5-way 1-shot within group,
 5-way 1-shot, 5-way 5-shot) it prints the run's episode accuracy with pixel 1-NN on the same
-episodes (:func:`core.infer.episodes.evaluate_episodes`) and, unless ``--no-softmax``, the
+episodes (:func:`siam_workbench.infer.episodes.evaluate_episodes`) and, unless ``--no-softmax``, the
 same episodes read with the embedding of a softmax classifier trained on the run's training
 file with the run's backbone, augmentation, optimiser and budget in images
-(:func:`core.train.softmax.train_softmax`): the question is whether metric learning carries
-over to unseen classes better than a classifier's features do.
+(:func:`siam_workbench.train.softmax.train_softmax`): the question is whether metric learning
+carries over to unseen classes better than a classifier's features do.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ class FeatureRun:
     trained_classes: list[str] = field(default_factory=list)
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:
-        from core.infer.centers import embed
+        from siam_workbench.parts.centers import embed
 
         return embed(self.model, images, "cpu", self.space)
 
@@ -55,11 +55,11 @@ def budget_images(run_dir: Path) -> int:
 
 
 def main() -> int:
-    from core.data.glyphs import load_glyphs
-    from core.infer.episodes import evaluate_episodes
-    from core.infer.evaluate import load_run
-    from core.train.config import Config
-    from core.train.softmax import train_softmax
+    from siam_workbench.data.glyphs import load_glyphs
+    from siam_workbench.infer.episodes import evaluate_episodes
+    from siam_workbench.infer.evaluate import load_run
+    from siam_workbench.project.config import Config
+    from siam_workbench.train.softmax import train_softmax
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("run", type=Path)

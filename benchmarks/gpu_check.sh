@@ -17,7 +17,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT_DIR=${1:-${OUT:-benchmarks/out/gpu}}
 mkdir -p "$OUT_DIR"
-export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 
 if [[ -z "${PYTHON:-}" ]]; then
   PYTHON=python3
@@ -55,9 +55,9 @@ DATA=projects/hangul-2350/data
 RUN="$OUT_DIR/run-apac"
 rm -rf "$RUN"
 if [[ -f $DATA/train.h5 && -f $DATA/test.h5 ]]; then
-  step epoch 180 "$PYTHON" -m core.cli train projects/hangul-2350 --epochs 1 --iterations 50 \
+  step epoch 180 "$PYTHON" -m siam_workbench.cli train projects/hangul-2350 --epochs 1 --iterations 50 \
     --triplets 10240 --device cuda --no-render --run-dir "$RUN" --json
-  step eval 60 "$PYTHON" -m core.cli eval "$RUN" --data $DATA/test.h5 --checkpoint last \
+  step eval 60 "$PYTHON" -m siam_workbench.cli eval "$RUN" --data $DATA/test.h5 --checkpoint last \
     --device cuda --json
 else
   echo "no rendered data in $DATA: render it first (see the header)" | tee "$OUT_DIR/epoch.log"

@@ -6,7 +6,7 @@ Run from the repository root (offscreen; no fonts or training needed)::
     QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/gui_scale.py --classes 2350 --epochs 8
 
 It writes a hangul-11172-like project into a temporary folder — synthetic train / val glyph
-files of every class, and one run folder through :mod:`core.train.runfiles`' own writers
+files of every class, and one run folder through :mod:`siam_workbench.project.runfiles`' own writers
 (config.toml, status.json, metrics.jsonl, mining.h5 with probabilities, clusters, mean
 distances and cluster edges per epoch, centers.npy) — so nothing is trained. Then it opens the
 real main window at 1280×720 and goes through the views a user would: the Miners tab
@@ -41,7 +41,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("SIAM_WORKBENCH_SETTINGS_DIR", tempfile.mkdtemp(prefix="siam-scale-"))
 
@@ -53,7 +53,7 @@ ALPHABETS = {2350: "hangul-2350", 11172: "hangul-11172"}
 
 # -- the synthetic project ----------------------------------------------------------------------
 def _glyph_file(path: Path, classes: list[str], faces: int, seed: int) -> None:
-    from core.data.glyphs import GlyphWriter
+    from siam_workbench.data.glyphs import GlyphWriter
 
     rng = np.random.default_rng(seed)
     with GlyphWriter(path, classes, [f"synth{i}.ttf#0" for i in range(faces)], 37,
@@ -95,9 +95,9 @@ def synthetic_mining(n: int, epochs: int, eta: int, dim: int = 25, seed: int = 0
 
 
 def build_project(root: Path, n: int, epochs: int) -> tuple[Path, Path, list[str]]:
-    from core.data.alphabets import resolve_alphabet
-    from core.train.config import Config
-    from core.train.runfiles import MetricsLog, MiningLog, save_centers, write_status
+    from siam_workbench.data.alphabets import resolve_alphabet
+    from siam_workbench.project.config import Config
+    from siam_workbench.project.runfiles import MetricsLog, MiningLog, save_centers, write_status
 
     classes = list(resolve_alphabet(ALPHABETS[n]).classes)
     eta = int(0.4 * n)
@@ -191,10 +191,10 @@ class Probe:
 
 
 def run(n: int, epochs: int, timeout: float) -> dict[str, Any]:
-    from core.infer.evaluate import confused_pairs, per_class_table
-    from workbench.app import make_app, wait_until
-    from workbench.main_window import MainWindow
-    from workbench.workers import live_threads
+    from siam_workbench.app.app import make_app, wait_until
+    from siam_workbench.app.main_window import MainWindow
+    from siam_workbench.app.workers import live_threads
+    from siam_workbench.infer.evaluate import confused_pairs, per_class_table
 
     app = make_app(sys.argv[:1])
     base = Path(tempfile.mkdtemp(prefix="siam-scale-"))

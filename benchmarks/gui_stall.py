@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("SIAM_WORKBENCH_SETTINGS_DIR", tempfile.mkdtemp(prefix="siam-stall-"))
 
@@ -43,7 +43,7 @@ ALPHABETS = {2350: "hangul-2350", 11172: "hangul-11172"}
 
 
 def _fonts_available() -> bool:
-    from core.data.fonts import discover_fonts, match_faces
+    from siam_workbench.data.fonts import discover_fonts, match_faces
 
     faces = list(discover_fonts())
     return all(match_faces(name, faces) for name in TRAIN_FACES + VAL_FACES + TEST_FACES)
@@ -51,7 +51,7 @@ def _fonts_available() -> bool:
 
 def _synthetic(path: Path, classes: list[str], faces: int, seed: int) -> None:
     """Random-stroke glyphs when the Korean fonts are missing (same sizes as the real file)."""
-    from core.data.glyphs import GlyphWriter
+    from siam_workbench.data.glyphs import GlyphWriter
 
     rng = np.random.default_rng(seed)
     with GlyphWriter(path, classes, [f"synth{i}.ttf#0" for i in range(faces)], 37,
@@ -62,9 +62,9 @@ def _synthetic(path: Path, classes: list[str], faces: int, seed: int) -> None:
 
 
 def build_project(root: Path, n: int, epochs: int, iterations: int, triplets: int) -> Path:
-    from core.data.alphabets import resolve_alphabet
-    from core.data.render import render_splits
-    from core.train.project import load_project
+    from siam_workbench.data.alphabets import resolve_alphabet
+    from siam_workbench.data.render import render_splits
+    from siam_workbench.project.project import load_project
 
     root.mkdir(parents=True, exist_ok=True)
     names = ", ".join(f'"{x}"' for x in TRAIN_FACES)
@@ -158,8 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep", type=Path, help="build the projects here and keep them")
     args = p.parse_args(argv)
 
-    from workbench.app import make_app, wait_until
-    from workbench.main_window import MainWindow
+    from siam_workbench.app.app import make_app, wait_until
+    from siam_workbench.app.main_window import MainWindow
 
     app = make_app(sys.argv[:1])
     base = args.keep or Path(tempfile.mkdtemp(prefix="siam-stall-projects-"))

@@ -5,8 +5,8 @@ Two measurements, each beside pixel 1-NN and the softmax baseline at the same im
 * ``katakana`` — a project made as ``siam new --alphabet katakana`` makes it (fonts only, the
   recipe of projects/quickstart passed explicitly, ``--data`` settings on top), trained, then
   scored on the 940 real drawings of Omniglot's Japanese_(katakana) (47 characters × 20
-  drawers), named through ``resources/omniglot/katakana.tsv`` and framed in the project's
-  ``data.size_mode`` exactly as the run frames its own data. Top-1 is the nearest class
+  drawers), named through ``src/siam_workbench/resources/omniglot/katakana.tsv`` and framed in the
+  project's ``data.size_mode`` exactly as the run frames its own data. Top-1 is the nearest class
   center among **all** the project's classes (78); ``top1_47`` restricts the choice to the 47
   characters Omniglot draws. ``mapping_check`` counts the folders whose most frequent
   prediction is the character the table gives them (the table's quantitative check).
@@ -37,16 +37,16 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import torch  # noqa: E402
 
-from core.data.glyphs import GlyphSet, load_glyphs  # noqa: E402
-from core.data.omniglot import load_drawings, read_mapping  # noqa: E402
-from core.infer.baselines import pixel_nn  # noqa: E402
-from core.infer.centers import class_centers, nearest_centers  # noqa: E402
-from core.train.config import Config  # noqa: E402
-from core.train.project import Project, create_project, load_project  # noqa: E402
+from siam_workbench.data.baselines import pixel_nn  # noqa: E402
+from siam_workbench.data.glyphs import GlyphSet, load_glyphs  # noqa: E402
+from siam_workbench.data.omniglot import load_drawings, read_mapping  # noqa: E402
+from siam_workbench.parts.centers import class_centers, nearest_centers  # noqa: E402
+from siam_workbench.project.config import Config  # noqa: E402
+from siam_workbench.project.project import Project, create_project, load_project  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "out" / "handwriting"
@@ -143,8 +143,8 @@ def mapping_check(pred: list[int], labels: torch.Tensor, classes: list[str]) -> 
 
 def siamese_run(project: Project, cfg: Config, run_dir: Path, queries: dict[str, GlyphSet],
                 subset_names: list[str] | None = None) -> dict[str, Any]:
-    from core.infer.evaluate import load_run
-    from core.train.trainer import Trainer
+    from siam_workbench.infer.evaluate import load_run
+    from siam_workbench.train.trainer import Trainer
 
     if run_dir.exists():
         shutil.rmtree(run_dir)
@@ -175,7 +175,7 @@ def siamese_run(project: Project, cfg: Config, run_dir: Path, queries: dict[str,
 
 def softmax_run(train: GlyphSet, cfg: Config, images: int,
                 queries: dict[str, GlyphSet]) -> dict[str, Any]:
-    from core.train.softmax import train_softmax
+    from siam_workbench.train.softmax import train_softmax
 
     t0 = time.perf_counter()
     aligned = {k: v.aligned_to(train.classes)[0] for k, v in queries.items()}
@@ -229,7 +229,7 @@ def katakana_part(args: argparse.Namespace, root: Path, out: Path) -> dict[str, 
         create_project(folder, cfg, name=f"katakana-{tag}")
     project = load_project(folder)
     if not all(p.exists() for p in project.dataset_paths().values()):
-        from core.data.render import render_splits
+        from siam_workbench.data.render import render_splits
 
         render_splits(project, force=True)
     d = project.config.data
@@ -264,7 +264,7 @@ def katakana_part(args: argparse.Namespace, root: Path, out: Path) -> dict[str, 
 
 def omniglot_part(args: argparse.Namespace, root: Path, out: Path) -> dict[str, Any]:
     """The paper's protocol: train drawers 1–12, validation 13–16, test 17–20."""
-    from core.data.glyphs import GlyphWriter
+    from siam_workbench.data.glyphs import GlyphWriter
 
     folder = out / "projects" / "omniglot5"
     cfg0 = Config()

@@ -4,13 +4,14 @@ and with it (``siam train --finetune RUN --with labelled.h5``), beside pixel 1-N
 softmax classifier at the same budget.
 
 Setting (declared): Omniglot Japanese_(katakana), 47 classes mapped to Unicode by
-``resources/omniglot/katakana.tsv``; drawers 01–10 are the *labelled pool*, drawers 11–20
+``src/siam_workbench/resources/omniglot/katakana.tsv``; drawers 01–10 are the *labelled pool*,
+drawers 11–20
 the *held-out* drawers (470 images, never labelled, never trained on). A run trained on fonts
 only (alphabet ``katakana``) proposes; for k = 1, 2, … labelled drawings per class (drawers
 drawn from the pool, seeded) the labels go through the real labeling path (LabelSession →
 journal → labelled.h5). Top-1 is among the 47 Omniglot classes.
 
-    PYTHONPATH=. python benchmarks/labeling_curve.py --project P --run P/runs/R \\
+    PYTHONPATH=src python benchmarks/labeling_curve.py --project P --run P/runs/R \\
         --omniglot /tmp/x/images_background_small2/Japanese_\\(katakana\\) --shots 0 1 2 5
 
 prints one JSON object; ``--plot FILE.png`` also draws the curve (matplotlib).
@@ -33,12 +34,12 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from core.data.glyphs import GlyphSet, load_glyphs  # noqa: E402
-from core.infer.baselines import pixel_nn  # noqa: E402
-from core.infer.centers import CenterIndex, class_centers  # noqa: E402
-from core.infer.evaluate import load_run  # noqa: E402
-from core.infer.labeling import LabelSession, frame  # noqa: E402
-from core.train.project import load_project  # noqa: E402
+from siam_workbench.data.baselines import pixel_nn  # noqa: E402
+from siam_workbench.data.glyphs import GlyphSet, load_glyphs  # noqa: E402
+from siam_workbench.infer.evaluate import load_run  # noqa: E402
+from siam_workbench.infer.labeling import LabelSession, frame  # noqa: E402
+from siam_workbench.parts.centers import CenterIndex, class_centers  # noqa: E402
+from siam_workbench.project.project import load_project  # noqa: E402
 
 POOL = range(1, 11)
 HELD_OUT = range(11, 21)
@@ -46,8 +47,9 @@ _DRAWER = re.compile(r"_(\d+)\.png$")
 
 
 def read_map(path: Path) -> dict[str, str]:
-    """``{character folder: kana}`` from the shipped Omniglot table (core.data.omniglot)."""
-    from core.data.omniglot import read_mapping
+    """``{character folder: kana}`` from the shipped Omniglot table
+    (siam_workbench.data.omniglot)."""
+    from siam_workbench.data.omniglot import read_mapping
 
     return {k.split("/")[-1]: v for k, v in read_mapping(path).items()}
 
@@ -84,8 +86,8 @@ def enrolled_centers(run, images: np.ndarray, labels: np.ndarray, n: int) -> tor
 
 def mixed_centers(run, project, labelled: Path, classes: list[str]) -> torch.Tensor:
     """Centers of the fonts + the labels, weighted exactly as a fine-tune's training set
-    (core.train.finetune.merge_labelled), in the font run's space: no training."""
-    from core.train.finetune import merge_labelled
+    (siam_workbench.train.finetune.merge_labelled), in the font run's space: no training."""
+    from siam_workbench.train.finetune import merge_labelled
 
     merged, _ = merge_labelled(load_glyphs(project.dataset_paths()["train"]), [labelled])
     centers, _ = class_centers(embed_images(run, merged.images.numpy()), merged.labels,
@@ -109,7 +111,7 @@ def label_pool(folder: Path, out: Path, picks: list[tuple[Path, str, int]], fram
 
 
 def finetune(project, run_dir: Path, labelled: Path, name: str, epochs: int) -> Path:
-    from core.train.finetune import FinetuneTrainer, finetune_config
+    from siam_workbench.train.finetune import FinetuneTrainer, finetune_config
 
     config = finetune_config(run_dir, [f"train.epochs={epochs}", "train.device=cpu"])
     target = project.runs_dir / name
@@ -125,7 +127,7 @@ def finetune(project, run_dir: Path, labelled: Path, name: str, epochs: int) -> 
 def softmax_top1(run, font_train: GlyphSet, extra: GlyphSet | None, held: GlyphSet,
                  images: int) -> dict[str, float]:
     """The backbone as a plain classifier on the same images (fonts + labels), same budget."""
-    from core.train.softmax import train_softmax
+    from siam_workbench.train.softmax import train_softmax
 
     config = load_project(run.run_dir / "config.toml").config
     train = font_train
@@ -142,7 +144,7 @@ def softmax_top1(run, font_train: GlyphSet, extra: GlyphSet | None, held: GlyphS
 
 def images_budget(run, finetune_epochs: int) -> int:
     """Images the font run saw plus what a fine-tune adds (the softmax gets as many)."""
-    from core.train.checkpoint import load_checkpoint
+    from siam_workbench.model.checkpoint import load_checkpoint
 
     state = load_checkpoint(Path(run.meta["checkpoint"]), map_location="cpu")
     t = load_project(run.run_dir / "config.toml").config.train
@@ -157,7 +159,8 @@ def main() -> None:
     ap.add_argument("--run", type=Path, required=True, help="the font-trained run")
     ap.add_argument("--omniglot", type=Path, required=True,
                     help="unzipped Japanese_(katakana) folder")
-    ap.add_argument("--map", type=Path, default=REPO / "resources/omniglot/katakana.tsv")
+    ap.add_argument("--map", type=Path,
+                    default=REPO / "src/siam_workbench/resources/omniglot/katakana.tsv")
     ap.add_argument("--shots", type=int, nargs="+", default=[0, 1, 2, 5])
     ap.add_argument("--finetune-epochs", type=int, default=2)
     ap.add_argument("--softmax", action="store_true",

@@ -36,14 +36,14 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from core.train.augment import Augmenter  # noqa: E402
-from core.train.config import Config  # noqa: E402
-from core.train.miners.sampler import make_sampler  # noqa: E402
+from siam_workbench.parts.augment import Augmenter  # noqa: E402
+from siam_workbench.parts.miners.sampler import make_sampler  # noqa: E402
+from siam_workbench.project.config import Config  # noqa: E402
 
 DIM = 25
 N_SAMPLES = 900_000

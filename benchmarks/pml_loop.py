@@ -20,11 +20,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from core.data.glyphs import GlyphSet
-from core.infer.centers import class_centers, images_to_input, nearest_centers, topk_accuracy
-from core.train.augment import Augmenter
-from core.train.config import Config
-from core.train.models import build_model
+from siam_workbench.data.glyphs import GlyphSet
+from siam_workbench.model.backbones import build_model
+from siam_workbench.parts.augment import Augmenter
+from siam_workbench.parts.centers import (
+    class_centers,
+    images_to_input,
+    nearest_centers,
+    topk_accuracy,
+)
+from siam_workbench.project.config import Config
 
 BATCH = 1536
 M_PER_CLASS = 4

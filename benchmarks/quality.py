@@ -37,17 +37,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
 
-from core.data.glyphs import GlyphSet, load_glyphs  # noqa: E402
-from core.infer.baselines import pixel_nn  # noqa: E402
-from core.infer.centers import embed, nearest_centers, topk_accuracy  # noqa: E402
-from core.infer.evaluate import evaluate, load_run  # noqa: E402
-from core.train.config import Config, paper_defaults  # noqa: E402
-from core.train.project import Project, load_project  # noqa: E402
+from siam_workbench.data.baselines import pixel_nn  # noqa: E402
+from siam_workbench.data.glyphs import GlyphSet, load_glyphs  # noqa: E402
+from siam_workbench.infer.evaluate import evaluate, load_run  # noqa: E402
+from siam_workbench.parts.centers import embed, nearest_centers, topk_accuracy  # noqa: E402
+from siam_workbench.project.config import Config, paper_defaults  # noqa: E402
+from siam_workbench.project.project import Project, load_project  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "results" / "quality"
@@ -104,7 +104,7 @@ def machine() -> dict[str, Any]:
 def ensure_data(project: Project) -> None:
     if all(p.exists() for p in project.dataset_paths().values()):
         return
-    from core.data.render import render_splits
+    from siam_workbench.data.render import render_splits
 
     print(f"rendering {project.root / 'data'} …", flush=True)
     render_splits(project, force=True)
@@ -130,7 +130,7 @@ def config_for(project: Project, name: str, seed: int, images: int) -> Config:
 
 def run_siamese(project: Project, name: str, seed: int, images: int,
                 test: Path) -> dict[str, Any]:
-    from core.train.trainer import Trainer
+    from siam_workbench.train.trainer import Trainer
 
     cfg = config_for(project, name, seed, images)
     run_dir = RUNS / project.root.name / f"{name}-s{seed}"
@@ -172,7 +172,7 @@ def run_siamese(project: Project, name: str, seed: int, images: int,
 def priorities(run_dir: Path, top: int = 16) -> list[dict[str, Any]]:
     """Per epoch, the classes the positive miner prioritised most (the AP snapshots) and how
     peaked its distribution was (share of the mass on the top 10 % of classes)."""
-    from core.infer.analysis import read_mining
+    from siam_workbench.infer.analysis import read_mining
 
     hist = read_mining(run_dir / "mining.h5")
     out = []
@@ -189,14 +189,14 @@ def priorities(run_dir: Path, top: int = 16) -> list[dict[str, Any]]:
 
 
 def _epochs(run_dir: Path) -> list[dict[str, Any]]:
-    from core.train.runfiles import read_metrics
+    from siam_workbench.project.runfiles import read_metrics
 
     return [r for r in read_metrics(run_dir / "metrics.jsonl") if r.get("event") == "epoch"]
 
 
 def run_softmax(project: Project, seed: int, images: int, data: dict[str, GlyphSet],
                 train: GlyphSet) -> dict[str, Any]:
-    from core.train.softmax import train_softmax
+    from siam_workbench.train.softmax import train_softmax
 
     cfg = config_for(project, "default", seed, images)
     t0 = time.perf_counter()

@@ -25,13 +25,13 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import numpy as np  # noqa: E402
 
-from core.data.alphabets import named_alphabet  # noqa: E402
-from core.data.fonts import FontFace, coverage, discover_fonts  # noqa: E402
-from core.data.render import render_dataset  # noqa: E402
+from siam_workbench.data.alphabets import named_alphabet  # noqa: E402
+from siam_workbench.data.fonts import FontFace, coverage, discover_fonts  # noqa: E402
+from siam_workbench.data.render import render_dataset  # noqa: E402
 
 
 def pick_faces(alphabet: str, n: int) -> tuple[str, list[FontFace]]:

@@ -1,7 +1,7 @@
 """Scale figures (issue 13), measured side by side in one run; prints JSON.
 
-- ``query``: one drawn 300×300 image → top-5 classes (``core.infer.query.query``), p50 / p95 at
-  C = 2,350 / 11,172 / 50,000, with the caller at 1 and at 2 intra-op threads, on the machine
+- ``query``: one drawn 300×300 image → top-5 classes (``siam_workbench.infer.query.query``), p50 /
+p95 at C = 2,350 / 11,172 / 50,000, with the caller at 1 and at 2 intra-op threads, on the machine
   as it is and with two extra busy processes (one per core). Beside it the query as it was
   before (whole-matrix search, caller's threads): the ratio is measured in the same rounds.
 - ``search``: nearest-center search of an epoch end (N = 8·C embeddings, top-5) at C = 2,350
@@ -45,9 +45,9 @@ from typing import Any
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from core.train import perf  # noqa: E402
+from siam_workbench.model import perf  # noqa: E402
 
 D = 25
 SECTIONS = ("query", "search", "epoch_end", "images", "allocator", "processes")
@@ -56,7 +56,8 @@ SECTIONS = ("query", "search", "epoch_end", "images", "allocator", "processes")
 # -- the code as it was before issue 13, for side-by-side ratios ------------------------------
 def legacy_nearest_centers(emb: torch.Tensor, centers: torch.Tensor, k: int = 5,
                            block: int = 8192) -> tuple[torch.Tensor, torch.Tensor]:
-    """core.infer.centers.nearest_centers before issue 13 (8192 × C blocks, caller's threads)."""
+    """siam_workbench.parts.centers.nearest_centers before issue 13 (8192 × C blocks, caller's
+    threads)."""
     valid = ~torch.isnan(centers).any(dim=1)
     ids = torch.nonzero(valid).squeeze(1)
     c = centers[valid].to(emb.device)
@@ -73,8 +74,8 @@ def legacy_nearest_centers(emb: torch.Tensor, centers: torch.Tensor, k: int = 5,
 
 
 def legacy_query(run, images: list, k: int = 5):
-    """core.infer.query.query before issue 13: the caller's threads, the old search."""
-    from core.infer.query import prepare
+    """siam_workbench.infer.query.query before issue 13: the caller's threads, the old search."""
+    from siam_workbench.infer.query import prepare
 
     batch = np.stack([prepare(im, run.image_size) for im in images])
     emb = run.embed(torch.from_numpy(batch))
@@ -157,8 +158,8 @@ def spread_embeddings(num_classes: int, per_class: int, seed: int = 0):
 
 
 def fake_run(num_classes: int):
-    from core.infer.evaluate import RunModel
-    from core.train.models import build_model
+    from siam_workbench.infer.evaluate import RunModel
+    from siam_workbench.model.backbones import build_model
 
     torch.manual_seed(0)
     model = build_model("mokin37", D).eval()
@@ -176,7 +177,7 @@ def drawing() -> np.ndarray:
 
 
 def mining_params(negative: str) -> Any:
-    from core.train.config import Config
+    from siam_workbench.project.config import Config
 
     return Config({"mining": {"positive": "auto-probabilistic", "negative": negative,
                               "eta": 1000}}).mining
@@ -184,7 +185,7 @@ def mining_params(negative: str) -> Any:
 
 # -- sections ---------------------------------------------------------------------------------
 def bench_query(quick: bool) -> dict[str, Any]:
-    from core.infer.query import query
+    from siam_workbench.infer.query import query
 
     img = drawing()
     rounds, per_round = (3, 20) if quick else (6, 40)
@@ -250,7 +251,7 @@ def bench_search(quick: bool) -> dict[str, Any]:
 
 
 def probe_search(classes: int, variant: str) -> dict[str, Any]:
-    from core.infer.centers import nearest_centers
+    from siam_workbench.parts.centers import nearest_centers
 
     perf.tune_allocator()
     emb, _ = spread_embeddings(classes, 8)
@@ -300,9 +301,9 @@ def bench_epoch_end(quick: bool) -> dict[str, Any]:
 
 def probe_epoch_end(classes: int, legacy: bool) -> dict[str, Any]:
     from benchmarks._synth import synth_images
-    from core.infer.centers import class_centers, embed, nearest_centers, topk_accuracy
-    from core.train.miners.sampler import make_sampler
-    from core.train.models import build_model
+    from siam_workbench.model.backbones import build_model
+    from siam_workbench.parts.centers import class_centers, embed, nearest_centers, topk_accuracy
+    from siam_workbench.parts.miners.sampler import make_sampler
 
     perf.tune_allocator()
     perf.set_threads(1)
@@ -395,7 +396,7 @@ eval_max = 0
 def bench_processes(quick: bool) -> dict[str, Any]:
     """1 vs 2 training processes with the same global batch (see the module docstring)."""
     from benchmarks._synth import write_synth_project
-    from core.train.runfiles import read_metrics
+    from siam_workbench.project.runfiles import read_metrics
 
     classes, iterations, triplets = (200, 8, 256) if quick else (1000, 14, 512)
     rows = []
@@ -410,7 +411,7 @@ def bench_processes(quick: bool) -> dict[str, Any]:
             run = root / "runs" / "r"
             load = loadavg()[0]
             t0 = time.perf_counter()
-            res = subprocess.run([sys.executable, "-m", "core.cli", "train", str(root),
+            res = subprocess.run([sys.executable, "-m", "siam_workbench.cli", "train", str(root),
                                   "--run-dir", str(run), "--nproc", str(nproc), "--json"],
                                  cwd=root_dir, capture_output=True, text=True, timeout=3000)
             wall = time.perf_counter() - t0
@@ -446,10 +447,10 @@ ALLOC_VARIANTS = ("glibc_default", "before_1GiB", "current_1GiB", "current_256Mi
 
 
 def probe_allocator(root: str, variant: str) -> dict[str, Any]:
-    from core.infer import centers as centers_mod
-    from core.train import events as E
-    from core.train import trainer as trainer_mod
-    from core.train.project import load_project
+    from siam_workbench.parts import centers as centers_mod
+    from siam_workbench.project.project import load_project
+    from siam_workbench.train import events as E
+    from siam_workbench.train import trainer as trainer_mod
 
     perf.set_threads(1)
     if variant == "glibc_default":
@@ -489,7 +490,7 @@ def probe_allocator(root: str, variant: str) -> dict[str, Any]:
 
 
 def bench_images(quick: bool) -> dict[str, Any]:
-    from core.data.glyphs import GlyphWriter
+    from siam_workbench.data.glyphs import GlyphWriter
 
     classes, faces = (2350, 80) if quick else (11172, 80)
     from benchmarks._synth import synth_images
@@ -515,9 +516,9 @@ def bench_images(quick: bool) -> dict[str, Any]:
 
 
 def probe_images(path: str, classes: int) -> dict[str, Any]:
-    from core.data.glyphs import load_glyphs
-    from core.infer.centers import class_centers, nearest_centers
-    from core.train.miners.sampler import make_sampler
+    from siam_workbench.data.glyphs import load_glyphs
+    from siam_workbench.parts.centers import class_centers, nearest_centers
+    from siam_workbench.parts.miners.sampler import make_sampler
 
     perf.tune_allocator()
     perf.set_threads(1)

@@ -26,15 +26,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from benchmarks._synth import synth_images, write_synth_project  # noqa: E402
-from core.infer.centers import class_centers, embed, nearest_centers  # noqa: E402
-from core.train import events as E  # noqa: E402
-from core.train.config import Config  # noqa: E402
-from core.train.losses import metric_per_sample  # noqa: E402
-from core.train.miners.sampler import make_sampler  # noqa: E402
-from core.train.models import build_model  # noqa: E402
+from siam_workbench.model.backbones import build_model  # noqa: E402
+from siam_workbench.parts.centers import class_centers, embed, nearest_centers  # noqa: E402
+from siam_workbench.parts.losses import metric_per_sample  # noqa: E402
+from siam_workbench.parts.miners.sampler import make_sampler  # noqa: E402
+from siam_workbench.project.config import Config  # noqa: E402
+from siam_workbench.train import events as E  # noqa: E402
 
 TOML = """
 [project]
@@ -58,8 +58,8 @@ eval_max = 0
 
 
 def trainer_rate(root: Path, iterations: int, images: int) -> float:
-    from core.train.project import load_project
-    from core.train.trainer import Trainer
+    from siam_workbench.project.project import load_project
+    from siam_workbench.train.trainer import Trainer
 
     project = load_project(root)
     trainer = Trainer(project, run_dir=root / "runs" / f"r{time.time_ns()}")
@@ -146,8 +146,8 @@ def _rss_mb() -> float:
 
 
 def query_latency(num_classes: int = 11172, repeats: int = 300) -> dict:
-    from core.infer.evaluate import RunModel
-    from core.infer.query import query
+    from siam_workbench.infer.evaluate import RunModel
+    from siam_workbench.infer.query import query
 
     model = build_model("mokin37", 25).eval()
     centers = torch.nn.functional.softplus(torch.randn(num_classes, 25))
@@ -178,7 +178,8 @@ def eval_throughput(n: int = 20000) -> dict:
     t_eval = time.perf_counter() - t0
     x = images_t.unsqueeze(1).float() / 255
     t0 = time.perf_counter()
-    with torch.no_grad():  # the same batch size as core.infer.centers.embed, for a fair ratio
+    # the same batch size as siam_workbench.parts.centers.embed, for a fair ratio
+    with torch.no_grad():
         for s in range(0, n, 1024):
             model(x[s:s + 1024])
     t_bare = time.perf_counter() - t0

@@ -36,11 +36,11 @@ CHILD = r"""
 import json, os, sys, time
 t0 = float(sys.argv[2])
 from PySide6.QtWidgets import QApplication
-from workbench import dialogs, settings
+from siam_workbench.app import dialogs, settings
 settings.configure()
 dialogs.handler = dialogs.RecordingHandler()
-from workbench.main_window import MainWindow
-from workbench.workers import live_threads
+from siam_workbench.app.main_window import MainWindow
+from siam_workbench.app.workers import live_threads
 t_imp = time.perf_counter()
 app = QApplication.instance() or QApplication([])
 w = MainWindow()
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"))
     repo = Path(__file__).resolve().parents[1]
-    env["PYTHONPATH"] = str(repo) + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = str(repo / "src") + os.pathsep + env.get("PYTHONPATH", "")
     results = []
     with tempfile.TemporaryDirectory(prefix="siam-startup-") as tmp:
         root = _prepare(args.project.resolve(), args.runs, Path(tmp))

@@ -19,20 +19,21 @@ os.environ.setdefault("SIAM_CACHE_DIR", str(Path(__file__).parent / ".cache-test
 
 @pytest.fixture(autouse=True)
 def _own_trust_record(tmp_path_factory, monkeypatch):
-    """Each test has its own plug-in trust record (core.train.trust), never the user's: a
-    project's plug-ins load only after the test trusts it (``trust_project`` below)."""
+    """Each test has its own plug-in trust record (siam_workbench.project.trust), never the user's:
+    a project's plug-ins load only after the test trusts it (``trust_project`` below)."""
     monkeypatch.setenv("SIAM_TRUST_FILE", str(tmp_path_factory.mktemp("trust") / "trust.json"))
     yield
     import sys
 
-    if "core.train.plugins" in sys.modules:  # the next test starts with built-in parts only
-        sys.modules["core.train.plugins"].unload_project_plugins()
+    # the next test starts with built-in parts only
+    if "siam_workbench.project.plugins" in sys.modules:
+        sys.modules["siam_workbench.project.plugins"].unload_project_plugins()
 
 
 def trust_project(root: Path) -> None:
     """Trust ``root``'s plug-in files as they are now (what ``siam trust ROOT`` does)."""
-    from core.train import trust
-    from core.train.project import project_plugins
+    from siam_workbench.project import trust
+    from siam_workbench.project.project import project_plugins
 
     folder, paths = project_plugins(root)
     trust.trust(folder, paths)
@@ -77,7 +78,7 @@ def synth_glyphs(num_classes: int, fonts: int, size: int = 37, seed: int = 0,
 
 def write_synth(path: Path, num_classes: int = 12, fonts: int = 4, seed: int = 0,
                 font_offset: int = 0) -> Path:
-    from core.data.glyphs import GlyphWriter
+    from siam_workbench.data.glyphs import GlyphWriter
 
     images, labels, sources = synth_glyphs(num_classes, fonts, seed=seed, font_offset=font_offset)
     classes = [chr(ord("A") + i) for i in range(num_classes)]
@@ -130,7 +131,7 @@ def make_project(tmp_path: Path):
 
     def make(positive: str = "auto-probabilistic", negative: str = "auto-clustering",
              epochs: int = 2, iterations: int = 4, classes: int = 12, name: str = "proj"):
-        from core.train.project import load_project
+        from siam_workbench.project.project import load_project
 
         return load_project(make_tiny_project(tmp_path / name, positive, negative, epochs,
                                               iterations, classes))

@@ -26,9 +26,14 @@ from typing import Any
 
 import numpy as np
 
-from core.train.fields import Field
-from core.train.miners import EpochStats, PositiveMiner, register_miner, uniform_probabilities
-from core.train.miners.base import tensor
+from siam_workbench.base.fields import Field
+from siam_workbench.parts.miners import (
+    EpochStats,
+    PositiveMiner,
+    register_miner,
+    uniform_probabilities,
+)
+from siam_workbench.parts.miners.base import tensor
 
 
 @register_miner

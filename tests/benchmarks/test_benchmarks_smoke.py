@@ -43,7 +43,7 @@ def _has_smoke(script: Path) -> bool:
 
 
 def _env() -> dict[str, str]:
-    env = dict(os.environ, PYTHONPATH=str(ROOT), QT_QPA_PLATFORM="offscreen",
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), QT_QPA_PLATFORM="offscreen",
                OMP_NUM_THREADS="1", MPLBACKEND="Agg")
     return env
 

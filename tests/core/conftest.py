@@ -52,7 +52,7 @@ def dejavu_bold_path(dejavu_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def dejavu(dejavu_path: Path):
-    from core.data.fonts import discover_fonts
+    from siam_workbench.data.fonts import discover_fonts
 
     (face,) = discover_fonts(extra=[dejavu_path], system=False)
     return face
@@ -100,7 +100,7 @@ def font_lib(tmp_path_factory, dejavu_path: Path, dejavu_bold_path: Path) -> Pat
 
 @pytest.fixture(scope="session")
 def lib_faces(font_lib: Path):
-    from core.data.fonts import discover_fonts
+    from siam_workbench.data.fonts import discover_fonts
 
     return discover_fonts(extra=[font_lib], system=False)
 
@@ -108,8 +108,8 @@ def lib_faces(font_lib: Path):
 @pytest.fixture(scope="session")
 def korean_faces():
     """Installed faces covering all of hangul-2350 (skips when none: the ``korean`` cases)."""
-    from core.data.alphabets import named_alphabet
-    from core.data.fonts import coverage, discover_fonts
+    from siam_workbench.data.alphabets import named_alphabet
+    from siam_workbench.data.fonts import coverage, discover_fonts
 
     classes = named_alphabet("hangul-2350").classes
     faces = [f for f in discover_fonts() if coverage(f, classes).all()]

@@ -3,9 +3,12 @@ import sys
 
 
 def test_core_imports_no_qt():
-    code = ("import sys, core.train.trainer, core.cli, core.infer.evaluate, core.infer.query, "
-            "core.infer.export, core.infer.analysis, core.infer.runs, core.train.advice, "
-            "core.train.tomledit; "
+    code = ("import sys, siam_workbench.train.trainer, siam_workbench.cli, "
+            "siam_workbench.infer.evaluate, siam_workbench.infer.query, "
+            "siam_workbench.infer.export, siam_workbench.infer.analysis, "
+            "siam_workbench.infer.runs, "
+            "siam_workbench.infer.advice, "
+            "siam_workbench.project.tomledit; "
             "bad = [m for m in sys.modules if m.startswith(('PySide6', 'pyqtgraph', 'PyQt'))]; "
             "assert not bad, bad")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -1,5 +1,5 @@
 """GUI test fixtures. Qt runs offscreen, settings go to a private folder, and every dialog is
-captured by a :class:`workbench.dialogs.RecordingHandler` instead of blocking.
+captured by a :class:`siam_workbench.app.dialogs.RecordingHandler` instead of blocking.
 
 These environment variables must be set before anything imports Qt, hence at module top.
 """
@@ -17,7 +17,7 @@ os.environ["SIAM_WORKBENCH_SETTINGS_DIR"] = tempfile.mkdtemp(prefix="siam-wb-tes
 
 import pytest  # noqa: E402
 
-from workbench import dialogs, settings  # noqa: E402
+from siam_workbench.app import dialogs, settings  # noqa: E402
 
 settings.configure()
 
@@ -58,7 +58,7 @@ def _no_thread_outlives_its_test():
 
     from PySide6.QtWidgets import QApplication
 
-    from workbench.workers import live_threads
+    from siam_workbench.app.workers import live_threads
 
     app = QApplication.instance()
     deadline = time.monotonic() + 120
@@ -100,8 +100,8 @@ def project_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def rendered_dir(tmp_path: Path) -> Path:
     """A tiny project with its glyph files rendered by the engine directly (fast)."""
-    from core.data.render import render_splits
-    from core.train.project import load_project
+    from siam_workbench.data.render import render_splits
+    from siam_workbench.project.project import load_project
 
     root = write_project(tmp_path / "rendered")
     render_splits(load_project(root), workers=1)
@@ -111,8 +111,8 @@ def rendered_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def make_window(qtbot, recorder):
     """Factory for a MainWindow with a project open; stops any job and closes on teardown."""
-    from workbench.main_window import MainWindow
-    from workbench.workers import live_threads
+    from siam_workbench.app.main_window import MainWindow
+    from siam_workbench.app.workers import live_threads
 
     windows = []
 

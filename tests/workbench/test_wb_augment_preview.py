@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.train import augment_preview as ap
-from core.train.project import load_project
-from workbench.augment_panel import SAMPLES, VARIANTS, AugmentPreview
-from workbench.document import ProjectDocument
-from workbench.workers import live_threads
+from siam_workbench.app.augment_panel import SAMPLES, VARIANTS, AugmentPreview
+from siam_workbench.app.document import ProjectDocument
+from siam_workbench.app.workers import live_threads
+from siam_workbench.project.project import load_project
+from siam_workbench.train import augment_preview as ap
 
 SIZE = 37
 
@@ -40,7 +40,7 @@ def _glyphs(n: int) -> np.ndarray:
 
 
 def _write_train(path: Path, classes: int = 8) -> None:
-    from core.data.glyphs import GlyphWriter
+    from siam_workbench.data.glyphs import GlyphWriter
 
     path.parent.mkdir(parents=True, exist_ok=True)
     names = [chr(ord("A") + i) for i in range(classes)]
@@ -73,7 +73,8 @@ def _settled(qtbot, panel: AugmentPreview) -> None:
 
 
 def _cells(picture: np.ndarray, rows: int, cols: int, separator: bool) -> np.ndarray:
-    """Cut :func:`core.train.augment_preview.tile`'s picture back into ``[rows, cols, S, S]``."""
+    """Cut :func:`siam_workbench.train.augment_preview.tile`'s picture back into ``[rows, cols, S,
+    S]``."""
     out = np.zeros((rows, cols, SIZE, SIZE), np.uint8)
     extra = ap.SEPARATOR - ap.GAP if separator else 0
     for i in range(rows):

@@ -1,11 +1,12 @@
-"""The Train-tab form is generated from core.train.config.SCHEMA and validates as you type."""
+"""The Train-tab form is generated from siam_workbench.project.config.SCHEMA and validates as you
+type."""
 
 from __future__ import annotations
 
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QSpinBox
 
-from core.train.config import SCHEMA, paper_defaults
-from workbench.config_form import TRAINING_SECTIONS
+from siam_workbench.app.config_form import TRAINING_SECTIONS
+from siam_workbench.project.config import SCHEMA, paper_defaults
 
 
 def _form(make_window, project_dir):

@@ -9,9 +9,9 @@ import numpy as np
 from PySide6.QtCore import Qt
 from tests_workbench_helpers import wait_fonts, wait_idle
 
-from core.data.glyphs import GlyphFile
-from core.errors import Cancelled
-from workbench.project_panel import DETAIL_ROLE
+from siam_workbench.app.project_panel import DETAIL_ROLE
+from siam_workbench.base.errors import Cancelled
+from siam_workbench.data.glyphs import GlyphFile
 
 
 def _row(tab, file_name):
@@ -124,7 +124,7 @@ def test_render_from_the_data_tab_then_browse_and_exclude(make_window, qtbot, re
 
 
 def test_render_cancel_leaves_no_file(make_window, qtbot, recorder, project_dir, monkeypatch):
-    import core.data.render
+    import siam_workbench.data.render
 
     started = threading.Event()
 
@@ -137,7 +137,7 @@ def test_render_cancel_leaves_no_file(make_window, qtbot, recorder, project_dir,
             time.sleep(0.005)
         raise AssertionError("not cancelled")
 
-    monkeypatch.setattr(core.data.render, "render_splits", slow_render)
+    monkeypatch.setattr(siam_workbench.data.render, "render_splits", slow_render)
     w = make_window(project_dir)
     tab = w.data_tab
     assert tab.render()
@@ -179,7 +179,7 @@ def test_custom_alphabet_from_text(make_window, qtbot, project_dir):
 
 
 def test_glyph_page_index_groups_variants(rendered_dir):
-    from workbench.glyph_browser import build_index, load_page
+    from siam_workbench.app.glyph_browser import build_index, load_page
 
     ix = build_index(rendered_dir / "data" / "test.h5")
     assert ix.variants == 2 and len(ix.columns()) == 2

@@ -13,13 +13,13 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 from wb2_helpers import class_strokes, trained_tiny
 
-from core.data.drawn import DrawnStore
-from core.data.glyphs import GlyphFile
-from core.infer.query import prepare
-from core.train.project import load_project
-from workbench.document import ProjectDocument
-from workbench.draw_tab import DrawTab
-from workbench.workers import live_threads
+from siam_workbench.app.document import ProjectDocument
+from siam_workbench.app.draw_tab import DrawTab
+from siam_workbench.app.workers import live_threads
+from siam_workbench.data.drawn import DrawnStore
+from siam_workbench.data.glyphs import GlyphFile
+from siam_workbench.infer.query import prepare
+from siam_workbench.project.project import load_project
 
 SCALE, OFFSET = 9.0, 14  # 37-px synthetic glyph coordinates → 360-px canvas
 PEN = 22  # ≈ the synthetic strokes' width once both are normalised to the network's 37 px

@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QPixmap
 from wb2_helpers import trained_tiny
 
-from workbench.workers import live_threads
+from siam_workbench.app.workers import live_threads
 
 
 class Glyphs:
@@ -28,10 +28,10 @@ def _trained_before_the_hang_guard():
 
 
 def test_few_shot_mode_shows_episodes_beside_pixel_nn(qtbot, tmp_path):
-    from core.infer.episodes import evaluate_episodes
-    from core.infer.evaluate import load_run
-    from core.train.project import load_project
-    from workbench.evaluate_panel import EvaluatePanel
+    from siam_workbench.app.evaluate_panel import EvaluatePanel
+    from siam_workbench.infer.episodes import evaluate_episodes
+    from siam_workbench.infer.evaluate import load_run
+    from siam_workbench.project.project import load_project
 
     root = trained_tiny().copy_to(tmp_path / "p")
     project = load_project(root)
@@ -72,13 +72,13 @@ def test_few_shot_mode_shows_episodes_beside_pixel_nn(qtbot, tmp_path):
 
 
 def test_draw_tab_enrols_drawings_and_marks_enrolled(qtbot, tmp_path):
-    from core.data.drawn import DrawnStore
-    from core.infer.classset import read_class_set
-    from core.train.project import load_project
+    from siam_workbench.app.document import ProjectDocument
+    from siam_workbench.app.draw.enrol_box import ENROLLED_MARK
+    from siam_workbench.app.draw_tab import DrawTab
+    from siam_workbench.data.drawn import DrawnStore
+    from siam_workbench.infer.classset import read_class_set
+    from siam_workbench.project.project import load_project
     from tests.core.infer.fewshot_helpers import shape_image
-    from workbench.document import ProjectDocument
-    from workbench.draw.enrol_box import ENROLLED_MARK
-    from workbench.draw_tab import DrawTab
 
     root = trained_tiny().copy_to(tmp_path / "p")
     store = DrawnStore(root / "drawn.h5", 37)
@@ -106,7 +106,7 @@ def test_draw_tab_enrols_drawings_and_marks_enrolled(qtbot, tmp_path):
     qtbot.waitUntil(lambda: tab.run_model is not None and "ring" in tab.run_model.enrolled,
                     timeout=60_000)
     # the nearest classes of a ring drawing: the enrolled class, marked
-    from core.infer.query import query
+    from siam_workbench.infer.query import query
 
     (matches,) = query(tab.run_model, [shape_image("ring", 1)])
     tab._show_matches(matches)

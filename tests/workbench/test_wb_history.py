@@ -7,8 +7,8 @@ import math
 
 import numpy as np
 
-from core.train.events import EpochFinished, IterationFinished
-from workbench.history import History, read_metrics
+from siam_workbench.app.history import History, read_metrics
+from siam_workbench.train.events import EpochFinished, IterationFinished
 
 
 def test_read_metrics_flattened_parts_and_torn_line(tmp_path):
@@ -55,13 +55,14 @@ def test_events_feed_history_and_duplicates_are_skipped():
 
 
 def test_signal_emits_cannot_exhaust_true():
-    """PySide6 6.12 / Python 3.11 drop a reference to True per emit (workbench.qtcompat)."""
+    """PySide6 6.12 / Python 3.11 drop a reference to True per emit
+    (siam_workbench.app.qtcompat)."""
     import sys
 
     from PySide6.QtCore import QObject, Signal
 
-    import workbench  # noqa: F401 - applies the guard
-    from workbench import qtcompat
+    import siam_workbench.app  # noqa: F401 - applies the guard
+    from siam_workbench.app import qtcompat
 
     class Emitter(QObject):
         sig = Signal(int)

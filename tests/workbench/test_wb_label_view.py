@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import Qt
 
-from core.infer.labeling import LabelSession
+from siam_workbench.infer.labeling import LabelSession
 from tests.conftest import make_tiny_project, synth_glyphs
 
 
@@ -30,8 +30,8 @@ def write_crops(folder: Path) -> Path:
 def trained(tmp_path_factory) -> Path:
     import torch
 
-    from core.train.project import load_project
-    from core.train.trainer import Trainer
+    from siam_workbench.project.project import load_project
+    from siam_workbench.train.trainer import Trainer
 
     root = make_tiny_project(tmp_path_factory.mktemp("lv") / "proj", epochs=1, iterations=3)
     threads = torch.get_num_threads()
@@ -46,9 +46,9 @@ def trained(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def view(trained, tmp_path, qtbot):
-    from core.train.project import load_project
-    from workbench.document import ProjectDocument
-    from workbench.label_view import LabelView
+    from siam_workbench.app.document import ProjectDocument
+    from siam_workbench.app.label_view import LabelView
+    from siam_workbench.project.project import load_project
 
     root = tmp_path / "proj"
     shutil.copytree(trained, root)
@@ -106,7 +106,7 @@ def test_keys_label_skip_and_undo_durably(view, qtbot):
     assert v.progress.value() == 2 and v.left_label.text() == f"{v.session.total - 2} left"
     # The glyph file follows the journal shortly after (a worker thread).
     qtbot.waitUntil(lambda: not v.pending_rebuild(), timeout=60_000)
-    from core.data.glyphs import load_glyphs
+    from siam_workbench.data.glyphs import load_glyphs
 
     data = load_glyphs(v.session.out)
     assert sorted(data.source_names) == sorted([first.key, second.key])
@@ -123,7 +123,7 @@ def test_digit_keys_type_once_the_field_has_text(view, qtbot):
 
 
 def test_reopened_view_resumes_where_it_stopped(view, qtbot, tmp_path):
-    from workbench.label_view import LabelView
+    from siam_workbench.app.label_view import LabelView
 
     v = view
     done = []

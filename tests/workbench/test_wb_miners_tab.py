@@ -12,11 +12,11 @@ import pytest
 from PySide6.QtCore import QPointF, QTimer
 from wb2_helpers import epoch_event, hangul_classes, trained_tiny, write_synthetic_run
 
-from core.train.events import RunStarted
-from core.train.project import load_project
-from workbench.document import ProjectDocument
-from workbench.miners_tab import LIVE, MinersTab, is_uniform
-from workbench.workers import JobRunner, TrainJob, live_threads
+from siam_workbench.app.document import ProjectDocument
+from siam_workbench.app.miners_tab import LIVE, MinersTab, is_uniform
+from siam_workbench.app.workers import JobRunner, TrainJob, live_threads
+from siam_workbench.project.project import load_project
+from siam_workbench.train.events import RunStarted
 
 
 class _ReplayTrainer:
@@ -214,7 +214,7 @@ def test_11172_classes_do_not_block_the_gui(qtbot, tmp_path):
     data = write_synthetic_run(root / "runs" / "big", classes, epochs=4, eta=1000)
     doc, tab = _open(qtbot, None)
 
-    import torch  # noqa: F401 - the app has torch loaded long before (core.train.models at start-up)
+    import torch  # noqa: F401 - the app has torch loaded long before (siam_workbench.model.backbones at start-up)
 
     # Each tick records wall time and the GUI thread's own CPU time.
     ticks: list[tuple[float, float]] = []

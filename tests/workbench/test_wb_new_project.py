@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QDialogButtonBox
 
-from core.train.project import load_project
-from workbench.new_project_dialog import NewProjectDialog
+from siam_workbench.app.new_project_dialog import NewProjectDialog
+from siam_workbench.project.project import load_project
 
 
 def _ok(dialog: NewProjectDialog):

@@ -9,10 +9,10 @@ from pathlib import Path
 from PySide6.QtGui import QImage
 from wb2_helpers import train, trained_tiny
 
-from core.train.project import load_project
-from workbench.document import ProjectDocument
-from workbench.runs_tab import RunsTab
-from workbench.workers import live_threads
+from siam_workbench.app.document import ProjectDocument
+from siam_workbench.app.runs_tab import RunsTab
+from siam_workbench.app.workers import live_threads
+from siam_workbench.project.project import load_project
 
 
 def _open(qtbot, root: Path | None) -> tuple[ProjectDocument, RunsTab]:

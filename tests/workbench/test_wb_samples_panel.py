@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tests_workbench_helpers import wait_fonts
 
-from core.data.glyphs import GlyphWriter
+from siam_workbench.data.glyphs import GlyphWriter
 from tests.conftest import synth_glyphs
 
 
@@ -20,8 +20,8 @@ def _samples(path: Path, sources: int = 5, classes: tuple[str, ...] = ("0", "1",
 
 def test_samples_project_lists_sources_with_roles_and_no_fonts(make_window, qtbot,
                                                                tmp_path: Path):
-    from core.data.sample_projects import create_samples_project
-    from core.train.config import Config
+    from siam_workbench.project.config import Config
+    from siam_workbench.project.sample_projects import create_samples_project
 
     project, record = create_samples_project(tmp_path / "real", [_samples(tmp_path / "s.h5")],
                                              Config(), split="60/20/20", seed=1)

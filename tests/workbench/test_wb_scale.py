@@ -8,8 +8,8 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QPixmap
 
-from core.infer.evaluate import ClassScore
-from workbench.evaluate_panel import EvaluatePanel
+from siam_workbench.app.evaluate_panel import EvaluatePanel
+from siam_workbench.infer.evaluate import ClassScore
 
 
 class CountingGlyphs:

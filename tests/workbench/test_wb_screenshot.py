@@ -15,8 +15,8 @@ REPO = Path(__file__).resolve().parents[2]
 def test_screenshot_mode_grabs_every_tab(tmp_path, rendered_dir):
     import torch
 
-    from core.train.project import load_project
-    from core.train.trainer import Trainer
+    from siam_workbench.project.project import load_project
+    from siam_workbench.train.trainer import Trainer
 
     torch.set_flush_denormal(True)
     torch.set_num_threads(1)  # the GUI tests share 2 cores
@@ -26,7 +26,7 @@ def test_screenshot_mode_grabs_every_tab(tmp_path, rendered_dir):
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     env.pop("SIAM_WORKBENCH_SETTINGS_DIR", None)  # the app must pick a private one itself
     proc = subprocess.run(
-        [sys.executable, "-m", "workbench", "--screenshot", str(out), str(rendered_dir),
+        [sys.executable, "-m", "siam_workbench.app", "--screenshot", str(out), str(rendered_dir),
          "--timeout", "300", "--size", "1280x720"],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr

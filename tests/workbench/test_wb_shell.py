@@ -8,9 +8,9 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QLabel
 
-from workbench import settings
-from workbench.main_window import TAB_NAMES, default_project
-from workbench.project_panel import DETAIL_ROLE
+from siam_workbench.app import settings
+from siam_workbench.app.main_window import TAB_NAMES, default_project
+from siam_workbench.app.project_panel import DETAIL_ROLE
 
 
 def test_opens_project_with_tabs_and_panel(make_window, project_dir):
@@ -108,7 +108,7 @@ def test_broken_toml_offers_editing_only(make_window, recorder, project_dir, mon
     (project_dir / "project.toml").write_text("[train\nepochs = ")
     w = make_window()
     opened = []
-    monkeypatch.setattr("workbench.main_window.QDesktopServices.openUrl",
+    monkeypatch.setattr("siam_workbench.app.main_window.QDesktopServices.openUrl",
                         lambda url: opened.append(url.toLocalFile()))
     recorder.choose_answer = 0  # "Open project.toml for editing"
     assert not w.open_project(project_dir)
@@ -155,7 +155,7 @@ def test_save_failure_keeps_edits(make_window, recorder, project_dir, monkeypatc
     def refuse(*_a, **_k):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("core.train.tomledit.save_project_file", refuse)
+    monkeypatch.setattr("siam_workbench.project.tomledit.save_project_file", refuse)
     assert not w.save_project()
     assert "No space left" in recorder.errors()[-1].text
     assert w.isWindowModified() and w.project.config.train.epochs == 4
@@ -195,7 +195,7 @@ def test_recent_menu_lists_projects(make_window, project_dir, tmp_path):
 
 
 def test_geometry_is_remembered(make_window, recorder, project_dir, monkeypatch):
-    from workbench.main_window import MainWindow
+    from siam_workbench.app.main_window import MainWindow
 
     w = make_window(project_dir)
     w.close()

@@ -8,9 +8,9 @@ import time
 from PySide6.QtCore import QElapsedTimer, QTimer
 from tests_workbench_helpers import wait_idle
 
-from core.train.project import read_run_info
-from workbench.project_panel import DETAIL_ROLE
-from workbench.workers import live_threads
+from siam_workbench.app.project_panel import DETAIL_ROLE
+from siam_workbench.app.workers import live_threads
+from siam_workbench.project.project import read_run_info
 
 
 def _set(form, key, value):

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.train import trust
-from core.train.miners import MINERS
+from siam_workbench.parts.miners import MINERS
+from siam_workbench.project import trust
 from tests.workbench.conftest import write_project
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,10 +14,10 @@ import pytest
 from PySide6.QtWidgets import QWidget
 from wb2_helpers import hangul_classes, trained_tiny, write_synthetic_run
 
-from core.train.events import RunPreparing
-from core.train.project import load_project
-from workbench.document import ProjectDocument
-from workbench.workers import live_threads
+from siam_workbench.app.document import ProjectDocument
+from siam_workbench.app.workers import live_threads
+from siam_workbench.project.project import load_project
+from siam_workbench.train.events import RunPreparing
 
 
 def _idle(qtbot) -> None:
@@ -41,7 +41,7 @@ def _tab(qtbot, cls, doc, size=(1280, 700)):
 
 # -- 1. evaluate and export from the Runs tab ----------------------------------------------------
 def test_evaluate_from_the_runs_tab_per_class_pairs_and_test_column(qtbot, tmp_path):
-    from workbench.runs_tab import RunsTab
+    from siam_workbench.app.runs_tab import RunsTab
 
     root = trained_tiny().copy_to(tmp_path / "p")
     tab = _tab(qtbot, RunsTab, _doc(root))
@@ -76,7 +76,7 @@ def test_evaluate_from_the_runs_tab_per_class_pairs_and_test_column(qtbot, tmp_p
 def test_export_from_the_runs_tab_loads_without_the_package(qtbot, tmp_path):
     import torch
 
-    from workbench.runs_tab import RunsTab
+    from siam_workbench.app.runs_tab import RunsTab
 
     root = trained_tiny().copy_to(tmp_path / "p")
     tab = _tab(qtbot, RunsTab, _doc(root))
@@ -92,7 +92,7 @@ def test_export_from_the_runs_tab_loads_without_the_package(qtbot, tmp_path):
 
 # -- 2. miners: why, formula, readable cluster graph, labelled history ------------------------
 def test_why_view_measures_errors_and_names_confusers(qtbot):
-    from workbench.miners_tab import MinersTab
+    from siam_workbench.app.miners_tab import MinersTab
 
     tr = trained_tiny()
     tab = _tab(qtbot, MinersTab, _doc(tr.root))
@@ -116,8 +116,8 @@ def test_why_view_measures_errors_and_names_confusers(qtbot):
 
 
 def test_cluster_graph_readable_at_2350_classes(qtbot, tmp_path):
-    from workbench.cluster_graph import COLORED, color_index
-    from workbench.miners_tab import MinersTab
+    from siam_workbench.app.cluster_graph import COLORED, color_index
+    from siam_workbench.app.miners_tab import MinersTab
 
     root = tmp_path / "big"
     root.mkdir()
@@ -152,7 +152,7 @@ def test_cluster_graph_readable_at_2350_classes(qtbot, tmp_path):
 
 
 def test_plugin_series_are_selectable(qtbot, tmp_path):
-    from workbench.miners_tab import MinersTab
+    from siam_workbench.app.miners_tab import MinersTab
 
     root = trained_tiny().copy_to(tmp_path / "p")
     run = root / "runs" / "run-ap-ac"
@@ -174,8 +174,8 @@ def test_plugin_series_are_selectable(qtbot, tmp_path):
 def test_class_table_sorts_as_its_arrow_says_and_selection_does_not_move_layout(qtbot):
     from PySide6.QtCore import Qt
 
-    from workbench.miners.class_table import ClassTableModel
-    from workbench.miners_tab import MinersTab
+    from siam_workbench.app.miners.class_table import ClassTableModel
+    from siam_workbench.app.miners_tab import MinersTab
 
     tr = trained_tiny()
     tab = _tab(qtbot, MinersTab, _doc(tr.root))
@@ -214,8 +214,8 @@ def test_class_table_sorts_as_its_arrow_says_and_selection_does_not_move_layout(
 
 # -- 3. plots -------------------------------------------------------------------------------------
 def test_training_plots_parts_epochs_hover_smoothing_baseline(qtbot):
-    from workbench.history import read_metrics
-    from workbench.plots import TrainingPlots
+    from siam_workbench.app.history import read_metrics
+    from siam_workbench.app.plots import TrainingPlots
 
     tr = trained_tiny()
     h = read_metrics(tr.run_dir)
@@ -246,7 +246,7 @@ def test_training_plots_parts_epochs_hover_smoothing_baseline(qtbot):
 def test_runs_compared_by_accuracy_with_a_loss_caveat(qtbot, tmp_path):
     from wb2_helpers import train
 
-    from workbench.runs_tab import RunsTab
+    from siam_workbench.app.runs_tab import RunsTab
 
     root = trained_tiny().copy_to(tmp_path / "p")
     train(root, "run-rnd", {"mining": {"positive": "random", "negative": "random"},
@@ -286,7 +286,7 @@ def test_project_switch_watcher_and_best_run(make_window, qtbot, tmp_path):
 
 
 def test_live_status_and_interrupted_runs_in_the_panel(qtbot, tmp_path):
-    from workbench.project_panel import DETAIL_ROLE, ProjectPanel
+    from siam_workbench.app.project_panel import DETAIL_ROLE, ProjectPanel
 
     root = trained_tiny().copy_to(tmp_path / "p")
     run = root / "runs" / "run-ap-ac"
@@ -307,7 +307,7 @@ def test_live_status_and_interrupted_runs_in_the_panel(qtbot, tmp_path):
 def test_exclusions_survive_rerendering_and_find_highlights(make_window, qtbot, rendered_dir):
     from tests_workbench_helpers import wait_fonts, wait_idle
 
-    from core.data.glyphs import exclusion_keys
+    from siam_workbench.data.glyphs import exclusion_keys
 
     w = make_window(rendered_dir)
     wait_fonts(qtbot, w)
@@ -331,7 +331,7 @@ def test_exclusions_survive_rerendering_and_find_highlights(make_window, qtbot, 
 def test_missing_glyphs_named_and_split_switch_said(make_window, qtbot, tmp_path):
     from tests_workbench_helpers import wait_fonts
 
-    from workbench.data_tab import missing_names
+    from siam_workbench.app.data_tab import missing_names
 
     text = missing_names({"DejaVuSerif.ttf#0": ["ℤ", "ℚ"], "Gulim.ttf#0": ["ß"]})
     assert "ℤ ℚ in DejaVuSerif" in text and "ß in Gulim" in text
@@ -355,7 +355,7 @@ def test_missing_glyphs_named_and_split_switch_said(make_window, qtbot, tmp_path
 
 # -- 6. form --------------------------------------------------------------------------------------
 def test_form_labels_and_irrelevant_settings(qtbot, project_dir):
-    from workbench.config_form import ConfigForm, label_for
+    from siam_workbench.app.config_form import ConfigForm, label_for
 
     doc = _doc(project_dir)
     form = ConfigForm(doc)
@@ -380,8 +380,8 @@ def test_form_labels_and_irrelevant_settings(qtbot, project_dir):
 
 # -- 7. size modes --------------------------------------------------------------------------------
 def test_draw_tab_frames_drawings_in_em_mode(qtbot, tmp_path):
-    from core.data.imaging import baseline_fraction
-    from workbench.draw_tab import DrawTab
+    from siam_workbench.app.draw_tab import DrawTab
+    from siam_workbench.data.imaging import baseline_fraction
 
     root = trained_tiny().copy_to(tmp_path / "p")
     toml = root / "project.toml"
@@ -405,7 +405,7 @@ def test_draw_tab_frames_drawings_in_em_mode(qtbot, tmp_path):
 
 # -- 8. run management and help -----------------------------------------------------------------
 def test_notes_rename_delete_and_best_in_the_runs_tab(qtbot, recorder, tmp_path):
-    from workbench.runs_tab import RunsTab
+    from siam_workbench.app.runs_tab import RunsTab
 
     root = trained_tiny().copy_to(tmp_path / "p")
     tab = _tab(qtbot, RunsTab, _doc(root))
@@ -441,7 +441,7 @@ def test_help_pages(make_window, qtbot):
 
 # -- 9. start-up feedback -------------------------------------------------------------------------
 def test_starting_says_what_it_prepares(qtbot, project_dir):
-    from workbench.train_tab import TrainTab
+    from siam_workbench.app.train_tab import TrainTab
 
     tab = _tab(qtbot, TrainTab, _doc(project_dir))
     tab._on_event(RunPreparing("loading 4,960 training images", 1200, 4960))
@@ -475,12 +475,12 @@ def test_window_fits_the_screen_sizes(make_window, qtbot, tmp_path, size):
 
 # -- 11. guided training --------------------------------------------------------------------------
 def test_live_notices_apply_to_the_next_run(qtbot, tmp_path):
-    from workbench.train_tab import TrainTab
+    from siam_workbench.app.train_tab import TrainTab
 
     root = trained_tiny().copy_to(tmp_path / "p")
     doc = _doc(root)
     tab = _tab(qtbot, TrainTab, doc)
-    tab.snapshot = __import__("core.train.advice", fromlist=["Snapshot"]).Snapshot(
+    tab.snapshot = __import__("siam_workbench.infer.advice", fromlist=["Snapshot"]).Snapshot(
         config=doc.config.replace({"mining": {"eta": 1000}}))
     for ev in trained_tiny().events:
         if type(ev).__name__ == "EpochFinished":

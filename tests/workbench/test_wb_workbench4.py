@@ -7,10 +7,10 @@ from __future__ import annotations
 import numpy as np
 from wb2_helpers import trained_tiny
 
-from core.train.config import Config, paper_defaults
-from workbench.history import History, auto_smoothing, read_metrics
-from workbench.plots import READOUT_HINT, TrainingPlots
-from workbench.train_tab import loss_note
+from siam_workbench.app.history import History, auto_smoothing, read_metrics
+from siam_workbench.app.plots import READOUT_HINT, TrainingPlots
+from siam_workbench.app.train_tab import loss_note
+from siam_workbench.project.config import Config, paper_defaults
 
 
 def _flat_history(n: int = 80, parts: bool = True) -> History:
@@ -85,9 +85,9 @@ def test_semihard_note_and_active_share_logged_by_the_trainer():
 def test_changed_settings_marked_and_confirmed_on_start(qtbot, tmp_path, recorder):
     """Issue 21 #3: values that differ from the defaults or the last run are marked, listed
     beside the form and confirmed when Start is pressed; undo clears the mark."""
-    from core.train.project import load_project
-    from workbench.document import ProjectDocument
-    from workbench.train_tab import TrainTab
+    from siam_workbench.app.document import ProjectDocument
+    from siam_workbench.app.train_tab import TrainTab
+    from siam_workbench.project.project import load_project
 
     root = trained_tiny().copy_to(tmp_path / "p")
     doc = ProjectDocument()
@@ -139,9 +139,9 @@ def test_project_tree_tells_runs_apart_and_elides_at_the_end(qtbot, tmp_path):
     from conftest import write_project
     from PySide6.QtCore import Qt
 
-    from core.data.glyphs import GlyphWriter
-    from core.train.project import load_project
-    from workbench.project_panel import DETAIL_ROLE, ProjectPanel
+    from siam_workbench.app.project_panel import DETAIL_ROLE, ProjectPanel
+    from siam_workbench.data.glyphs import GlyphWriter
+    from siam_workbench.project.project import load_project
 
     root = write_project(tmp_path / "p")
     long_id = "20261206-211533-auto-probabilistic-auto-clustering-semihard-triplet"
@@ -183,10 +183,10 @@ def test_log_keeps_following_and_notice_text_follows_the_run(qtbot, tmp_path):
     figures are replaced when the advice is given again (the run went on)."""
     from conftest import write_project
 
-    from core.train.advice import Notice
-    from core.train.project import load_project
-    from workbench.document import ProjectDocument
-    from workbench.train_tab import TrainTab
+    from siam_workbench.app.document import ProjectDocument
+    from siam_workbench.app.train_tab import TrainTab
+    from siam_workbench.infer.advice import Notice
+    from siam_workbench.project.project import load_project
 
     doc = ProjectDocument()
     doc.set_project(load_project(write_project(tmp_path / "p")))
@@ -225,9 +225,9 @@ def test_class_thumbnails_framed_as_the_run_frames_them(qtbot, tmp_path):
     x is smaller than X, o than O — where fit framing drew both at capital size."""
     from conftest import TINY
 
-    from core.train.project import load_project
-    from workbench.document import ProjectDocument
-    from workbench.glyph_cache import GlyphCache
+    from siam_workbench.app.document import ProjectDocument
+    from siam_workbench.app.glyph_cache import GlyphCache
+    from siam_workbench.project.project import load_project
 
     def ink_height(img) -> int:
         rows = np.flatnonzero((img > 127).any(axis=1))
@@ -267,10 +267,10 @@ def test_bad_face_flagged_excluded_whole_undoable_and_find_kept(qtbot, tmp_path)
     from conftest import write_project
     from test_outliers import CLASSES, GOOD, _faces
 
-    from core.data.glyphs import GlyphFile, GlyphWriter
-    from core.train.project import load_project
-    from workbench.font_model import COL_COVERAGE, FontRow, FontTableModel
-    from workbench.glyph_browser import GlyphBrowser
+    from siam_workbench.app.font_model import COL_COVERAGE, FontRow, FontTableModel
+    from siam_workbench.app.glyph_browser import GlyphBrowser
+    from siam_workbench.data.glyphs import GlyphFile, GlyphWriter
+    from siam_workbench.project.project import load_project
 
     root = write_project(tmp_path / "p")
     project = load_project(root)
@@ -338,9 +338,9 @@ def test_runs_tab_overlays_runs_on_a_chosen_x_axis(qtbot, tmp_path):
     iteration, images through the network or wall time."""
     import shutil
 
-    from core.train.project import load_project
-    from workbench.document import ProjectDocument
-    from workbench.runs_tab import RunsTab
+    from siam_workbench.app.document import ProjectDocument
+    from siam_workbench.app.runs_tab import RunsTab
+    from siam_workbench.project.project import load_project
 
     root = trained_tiny().copy_to(tmp_path / "p")
     shutil.copytree(root / "runs" / "run-ap-ac", root / "runs" / "run-copy")
@@ -358,7 +358,7 @@ def test_runs_tab_overlays_runs_on_a_chosen_x_axis(qtbot, tmp_path):
     tab.show()
     qtbot.waitUntil(lambda: len(tab.summaries) == 2, timeout=60_000)  # ticked on opening
     assert set(tab.checked_ids()) == {"run-ap-ac", "run-copy"}
-    from core.infer.runs import best_run
+    from siam_workbench.infer.runs import best_run
 
     best = best_run(doc.project, doc.project.runs())
     assert best.id == "run-ap-ac"
@@ -386,8 +386,8 @@ def test_runs_tab_overlays_runs_on_a_chosen_x_axis(qtbot, tmp_path):
 
 def test_automatic_eta_shows_the_value_used():
     """Issue 21 #10: "the η = 0 closest pairs" read as zero; η = 0 means automatic."""
-    from core.infer.analysis import formula_text
-    from core.train.miners.auto_clustering import default_eta
+    from siam_workbench.infer.analysis import formula_text
+    from siam_workbench.parts.miners.auto_clustering import default_eta
 
     cfg = Config().replace({"mining": {"negative": "auto-clustering", "eta": 0}})
     text = formula_text(cfg, "auto-probabilistic", "auto-clustering", 62)
@@ -397,7 +397,7 @@ def test_automatic_eta_shows_the_value_used():
 
 
 def test_cluster_size_ticks_are_whole_numbers():
-    from workbench.cluster_graph import _int_ticks
+    from siam_workbench.app.cluster_graph import _int_ticks
 
     for top in (1, 3, 5, 17, 250):
         ticks = _int_ticks(top)

@@ -10,8 +10,14 @@ import numpy as np
 from PySide6.QtCore import QObject
 from tests_workbench_helpers import wait_idle
 
-from core.train.events import EpochFinished, IterationFinished, RunFinished, RunStarted, RunStopped
-from workbench.workers import TrainJob, copy_event, live_threads
+from siam_workbench.app.workers import TrainJob, copy_event, live_threads
+from siam_workbench.train.events import (
+    EpochFinished,
+    IterationFinished,
+    RunFinished,
+    RunStarted,
+    RunStopped,
+)
 
 
 class FakeTrainer:

@@ -52,8 +52,8 @@ def synth_normalized(num_classes: int, fonts: int, font_offset: int = 0, size: i
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """synth_glyphs' classes with per-font jitter of the stroke ends, each normalised like a
     rendered glyph (crop to ink, fit, centre) — so the network learns the framing that
-    ``core.infer.query.prepare`` gives a drawing."""
-    from core.data.imaging import normalize_glyph
+    ``siam_workbench.infer.query.prepare`` gives a drawing."""
+    from siam_workbench.data.imaging import normalize_glyph
 
     strokes = class_strokes(num_classes, size)
     images, labels, sources = [], [], []
@@ -77,7 +77,7 @@ def synth_normalized(num_classes: int, fonts: int, font_offset: int = 0, size: i
 
 
 def write_glyphs(path: Path, num_classes: int, fonts: int, font_offset: int = 0) -> Path:
-    from core.data.glyphs import GlyphWriter
+    from siam_workbench.data.glyphs import GlyphWriter
 
     images, labels, sources = synth_normalized(num_classes, fonts, font_offset)
     classes = [chr(ord("A") + i) for i in range(num_classes)]
@@ -105,9 +105,9 @@ def train(root: Path, run_name: str, updates: dict[str, dict[str, Any]] | None =
     loaded two-core machine that is several times faster than two)."""
     import torch
 
-    from core.train.project import load_project
-    from core.train.trainer import Trainer
-    from workbench.workers import copy_event
+    from siam_workbench.app.workers import copy_event
+    from siam_workbench.project.project import load_project
+    from siam_workbench.train.trainer import Trainer
 
     project = load_project(root)
     config = project.config.replace(updates) if updates else project.config
@@ -199,9 +199,10 @@ def write_synthetic_run(run_dir: Path, classes: list[str], epochs: int = 4, eta:
                         positive: str = "auto-probabilistic",
                         negative: str = "auto-clustering") -> dict[str, Any]:
     """A finished-looking run folder: config.toml, status.json, metrics.jsonl, mining.h5,
-    centers.npy — through core.train.runfiles' writers, so the format is the engine's."""
-    from core.train.config import Config
-    from core.train.runfiles import MetricsLog, MiningLog, save_centers, write_status
+    centers.npy — through siam_workbench.project.runfiles' writers, so the format is the
+    engine's."""
+    from siam_workbench.project.config import Config
+    from siam_workbench.project.runfiles import MetricsLog, MiningLog, save_centers, write_status
 
     run_dir.mkdir(parents=True, exist_ok=True)
     data = synthetic_mining(len(classes), epochs, eta)
@@ -232,7 +233,7 @@ def write_synthetic_run(run_dir: Path, classes: list[str], epochs: int = 4, eta:
 
 def epoch_event(data: dict[str, Any], epoch: int, epochs: int) -> Any:
     """An ``EpochFinished`` carrying row ``epoch`` of :func:`synthetic_mining`'s data."""
-    from core.train.events import EpochFinished
+    from siam_workbench.train.events import EpochFinished
 
     return EpochFinished(epoch=epoch, epochs=epochs, top1=0.5, top5=0.8, val_top1=None,
                          val_top5=None, loss=1.0, seconds=1.0,

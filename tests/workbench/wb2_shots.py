@@ -58,8 +58,8 @@ device = "cpu"
 
 
 def build_project(root: Path) -> Path:
-    from core.data.render import render_splits
-    from core.train.project import load_project
+    from siam_workbench.data.render import render_splits
+    from siam_workbench.project.project import load_project
 
     if (root / "runs" / "ap-ac-metric" / "status.json").exists():
         return root
@@ -77,9 +77,9 @@ def build_project(root: Path) -> Path:
 
 def add_drawings(root: Path) -> None:
     """Three drawings (a font glyph made to look hand-drawn) so the list and Evaluate show."""
-    from core.data.drawn import DrawnStore
-    from core.data.fonts import discover_fonts, match_faces
-    from core.data.render import render_glyph
+    from siam_workbench.data.drawn import DrawnStore
+    from siam_workbench.data.fonts import discover_fonts, match_faces
+    from siam_workbench.data.render import render_glyph
 
     store = DrawnStore(root / "drawn.h5")
     if len(store):
@@ -112,15 +112,15 @@ def main() -> int:
     big = big_project(base / "wb2-shot-11172")
     print(f"data ready in {time.monotonic() - t0:.0f}s", flush=True)
 
-    from workbench.app import make_app, wait_until
+    from siam_workbench.app.app import make_app, wait_until
 
     app = make_app(sys.argv[:1])
-    from workbench import dialogs
-    from workbench.draw_tab import DrawTab
-    from workbench.main_window import MainWindow
-    from workbench.miners_tab import MinersTab
-    from workbench.runs_tab import RunsTab
-    from workbench.workers import live_threads
+    from siam_workbench.app import dialogs
+    from siam_workbench.app.draw_tab import DrawTab
+    from siam_workbench.app.main_window import MainWindow
+    from siam_workbench.app.miners_tab import MinersTab
+    from siam_workbench.app.runs_tab import RunsTab
+    from siam_workbench.app.workers import live_threads
 
     dialogs.handler = dialogs.RecordingHandler(ask_answer=False, echo=True)
     w = MainWindow()

@@ -1,4 +1,4 @@
-"""``siam alphabets | fonts | render | import | inspect`` through ``core.cli.main``."""
+"""``siam alphabets | fonts | render | import | inspect`` through ``siam_workbench.cli.main``."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.cli import main
-from core.data.glyphs import GlyphFile
+from siam_workbench.cli import main
+from siam_workbench.data.glyphs import GlyphFile
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:

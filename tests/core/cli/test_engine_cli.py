@@ -12,7 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
-from core.cli import main
+from siam_workbench.cli import main
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -35,8 +35,8 @@ def _frame_like_renders(path: Path) -> None:
     """Rewrite a synthetic glyph file framed as the renderer frames (``fit``: the ink box fills
     the image), as real project data is: a query frames its image the same way, so a query of
     a training glyph then shows the network what it was trained on."""
-    from core.data.glyphs import GlyphWriter, load_glyphs
-    from core.data.imaging import normalize_glyph
+    from siam_workbench.data.glyphs import GlyphWriter, load_glyphs
+    from siam_workbench.data.imaging import normalize_glyph
 
     data = load_glyphs(path)
     framed = np.stack([normalize_glyph(im, 37, 2, mode="fit") for im in data.images.numpy()])
@@ -68,7 +68,7 @@ def test_train_eval_query_export(trained, capsys, tmp_path):
     assert result["top5"] >= result["top1"]
 
     # Query with a light-background, dark-ink, larger image of a training glyph.
-    from core.data.glyphs import load_glyphs
+    from siam_workbench.data.glyphs import load_glyphs
 
     data = load_glyphs(project.root / "data" / "train.h5")
     glyph = data.images[int(np.flatnonzero(data.labels.numpy() == 3)[0])].numpy()
@@ -89,7 +89,7 @@ def test_train_eval_query_export(trained, capsys, tmp_path):
     script = (
         "import json, torch, sys; extra = {'classes.json': '', 'meta.json': ''}; "
         f"m = torch.jit.load({str(out_pt)!r}, _extra_files=extra); "
-        "assert not any(k.startswith('core') for k in sys.modules); "
+        "assert not any(k.startswith('siam_workbench') for k in sys.modules); "
         "classes = json.loads(extra['classes.json']); meta = json.loads(extra['meta.json']); "
         "x = torch.zeros(2, 1, meta['image_size'], meta['image_size']); "
         "d, i = m.classify(x, 5); print(len(classes), tuple(d.shape), tuple(m(x).shape))"
@@ -214,12 +214,12 @@ def test_set_overrides_and_new_project(capsys, tmp_path):
 
 
 def test_every_subcommand_has_help():
-    from core.cli import build_parser
+    from siam_workbench.cli import build_parser
 
     parser = build_parser()
     sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
     assert {"train", "eval", "query", "export", "runs", "new"} <= set(sub.choices)
     for name in sub.choices:
-        res = subprocess.run([sys.executable, "-m", "core.cli", name, "--help"], cwd=ROOT,
+        res = subprocess.run([sys.executable, "-m", "siam_workbench.cli", name, "--help"], cwd=ROOT,
                              capture_output=True, text=True)
         assert res.returncode == 0 and "usage: siam" in res.stdout, name

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.cli import main
-from core.data.framing import Framing, recorded_framing
-from core.data.glyphs import GlyphFile
+from siam_workbench.cli import main
+from siam_workbench.data.framing import Framing, recorded_framing
+from siam_workbench.data.glyphs import GlyphFile
 
 
 def siam(capsys, *args):
@@ -36,8 +36,8 @@ def framing_of(path: Path) -> Framing | None:
 
 @pytest.fixture
 def em_project(font_lib: Path, tmp_path: Path):
-    from core.train.config import Config
-    from core.train.project import create_project
+    from siam_workbench.project.config import Config
+    from siam_workbench.project.project import create_project
 
     return create_project(tmp_path / "p", Config({"data": {
         "alphabet": "digits", "font_dirs": [str(font_lib)], "size_mode": "em",

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.cli import main
-from core.data.glyphs import GlyphFile, GlyphWriter, load_glyphs
-from core.data.samples import assign_roles, check_record, merge_extra_train, role_counts
+from siam_workbench.cli import main
+from siam_workbench.data.glyphs import GlyphFile, GlyphWriter, load_glyphs
+from siam_workbench.data.samples import assign_roles, check_record, merge_extra_train, role_counts
 from tests.conftest import make_tiny_project, synth_glyphs
 
 CLASSES = ["a", "b", "c"]
@@ -96,8 +96,8 @@ def test_project_from_scan_folders_holds_no_source_in_two_roles(capsys, tmp_path
     assert len(record["inputs"]) == 5 and all((proj / i["path"]).exists()
                                                for i in record["inputs"])
     # The project: alphabet = the imported classes, real test not distorted, never rendered.
-    from core.data.alphabets import resolve_alphabet
-    from core.train.project import load_project
+    from siam_workbench.data.alphabets import resolve_alphabet
+    from siam_workbench.project.project import load_project
 
     project = load_project(proj)
     assert project.config.data.alphabet == "classes.txt"
@@ -208,7 +208,7 @@ def test_extra_training_file_is_merged_by_class_name(capsys, tmp_path: Path):
     code, out, err = run(capsys, "data", "add-samples", proj, src, "--split", "60/20/20")
     assert code == 0, err
     assert "1 of 3 classes" in out and "real-test.h5" in out
-    from core.train.project import load_project
+    from siam_workbench.project.project import load_project
 
     project = load_project(proj)
     assert project.config.data.extra_train == ["data/real-train.h5"]
@@ -233,8 +233,8 @@ def test_extra_training_file_is_merged_by_class_name(capsys, tmp_path: Path):
     assert added and all(n.startswith("real-train:drawer") for n in added)
     assert not set(train.source_names) & added
     # The trainer appends it: its run starts on the merged set.
-    from core.train.events import RunStarted
-    from core.train.trainer import Trainer
+    from siam_workbench.train.events import RunStarted
+    from siam_workbench.train.trainer import Trainer
 
     trainer = Trainer(load_project(proj), config=project.config.replace(
         {"train": {"epochs": 1, "iterations": 1}}))
@@ -268,7 +268,7 @@ def test_omniglot_root_is_imported_and_split_by_drawer(capsys, tmp_path: Path):
     found = files_sources(proj)
     assert sum(len(v) for v in found.values()) == 5
     assert len({n for v in found.values() for n in v}) == 5  # no drawer in two files
-    from core.data.alphabets import resolve_alphabet
+    from siam_workbench.data.alphabets import resolve_alphabet
 
     assert resolve_alphabet("classes.txt", base=proj).classes == \
         ["Alpha0/character01", "Alpha0/character02", "Alpha1/character01", "Alpha1/character02"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from types import SimpleNamespace
 
-from core.cli import main
-from core.cli.train_progress import EpochProgress
+from siam_workbench.cli import main
+from siam_workbench.cli.train_progress import EpochProgress
 
 
 class Clock:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from core.data.alphabets import (
+from siam_workbench.base.errors import SiamError
+from siam_workbench.data.alphabets import (
     NAMED,
     Alphabet,
     alphabet_from_text,
@@ -15,7 +16,6 @@ from core.data.alphabets import (
     named_alphabet,
     resolve_alphabet,
 )
-from core.errors import SiamError
 
 EXPECTED_NAMES = {"hangul-2350", "hangul-11172", "digits", "latin", "latin-digits", "greek",
                   "cyrillic", "hiragana", "katakana"}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.data.distort import DistortSpec, apply_distortions, parse_distort_spec
-from core.errors import SiamError
+from siam_workbench.base.errors import SiamError
+from siam_workbench.data.distort import DistortSpec, apply_distortions, parse_distort_spec
 
 
 @pytest.fixture

@@ -14,17 +14,17 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from core.data import font_checks
-from core.data.alphabets import named_alphabet
-from core.data.font_checks import symbol_reason
-from core.data.fonts import (
+from siam_workbench.base.errors import SiamError
+from siam_workbench.data import font_checks
+from siam_workbench.data.alphabets import named_alphabet
+from siam_workbench.data.font_checks import symbol_reason
+from siam_workbench.data.fonts import (
     design_groups,
     discover_fonts,
     face_checks,
     font_analysis,
     resolve_font_roles,
 )
-from core.errors import SiamError
 from tests.core.conftest import make_font
 from tests.core.data.font_synth import (
     build_design_lib,
@@ -126,7 +126,7 @@ def test_a_named_odd_face_keeps_its_role_with_a_warning(odd_faces):
 
 
 def test_the_warning_reaches_the_log_by_default(odd_faces, caplog):
-    with caplog.at_level("WARNING", logger="core.data.fonts"):
+    with caplog.at_level("WARNING", logger="siam_workbench.data.fonts"):
         resolve_font_roles(cfg(train=["Test Alpha", "Dings.ttf"], val=["Test Bravo"],
                                test=["Test Charlie"]), odd_faces, DIGITS)
     assert any("Dings.ttf#0" in r.getMessage() and "symbol font" in r.getMessage()
@@ -161,7 +161,7 @@ def test_distinct_designs_are_not_clones(odd_faces):
 def test_sample_renders_are_cached(odd_faces, monkeypatch):
     face = by_file(odd_faces, "Bravo-Regular.ttf")
     first = font_checks.face_samples(face, list("ABC"))
-    import core.data.render as render
+    import siam_workbench.data.render as render
 
     monkeypatch.setattr(render, "render_glyph", lambda *a, **k: pytest.fail("re-rendered"))
     assert np.array_equal(font_checks.face_samples(face, list("ABC")), first)
@@ -171,7 +171,7 @@ def test_sample_renders_are_cached(odd_faces, monkeypatch):
 
 
 def test_siam_fonts_says_what_it_dropped_and_why(capsys, odd_lib: Path, tmp_path: Path):
-    from core.cli import main
+    from siam_workbench.cli import main
 
     lib = tmp_path / "lib"
     shutil.copytree(odd_lib, lib)

@@ -13,15 +13,15 @@ from types import SimpleNamespace
 
 import pytest
 
-from core.data.alphabets import named_alphabet
-from core.data.font_groups import (
+from siam_workbench.base.errors import SiamError
+from siam_workbench.data.alphabets import named_alphabet
+from siam_workbench.data.font_groups import (
     face_identity,
     family_groups,
     family_key,
     pick_one_per_face,
 )
-from core.data.fonts import FontFace, discover_fonts, match_faces, resolve_font_roles
-from core.errors import SiamError
+from siam_workbench.data.fonts import FontFace, discover_fonts, match_faces, resolve_font_roles
 from tests.core.data.font_synth import build_design_lib, make_design_font
 
 DIGITS = named_alphabet("digits").classes
@@ -246,10 +246,10 @@ def test_one_group_in_two_named_roles_is_refused(sibling_lib: Path, lists, first
 def test_render_and_training_refuse_a_leaking_project(sibling_lib: Path, tmp_path: Path,
                                                        capsys):
     """``siam render --project`` and training's auto-render share the check (render_splits)."""
-    from core.cli import main
-    from core.data.render import render_splits
-    from core.train.config import Config
-    from core.train.project import create_project
+    from siam_workbench.cli import main
+    from siam_workbench.data.render import render_splits
+    from siam_workbench.project.config import Config
+    from siam_workbench.project.project import create_project
 
     values = {"alphabet": "digits", "font_dirs": [str(sibling_lib)],
               "train_fonts": ["Test Charlie"], "val_fonts": ["Test Charlie Sans"],
@@ -281,7 +281,7 @@ def test_installed_nanum_square_siblings_are_one_group(korean_faces):
 
 @pytest.mark.korean
 def test_shipped_hangul_project_has_no_family_in_two_roles(korean_faces):
-    from core.train.project import load_project
+    from siam_workbench.project.project import load_project
 
     project = load_project(ROOT / "projects" / "hangul-2350")
     data = project.config.data

@@ -11,16 +11,16 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from core.data import fonts
-from core.data.alphabets import named_alphabet
-from core.data.fonts import (
+from siam_workbench.base.errors import SiamError
+from siam_workbench.data import fonts
+from siam_workbench.data.alphabets import named_alphabet
+from siam_workbench.data.fonts import (
     FontFace,
     coverage,
     discover_fonts,
     match_faces,
     resolve_font_roles,
 )
-from core.errors import SiamError
 
 LATIN_DIGITS = named_alphabet("latin-digits").classes
 
@@ -265,7 +265,7 @@ def test_unnamed_roles_are_filled_from_other_families(design_faces):
 
 
 def test_real_config_section_is_accepted(lib_faces):
-    from core.train.config import Config
+    from siam_workbench.project.config import Config
 
     data = Config({"data": {"train_fonts": ["Test Alpha"], "val_fonts": ["Test Bravo"],
                             "test_fonts": ["Test Charlie"]}}).data
@@ -274,8 +274,8 @@ def test_real_config_section_is_accepted(lib_faces):
 
 
 def test_missing_korean_fonts_are_named_with_the_install_command(capsys):
-    from core.cli import main
-    from core.data.fonts import missing_script_hint
+    from siam_workbench.cli import main
+    from siam_workbench.data.fonts import missing_script_hint
 
     hint = missing_script_hint(["가", "각"], covering_faces=0)
     assert "sudo apt-get install" in hint and "fonts-nanum" in hint

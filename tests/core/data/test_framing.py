@@ -1,4 +1,4 @@
-"""Framing recorded by every writer and checked by every reader (core.data.framing)."""
+"""Framing recorded by every writer and checked by every reader (siam_workbench.data.framing)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.data.framing import (
+from siam_workbench.data.framing import (
     Framing,
     FramingMismatch,
     check_framing,
@@ -16,8 +16,8 @@ from core.data.framing import (
     recorded_framing,
     remake_command,
 )
-from core.data.glyphs import GlyphFile, load_glyphs
-from core.data.imaging import normalize_glyph
+from siam_workbench.data.glyphs import GlyphFile, load_glyphs
+from siam_workbench.data.imaging import normalize_glyph
 
 
 def _canvas(box: tuple[int, int, int, int], side: int = 120) -> np.ndarray:
@@ -38,7 +38,7 @@ def _folder(root: Path) -> Path:
 
 
 def test_em_import_frames_the_whole_image_like_a_drawing(tmp_path: Path):
-    from core.data.importers import import_folder
+    from siam_workbench.data.importers import import_folder
 
     src = _folder(tmp_path / "src")
     import_folder(src, tmp_path / "em.h5", mode="em", workers=1)
@@ -106,7 +106,7 @@ def test_remake_commands_follow_what_the_renderer_recorded():
 
 
 def test_render_records_the_framing_and_its_origin(dejavu, tmp_path: Path):
-    from core.data.render import render_dataset
+    from siam_workbench.data.render import render_dataset
 
     out = tmp_path / "r.h5"
     render_dataset(list("ab"), [dejavu], out, mode="em", margin=3, workers=1,
@@ -118,7 +118,7 @@ def test_render_records_the_framing_and_its_origin(dejavu, tmp_path: Path):
 
 
 def test_drawings_are_reframed_from_their_originals(tmp_path: Path):
-    from core.data.drawn import DrawnStore
+    from siam_workbench.data.drawn import DrawnStore
 
     path = tmp_path / "drawn.h5"
     small = _canvas((45, 70, 75, 100), side=200)

@@ -9,8 +9,8 @@ import h5py
 import numpy as np
 import pytest
 
-from core.data.glyphs import SCHEMA, GlyphFile, GlyphWriter, load_glyphs, read_info
-from core.errors import Cancelled, SiamError
+from siam_workbench.base.errors import Cancelled, SiamError
+from siam_workbench.data.glyphs import SCHEMA, GlyphFile, GlyphWriter, load_glyphs, read_info
 
 
 def _write(path: Path, n_per: int = 3, classes=("가", "A", "ab"), sources=("f1#0", "f2#0"),

@@ -9,10 +9,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.data.glyphs import GlyphFile
-from core.data.imaging import normalize_glyph
-from core.data.importers import import_folder, import_omniglot, import_phd08, parse_phd08_file
-from core.errors import Cancelled, SiamError
+from siam_workbench.base.errors import Cancelled, SiamError
+from siam_workbench.data.glyphs import GlyphFile
+from siam_workbench.data.imaging import normalize_glyph
+from siam_workbench.data.importers import (
+    import_folder,
+    import_omniglot,
+    import_phd08,
+    parse_phd08_file,
+)
 
 
 def ink_box(img: np.ndarray, thr: int = 8) -> tuple[int, int, int, int]:

@@ -1,5 +1,5 @@
-"""core.data.omniglot: the shipped katakana table, reading tables, loading drawings framed and
-filtered by drawer, and `siam import omniglot --map`."""
+"""siam_workbench.data.omniglot: the shipped katakana table, reading tables, loading drawings
+framed and filtered by drawer, and `siam import omniglot --map`."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.data.alphabets import resolve_alphabet
-from core.data.glyphs import GlyphFile
-from core.data.importers import import_omniglot
-from core.data.omniglot import load_drawings, read_mapping, relabel_classes
-from core.errors import SiamError
+from siam_workbench.base.errors import SiamError
+from siam_workbench.data.alphabets import resolve_alphabet
+from siam_workbench.data.glyphs import GlyphFile
+from siam_workbench.data.importers import import_omniglot
+from siam_workbench.data.omniglot import load_drawings, read_mapping, relabel_classes
 
 
 def test_shipped_katakana_table_names_47_distinct_katakana_letters():
@@ -97,7 +97,7 @@ def test_import_with_a_mapping_names_and_keeps_only_mapped_classes(tmp_path: Pat
 
 
 def test_cli_import_map(tmp_path: Path, capsys):
-    from core.cli import main
+    from siam_workbench.cli import main
 
     _tree(tmp_path / "omni")
     out = tmp_path / "k.h5"

@@ -9,9 +9,9 @@ import json
 import numpy as np
 from PIL import Image, ImageDraw
 
-from core.cli import main
-from core.data.glyphs import GlyphFile, GlyphWriter
-from core.data.outliers import FACE_FLAG, file_outliers, glyph_outliers
+from siam_workbench.cli import main
+from siam_workbench.data.glyphs import GlyphFile, GlyphWriter
+from siam_workbench.data.outliers import FACE_FLAG, file_outliers, glyph_outliers
 
 SIZE, CLASSES, GOOD = 37, 12, 6
 

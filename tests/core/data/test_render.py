@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.data.glyphs import GlyphFile
-from core.data.render import (
+from siam_workbench.base.errors import Cancelled, SiamError
+from siam_workbench.data.glyphs import GlyphFile
+from siam_workbench.data.render import (
     RenderReport,
     bitmap_to_array,
     paste_max,
@@ -19,7 +20,6 @@ from core.data.render import (
     render_glyph,
     render_splits,
 )
-from core.errors import Cancelled, SiamError
 
 ROOT = Path(__file__).resolve().parents[3]
 # ~1,200 classes (Latin, Greek, Cyrillic, …) for the worker-pool tests.
@@ -29,7 +29,7 @@ MANY = [chr(c) for c in range(0x21, 0x7F)] + [chr(c) for c in range(0xA1, 0x530)
 @pytest.fixture
 def small_pool_threshold(monkeypatch):
     """Let a test-sized job use the worker pool (normally jobs this small run in-process)."""
-    import core.data.render as render_mod
+    import siam_workbench.data.render as render_mod
 
     monkeypatch.setattr(render_mod, "INPROCESS_MAX_COST", 1000)
 
@@ -81,7 +81,7 @@ def test_margin_and_size_are_honoured(dejavu):
 
 
 def test_missing_and_blank_glyphs_give_none(dejavu, font_lib):
-    from core.data.fonts import discover_fonts
+    from siam_workbench.data.fonts import discover_fonts
 
     assert render_glyph(dejavu, "가") is None  # not in DejaVu: no tofu box
     assert render_glyph(dejavu, " ") is None
@@ -200,7 +200,7 @@ def test_render_dataset_writes_the_schema(lib_faces, tmp_path: Path):
 
 def test_parallel_render_equals_in_process(lib_faces, tmp_path: Path, monkeypatch,
                                            small_pool_threshold):
-    import core.data.render as render_mod
+    import siam_workbench.data.render as render_mod
 
     pools: list[str] = []
     real = render_mod.mp.get_context
@@ -310,8 +310,8 @@ def test_distorted_variants_are_seeded(dejavu, tmp_path: Path):
 
 
 def _project(root: Path, font_lib: Path, **data):
-    from core.train.config import Config
-    from core.train.project import create_project
+    from siam_workbench.project.config import Config
+    from siam_workbench.project.project import create_project
 
     values = {"alphabet": "digits", "font_dirs": [str(font_lib)],
               "train_fonts": ["Test Alpha", "Test Bravo"], "val_fonts": ["Test Charlie"],
@@ -384,7 +384,7 @@ def test_render_splits_reports_bad_roles(font_lib: Path, tmp_path: Path):
 
 @pytest.mark.korean
 def test_korean_dataset(korean_faces, tmp_path: Path):
-    from core.data.alphabets import named_alphabet
+    from siam_workbench.data.alphabets import named_alphabet
 
     classes = named_alphabet("hangul-2350").classes[:40]
     rep = render_dataset(classes, korean_faces[:2], tmp_path / "k.h5", workers=1)
@@ -397,9 +397,11 @@ def test_korean_dataset(korean_faces, tmp_path: Path):
 
 
 def test_core_data_modules_import_without_qt():
-    code = ("import sys, core.data.alphabets, core.data.fonts, core.data.render, "
-            "core.data.distort, "
-            "core.data.importers, core.data.imaging, core.cli.data_cmds; "
+    code = ("import sys, siam_workbench.data.alphabets, siam_workbench.data.fonts, "
+            "siam_workbench.data.render, "
+            "siam_workbench.data.distort, "
+            "siam_workbench.data.importers, siam_workbench.data.imaging, "
+            "siam_workbench.cli.data_cmds; "
             "assert not [m for m in sys.modules if m.startswith(('PySide6', 'pyqtgraph'))]; "
             "assert 'torch' not in sys.modules, 'render workers must not pay for torch'")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)

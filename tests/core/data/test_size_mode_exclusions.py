@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from core.data.glyphs import GlyphFile, exclusion_keys
-from core.data.imaging import baseline_fraction, normalize_glyph
-from core.data.render import render_glyph, render_splits
-from core.errors import SiamError
+from siam_workbench.base.errors import SiamError
+from siam_workbench.data.glyphs import GlyphFile, exclusion_keys
+from siam_workbench.data.imaging import baseline_fraction, normalize_glyph
+from siam_workbench.data.render import render_glyph, render_splits
 
 
 def rows(img: np.ndarray) -> tuple[int, int]:
@@ -56,8 +56,8 @@ def test_drawings_are_framed_like_the_em_renders():
 
 
 def _project(root: Path, font_lib: Path):
-    from core.train.config import Config
-    from core.train.project import create_project
+    from siam_workbench.project.config import Config
+    from siam_workbench.project.project import create_project
 
     return create_project(root, Config({"data": {
         "alphabet": "digits", "font_dirs": [str(font_lib)],
@@ -92,8 +92,8 @@ def test_exclusions_survive_rerendering_by_class_and_face(font_lib: Path, tmp_pa
 
 
 def test_missing_glyphs_are_named(font_lib: Path, tmp_path: Path):
-    from core.data.fonts import discover_fonts
-    from core.data.render import render_dataset
+    from siam_workbench.data.fonts import discover_fonts
+    from siam_workbench.data.render import render_dataset
 
     faces = [f for f in discover_fonts(extra=[font_lib], system=False)
              if f.family in ("Test Sparse", "Test Alpha")]

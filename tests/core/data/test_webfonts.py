@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.data.fonts import discover_fonts
-from core.data.render import FaceRenderer, render_dataset
-from core.errors import SiamError
+from siam_workbench.base.errors import SiamError
+from siam_workbench.data.fonts import discover_fonts
+from siam_workbench.data.render import FaceRenderer, render_dataset
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,7 @@ def test_woff_and_woff2_render_like_their_ttf(web_fonts: Path, dejavu, tmp_path:
 
 
 def test_a_corrupt_web_font_is_one_line(tmp_path: Path, capsys, monkeypatch):
-    from core.cli import main
+    from siam_workbench.cli import main
 
     monkeypatch.setenv("SIAM_CACHE_DIR", str(tmp_path / "cache"))
     for name in ("bad.woff", "bad.woff2"):

@@ -14,8 +14,8 @@ def train_tiny(root: Path) -> Path:
     """A tiny project trained for a few seconds; returns its run folder."""
     import torch
 
-    from core.train.project import load_project
-    from core.train.trainer import Trainer
+    from siam_workbench.project.project import load_project
+    from siam_workbench.train.trainer import Trainer
 
     make_tiny_project(root, epochs=2, iterations=6)
     torch.set_num_threads(1)

@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from core.infer.labeling import LabelSession
+from siam_workbench.infer.labeling import LabelSession
 
 
 def _say(line: str) -> None:

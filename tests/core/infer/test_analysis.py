@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.cli import main
-from core.data.drawn import DrawnStore
-from core.data.glyphs import GlyphFile, load_glyphs
-from core.errors import SiamError
-from core.infer.analysis import (
+from siam_workbench.base.errors import SiamError
+from siam_workbench.cli import main
+from siam_workbench.data.drawn import DrawnStore
+from siam_workbench.data.glyphs import GlyphFile, load_glyphs
+from siam_workbench.infer.analysis import (
     comparison_table,
     differing_settings,
     pca_2d,
@@ -19,7 +19,7 @@ from core.infer.analysis import (
     summarize_run,
     table_csv,
 )
-from core.train.trainer import Trainer
+from siam_workbench.train.trainer import Trainer
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from core.data.glyphs import GlyphSet
-from core.infer import baselines
-from core.infer.baselines import cached_pixel_nn, pixel_nn
+from siam_workbench.data import baselines
+from siam_workbench.data.baselines import cached_pixel_nn, pixel_nn
+from siam_workbench.data.glyphs import GlyphSet
 from tests.conftest import write_synth
 
 

@@ -8,8 +8,8 @@ import threading
 import pytest
 import torch
 
-from core.infer import centers as C
-from core.infer.centers import class_centers, embed, nearest_centers
+from siam_workbench.parts import centers as C
+from siam_workbench.parts.centers import class_centers, embed, nearest_centers
 
 
 def brute(emb: torch.Tensor, centers: torch.Tensor, k: int):
@@ -74,7 +74,7 @@ def test_parallel_blocks_agree_and_restore_threads(monkeypatch):
 
 
 def test_embed_in_parallel_blocks_matches_one_batch():
-    from core.train.models import build_model
+    from siam_workbench.model.backbones import build_model
 
     torch.manual_seed(0)
     model = build_model("mokin37", 25).train()
@@ -105,8 +105,8 @@ def test_run_blocks_reraises_a_worker_error():
 def test_run_model_reuses_its_index_until_centers_change():
     from pathlib import Path
 
-    from core.infer.evaluate import RunModel
-    from core.train.models import build_model
+    from siam_workbench.infer.evaluate import RunModel
+    from siam_workbench.model.backbones import build_model
 
     centers = torch.randn(300, 25)
     run = RunModel(run_dir=Path("."), model=build_model("mokin37", 25), centers=centers,

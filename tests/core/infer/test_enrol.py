@@ -14,14 +14,14 @@ import numpy as np
 import pytest
 import torch
 
-from core.cli import main
-from core.data.drawn import DrawnStore
-from core.data.glyphs import GlyphWriter
-from core.errors import SiamError
-from core.infer import enrol as E
-from core.infer.classset import SCHEMA, classset_path, read_class_set
-from core.infer.evaluate import load_run
-from core.infer.query import prepare, query
+from siam_workbench.base.errors import SiamError
+from siam_workbench.cli import main
+from siam_workbench.data.drawn import DrawnStore
+from siam_workbench.data.glyphs import GlyphWriter
+from siam_workbench.infer import enrol as E
+from siam_workbench.infer.classset import SCHEMA, classset_path, read_class_set
+from siam_workbench.infer.evaluate import load_run
+from siam_workbench.infer.query import prepare, query
 from tests.conftest import synth_glyphs
 from tests.core.infer.fewshot_helpers import shape_image, shape_pngs, train_tiny
 

@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.cli import main
-from core.data.glyphs import GlyphWriter, load_glyphs
-from core.errors import SiamError
-from core.infer.episodes import EpisodeSampler, class_groups, evaluate_episodes, mean_ci
-from core.infer.evaluate import load_run
+from siam_workbench.base.errors import SiamError
+from siam_workbench.cli import main
+from siam_workbench.data.glyphs import GlyphWriter, load_glyphs
+from siam_workbench.infer.episodes import EpisodeSampler, class_groups, evaluate_episodes, mean_ci
+from siam_workbench.infer.evaluate import load_run
 from tests.conftest import synth_glyphs
 from tests.core.infer.fewshot_helpers import train_tiny
 

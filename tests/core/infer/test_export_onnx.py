@@ -16,18 +16,18 @@ from PIL import Image
 ort = pytest.importorskip("onnxruntime")  # the `onnx` extra; `make test` installs it
 pytest.importorskip("onnx")
 
-from core.cli import main  # noqa: E402
-from core.data.glyphs import load_glyphs  # noqa: E402
-from core.infer.evaluate import load_run  # noqa: E402
-from core.infer.export import export_run  # noqa: E402
-from core.infer.query import prepare, query  # noqa: E402
+from siam_workbench.cli import main  # noqa: E402
+from siam_workbench.data.glyphs import load_glyphs  # noqa: E402
+from siam_workbench.infer.evaluate import load_run  # noqa: E402
+from siam_workbench.infer.export import export_run  # noqa: E402
+from siam_workbench.infer.query import prepare, query  # noqa: E402
 from tests.conftest import TINY_TOML, write_synth  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
-    from core.train.project import load_project
-    from core.train.trainer import Trainer
+    from siam_workbench.project.project import load_project
+    from siam_workbench.train.trainer import Trainer
 
     root = tmp_path_factory.mktemp("onnx") / "proj"
     (root / "data").mkdir(parents=True)
@@ -113,8 +113,8 @@ def test_folder_bundle_and_reference_script(trained_run, tmp_path):
             f"    runpy.run_path({str(out / 'classify.py')!r}, run_name='__main__')\n"
             "except SystemExit as e:\n"
             "    assert e.code in (0, None), e.code\n"
-            "assert 'torch' not in sys.modules and not any(m == 'core' or "
-            "m.startswith('core.') for m in sys.modules), 'imported torch or core'\n")
+            "assert 'torch' not in sys.modules and not any(m == 'siam_workbench' or "
+            "m.startswith('siam_workbench.') for m in sys.modules), 'imported torch or core'\n")
     res = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True,
                          cwd="/", timeout=300)
     assert res.returncode == 0, res.stderr
@@ -128,8 +128,9 @@ def test_folder_bundle_and_reference_script(trained_run, tmp_path):
 
 
 def test_reference_preprocessing_matches_the_engine(tmp_path):
-    """classify.py re-implements core.data.imaging's normalisation; they must agree exactly."""
-    from core.infer import onnx_reference as ref
+    """classify.py re-implements siam_workbench.data.imaging's normalisation; they must agree
+    exactly."""
+    from siam_workbench.infer import onnx_reference as ref
 
     rng = np.random.default_rng(0)
     cases = []

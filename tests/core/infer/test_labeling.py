@@ -1,5 +1,5 @@
-"""Model-assisted labeling (core.infer.labeling, ``siam label``): the queue by doubt, durable
-labels, undo, resume, and a session killed at any point keeps every confirmed label."""
+"""Model-assisted labeling (siam_workbench.infer.labeling, ``siam label``): the queue by doubt,
+durable labels, undo, resume, and a session killed at any point keeps every confirmed label."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.cli import main as siam
-from core.data.glyphs import load_glyphs, read_info
-from core.infer.labeling import (
+from siam_workbench.cli import main as siam
+from siam_workbench.data.glyphs import load_glyphs, read_info
+from siam_workbench.infer.labeling import (
     Journal,
     LabelSession,
     journal_path,
@@ -45,8 +45,8 @@ def trained(tmp_path_factory) -> tuple[Path, Path]:
     """A tiny project with one finished run (a few steps: proposals need not be good)."""
     import torch
 
-    from core.train.project import load_project
-    from core.train.trainer import Trainer
+    from siam_workbench.project.project import load_project
+    from siam_workbench.train.trainer import Trainer
 
     root = make_tiny_project(tmp_path_factory.mktemp("label") / "proj", epochs=1, iterations=4)
     threads = torch.get_num_threads()
@@ -69,7 +69,7 @@ def project(trained, tmp_path) -> tuple[Path, Path]:
 
 
 def _session(root: Path, folder: Path) -> LabelSession:
-    from core.cli.labeling_cmds import open_session
+    from siam_workbench.cli.labeling_cmds import open_session
 
     return open_session(root, folder)
 
@@ -250,7 +250,7 @@ def _expected(lines: list[str]) -> tuple[dict[str, str], str | None]:
 
 def _env() -> dict[str, str]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = str(REPO / "src") + os.pathsep + env.get("PYTHONPATH", "")
     env["OMP_NUM_THREADS"] = "1"
     return env
 

@@ -1,4 +1,4 @@
-"""Run management, evaluation details and run read-back for the views (core.infer)."""
+"""Run management, evaluation details and run read-back for the views (siam_workbench.infer)."""
 
 from __future__ import annotations
 
@@ -11,21 +11,21 @@ import numpy as np
 import pytest
 import torch
 
-from core.errors import Cancelled, SiamError
-from core.infer import analysis, runs
-from core.infer.evaluate import (
+from siam_workbench.base.errors import Cancelled, SiamError
+from siam_workbench.infer import analysis, runs
+from siam_workbench.infer.evaluate import (
     confused_pairs,
     evaluate,
     load_run,
     per_class_table,
     run_preprocess,
 )
-from core.train.trainer import Trainer
+from siam_workbench.train.trainer import Trainer
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    from core.train.project import load_project
+    from siam_workbench.project.project import load_project
     from tests.conftest import make_tiny_project
 
     root = make_tiny_project(tmp_path_factory.mktemp("runs") / "synthetic", epochs=2, iterations=4)
@@ -67,7 +67,8 @@ def test_evaluation_reports_progress_cancels_and_details(trained):
 
 def test_evaluations_are_kept_and_shown_in_the_comparison(trained):
     project, (run_dir, other) = trained
-    proc = subprocess.run([sys.executable, "-m", "core.cli", "eval", str(run_dir), "--json",
+    proc = subprocess.run([sys.executable, "-m", "siam_workbench.cli", "eval", str(run_dir),
+                           "--json",
                            "--confused", "3", "--per-class", str(run_dir.parent / "pc.csv")],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
@@ -101,7 +102,7 @@ def test_notes_rename_delete_and_best(trained, tmp_path):
     scores = [r.best_top1 for r in project.runs() if r.best_top1 is not None]
     assert best is not None and best.best_top1 == max(scores)
     # A run that is training now is refused.
-    from core.locks import FileLock, run_lock_path
+    from siam_workbench.base.locks import FileLock, run_lock_path
 
     (renamed / "status.json").write_text(json.dumps({"status": "running"}))
     with FileLock(run_lock_path(renamed), renamed):  # as a live trainer holds it

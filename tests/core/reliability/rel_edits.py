@@ -25,12 +25,12 @@ def main() -> None:
     dry = mode == "dry"
     target = Path(args[0])
     if kind in ("exclude", "include"):
-        from core.data.glyphs import set_excluded
+        from siam_workbench.data.glyphs import set_excluded
 
         if not dry:
             set_excluded(target, [1, 3, 5, 8] if kind == "exclude" else [3], kind == "exclude")
     elif kind == "mining":
-        from core.train.runfiles import MiningLog
+        from siam_workbench.project.runfiles import MiningLog
 
         classes = [f"c{i}" for i in range(12)]
         log = MiningLog(target, classes, "auto-probabilistic", "auto-clustering")
@@ -38,37 +38,37 @@ def main() -> None:
             log.append(int(args[1]), np.full(12, 1 / 12), np.arange(12) % 3,
                        np.linspace(0, 1, 12), np.array([[0, 1], [2, 3]]))
     elif kind == "mining-trim":
-        from core.train.runfiles import MiningLog
+        from siam_workbench.project.runfiles import MiningLog
 
         log = MiningLog(target, [f"c{i}" for i in range(12)], "a", "b")
         if not dry:
             log.trim(int(args[1]))
     elif kind == "drawn":
-        from core.data.drawn import DrawnStore
+        from siam_workbench.data.drawn import DrawnStore
 
         store = DrawnStore(target, 37)
         if not dry:
             store.add(_drawing(), "B")
     elif kind == "drawn-delete":
-        from core.data.drawn import DrawnStore
+        from siam_workbench.data.drawn import DrawnStore
 
         store = DrawnStore(target, 37)
         if not dry:
             store.delete(0)
     elif kind == "status":
-        from core.train.runfiles import write_status
+        from siam_workbench.project.runfiles import write_status
 
         if not dry:
             write_status(target, status="finished", epoch=3, epochs=3, best_top1=0.5)
     elif kind == "project":
-        from core.train.project import load_project
+        from siam_workbench.project.project import load_project
 
         project = load_project(target)
         if not dry:
             project.config = project.config.replace({"project": {"description": "edited"}})
             project.save()
     elif kind == "metrics":
-        from core.train.runfiles import MetricsLog
+        from siam_workbench.project.runfiles import MetricsLog
 
         log = MetricsLog(target)
         if not dry:
@@ -77,12 +77,12 @@ def main() -> None:
     elif kind == "checkpoint":
         import torch
 
-        from core.train.checkpoint import save_checkpoint
+        from siam_workbench.model.checkpoint import save_checkpoint
 
         if not dry:
             save_checkpoint(target, {"weights": torch.full((64, 64), 2.0), "epoch": 2})
     elif kind == "glyphs":
-        from core.data.glyphs import GlyphWriter
+        from siam_workbench.data.glyphs import GlyphWriter
 
         if not dry:
             images = np.zeros((40, 37, 37), np.uint8)
@@ -90,14 +90,14 @@ def main() -> None:
             with GlyphWriter(target, ["X", "Y"], ["s"], 37, force=True) as w:
                 w.append(images, np.arange(40) % 2, np.zeros(40, np.int64))
     elif kind == "classset":
-        from core.infer.classset import (
+        from siam_workbench.base.locks import lock_edit
+        from siam_workbench.infer.classset import (
             EnrolledClass,
             Sample,
             classset_path,
             read_class_set,
             write_class_set,
         )
-        from core.locks import lock_edit
 
         if not dry:
             with lock_edit(classset_path(target)):

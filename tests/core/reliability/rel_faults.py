@@ -43,7 +43,7 @@ DEFAULT_POINTS = 8
 
 def env() -> dict[str, str]:
     e = dict(os.environ)
-    e["PYTHONPATH"] = str(REPO) + os.pathsep + e.get("PYTHONPATH", "")
+    e["PYTHONPATH"] = str(REPO / "src") + os.pathsep + e.get("PYTHONPATH", "")
     e["PYTHONDONTWRITEBYTECODE"] = "1"
     e.setdefault("OMP_NUM_THREADS", "1")
     return e

@@ -25,9 +25,9 @@ import rel_faults as F
 import torch
 from PIL import Image
 
-from core.cli import main
-from core.data.glyphs import GlyphWriter
-from core.train.checkpoint import save_checkpoint
+from siam_workbench.cli import main
+from siam_workbench.data.glyphs import GlyphWriter
+from siam_workbench.model.checkpoint import save_checkpoint
 
 # -- shared material ---------------------------------------------------------------------------
 
@@ -69,8 +69,8 @@ def _project(root: Path, extra: str = "") -> Path:
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory) -> Path:
     """One tiny finished run, copied by the cases that damage it."""
-    from core.train.project import load_project
-    from core.train.trainer import Trainer
+    from siam_workbench.project.project import load_project
+    from siam_workbench.train.trainer import Trainer
 
     root = _project(tmp_path_factory.mktemp("corpus") / "proj")
     tr = Trainer(load_project(root))
@@ -116,7 +116,7 @@ def _flip_chunk_byte(path: Path, dataset: str = "images", chunk: int = 0) -> Non
 
 POSITIVE_PLUGIN = """
 import numpy as np
-from core.train.miners import PositiveMiner, register_miner, uniform_probabilities
+from siam_workbench.parts.miners import PositiveMiner, register_miner, uniform_probabilities
 
 @register_miner
 class BadPositive(PositiveMiner):
@@ -129,7 +129,7 @@ class BadPositive(PositiveMiner):
 
 NEGATIVE_PLUGIN = """
 import numpy as np
-from core.train.miners import NegativeMiner, register_miner
+from siam_workbench.parts.miners import NegativeMiner, register_miner
 
 @register_miner
 class BadNegative(NegativeMiner):
@@ -190,8 +190,8 @@ def c_plugin_outside(tmp, run):
 
 def c_plugin_replaces_builtin(tmp, run):
     return ["train", _plugin_project(
-        tmp, "from core.train.miners import register_miner\n"
-        "from core.train.miners.random_negative import RandomNegative\n"
+        tmp, "from siam_workbench.parts.miners import register_miner\n"
+        "from siam_workbench.parts.miners.random_negative import RandomNegative\n"
         "@register_miner\nclass Mine(RandomNegative):\n    name = 'random'\n")]
 
 
@@ -699,7 +699,7 @@ def test_fifo_project_file_does_not_hang(tmp_path: Path):
     root = tmp_path / "p"
     root.mkdir()
     os.mkfifo(root / "project.toml")
-    r = subprocess.run([sys.executable, "-m", "core.cli", "runs", str(root)], env=F.env(),
+    r = subprocess.run([sys.executable, "-m", "siam_workbench.cli", "runs", str(root)], env=F.env(),
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "not a regular file" in r.stderr, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
@@ -708,7 +708,7 @@ def test_fifo_project_file_does_not_hang(tmp_path: Path):
 def test_broken_pipe_is_quiet():
     """``siam alphabets | head -1``: the reader goes away; no traceback, no error line."""
     p = subprocess.Popen([sys.executable, "-c",
-                          "import sys\nfrom core.cli import main\n"
+                          "import sys\nfrom siam_workbench.cli import main\n"
                           "sys.argv = ['siam']\n"
                           "for _ in range(400):\n"
                           "    code = main(['alphabets'])\n"
@@ -756,7 +756,7 @@ def test_fifo_run_files_do_not_hang_the_run_list(trained_run, tmp_path, name):
     r = _copy_run(trained_run, tmp_path)
     (r / name).unlink()
     os.mkfifo(r / name)
-    res = subprocess.run([sys.executable, "-m", "core.cli", "runs", str(r.parent.parent)],
+    res = subprocess.run([sys.executable, "-m", "siam_workbench.cli", "runs", str(r.parent.parent)],
                          env=F.env(), capture_output=True, text=True, timeout=120)
     assert res.returncode == 0 and r.name in res.stdout, res.stderr
     assert "Traceback" not in res.stderr
@@ -771,8 +771,8 @@ def _png16(path: Path) -> Path:
 
 
 def test_16_bit_png_with_visible_ink_is_read(trained_run, tmp_path, capsys):
-    from core.infer import onnx_reference as ref
-    from core.infer.query import prepare
+    from siam_workbench.infer import onnx_reference as ref
+    from siam_workbench.infer.query import prepare
 
     png = _png16(tmp_path / "ink16.png")
     assert main(["query", str(_copy_run(trained_run, tmp_path)), str(png)]) == 0, \
@@ -810,7 +810,7 @@ def test_classify_py_refuses_bombs_and_fifos_in_one_line(trained_run, tmp_path):
 
 def test_memory_precheck_honours_ulimit_v():
     """Under ``ulimit -v`` the available memory is what the limit leaves, not MemAvailable."""
-    code = ("import resource; from core.paths import available_memory as a; "
+    code = ("import resource; from siam_workbench.base.paths import available_memory as a; "
             "resource.setrlimit(resource.RLIMIT_AS, (3 << 30, resource.RLIM_INFINITY)); "
             "print(a())")
     res = subprocess.run([sys.executable, "-c", code], env=F.env(), capture_output=True,
@@ -821,13 +821,13 @@ def test_memory_precheck_honours_ulimit_v():
 
 def test_a_class_list_larger_than_memory_is_refused_before_training(tmp_path, monkeypatch,
                                                                     capsys):
-    import core.paths
+    import siam_workbench.base.paths
 
     root = _project(tmp_path / "p")
     _glyph_file(root / "data" / "train.h5", classes=("A", "B", "C") + tuple(
         f"x{i}" for i in range(100_000)))
     # 10⁵ classes need ~120 MB; let the limit leave 10 MB, as 10⁷ classes under ulimit -v.
-    monkeypatch.setattr(core.paths, "_address_space_left", lambda: 10 << 20)
+    monkeypatch.setattr(siam_workbench.base.paths, "_address_space_left", lambda: 10 << 20)
     assert main(["train", str(root)]) == 2
     err = capsys.readouterr().err
     assert "training 100,003 classes" in err and "train.h5" in err, err

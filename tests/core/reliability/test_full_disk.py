@@ -15,14 +15,14 @@ import numpy as np
 import pytest
 import rel_faults as F
 
-from core.data.glyphs import GlyphFile, GlyphWriter
+from siam_workbench.data.glyphs import GlyphFile, GlyphWriter
 
 pytestmark = pytest.mark.skipif(not F.strace_works(), reason="needs strace (ptrace) to "
                                 "simulate a full disk; test_engine_full_disk covers training")
 
 
 def _siam(*args: object) -> list[str]:
-    return [sys.executable, "-m", "core.cli", *map(str, args)]
+    return [sys.executable, "-m", "siam_workbench.cli", *map(str, args)]
 
 
 def _digest(path: Path) -> str:
@@ -118,7 +118,7 @@ def test_grid_full_disk(tmp_path: Path):
 def test_train_full_disk(make_project, tmp_path: Path):
     """Training on a full disk: one error line (after the progress lines), exit 2, and the
     checkpoint that existed still loads."""
-    from core.train.checkpoint import load_checkpoint
+    from siam_workbench.model.checkpoint import load_checkpoint
 
     project = make_project(epochs=2, iterations=2)
     run = project.root / "runs" / "r"

@@ -17,15 +17,26 @@ import pytest
 import rel_faults as F
 import torch
 
-from core.atomic import atomic_path, sweep_stale
-from core.data.glyphs import GlyphFile, GlyphWriter, journal_path, load_glyphs, set_excluded
-from core.errors import SiamError
-from core.locks import FileLock, holder, leftover
-from core.train import events as E
-from core.train.checkpoint import check_finite, load_checkpoint, save_checkpoint, state_digest
-from core.train.guard import DivergenceGuard
-from core.train.runfiles import MetricsLog, MiningLog, read_metrics
-from core.train.trainer import Trainer
+from siam_workbench.base.atomic import atomic_path, sweep_stale
+from siam_workbench.base.errors import SiamError
+from siam_workbench.base.locks import FileLock, holder, leftover
+from siam_workbench.data.glyphs import (
+    GlyphFile,
+    GlyphWriter,
+    journal_path,
+    load_glyphs,
+    set_excluded,
+)
+from siam_workbench.model.checkpoint import (
+    check_finite,
+    load_checkpoint,
+    save_checkpoint,
+    state_digest,
+)
+from siam_workbench.project.runfiles import MetricsLog, MiningLog, read_metrics
+from siam_workbench.train import events as E
+from siam_workbench.train.guard import DivergenceGuard
+from siam_workbench.train.trainer import Trainer
 
 
 def _glyphs(path: Path, n: int = 20) -> Path:
@@ -246,7 +257,7 @@ def test_stale_temporary_files_are_swept(tmp_path: Path):
 
 def test_lock_of_a_dead_process_is_taken_over(tmp_path: Path):
     lock_file = tmp_path / ".lock"
-    code = ("import sys, time; from core.locks import FileLock; "
+    code = ("import sys, time; from siam_workbench.base.locks import FileLock; "
             "FileLock(sys.argv[1], sys.argv[1], 'test').acquire(); print('ok', flush=True); "
             "time.sleep(600)")
     p = subprocess.Popen([sys.executable, "-c", code, str(lock_file)], env=F.env(),

@@ -56,7 +56,7 @@ def _render_cmd(font_lib: Path, out: Path, variants: int = 300) -> list[str]:
     # Distorted variants push the job over the in-process limit, so two workers are used; 300
     # of them keep it running long enough to be interrupted on a fast machine (it is killed
     # long before the end, so their number costs nothing).
-    return [sys.executable, "-m", "core.cli", "render", "--alphabet", "latin", "--fonts",
+    return [sys.executable, "-m", "siam_workbench.cli", "render", "--alphabet", "latin", "--fonts",
             str(font_lib), "--out", str(out), "--distort", "rotate=4,blur=0.6,noise=0.04",
             "--variants", str(variants), "--workers", "2", "--force"]
 

@@ -20,13 +20,13 @@ import pytest
 import rel_faults as F
 import torch
 
-from core.data.drawn import DrawnStore
-from core.data.glyphs import GlyphFile, GlyphWriter
-from core.infer.analysis import read_mining
-from core.train.checkpoint import load_checkpoint, save_checkpoint
-from core.train.config import Config
-from core.train.project import create_project, load_project
-from core.train.runfiles import MetricsLog, MiningLog, read_metrics, write_status
+from siam_workbench.data.drawn import DrawnStore
+from siam_workbench.data.glyphs import GlyphFile, GlyphWriter
+from siam_workbench.infer.analysis import read_mining
+from siam_workbench.model.checkpoint import load_checkpoint, save_checkpoint
+from siam_workbench.project.config import Config
+from siam_workbench.project.project import create_project, load_project
+from siam_workbench.project.runfiles import MetricsLog, MiningLog, read_metrics, write_status
 
 CLASSES = [f"c{i}" for i in range(12)]
 
@@ -92,7 +92,13 @@ def _status(folder: Path) -> None:
 
 def _classset(folder: Path) -> None:
     """A run folder's class set with one enrolled class (siam enrol)."""
-    from core.infer.classset import ClassSet, EnrolledClass, Sample, classset_path, write_class_set
+    from siam_workbench.infer.classset import (
+        ClassSet,
+        EnrolledClass,
+        Sample,
+        classset_path,
+        write_class_set,
+    )
 
     folder.mkdir(parents=True, exist_ok=True)
     image = np.zeros((37, 37), np.uint8)
@@ -102,7 +108,7 @@ def _classset(folder: Path) -> None:
 
 
 def _classset_names(folder: Path) -> list[str]:
-    from core.infer.classset import read_class_set
+    from siam_workbench.infer.classset import read_class_set
 
     return read_class_set(folder).names
 

@@ -15,14 +15,14 @@ import pytest
 import rel_faults as F
 from PIL import Image
 
-from core.cli import main
-from core.data.drawn import DrawnStore
-from core.data.glyphs import GlyphFile, GlyphWriter
-from core.errors import SiamError
-from core.locks import holder, leftover, lock_edit, lock_run, run_lock_path
-from core.train import events as E
-from core.train.project import read_run_info
-from core.train.trainer import Trainer
+from siam_workbench.base.errors import SiamError
+from siam_workbench.base.locks import holder, leftover, lock_edit, lock_run, run_lock_path
+from siam_workbench.cli import main
+from siam_workbench.data.drawn import DrawnStore
+from siam_workbench.data.glyphs import GlyphFile, GlyphWriter
+from siam_workbench.project.project import read_run_info
+from siam_workbench.train import events as E
+from siam_workbench.train.trainer import Trainer
 
 
 def _siam(capsys, *args: object) -> tuple[int, str, str]:
@@ -74,7 +74,8 @@ def test_dead_trainer_shows_interrupted_and_resumes(make_project, tmp_path: Path
     status["status"] = "running"  # what a trainer killed mid-epoch leaves
     (run / "status.json").write_text(json.dumps(status))
     # A process that takes the run's lock and is killed with it held.
-    code = ("import sys, time; from core.locks import lock_run; lock_run(sys.argv[1]); "
+    code = ("import sys, time; from siam_workbench.base.locks import lock_run; "
+            "lock_run(sys.argv[1]); "
             "print('locked', flush=True); time.sleep(600)")
     p = subprocess.Popen([sys.executable, "-c", code, str(run)], env=F.env(),
                          stdout=subprocess.PIPE, text=True)
@@ -101,7 +102,7 @@ def test_concurrent_draw_add_keeps_every_drawing(make_project, tmp_path: Path):
         path = tmp_path / f"d{i}.png"
         Image.fromarray(img).save(path)
         images.append(path)
-    procs = [subprocess.Popen([sys.executable, "-m", "core.cli", "draw", "add",
+    procs = [subprocess.Popen([sys.executable, "-m", "siam_workbench.cli", "draw", "add",
                                str(project.root), str(img), "--label", label],
                               env=F.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True)
@@ -116,7 +117,7 @@ def test_concurrent_draw_add_keeps_every_drawing(make_project, tmp_path: Path):
 def test_concurrent_excludes_are_serialised(tmp_path: Path):
     g = _glyphs(tmp_path / "g.h5")
     rows = [[0, 1], [10, 11, 12], [20], [30, 39]]
-    procs = [subprocess.Popen([sys.executable, "-m", "core.cli", "exclude", str(g),
+    procs = [subprocess.Popen([sys.executable, "-m", "siam_workbench.cli", "exclude", str(g),
                                *map(str, r)], env=F.env(), stderr=subprocess.PIPE, text=True)
              for r in rows]
     for p in procs:

@@ -1,4 +1,5 @@
-"""Guided-training notices (core.train.advice) on recorded runs of the synthetic project."""
+"""Guided-training notices (siam_workbench.infer.advice) on recorded runs of the synthetic
+project."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ import numpy as np
 import pytest
 import torch
 
-from core.train import advice
-from core.train.advice import Snapshot, advise, advise_run, snapshot_of_run
-from core.train.config import SCHEMA, Config
-from core.train.trainer import Trainer
+from siam_workbench.infer import advice
+from siam_workbench.infer.advice import Snapshot, advise, advise_run, snapshot_of_run
+from siam_workbench.project.config import SCHEMA, Config
+from siam_workbench.train.trainer import Trainer
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +25,7 @@ def recorded(tmp_path_factory):
 
     root = make_tiny_project(tmp_path_factory.mktemp("advice") / "synthetic", epochs=3,
                              iterations=4)
-    from core.train.project import load_project
+    from siam_workbench.project.project import load_project
 
     project = load_project(root)
     torch.set_num_threads(1)
@@ -107,7 +108,7 @@ def test_climbing_loss_and_memorised_faces_from_their_epoch_records():
 
 
 def test_siam_advise_prints_the_notices(recorded):
-    proc = subprocess.run([sys.executable, "-m", "core.cli", "advise",
+    proc = subprocess.run([sys.executable, "-m", "siam_workbench.cli", "advise",
                            str(recorded["eta-large"]), "--json"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
@@ -118,7 +119,7 @@ def test_siam_train_prints_each_notice_once(tmp_path):
     from tests.conftest import make_tiny_project
 
     root = make_tiny_project(tmp_path / "synthetic", epochs=3, iterations=3)
-    proc = subprocess.run([sys.executable, "-m", "core.cli", "train", str(root),
+    proc = subprocess.run([sys.executable, "-m", "siam_workbench.cli", "train", str(root),
                            "--set", "mining.eta=1000"],
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
@@ -127,7 +128,7 @@ def test_siam_train_prints_each_notice_once(tmp_path):
 
 
 def test_cluster_warning_for_the_miners_view():
-    from core.train.advice import cluster_shares, cluster_warning
+    from siam_workbench.infer.advice import cluster_shares, cluster_warning
 
     healthy = np.array([0, 0, 1, 1, 2, 2, -1, -1, -1, 3])
     assert cluster_warning(healthy) is None
@@ -205,8 +206,8 @@ def test_siam_train_says_collapse_within_the_first_epoch(tmp_path):
     from tests.conftest import make_tiny_project
 
     root = make_tiny_project(tmp_path / "synthetic", epochs=1, iterations=12)
-    proc = subprocess.run([sys.executable, "-m", "core.cli", "train", str(root), "--preset",
-                           "paper", "--iterations", "12", "--triplets", "32",
+    proc = subprocess.run([sys.executable, "-m", "siam_workbench.cli", "train", str(root),
+                           "--preset", "paper", "--iterations", "12", "--triplets", "32",
                            "--set", "train.lr=1e-8"],
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr

@@ -1,4 +1,4 @@
-"""Tests for core.train.augment: contracts (shape, range, device, identity cases,
+"""Tests for siam_workbench.parts.augment: contracts (shape, range, device, identity cases,
 reproducibility) and the geometry checked against independent references built from the same random
 draws."""
 
@@ -11,8 +11,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from core.train.augment import Augmenter, homography_from_points
-from core.train.config import Config
+from siam_workbench.parts.augment import Augmenter, homography_from_points
+from siam_workbench.project.config import Config
 
 SIZE = 37
 
@@ -199,7 +199,7 @@ def test_cuda_batch_with_cuda_generator():
 
 
 def test_chunked_batches_equal_one_pass(monkeypatch):
-    import core.train.augment as augment
+    import siam_workbench.parts.augment as augment
 
     x = glyphs(40)
     aug = Augmenter(aug_cfg(p=0.8), SIZE)
@@ -209,7 +209,7 @@ def test_chunked_batches_equal_one_pass(monkeypatch):
 
 
 def test_pixelation_operators_average_and_rescale():
-    from core.train.augment import pixelation_operators
+    from siam_workbench.parts.augment import pixelation_operators
 
     table = pixelation_operators(SIZE)
     assert table.shape == (SIZE + 1, SIZE, SIZE)
@@ -239,7 +239,7 @@ def extra_cfg(**kw):
 def test_stroke_weight_integer_levels_equal_max_and_min_filters():
     from PIL import Image, ImageFilter
 
-    from core.train.augment import stroke_weight
+    from siam_workbench.parts.augment import stroke_weight
 
     x = glyphs(4)
     out = stroke_weight(x, torch.tensor([1.0, -1.0, 0.0, 2.0]))
@@ -257,7 +257,7 @@ def test_stroke_weight_integer_levels_equal_max_and_min_filters():
 
 
 def test_stroke_weight_fractions_interpolate_between_levels():
-    from core.train.augment import stroke_weight
+    from siam_workbench.parts.augment import stroke_weight
 
     x = glyphs(2)
     half = stroke_weight(x, torch.tensor([0.5, -0.25]))
@@ -268,7 +268,7 @@ def test_stroke_weight_fractions_interpolate_between_levels():
 
 
 def test_gaussian_operators_rows_normalised_and_identity_below_threshold():
-    from core.train.augment import gaussian_operators
+    from siam_workbench.parts.augment import gaussian_operators
 
     g = gaussian_operators(SIZE, torch.tensor([0.0, 0.04, 1.0, 3.0]))
     assert torch.equal(g[0], torch.eye(SIZE)) and torch.equal(g[1], torch.eye(SIZE))

@@ -1,4 +1,4 @@
-"""Tests for core.train.augment_preview: the pictures the Train tab's preview panel and
+"""Tests for siam_workbench.train.augment_preview: the pictures the Train tab's preview panel and
 ``siam augment`` show — deterministic, the promised shapes, and a switched-off distortion (or
 disabled augmentation) leaving its cells exactly as the source."""
 
@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.errors import SiamError
-from core.train import augment_preview as ap
-from core.train.config import Config
+from siam_workbench.base.errors import SiamError
+from siam_workbench.project.config import Config
+from siam_workbench.train import augment_preview as ap
 
 SIZE = 37
 
@@ -174,7 +174,7 @@ def test_tile_draws_dark_ink_on_light_paper():
 
 
 def _glyph_file(path: Path, excluded: list[int] = ()) -> Path:
-    from core.data.glyphs import GlyphFile, GlyphWriter
+    from siam_workbench.data.glyphs import GlyphFile, GlyphWriter
 
     classes = [chr(ord("a") + i) for i in range(6)]
     g = glyphs(6)
@@ -208,7 +208,7 @@ def test_training_glyphs_missing_file_names_it(tmp_path):
 
 # -- siam augment ----------------------------------------------------------------------------
 def _siam(capsys, *args):
-    from core.cli import main
+    from siam_workbench.cli import main
 
     code = main([str(a) for a in args])
     out, err = capsys.readouterr()

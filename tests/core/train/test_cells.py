@@ -1,4 +1,5 @@
-"""The cell search for the η closest class-center pairs (core/train/miners/cells.py) against the
+"""The cell search for the η closest class-center pairs (src/siam_workbench/parts/miners/cells.py)
+against the
 dense search: the same pairs on uniform, clustered and tied centers, small C and C ≈ 5,000."""
 
 from __future__ import annotations
@@ -6,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.train.miners.cells import cell_closest_pairs
-from core.train.miners.geometry import CELLS_FROM, closest_pairs
+from siam_workbench.parts.miners.cells import cell_closest_pairs
+from siam_workbench.parts.miners.geometry import CELLS_FROM, closest_pairs
 
 
 def make_centers(kind: str, c: int, seed: int, dim: int = 25) -> np.ndarray:

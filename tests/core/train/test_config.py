@@ -1,8 +1,8 @@
 import pytest
 
-from core.errors import SiamError
-from core.train.config import SCHEMA, Config, dump_toml, paper_defaults
-from core.train.project import create_project, load_project
+from siam_workbench.base.errors import SiamError
+from siam_workbench.project.config import SCHEMA, Config, dump_toml, paper_defaults
+from siam_workbench.project.project import create_project, load_project
 
 
 def test_defaults_validate_and_round_trip_through_toml(tmp_path):

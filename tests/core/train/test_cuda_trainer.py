@@ -9,8 +9,8 @@ pytestmark = pytest.mark.cuda
 
 
 def test_tiny_run_on_cuda_finishes_and_loads_on_cpu(make_project):
-    from core.infer.evaluate import evaluate, load_run
-    from core.train.trainer import Trainer
+    from siam_workbench.infer.evaluate import evaluate, load_run
+    from siam_workbench.train.trainer import Trainer
 
     project = make_project(epochs=2, iterations=6)
     config = project.config.replace({"train": {"device": "cuda"}})
@@ -25,7 +25,7 @@ def test_tiny_run_on_cuda_finishes_and_loads_on_cpu(make_project):
 
 
 def test_cuda_resume_on_cpu(make_project):
-    from core.train.trainer import Trainer
+    from siam_workbench.train.trainer import Trainer
 
     project = make_project(epochs=1, iterations=4)
     config = project.config.replace({"train": {"device": "cuda"}})

@@ -1,5 +1,5 @@
-"""Multi-process training (core.train.distributed) on the CPU with gloo: two ranks of one tiny
-run, each a spawned process running a :class:`Trainer`; what each rank saw is written by the
+"""Multi-process training (siam_workbench.train.distributed) on the CPU with gloo: two ranks of one
+tiny run, each a spawned process running a :class:`Trainer`; what each rank saw is written by the
 test's worker to a folder outside the run folder.
 
 What is checked: the parameters are identical on both ranks after every step; the run equals a
@@ -21,10 +21,10 @@ import numpy as np
 import pytest
 import torch
 
-from core.train.distributed import shard_bounds, shard_sizes, step_seed
-from core.train.project import load_project
-from core.train.runfiles import read_metrics
-from core.train.trainer import Trainer
+from siam_workbench.project.project import load_project
+from siam_workbench.project.runfiles import read_metrics
+from siam_workbench.train.distributed import shard_bounds, shard_sizes, step_seed
+from siam_workbench.train.trainer import Trainer
 from tests.conftest import make_tiny_project
 
 # The metric loss (softplus space): with the triplet loss on the raw output the last layer's
@@ -82,8 +82,8 @@ def _worker(rank: int, world: int, root: str, run_dir: str, out: str, port: int,
                       WORLD_SIZE=str(world), LOCAL_RANK=str(rank), LOCAL_WORLD_SIZE=str(world),
                       SIAM_DIST_TIMEOUT="300")
     torch.set_num_threads(1)
-    from core.train import distributed
-    from core.train.events import IterationFinished
+    from siam_workbench.train import distributed
+    from siam_workbench.train.events import IterationFinished
 
     ctx = distributed.init_from_env(torch.device("cpu"))
     assert ctx is not None and ctx.rank == rank

@@ -11,8 +11,8 @@ import sys
 import time
 from pathlib import Path
 
-from core.infer.analysis import read_curves, summarize_run
-from core.train.runfiles import read_metrics
+from siam_workbench.infer.analysis import read_curves, summarize_run
+from siam_workbench.project.runfiles import read_metrics
 from tests.conftest import make_tiny_project
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -42,8 +42,8 @@ def test_kill_one_rank_then_resume_with_one_and_two_processes(tmp_path):
     toml = root / "project.toml"
     toml.write_text(toml.read_text().replace("[train]\n", "[train]\n" + TRIPLETS, 1))
     run = tmp_path / "run"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "SIAM_DIST_TIMEOUT": "300"}
-    base = [sys.executable, "-m", "core.cli", "train", str(root), "--run-dir", str(run)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "SIAM_DIST_TIMEOUT": "300"}
+    base = [sys.executable, "-m", "siam_workbench.cli", "train", str(root), "--run-dir", str(run)]
     proc = subprocess.Popen(base + ["--nproc", "2"], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     metrics = run / "metrics.jsonl"

@@ -1,4 +1,5 @@
-"""Fine-tuning on labelled samples (core.train.finetune, ``siam train --finetune``): a new run
+"""Fine-tuning on labelled samples (siam_workbench.train.finetune, ``siam train --finetune``): a
+new run
 that starts from the run's weights, keeps the fonts and learns classes only the labels know."""
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ import pytest
 import torch
 from PIL import Image
 
-from core.cli import main as siam
-from core.data.glyphs import GlyphSet
-from core.infer.labeling import LabelSession
-from core.train.finetune import merge_labelled
+from siam_workbench.cli import main as siam
+from siam_workbench.data.glyphs import GlyphSet
+from siam_workbench.infer.labeling import LabelSession
+from siam_workbench.train.finetune import merge_labelled
 from tests.conftest import make_tiny_project, synth_glyphs
 
 
@@ -49,8 +50,8 @@ def test_merge_matches_classes_by_name_and_repeats_real_rows(tmp_path):
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> tuple[Path, Path]:
-    from core.train.project import load_project
-    from core.train.trainer import Trainer
+    from siam_workbench.project.project import load_project
+    from siam_workbench.train.trainer import Trainer
 
     root = make_tiny_project(tmp_path_factory.mktemp("ft") / "proj", epochs=1, iterations=3)
     threads = torch.get_num_threads()
@@ -64,8 +65,8 @@ def trained(tmp_path_factory) -> tuple[Path, Path]:
 
 
 def test_finetune_starts_from_the_run_and_learns_a_new_class(trained, tmp_path, capsys):
-    from core.infer.evaluate import load_run
-    from core.train.models import build_model
+    from siam_workbench.infer.evaluate import load_run
+    from siam_workbench.model.backbones import build_model
 
     root, base = trained
     folder = tmp_path / "crops"

@@ -1,4 +1,5 @@
-"""Tests for core.train.handdrawn: the skeleton is thin and keeps the strokes, the pen redraws at
+"""Tests for siam_workbench.parts.handdrawn: the skeleton is thin and keeps the strokes, the pen
+redraws at
 the width asked for, the shape change keeps the glyph in the frame, and the augmenter's stream
 is untouched while both are off."""
 
@@ -7,10 +8,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.errors import SiamError
-from core.train.augment import Augmenter
-from core.train.config import Config
-from core.train.handdrawn import pen_redraw, skeletonize
+from siam_workbench.base.errors import SiamError
+from siam_workbench.parts.augment import Augmenter
+from siam_workbench.parts.handdrawn import pen_redraw, skeletonize
+from siam_workbench.project.config import Config
 
 SIZE = 37
 ONLY = {"p": 0.0, "elastic": False, "stroke": False, "blur": False, "noise": False}

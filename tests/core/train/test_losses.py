@@ -3,7 +3,12 @@ import math
 import torch
 import torch.nn.functional as F
 
-from core.train.losses import contrastive_loss, metric_loss, metric_per_sample, triplet_loss
+from siam_workbench.parts.losses import (
+    contrastive_loss,
+    metric_loss,
+    metric_per_sample,
+    triplet_loss,
+)
 
 
 def sp(x):

@@ -1,5 +1,5 @@
-"""Tests for core.train.miners: sampling invariants, the paper's formulas, clustering against dense
-brute-force references, memory at C = 11,172, and checkpoint round-trips."""
+"""Tests for siam_workbench.parts.miners: sampling invariants, the paper's formulas, clustering
+against dense brute-force references, memory at C = 11,172, and checkpoint round-trips."""
 
 from __future__ import annotations
 
@@ -16,19 +16,19 @@ import numpy as np
 import pytest
 import torch
 
-from core.errors import SiamError
-from core.train.config import Config
-from core.train.miners import MINERS
-from core.train.miners.auto_probabilistic import auto_probabilistic
-from core.train.miners.distance import DISTANCE_UNIFORM_FLOOR
-from core.train.miners.geometry import (
+from siam_workbench.base.errors import SiamError
+from siam_workbench.parts.miners import MINERS
+from siam_workbench.parts.miners.auto_probabilistic import auto_probabilistic
+from siam_workbench.parts.miners.distance import DISTANCE_UNIFORM_FLOOR
+from siam_workbench.parts.miners.geometry import (
     closest_pairs,
     cluster_labels,
     connected_components,
     nearest_neighbors,
 )
-from core.train.miners.hard import select_hardest
-from core.train.miners.sampler import Sampler, make_sampler
+from siam_workbench.parts.miners.hard import select_hardest
+from siam_workbench.parts.miners.sampler import Sampler, make_sampler
+from siam_workbench.project.config import Config
 
 POSITIVE_MINERS = tuple(MINERS["positive"])
 NEGATIVE_MINERS = tuple(MINERS["negative"])
@@ -329,8 +329,8 @@ _MEMORY_PROBE = r"""
 import ctypes, json, time, tracemalloc
 from pathlib import Path
 import numpy as np
-from core.train.config import Config
-from core.train.miners.sampler import make_sampler
+from siam_workbench.project.config import Config
+from siam_workbench.parts.miners.sampler import make_sampler
 
 def status(field):
     for line in Path("/proc/self/status").read_text().splitlines():

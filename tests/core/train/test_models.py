@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from core.train.models import INPUT_SIZES, MODELS, build_model
+from siam_workbench.model.backbones import INPUT_SIZES, MODELS, build_model
 
 # Paper Table 1: (out_channels, kernel, stride, padding, output H×W) for the six convolutions.
 TABLE1 = [(16, 3, 1, 0, 35), (16, 5, 2, 2, 18), (16, 3, 1, 1, 18),
@@ -37,7 +37,7 @@ def test_every_backbone_maps_its_input_to_the_embedding(name):
 
 
 def test_fused_softsign_matches_reference_gradients():
-    from core.train.models import Softsign
+    from siam_workbench.model.backbones import Softsign
 
     x = torch.randn(4, 3, 5, 5, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(Softsign(), (x,))

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from core.train.project import load_project
-from core.train.runfiles import read_metrics
-from core.train.trainer import Trainer
+from siam_workbench.project.project import load_project
+from siam_workbench.project.runfiles import read_metrics
+from siam_workbench.train.trainer import Trainer
 from tests.conftest import TINY_TOML, write_synth
 
 GOLDEN = json.loads((Path(__file__).parent / "golden" / "paper_mode_metrics.json").read_text())

@@ -11,7 +11,7 @@ import threading
 import pytest
 import torch
 
-from core.train import perf
+from siam_workbench.model import perf
 
 
 def test_intra_op_threads_restores_and_leaves_other_threads_alone():
@@ -65,7 +65,7 @@ def test_release_memory_returns_fragmented_heap():
     # so the layout is exactly "big, small, big, small, …".
     code = textwrap.dedent("""
         import ctypes, json
-        from core.train import perf
+        from siam_workbench.model import perf
 
         class MallInfo2(ctypes.Structure):  # glibc >= 2.33
             _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks",

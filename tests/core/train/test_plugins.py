@@ -1,5 +1,6 @@
-"""Plug-in parts: the example miner from outside core/ trains a run, and its distribution comes
-back through the API the Miners view reads (core.infer.analysis.read_mining)."""
+"""Plug-in parts: the example miner from outside src/siam_workbench/ trains a run, and its
+distribution comes
+back through the API the Miners view reads (siam_workbench.infer.analysis.read_mining)."""
 
 from __future__ import annotations
 
@@ -11,13 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.errors import SiamError
-from core.infer.analysis import read_mining
-from core.train import plugins
-from core.train.config import SCHEMA, Config
-from core.train.miners import MINERS
-from core.train.project import load_project
-from core.train.trainer import Trainer
+from siam_workbench.base.errors import SiamError
+from siam_workbench.infer.analysis import read_mining
+from siam_workbench.parts.miners import MINERS
+from siam_workbench.project import plugins
+from siam_workbench.project.config import SCHEMA, Config
+from siam_workbench.project.project import load_project
+from siam_workbench.train.trainer import Trainer
 from tests.conftest import TINY_TOML, trust_project, write_synth
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -71,7 +72,8 @@ def test_siam_parts_lists_the_plugin(tmp_path):
     root = _project(tmp_path, 'plugins = ["error_miner.py"]')
     (root / "error_miner.py").write_text(EXAMPLE.read_text())
     trust_project(root)
-    out = subprocess.run([sys.executable, "-m", "core.cli", "parts", "--project", str(root)],
+    out = subprocess.run([sys.executable, "-m", "siam_workbench.cli", "parts", "--project",
+                          str(root)],
                          cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "val-error" in out.stdout and "error_power" in out.stdout
@@ -101,7 +103,7 @@ def test_broken_plugins_are_one_line_errors(tmp_path):
         plugins.load_plugin_file(bad)
     clash = tmp_path / "clash.py"
     clash.write_text(
-        "from core.train.miners import PositiveMiner, register_miner\n"
+        "from siam_workbench.parts.miners import PositiveMiner, register_miner\n"
         "@register_miner\n"
         "class Mine(PositiveMiner):\n"
         "    name = 'auto-probabilistic'\n")

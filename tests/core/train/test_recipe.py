@@ -1,5 +1,5 @@
-"""The default recipe (core.train.recipe): one set of defaults everywhere, sized to the alphabet,
-and a project made with ``siam new`` that learns with nothing changed."""
+"""The default recipe (siam_workbench.project.recipe): one set of defaults everywhere, sized to the
+alphabet, and a project made with ``siam new`` that learns with nothing changed."""
 
 from __future__ import annotations
 
@@ -11,23 +11,24 @@ from pathlib import Path
 
 import pytest
 
-import resources
-from core.data.alphabets import named_alphabet
-from core.errors import SiamError
-from core.train.config import Config
-from core.train.project import create_project, load_project
-from core.train.recipe import budget_images, needs_em, new_project_config, sized
+import siam_workbench.resources
+from siam_workbench.base.errors import SiamError
+from siam_workbench.data.alphabets import named_alphabet
+from siam_workbench.project.config import Config
+from siam_workbench.project.project import create_project, load_project
+from siam_workbench.project.recipe import budget_images, needs_em, new_project_config, sized
 
 
 def _siam(*args: str, cwd: Path | None = None, timeout: float = 120
           ) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "core.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "siam_workbench.cli", *args], capture_output=True,
                           text=True, timeout=timeout, cwd=cwd)
 
 
 def test_schema_defaults_are_the_recipe_file():
-    """``Config()``, ``resources/defaults/recipe.toml`` and so ``siam new`` agree key by key."""
-    recipe = tomllib.loads(resources.read_text("defaults", "recipe.toml"))
+    """``Config()``, ``src/siam_workbench/resources/defaults/recipe.toml`` and so ``siam new``
+    agree key by key."""
+    recipe = tomllib.loads(siam_workbench.resources.read_text("defaults", "recipe.toml"))
     defaults = Config()
     for section, table in recipe.items():
         for key, value in table.items():

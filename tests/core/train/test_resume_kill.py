@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from core.train.runfiles import read_metrics
+from siam_workbench.project.runfiles import read_metrics
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -15,9 +15,9 @@ ROOT = Path(__file__).resolve().parents[3]
 def test_kill_minus_9_mid_epoch_then_resume(make_project, tmp_path):
     project = make_project(epochs=3, iterations=25)
     run_dir = tmp_path / "killed-run"
-    cmd = [sys.executable, "-m", "core.cli", "train", str(project.root), "--run-dir",
+    cmd = [sys.executable, "-m", "siam_workbench.cli", "train", str(project.root), "--run-dir",
            str(run_dir)]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     metrics = run_dir / "metrics.jsonl"

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from core.train.config import Config
-from core.train.losses import loss_class, metric_per_sample, triplet_per_sample
-from core.train.miners import MINERS
-from core.train.miners.sampler import make_sampler
-from core.train.step import PKLayout, pk_step, triplet_step
+from siam_workbench.parts.losses import loss_class, metric_per_sample, triplet_per_sample
+from siam_workbench.parts.miners import MINERS
+from siam_workbench.parts.miners.sampler import make_sampler
+from siam_workbench.project.config import Config
+from siam_workbench.train.step import PKLayout, pk_step, triplet_step
 
 
 def mining(**kw):
@@ -139,7 +139,7 @@ def test_pk_loss_equals_explicit_enumeration(kind):
     elif kind == "triplet":
         ref = triplet_per_sample(a, q, n, 2.0)
     else:
-        from core.train.losses.functional import contrastive_triplet_per_sample
+        from siam_workbench.parts.losses.functional import contrastive_triplet_per_sample
 
         ref = contrastive_triplet_per_sample(a, q, n, 2.0)
     assert out.candidates == out.kept == len(trip)

@@ -8,8 +8,8 @@ import tomllib
 
 import torch
 
-from core.train import perf
-from core.train.models import build_model
+from siam_workbench.model import perf
+from siam_workbench.model.backbones import build_model
 
 
 def _clock(cost: dict[int, float]):
@@ -62,7 +62,7 @@ def test_measuring_changes_neither_weights_nor_random_streams():
 
 
 def test_the_run_records_its_thread_count(make_project):
-    from core.train.trainer import Trainer
+    from siam_workbench.train.trainer import Trainer
 
     project = make_project(epochs=1, iterations=2)
     before = torch.get_num_threads()

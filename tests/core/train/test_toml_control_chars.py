@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import tomllib
 
-from core.train.config import Config, dump_toml
-from core.train.project import create_project, load_project
+from siam_workbench.project.config import Config, dump_toml
+from siam_workbench.project.project import create_project, load_project
 
 CONTROL = "".join(chr(c) for c in range(0x20)) + "\x7f"
 TEXT = f'first line\r\nbell\x07 del\x7f quote" back\\slash {CONTROL} 가'

@@ -6,9 +6,9 @@ import tomllib
 
 import pytest
 
-from core.errors import SiamError
-from core.train.config import Config
-from core.train.tomledit import fix_key, merge_config, save_project_file
+from siam_workbench.base.errors import SiamError
+from siam_workbench.project.config import Config
+from siam_workbench.project.tomledit import fix_key, merge_config, save_project_file
 
 TEXT = """# My project: keep this comment
 [data]

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from core.errors import SiamError
-from core.train import events as E
-from core.train.checkpoint import load_checkpoint
-from core.train.losses import loss_class
-from core.train.runfiles import read_metrics
-from core.train.trainer import Trainer
+from siam_workbench.base.errors import SiamError
+from siam_workbench.model.checkpoint import load_checkpoint
+from siam_workbench.parts.losses import loss_class
+from siam_workbench.project.runfiles import read_metrics
+from siam_workbench.train import events as E
+from siam_workbench.train.trainer import Trainer
 
 
 def run_collect(trainer):
@@ -187,8 +187,8 @@ def _stop_after(trainer, n: int) -> None:
 
 
 def test_stop_mid_epoch_skips_the_epoch_end_and_eval_recomputes_centers(make_project):
-    from core.infer.centers import class_centers, embed
-    from core.infer.evaluate import load_run
+    from siam_workbench.infer.evaluate import load_run
+    from siam_workbench.parts.centers import class_centers, embed
 
     project = make_project(epochs=2, iterations=10)
     trainer = Trainer(project)
@@ -201,7 +201,7 @@ def test_stop_mid_epoch_skips_the_epoch_end_and_eval_recomputes_centers(make_pro
     run = load_run(trainer.run_dir, which="last")
     assert run.meta["centers"].startswith("recomputed")
     train = project.resolve(project.config.data.train)
-    from core.data.glyphs import load_glyphs
+    from siam_workbench.data.glyphs import load_glyphs
 
     data = load_glyphs(train)
     want, _ = class_centers(embed(run.model, data.images, "cpu", run.space), data.labels, 12)
@@ -210,8 +210,8 @@ def test_stop_mid_epoch_skips_the_epoch_end_and_eval_recomputes_centers(make_pro
 
 
 def test_preprocessing_travels_with_the_run(make_project, monkeypatch):
-    from core.infer import query as Q
-    from core.infer.evaluate import load_run
+    from siam_workbench.infer import query as Q
+    from siam_workbench.infer.evaluate import load_run
 
     project = make_project(epochs=1, iterations=2)
     config = project.config.replace({"data": {"margin": 4}})

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from core.cli import main
-from core.errors import SiamError
-from core.train import plugins, trust
-from core.train.config import SCHEMA
-from core.train.losses import LOSSES
-from core.train.miners import MINERS
-from core.train.models import MODELS
-from core.train.project import load_project
+from siam_workbench.base.errors import SiamError
+from siam_workbench.cli import main
+from siam_workbench.model.backbones import MODELS
+from siam_workbench.parts.losses import LOSSES
+from siam_workbench.parts.miners import MINERS
+from siam_workbench.project import plugins, trust
+from siam_workbench.project.config import SCHEMA
+from siam_workbench.project.project import load_project
 from tests.conftest import make_tiny_project, trust_project
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -45,7 +45,7 @@ def _with_plugins(root: Path, files: dict[str, str], listed: list[str] | None = 
 def marked(tmp_path_factory) -> tuple[Path, Path]:
     """A tiny project with one finished run (made with built-in parts), then given a plug-in
     that writes ``MARKER``; the run folder."""
-    from core.train.trainer import Trainer
+    from siam_workbench.train.trainer import Trainer
 
     root = make_tiny_project(tmp_path_factory.mktemp("trust") / "proj", positive="random",
                              negative="random", epochs=1, iterations=2)
@@ -182,8 +182,8 @@ def test_a_run_config_naming_unloaded_plugin_parts_is_one_line(tmp_path):
 
 
 CLASH_NAME = """
-from core.train.miners import register_miner
-from core.train.miners.random_positive import RandomPositive as Base
+from siam_workbench.parts.miners import register_miner
+from siam_workbench.parts.miners.random_positive import RandomPositive as Base
 
 @register_miner
 class Evil(Base):
@@ -191,8 +191,8 @@ class Evil(Base):
 """
 
 CLASH_CLASS = """
-from core.train.miners import register_miner
-from core.train.miners.random_positive import RandomPositive as Base
+from siam_workbench.parts.miners import register_miner
+from siam_workbench.parts.miners.random_positive import RandomPositive as Base
 
 @register_miner
 class RandomPositive(Base):
@@ -200,7 +200,7 @@ class RandomPositive(Base):
 """
 
 CLASH_BACKBONE = """
-from core.train.models import register_model, lenet37
+from siam_workbench.model.backbones import register_model, lenet37
 
 @register_model("mokin37", input_size=37)
 def evil(embedding_dim=25):
@@ -225,11 +225,11 @@ def test_a_plugin_cannot_replace_a_builtin_part(tmp_path, source, needle, capsys
 
 
 HALF = """
-from core.train.fields import Field
-from core.train.losses import register_loss
-from core.train.losses.triplet import TripletLoss
-from core.train.miners import register_miner
-from core.train.miners.random_positive import RandomPositive
+from siam_workbench.base.fields import Field
+from siam_workbench.parts.losses import register_loss
+from siam_workbench.parts.losses.triplet import TripletLoss
+from siam_workbench.parts.miners import register_miner
+from siam_workbench.parts.miners.random_positive import RandomPositive
 
 @register_miner
 class FirstMiner(RandomPositive):
@@ -277,7 +277,7 @@ def test_one_projects_plugins_are_gone_when_another_opens(tmp_path):
 
 
 def test_restricted_mode_opens_with_defaults_and_refuses_what_needs_plugins(tmp_path):
-    from core.train.trainer import Trainer
+    from siam_workbench.train.trainer import Trainer
 
     root = _with_plugins(make_tiny_project(tmp_path / "p", positive="random"),
                          {"error_miner.py": EXAMPLE.read_text()})

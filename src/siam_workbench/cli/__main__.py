@@ -1,0 +1,5 @@
+import sys
+
+from siam_workbench.cli import main
+
+sys.exit(main())

@@ -1,0 +1,377 @@
+"""The training configuration schema: one table drives validation, the CLI ``--set`` flag, the
+Train-tab form and the written ``config.toml``, so the three can never disagree.
+
+Every value is checked against its :class:`Field`; an unknown key or a bad value raises
+:class:`SiamError` naming ``section.key``.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from siam_workbench.base.errors import SiamError
+from siam_workbench.base.fields import Field
+from siam_workbench.parts import losses, miners
+
+SCHEMA: dict[str, dict[str, Field]] = {
+    "project": {
+        "name": Field(str, "untitled", "Display name of the project"),
+        "description": Field(str, "", "Free text shown in the project panel"),
+        "plugins": Field(list, [], "Python files (relative to the project) defining miners or "
+                         "losses of your own; they run when the project opens"),
+    },
+    "data": {
+        "alphabet": Field(str, "latin-digits",
+                          "Named alphabet (siam alphabets) or a path to a UTF-8 class list"),
+        "image_size": Field(int, 37, "Side of the square glyph images, pixels", min=8, max=256),
+        "margin": Field(int, 2, "Empty border kept around each rendered glyph, pixels",
+                        min=0, max=32),
+        "size_mode": Field(str, "fit", "How a glyph is framed: fit = its ink box fills the "
+                           "image (size and position are lost); em = the font's em box is "
+                           "the image, so o/O and x/X keep their relative size and baseline "
+                           "(drawings are framed the same way)", choices=("fit", "em")),
+        "train": Field(str, "data/train.h5", "Training glyph file (relative to the project)"),
+        "val": Field(str, "data/val.h5", "Validation glyph file, fonts unseen in training"),
+        "test": Field(str, "data/test.h5", "Test glyph file, held-out fonts, distorted"),
+        "train_fonts": Field(list, [], "Fonts for the training file: file names, family names "
+                             "or globs; empty = automatic split of the installed fonts"),
+        "val_fonts": Field(list, [], "Fonts for the validation file"),
+        "test_fonts": Field(list, [], "Fonts for the test file"),
+        "font_dirs": Field(list, [], "Extra folders or files searched for fonts"),
+        "min_coverage": Field(float, 0.95, "Faces covering less of the alphabet are not used",
+                              min=0.0, max=1.0),
+        "test_distort": Field(str, "rotate=4,blur=0.6,noise=0.04,thicken=1",
+                              "Distortions applied to the test file (siam render --distort)"),
+        "test_variants": Field(int, 2, "Distorted variants per test glyph", min=1, max=64),
+        "drawn": Field(str, "drawn.h5", "Labelled hand drawings (Draw tab, siam draw)"),
+        "include_drawn": Field(bool, False, "Add the labelled drawings of known classes to "
+                               "the training data"),
+        "extra_train": Field(list, [], "More training glyph files (e.g. imported samples) "
+                             "appended to data.train by class name; unknown classes are skipped"),
+        "samples": Field(list, [], "Split records of imported samples (siam new --samples, "
+                         "siam data add-samples): which source serves which role. A project "
+                         "whose data.train one of them wrote never renders fonts"),
+    },
+    "model": {
+        "backbone": Field(str, "mokin37", "Network from the model registry"),
+        "embedding_dim": Field(int, 25, "Size of the embedding (paper: 25)", min=2, max=1024),
+    },
+    # Declared by the registered losses and miners (built in and plug-ins): see
+    # siam_workbench.parts.losses.registry and siam_workbench.parts.miners.registry.
+    "loss": losses.FIELDS,
+    "mining": miners.FIELDS,
+    "augment": {
+        "enabled": Field(bool, True, "Augment training images"),
+        "p": Field(float, 0.7, "Probability that a sample is distorted geometrically",
+                   min=0.0, max=1.0, label="p — share of samples distorted (paper: 0.7)"),
+        "projective": Field(bool, True, "Random projective corner shifts"),
+        "projective_shift": Field(float, 0.08, "Largest corner shift, share of the image side",
+                                  min=0.0, max=0.5),
+        "rotation": Field(bool, True, "Random rotation"),
+        "rotation_deg": Field(float, 5.0, "Largest rotation, degrees", min=0.0, max=180.0),
+        "scale": Field(bool, True, "Down-then-up scaling (pixelation)"),
+        "scale_min": Field(float, 0.7, "Smallest down-scaling factor", min=0.05, max=1.0),
+        "scale_max": Field(float, 0.9, "Largest down-scaling factor", min=0.05, max=1.0),
+        "elastic": Field(bool, True, "Smooth random warps, like handwriting and uneven print"),
+        "elastic_p": Field(float, 0.5, "Probability of an elastic warp", min=0.0, max=1.0),
+        "elastic_px": Field(float, 1.5, "Largest elastic displacement, pixels", min=0.0,
+                            max=16.0),
+        "stroke": Field(bool, True, "Random stroke weight (dilate / erode), like heavy and "
+                        "light print"),
+        "stroke_p": Field(float, 0.6, "Probability of a stroke-weight change", min=0.0,
+                          max=1.0),
+        "thicken_px": Field(float, 1.5, "Largest dilation, pixels (1 = a 3×3 max filter)",
+                            min=0.0, max=4.0),
+        "thin_px": Field(float, 0.7, "Largest erosion, pixels (1 = a 3×3 min filter)",
+                         min=0.0, max=4.0),
+        "blur": Field(bool, True, "Random Gaussian blur"),
+        "blur_p": Field(float, 0.5, "Probability of a blur", min=0.0, max=1.0),
+        "blur_sigma": Field(float, 1.0, "Largest blur σ, pixels", min=0.0, max=8.0),
+        "noise": Field(bool, True, "Random additive Gaussian noise"),
+        "noise_p": Field(float, 0.5, "Probability of noise", min=0.0, max=1.0),
+        "noise_std": Field(float, 0.06, "Largest noise standard deviation (intensity 0–1)",
+                           min=0.0, max=1.0),
+        # What a pen drawing has that a font lacks (src/siam_workbench/parts/handdrawn.py; measured
+        # in docs/RESULTS.md "Real handwriting").
+        "pen": Field(bool, False, "Redraw glyphs along their skeleton with a uniform round "
+                     "pen, like a drawing on a canvas"),
+        "pen_p": Field(float, 0.5, "Probability of a pen redraw", min=0.0, max=1.0),
+        "pen_min_px": Field(float, 1.5, "Narrowest pen, pixels", min=1.0, max=12.0),
+        "pen_max_px": Field(float, 3.0, "Widest pen, pixels", min=1.0, max=12.0),
+        "shape": Field(bool, False, "Random proportions (aspect ratio) and slant (shear), "
+                       "like a hand's"),
+        "shape_p": Field(float, 0.5, "Probability of a proportion / slant change", min=0.0,
+                         max=1.0),
+        "shape_aspect": Field(float, 0.25, "Largest squeeze of one axis (0.25: to 1/1.25)",
+                              min=0.0, max=2.0),
+        "shape_shear": Field(float, 0.2, "Largest shear (horizontal shift per unit height)",
+                             min=0.0, max=1.0),
+    },
+    "train": {
+        "epochs": Field(int, 10, "Number of epochs", min=1, max=100_000),
+        "iterations": Field(int, 42, "Iterations (optimiser steps) per epoch (paper: 50)",
+                            min=1, max=1_000_000),
+        "batch_mode": Field(str, "pk", "What a step embeds: 'pk' = P classes × K samples, "
+                            "every triplet inside the batch; 'triplets' = independent triplets "
+                            "of three images (the paper)", choices=("pk", "triplets"),
+                            label="Batch layout"),
+        "classes_per_batch": Field(int, 128, "'pk': classes P per step", min=2,
+                                   max=1_000_000, label="P — classes per batch"),
+        "samples_per_class": Field(int, 8, "'pk': samples K per class", min=2, max=1024,
+                                   label="K — samples per class"),
+        "triplets": Field(int, 512, "'triplets': triplets per step (paper: 10,240)",
+                          min=1, max=1_000_000),
+        "optimizer": Field(str, "adam", "Optimiser", choices=("adam", "sgd")),
+        "lr": Field(float, 3e-3, "Peak learning rate (paper: 0.001)", min=1e-8, max=10.0),
+        "lr_schedule": Field(str, "cosine", "Learning-rate schedule over the run: 'constant' "
+                             "(paper) or linear warm-up then cosine decay",
+                             choices=("constant", "cosine")),
+        "warmup": Field(float, 0.05, "Share of the run's steps spent warming up", min=0.0,
+                        max=0.5),
+        "lr_min": Field(float, 0.02, "Cosine schedule: final learning rate, share of lr",
+                        min=0.0, max=1.0),
+        "grad_clip": Field(float, 0.0, "Largest gradient norm per step; larger gradients are "
+                           "scaled down (0 = no clipping)", min=0.0, max=1e6),
+        "momentum": Field(float, 0.9, "SGD momentum", min=0.0, max=1.0),
+        "weight_decay": Field(float, 0.0, "L2 weight decay", min=0.0, max=1.0),
+        "seed": Field(int, 0, "Random seed (model, sampler, augmentation)", min=0, max=2**31 - 1),
+        "device": Field(str, "auto", "Training device", choices=("auto", "cpu", "cuda")),
+        "cuda_scale": Field(float, 1.0, "On a CUDA device, train this many times more steps per "
+                            "epoch (a GPU does in minutes what the CPU-sized run does in an "
+                            "hour); the run's config records the result", min=0.01, max=1000.0),
+        "threads": Field(int, 0, "CPU threads of a training step (0 = as many as cores)",
+                         min=0, max=1024),
+        "eval_max": Field(int, 20000, "At most this many validation images per epoch "
+                          "(0 = all)", min=0, max=100_000_000),
+        "train_eval_max": Field(int, 10000, "Training accuracy per epoch on at most this many "
+                                "training images (0 = all)", min=0, max=100_000_000),
+    },
+}
+
+
+def _coerce(section: str, key: str, value: Any) -> Any:
+    """Return ``value`` checked and normalised for ``section.key``, or raise naming the key."""
+    name = f"{section}.{key}"
+    if section not in SCHEMA:
+        raise SiamError(_unknown_section(section))
+    fields = SCHEMA[section]
+    if key not in fields:
+        hint = did_you_mean(key, list(fields))
+        raise SiamError(f"unknown key {name}" + (f" (did you mean `{hint}`?)" if hint else "")
+                        + f" (known in [{section}]: {', '.join(fields)})")
+    f = fields[key]
+    if f.kind is bool:
+        if not isinstance(value, bool):
+            raise SiamError(f"{name} must be true or false, got {value!r}")
+    elif f.kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            else:
+                raise SiamError(f"{name} must be an integer, got {value!r}")
+    elif f.kind is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise SiamError(f"{name} must be a number, got {value!r}")
+        value = float(value)
+        if not math.isfinite(value):
+            raise SiamError(f"{name} must be finite, got {value!r}")
+    elif f.kind is str:
+        if not isinstance(value, str):
+            raise SiamError(f"{name} must be a string, got {value!r}")
+    elif f.kind is list:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise SiamError(f"{name} must be a list of strings, got {value!r}")
+        value = list(value)
+    if f.choices is not None and value not in f.choices:
+        raise SiamError(f"{name} must be one of {', '.join(f.choices)}; got {value!r}")
+    if f.min is not None and value < f.min:
+        raise SiamError(f"{name} must be ≥ {f.min:g}, got {value!r}")
+    if f.max is not None and value > f.max:
+        raise SiamError(f"{name} must be ≤ {f.max:g}, got {value!r}")
+    return value
+
+
+def _unknown_section(section: str) -> str:
+    hint = did_you_mean(section, list(SCHEMA))
+    return (f"unknown section [{section}]" + (f" (did you mean [{hint}]?)" if hint else "")
+            + f" (known: {', '.join(SCHEMA)})")
+
+
+def did_you_mean(word: str, known: list[str]) -> str | None:
+    """The known key nearest to a mistyped one (``epoch`` → ``epochs``), or None."""
+    import difflib
+
+    hits = difflib.get_close_matches(word, known, n=1, cutoff=0.6)
+    if not hits:
+        hits = [k for k in known if k.lower() == word.lower().replace("-", "_")]
+    return hits[0] if hits else None
+
+
+def _migrate(values: dict[str, Any]) -> dict[str, Any]:
+    """Settings files written before a change of the schema, read as what they meant.
+
+    Hard mining used to be configured as ``mining.negative = "hard"`` (random negatives,
+    hardest triplets kept); it is now the batch miner ``mining.batch = "hard"``.
+    """
+    mining = values.get("mining")
+    if isinstance(mining, dict) and mining.get("negative") == "hard":
+        values = {**values, "mining": {**mining, "negative": "random"}}
+        values["mining"].setdefault("batch", "hard")
+    return values
+
+
+def parse_literal(text: str) -> Any:
+    """Parse the right-hand side of ``--set key=value`` as TOML would (falls back to a string)."""
+    import tomllib
+
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+class Section:
+    """Attribute view of one section (``cfg.train.epochs``); read-only."""
+
+    def __init__(self, name: str, values: dict[str, Any]) -> None:
+        object.__setattr__(self, "_name", name)
+        object.__setattr__(self, "_values", values)
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self._values[key]
+        except KeyError:
+            raise AttributeError(f"{self._name}.{key}") from None
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        raise AttributeError("Config is immutable; use Config.replace()")
+
+
+class Config:
+    """A complete, validated configuration (defaults filled in)."""
+
+    def __init__(self, values: dict[str, dict[str, Any]] | None = None) -> None:
+        merged = {s: {k: copy.deepcopy(f.default) for k, f in fs.items()}
+                  for s, fs in SCHEMA.items()}
+        for section, table in _migrate(values or {}).items():
+            if section not in SCHEMA:
+                raise SiamError(_unknown_section(section))
+            if not isinstance(table, dict):
+                raise SiamError(f"[{section}] must be a table")
+            for key, value in table.items():
+                merged[section][key] = _coerce(section, key, value)
+        self._check_relations(merged)
+        self._values = merged
+
+    @staticmethod
+    def _check_relations(v: dict[str, dict[str, Any]]) -> None:
+        if v["augment"]["scale_min"] > v["augment"]["scale_max"]:
+            raise SiamError("augment.scale_min must be ≤ augment.scale_max")
+        if v["augment"]["pen_min_px"] > v["augment"]["pen_max_px"]:
+            raise SiamError("augment.pen_min_px must be ≤ augment.pen_max_px")
+        from siam_workbench.model.backbones import (
+            MODELS,  # local: models imports torch, config must stay light
+        )
+
+        if v["model"]["backbone"] not in MODELS:
+            raise SiamError(f"model.backbone must be one of {', '.join(MODELS)}; "
+                            f"got {v['model']['backbone']!r}")
+
+    def __getattr__(self, section: str) -> Section:
+        if section.startswith("_"):
+            raise AttributeError(section)
+        try:
+            return Section(section, self._values[section])
+        except KeyError:
+            raise AttributeError(section) from None
+
+    def get(self, section: str, key: str) -> Any:
+        """A value; a key declared after this config was built (a plug-in loaded later) reads
+        as its default."""
+        table = self._values[section]
+        return table[key] if key in table else copy.deepcopy(SCHEMA[section][key].default)
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        return copy.deepcopy(self._values)
+
+    def replace(self, updates: dict[str, dict[str, Any]]) -> Config:
+        values = self.to_dict()
+        for section, table in updates.items():
+            values.setdefault(section, {}).update(table)
+        return Config(values)
+
+    def with_overrides(self, assignments: Iterable[str]) -> Config:
+        """Apply CLI ``--set section.key=value`` strings."""
+        updates: dict[str, dict[str, Any]] = {}
+        for item in assignments:
+            if "=" not in item or "." not in item.split("=", 1)[0]:
+                raise SiamError(f"--set expects section.key=value, got {item!r}")
+            lhs, rhs = item.split("=", 1)
+            section, key = lhs.strip().split(".", 1)
+            updates.setdefault(section, {})[key] = parse_literal(rhs.strip())
+        return self.replace(updates)
+
+    def differences(self, other: Config) -> Iterator[tuple[str, Any, Any]]:
+        for section, fields in SCHEMA.items():
+            for key in fields:
+                a, b = self.get(section, key), other.get(section, key)
+                if a != b:
+                    yield f"{section}.{key}", a, b
+
+    def to_toml(self) -> str:
+        return dump_toml(self._values)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Config) and self._values == other._values
+
+    def __repr__(self) -> str:
+        return f"Config({self._values!r})"
+
+
+def paper_defaults() -> dict[str, dict[str, Any]]:
+    """The paper's settings (§3–§5; ``src/siam_workbench/resources/defaults/paper.toml``) for the
+    one-click
+    button and ``siam train --preset paper``: the training sections only, data untouched."""
+    from siam_workbench.project.recipe import preset_sections
+
+    return preset_sections("paper")
+
+
+#: TOML's short escapes; every other control character is written as \uXXXX (TOML 1.0 §String:
+#: U+0000–U+001F and U+007F may not appear raw in a basic string).
+_TOML_ESCAPES = {"\\": "\\\\", '"': '\\"', "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f",
+                 "\r": "\\r"}
+
+
+def _toml_char(ch: str) -> str:
+    return f"\\u{ord(ch):04X}" if ord(ch) < 0x20 or ord(ch) == 0x7F else ch
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        text = repr(value)
+        return text if any(ch in text for ch in ".en") else text + ".0"
+    if isinstance(value, str):
+        return '"' + "".join(_TOML_ESCAPES.get(ch) or _toml_char(ch) for ch in value) + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} to TOML")
+
+
+def dump_toml(values: dict[str, dict[str, Any]]) -> str:
+    """Write a two-level table as TOML (tomllib only reads)."""
+    lines: list[str] = []
+    for section, table in values.items():
+        if lines:
+            lines.append("")
+        lines.append(f"[{section}]")
+        for key, value in table.items():
+            lines.append(f"{key} = {_toml_value(value)}")
+    return "\n".join(lines) + "\n"
