@@ -71,7 +71,7 @@ def new_project(folder: Path, alphabet: str, overrides: list[str]) -> Path:
 
 
 def run_one(name: str, alphabet: str, work: Path, overrides: list[str]) -> dict[str, Any]:
-    from siam_workbench.data.render import render_splits
+    from siam_workbench.data.render_splits import render_splits
     from siam_workbench.train.softmax import train_softmax
     from siam_workbench.train.trainer import Trainer
 

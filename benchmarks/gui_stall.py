@@ -63,7 +63,7 @@ def _synthetic(path: Path, classes: list[str], faces: int, seed: int) -> None:
 
 def build_project(root: Path, n: int, epochs: int, iterations: int, triplets: int) -> Path:
     from siam_workbench.data.alphabets import resolve_alphabet
-    from siam_workbench.data.render import render_splits
+    from siam_workbench.data.render_splits import render_splits
     from siam_workbench.project.project import load_project
 
     root.mkdir(parents=True, exist_ok=True)

@@ -229,7 +229,7 @@ def katakana_part(args: argparse.Namespace, root: Path, out: Path) -> dict[str, 
         create_project(folder, cfg, name=f"katakana-{tag}")
     project = load_project(folder)
     if not all(p.exists() for p in project.dataset_paths().values()):
-        from siam_workbench.data.render import render_splits
+        from siam_workbench.data.render_splits import render_splits
 
         render_splits(project, force=True)
     d = project.config.data

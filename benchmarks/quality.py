@@ -104,7 +104,7 @@ def machine() -> dict[str, Any]:
 def ensure_data(project: Project) -> None:
     if all(p.exists() for p in project.dataset_paths().values()):
         return
-    from siam_workbench.data.render import render_splits
+    from siam_workbench.data.render_splits import render_splits
 
     print(f"rendering {project.root / 'data'} …", flush=True)
     render_splits(project, force=True)

@@ -100,7 +100,7 @@ def project_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def rendered_dir(tmp_path: Path) -> Path:
     """A tiny project with its glyph files rendered by the engine directly (fast)."""
-    from siam_workbench.data.render import render_splits
+    from siam_workbench.data.render_splits import render_splits
     from siam_workbench.project.project import load_project
 
     root = write_project(tmp_path / "rendered")

@@ -58,7 +58,7 @@ device = "cpu"
 
 
 def build_project(root: Path) -> Path:
-    from siam_workbench.data.render import render_splits
+    from siam_workbench.data.render_splits import render_splits
     from siam_workbench.project.project import load_project
 
     if (root / "runs" / "ap-ac-metric" / "status.json").exists():

@@ -3,8 +3,8 @@
 Three kinds of background work keep the GUI responsive here, all on worker threads:
 font discovery + coverage + sample glyphs (:class:`siam_workbench.app.workers.CoverageJob`, results
 fill
-the table as they arrive), role resolution (:func:`siam_workbench.data.fonts.resolve_font_roles`,
-which may
+the table as they arrive), role resolution
+(:func:`siam_workbench.data.font_roles.resolve_font_roles`, which may
 need coverage of every face) and rendering (:class:`siam_workbench.app.workers.RenderJob`, with
 progress, glyphs/s, ETA and Cancel). Role and alphabet changes are undoable project edits.
 """
@@ -56,6 +56,7 @@ from siam_workbench.app.style import set_role
 from siam_workbench.app.workers import CoverageJob, JobRunner, run_in_thread
 from siam_workbench.base.atomic import write_text_atomic
 from siam_workbench.base.errors import SiamError
+from siam_workbench.data.font_roles import resolve_font_roles
 from siam_workbench.data.fonts import missing_script_hint as fonts_hint
 
 ROLES = ("train", "val", "test")
@@ -441,7 +442,7 @@ class DataTab(QWidget):
             explicit = {f.id: r for r in ROLES for t in lists[r]
                         for f in fonts.match_faces(t, faces)}
             try:
-                resolved = fonts.resolve_font_roles(data_cfg, faces, classes) if classes \
+                resolved = resolve_font_roles(data_cfg, faces, classes) if classes \
                     else None
                 error = "" if classes else "no alphabet"
             except SiamError as exc:

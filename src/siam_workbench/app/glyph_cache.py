@@ -3,7 +3,8 @@
 A class is text (``가``, ``A``); the tabs show it as a small image rendered with one of the
 project's *training* fonts, so a thumbnail looks like what the network learned — and Hangul shows
 as Hangul, not as a box. Finding those fonts (font discovery plus
-:func:`siam_workbench.data.fonts.resolve_font_roles`, which may compute coverage of a big alphabet)
+:func:`siam_workbench.data.font_roles.resolve_font_roles`, which may compute coverage of a big
+alphabet)
 takes seconds, so it runs on a worker thread; until it is done, and for text no face covers, the
 thumbnail is drawn with Qt's own font fallback. Rendered pixmaps are cached per (text, size).
 
@@ -53,7 +54,8 @@ def resolve_faces(project: Project) -> tuple[list[Any], str]:
     The project's training faces come first, then every other installed face (the fallback for
     classes they lack). Training faces are, cheapest first: the faces the training file was
     rendered from; the faces ``data.train_fonts`` names; the automatic split of
-    :func:`siam_workbench.data.fonts.resolve_font_roles`. The automatic split computes every face's
+    :func:`siam_workbench.data.font_roles.resolve_font_roles`. The automatic split computes every
+    face's
     coverage of the alphabet — seconds of Python work that would compete with the GUI thread for
     the GIL —
     so it is skipped for alphabets above :data:`AUTO_ROLES_MAX_CLASSES` classes. Qt-free; call
@@ -61,7 +63,8 @@ def resolve_faces(project: Project) -> tuple[list[Any], str]:
     """
     from siam_workbench.base.errors import SiamError
     from siam_workbench.data.alphabets import resolve_alphabet
-    from siam_workbench.data.fonts import discover_fonts, match_faces, resolve_font_roles
+    from siam_workbench.data.font_roles import resolve_font_roles
+    from siam_workbench.data.fonts import discover_fonts, match_faces
 
     d = project.config.data
     try:

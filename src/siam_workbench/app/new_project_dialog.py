@@ -25,7 +25,8 @@ from PySide6.QtWidgets import (
 
 from siam_workbench.base.errors import SiamError
 from siam_workbench.data.alphabets import NAMED
-from siam_workbench.project.recipe import PRESETS, estimate_minutes, new_project_config
+from siam_workbench.project.config import new_project_config
+from siam_workbench.project.recipe import PRESETS, estimate_minutes
 
 _PRESET_LABELS = {"recipe": "Recipe — measured default, sized to the alphabet",
                   "paper": "Paper's settings (metric loss α = 10, independent triplets; slow)"}

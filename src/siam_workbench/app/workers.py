@@ -288,7 +288,7 @@ def make_trainer_factory(project: Any, config: Any, resume: Any = None,
 
 # -- rendering ---------------------------------------------------------------------------------
 class RenderJob(Job):
-    """``siam_workbench.data.render.render_splits`` with throttled progress ``(label, done,
+    """``siam_workbench.data.render_splits.render_splits`` with throttled progress ``(label, done,
     total)``."""
 
     progress = Signal(str, int, int)
@@ -306,9 +306,10 @@ class RenderJob(Job):
             self.progress.emit(label, done, total)
 
     def work(self) -> Any:
-        render = engine.require("render")
+        from siam_workbench.data.render_splits import render_splits
+
         return engine.call_with_supported(
-            render.render_splits, self._project,
+            render_splits, self._project,
             progress=engine.progress_adapter(self._on_progress),
             cancel=self._cancel, force=self._force)
 

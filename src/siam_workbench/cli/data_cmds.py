@@ -265,14 +265,8 @@ def cmd_alphabets(args: argparse.Namespace) -> int:
 def cmd_fonts(args: argparse.Namespace) -> int:
     from siam_workbench.data.alphabets import resolve_alphabet
     from siam_workbench.data.font_groups import family_groups
-    from siam_workbench.data.fonts import (
-        coverage,
-        design_groups,
-        discover_fonts,
-        font_analysis,
-        missing_script_hint,
-        resolve_font_roles,
-    )
+    from siam_workbench.data.font_roles import design_groups, font_analysis, resolve_font_roles
+    from siam_workbench.data.fonts import coverage, discover_fonts, missing_script_hint
 
     if not 0.0 <= args.min_coverage <= 1.0:
         raise SiamError(f"--min-coverage must be in [0, 1], got {args.min_coverage}")
@@ -360,7 +354,8 @@ def cmd_fonts(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from siam_workbench.data.render import render_dataset, render_splits
+    from siam_workbench.data.render import render_dataset
+    from siam_workbench.data.render_splits import render_splits
 
     _check_range("--size", args.size, 8, 1024)
     _check_range("--margin", args.margin, 0, 64)
@@ -403,7 +398,8 @@ def cmd_render(args: argparse.Namespace) -> int:
     elif args.font_role:
         if project is None:
             raise SiamError("--font-role needs --project DIR")
-        from siam_workbench.data.fonts import discover_fonts, resolve_font_roles
+        from siam_workbench.data.font_roles import resolve_font_roles
+        from siam_workbench.data.fonts import discover_fonts
 
         data = project.config.data
         found = discover_fonts(extra=[project.resolve(d) for d in data.font_dirs])

@@ -273,7 +273,7 @@ def _launch(args: argparse.Namespace, nproc: int) -> int:
 
 
 def _render_missing(project) -> None:
-    from siam_workbench.data.render import render_splits
+    from siam_workbench.data.render_splits import render_splits
 
     from .progress import ProgressBar
 

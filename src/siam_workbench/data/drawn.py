@@ -17,6 +17,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
@@ -279,9 +280,42 @@ def _read_originals(gf: GlyphFile, n: int, path: Path
 
 def read_originals(path: str | Path) -> list[np.ndarray | None] | None:
     """The originals of a drawings file in row order (None for a lost one); None when the
-    file keeps none (:func:`siam_workbench.data.framing.conform_drawn` re-frames from them)."""
+    file keeps none (:func:`conform_drawn` re-frames from them)."""
     with GlyphFile(path) as gf:
         if "originals" not in gf.h5:
             return None
         out, _, _ = _read_originals(gf, len(gf), Path(path))
     return out
+
+def conform_drawn(glyphs: Any, want: Framing) -> Any:
+    """A drawings file's samples framed as ``want``: re-framed from the stored originals
+    when the file records another framing (or none); unchanged when it already matches or
+    keeps no originals. ``glyphs`` is the file's :class:`siam_workbench.data.glyphs.GlyphSet`."""
+    import numpy as np
+    import torch
+
+    from siam_workbench.data.imaging import normalize_glyph
+
+    have = recorded_framing(glyphs.attrs)
+    if have is not None and mismatch(have, want) is None:
+        return glyphs
+    if glyphs.path is None or not len(glyphs):
+        return glyphs
+    originals = read_originals(glyphs.path)
+    if originals is None:
+        return glyphs
+    images = glyphs.images.clone()
+    for i, row in enumerate(np.asarray(glyphs.rows).tolist()):
+        orig = originals[row] if 0 <= row < len(originals) else None
+        if orig is None:
+            continue
+        try:
+            framed = normalize_glyph(orig, want.image_size, want.margin, mode=want.size_mode)
+        except SiamError:
+            continue  # a blank original: keep the stored image
+        images[i] = torch.from_numpy(framed)
+    from dataclasses import replace
+
+    render = dict(glyphs.attrs.get("render") or {}) if isinstance(glyphs.attrs, dict) else {}
+    render.update(framing_meta(want.size_mode, want.margin, want.image_size))
+    return replace(glyphs, images=images, attrs={**glyphs.attrs, "render": render})

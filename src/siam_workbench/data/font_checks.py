@@ -17,10 +17,10 @@ check marks; trained on, it teaches the network that a pencil is a ``0``. Two ch
 
 The same sample finds **clones**: faces drawing the same glyphs under unrelated names (D2Coding's
 Hangul is NanumBarunGothic's; several Un fonts share one Latin set). :func:`ink_clones` returns
-them, and :func:`siam_workbench.data.fonts.design_groups` joins their families for the split.
+them, and :func:`siam_workbench.data.font_roles.design_groups` joins their families for the split.
 
 A flagged face is left out of automatic roles and reported; a face named explicitly in a role
-keeps its role with a warning (:func:`siam_workbench.data.fonts.resolve_font_roles`). Rendered
+keeps its role with a warning (:func:`siam_workbench.data.font_roles.resolve_font_roles`). Rendered
 samples are cached on disk like coverage, so a second check over ~100 faces only reads them back.
 """
 
@@ -163,7 +163,7 @@ def sample_classes(coverages: np.ndarray, classes: Sequence[str], k: int = SAMPL
 
 
 def _cache_path(face: FontFace, texts: Sequence[str], size: int) -> str | None:
-    from siam_workbench.data.fonts import cache_dir
+    from siam_workbench.data.cache import cache_dir
 
     try:
         st = os.stat(face.path)

@@ -20,8 +20,8 @@ share a style word (``Baekmuk Dotum`` and ``UnDotum`` stay apart: "dotum" is a s
 "Sans"), nor a monospaced companion that redraws the letters (``DejaVu Sans Mono``). Glyphs
 shared under unrelated names — D2Coding's Hangul is NanumBarunGothic's, the Un fonts share one
 Latin set — are found by comparing ink (:func:`siam_workbench.data.font_checks.ink_clones`) and
-joined with :func:`merge_groups`; :func:`siam_workbench.data.fonts.design_groups` does both for an
-alphabet.
+joined with :func:`merge_groups`; :func:`siam_workbench.data.font_roles.design_groups` does both
+for an alphabet.
 """
 
 from __future__ import annotations

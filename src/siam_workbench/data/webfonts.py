@@ -29,7 +29,7 @@ def needs_decompression(path: Path) -> bool:
 
 
 def _cache_folder() -> Path:
-    from siam_workbench.data.fonts import cache_dir
+    from siam_workbench.data.cache import cache_dir
 
     return cache_dir() / "webfonts"
 

@@ -20,13 +20,8 @@ import torch
 from torch import nn
 
 from siam_workbench.base.errors import Cancelled, SiamError
-from siam_workbench.data.framing import (
-    Framing,
-    FramingMismatch,
-    check_framing,
-    conform_drawn,
-    recorded_framing,
-)
+from siam_workbench.data.drawn import conform_drawn
+from siam_workbench.data.framing import Framing, FramingMismatch, check_framing, recorded_framing
 from siam_workbench.data.glyphs import load_glyphs
 from siam_workbench.infer.runs import read_evaluations, save_evaluation  # noqa: F401 - kept with runs
 from siam_workbench.model.backbones import build_model, resolve_device
@@ -159,7 +154,7 @@ def load_run(run_dir: str | Path, which: str = "best", device: str = "cpu",
     if int(state.get("centers_step", state.get("step", 0))) != int(state.get("step", 0)):
         _recompute_centers(run, state)
     if enrolled:
-        from siam_workbench.infer.enrol import merge_enrolled
+        from siam_workbench.infer.enrolled import merge_enrolled
 
         merge_enrolled(run)
     return run

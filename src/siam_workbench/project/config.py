@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from siam_workbench.base.errors import SiamError
@@ -375,3 +375,22 @@ def dump_toml(values: dict[str, dict[str, Any]]) -> str:
         for key, value in table.items():
             lines.append(f"{key} = {_toml_value(value)}")
     return "\n".join(lines) + "\n"
+
+
+def new_project_config(alphabet: str | None = None, base: Any = None, preset: str = "recipe",
+                       overrides: Sequence[str] = ()) -> Any:
+    """The config ``siam new`` and the GUI's New Project write: the schema's defaults (the
+    recipe) or the paper's preset, sized to the alphabet, then the user's ``--set``s.
+
+    ``base`` is the folder a class-list path is relative to."""
+    from siam_workbench.data.alphabets import resolve_alphabet
+    from siam_workbench.project.recipe import preset_sections, sized
+
+    config = Config()
+    if alphabet:
+        config = config.replace({"data": {"alphabet": alphabet}})
+    classes = resolve_alphabet(config.data.alphabet, base=base).classes
+    config = config.replace(sized(classes))
+    if preset != "recipe":
+        config = config.replace(preset_sections(preset))
+    return config.with_overrides(overrides)

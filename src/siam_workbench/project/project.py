@@ -258,7 +258,7 @@ def create_project(folder: str | Path, config: Config | None = None, name: str =
     Without ``config`` the project gets the default recipe (or ``preset``) sized to
     ``alphabet`` (siam_workbench.project.recipe). A class-list file outside the folder is copied
     in, so the project still opens when the file moves."""
-    from siam_workbench.project.recipe import new_project_config
+    from siam_workbench.project.config import new_project_config
 
     folder = Path(folder).expanduser()
     if (folder / PROJECT_FILE).exists():

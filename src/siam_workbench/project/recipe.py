@@ -94,22 +94,3 @@ def preset_sections(name: str) -> dict[str, dict[str, Any]]:
     if name not in PRESETS:
         raise SiamError(f"unknown preset {name!r} (known: {', '.join(PRESETS)})")
     return tomllib.loads(siam_workbench.resources.read_text("defaults", f"{name}.toml"))
-
-
-def new_project_config(alphabet: str | None = None, base: Any = None, preset: str = "recipe",
-                       overrides: Sequence[str] = ()) -> Any:
-    """The config ``siam new`` and the GUI's New Project write: the schema's defaults (the
-    recipe) or the paper's preset, sized to the alphabet, then the user's ``--set``s.
-
-    ``base`` is the folder a class-list path is relative to."""
-    from siam_workbench.data.alphabets import resolve_alphabet
-    from siam_workbench.project.config import Config
-
-    config = Config()
-    if alphabet:
-        config = config.replace({"data": {"alphabet": alphabet}})
-    classes = resolve_alphabet(config.data.alphabet, base=base).classes
-    config = config.replace(sized(classes))
-    if preset != "recipe":
-        config = config.replace(preset_sections(preset))
-    return config.with_overrides(overrides)

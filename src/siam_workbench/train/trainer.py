@@ -25,7 +25,8 @@ from siam_workbench.base.atomic import write_text_atomic
 from siam_workbench.base.errors import SiamError
 from siam_workbench.base.paths import check_allocation, check_inside
 from siam_workbench.data.baselines import cached_pixel_nn
-from siam_workbench.data.framing import Framing, check_framing, conform_drawn
+from siam_workbench.data.drawn import conform_drawn
+from siam_workbench.data.framing import Framing, check_framing
 from siam_workbench.data.glyphs import GlyphSet, load_glyphs
 from siam_workbench.model.backbones import INPUT_SIZES, build_model, device_label, resolve_device
 from siam_workbench.model.checkpoint import check_resume, load_checkpoint, save_checkpoint

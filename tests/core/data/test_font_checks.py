@@ -18,13 +18,13 @@ from siam_workbench.base.errors import SiamError
 from siam_workbench.data import font_checks
 from siam_workbench.data.alphabets import named_alphabet
 from siam_workbench.data.font_checks import symbol_reason
-from siam_workbench.data.fonts import (
+from siam_workbench.data.font_roles import (
     design_groups,
-    discover_fonts,
     face_checks,
     font_analysis,
     resolve_font_roles,
 )
+from siam_workbench.data.fonts import discover_fonts
 from tests.core.conftest import make_font
 from tests.core.data.font_synth import (
     build_design_lib,

@@ -21,7 +21,8 @@ from siam_workbench.data.font_groups import (
     family_key,
     pick_one_per_face,
 )
-from siam_workbench.data.fonts import FontFace, discover_fonts, match_faces, resolve_font_roles
+from siam_workbench.data.font_roles import resolve_font_roles
+from siam_workbench.data.fonts import FontFace, discover_fonts, match_faces
 from tests.core.data.font_synth import build_design_lib, make_design_font
 
 DIGITS = named_alphabet("digits").classes
@@ -247,7 +248,7 @@ def test_render_and_training_refuse_a_leaking_project(sibling_lib: Path, tmp_pat
                                                        capsys):
     """``siam render --project`` and training's auto-render share the check (render_splits)."""
     from siam_workbench.cli import main
-    from siam_workbench.data.render import render_splits
+    from siam_workbench.data.render_splits import render_splits
     from siam_workbench.project.config import Config
     from siam_workbench.project.project import create_project
 

@@ -14,13 +14,8 @@ import pytest
 from siam_workbench.base.errors import SiamError
 from siam_workbench.data import fonts
 from siam_workbench.data.alphabets import named_alphabet
-from siam_workbench.data.fonts import (
-    FontFace,
-    coverage,
-    discover_fonts,
-    match_faces,
-    resolve_font_roles,
-)
+from siam_workbench.data.font_roles import resolve_font_roles
+from siam_workbench.data.fonts import FontFace, coverage, discover_fonts, match_faces
 
 LATIN_DIGITS = named_alphabet("latin-digits").classes
 

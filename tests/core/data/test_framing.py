@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from siam_workbench.data.drawn import conform_drawn
 from siam_workbench.data.framing import (
     Framing,
     FramingMismatch,
     check_framing,
-    conform_drawn,
     recorded_framing,
     remake_command,
 )

@@ -18,8 +18,8 @@ from siam_workbench.data.render import (
     paste_max,
     render_dataset,
     render_glyph,
-    render_splits,
 )
+from siam_workbench.data.render_splits import render_splits
 
 ROOT = Path(__file__).resolve().parents[3]
 # ~1,200 classes (Latin, Greek, Cyrillic, …) for the worker-pool tests.

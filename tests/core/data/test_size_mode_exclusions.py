@@ -11,7 +11,8 @@ from PIL import Image, ImageDraw
 from siam_workbench.base.errors import SiamError
 from siam_workbench.data.glyphs import GlyphFile, exclusion_keys
 from siam_workbench.data.imaging import baseline_fraction, normalize_glyph
-from siam_workbench.data.render import render_glyph, render_splits
+from siam_workbench.data.render import render_glyph
+from siam_workbench.data.render_splits import render_splits
 
 
 def rows(img: np.ndarray) -> tuple[int, int]:

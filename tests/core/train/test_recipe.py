@@ -14,9 +14,9 @@ import pytest
 import siam_workbench.resources
 from siam_workbench.base.errors import SiamError
 from siam_workbench.data.alphabets import named_alphabet
-from siam_workbench.project.config import Config
+from siam_workbench.project.config import Config, new_project_config
 from siam_workbench.project.project import create_project, load_project
-from siam_workbench.project.recipe import budget_images, needs_em, new_project_config, sized
+from siam_workbench.project.recipe import budget_images, needs_em, sized
 
 
 def _siam(*args: str, cwd: Path | None = None, timeout: float = 120

@@ -1,7 +1,7 @@
 """Data › Render: render the project's train / val / test glyph files from the fonts' roles on a
 worker thread (:class:`siam_workbench.app.workers.RenderJob` around
-:func:`siam_workbench.data.render.render_splits`) with progress, glyphs/s, ETA and Cancel; say what
-is on disk, which glyphs were missing (by face) and how many exclusions were kept."""
+:func:`siam_workbench.data.render_splits.render_splits`) with progress, glyphs/s, ETA and Cancel;
+say what is on disk, which glyphs were missing (by face) and how many exclusions were kept."""
 
 from __future__ import annotations
 
