@@ -31,7 +31,6 @@ NO_SMOKE_YET = {
     "speed.py": "has --quick, not yet sized to seconds",
     # Landed with the few-shot, labeling and start-up work, each needing a trained run or
     # the GUI with runs to measure: their smoke modes are the next step (issue note).
-    "fewshot.py": "needs a trained run and a glyph file (arguments)",
     "labeling_curve.py": "needs a font-trained katakana run and Omniglot",
     "startup.py": "launches the GUI on a project with four runs",
 }
