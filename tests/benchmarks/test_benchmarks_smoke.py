@@ -26,7 +26,6 @@ SCRIPTS = sorted(p for p in (ROOT / "benchmarks").glob("*.py") if not p.name.sta
 NO_SMOKE_YET = {
     "gui_scale.py": "builds 11,172-class projects and trains them in the GUI",
     "gui_stall.py": "builds 2,350/11,172-class projects and trains them in the GUI",
-    "quality.py": "trains on a rendered project at a 300k-image budget",
     "scale.py": "has --quick, not yet sized to seconds",
     "speed.py": "has --quick, not yet sized to seconds",
     # Landed with the few-shot, labeling and start-up work, each needing a trained run or
