@@ -20,6 +20,7 @@ benchmark resumes. ``--report`` writes the table and curves (``docs/RESULTS.md``
 
     nice .venv/bin/python benchmarks/quality.py --dataset hangul-2350 --images 300000 --seeds 0
     .venv/bin/python benchmarks/quality.py --dataset hangul-2350 --images 300000 --report
+    .venv/bin/python benchmarks/quality.py --smoke   # tiny synthetic project (make test)
 
 Needs the bench extra for PML and the figures: ``pip install -e '.[bench]'``.
 """
