@@ -14,7 +14,8 @@ search (:func:`core.train.miners.geometry.closest_pairs` with ``method="dense"``
 approximation. How much it saves depends on the centers: clustered centers (what training makes
 of look-alike classes) need a few cells per point, near-linear in C; centers spread evenly over
 all 25 dimensions leave most cells within ``τ/2`` (the curse of dimensionality), and then
-:meth:`CellPlan.probes` stops at a budget and hands back to the dense search. docs/ENGINE.md has the figures.
+:meth:`CellPlan.probes` stops at a budget and hands back to the dense search. docs/ENGINE.md
+has the figures.
 
 Memory: O(C·probes) indices and one block of ``|queries of a cell| × |cell|`` distances.
 """
