@@ -1,6 +1,8 @@
 """Few-shot episodes of a trained run beside pixel 1-NN and a softmax baseline (JSON lines).
 
     python benchmarks/fewshot.py RUN EVAL.h5 [--episodes 400] [--seed 0] [--no-softmax]
+    python benchmarks/fewshot.py --smoke   # a tiny synthetic project trained for 2 steps, one
+                                           # JSON object (make test: it runs, nothing more)
 
 For each protocol (20-way 1-shot within group, 20-way 1-shot, 5-way 1-shot within group,
 5-way 1-shot, 5-way 5-shot) it prints the run's episode accuracy with pixel 1-NN on the same
@@ -25,7 +27,8 @@ from typing import Any
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO))  # tests.conftest (the smoke run's tiny project)
+sys.path.insert(0, str(REPO / "src"))
 
 PROTOCOLS = [(20, 1, True), (20, 1, False), (5, 1, True), (5, 1, False), (5, 5, False)]
 
@@ -52,6 +55,35 @@ def budget_images(run_dir: Path) -> int:
     batch = (cfg["classes_per_batch"] * cfg["samples_per_class"] if cfg["batch_mode"] == "pk"
              else 3 * cfg["triplets"])
     return int(cfg["epochs"] * cfg["iterations"] * batch)
+
+
+def smoke() -> int:
+    """Train a tiny synthetic project (the tests' make_tiny_project) with ``siam train`` and run
+    one protocol on its val file with the softmax column, printing one JSON object."""
+    import contextlib
+    import io
+    import subprocess
+    import tempfile
+
+    from tests.conftest import make_tiny_project
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = make_tiny_project(Path(tmp) / "tiny", epochs=1, iterations=2)
+        subprocess.run([sys.executable, "-m", "siam_workbench.cli", "train", str(root)], check=True,
+                       capture_output=True, text=True, timeout=600)
+        run = next(p.parent for p in sorted(root.glob("runs/*/config.toml")))
+        out = io.StringIO()
+        argv = [sys.argv[0], str(run), str(root / "data" / "val.h5"), "--episodes", "5",
+                "--protocols", "5:1"]
+        saved, sys.argv = sys.argv, argv
+        try:
+            with contextlib.redirect_stdout(out):
+                main()
+        finally:
+            sys.argv = saved
+    rows = [json.loads(line) for line in out.getvalue().splitlines() if line.strip()]
+    print(json.dumps({"benchmark": "fewshot", "smoke": True, "rows": rows}, indent=1))
+    return 0
 
 
 def main() -> int:
@@ -109,4 +141,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(smoke() if sys.argv[1:] == ["--smoke"] else main())

@@ -20,6 +20,7 @@ benchmark resumes. ``--report`` writes the table and curves (``docs/RESULTS.md``
 
     nice .venv/bin/python benchmarks/quality.py --dataset hangul-2350 --images 300000 --seeds 0
     .venv/bin/python benchmarks/quality.py --dataset hangul-2350 --images 300000 --report
+    .venv/bin/python benchmarks/quality.py --smoke   # tiny synthetic project (make test)
 
 Needs the bench extra for PML and the figures: ``pip install -e '.[bench]'``.
 """
@@ -27,6 +28,7 @@ Needs the bench extra for PML and the figures: ``pip install -e '.[bench]'``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -38,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.conftest (--smoke)
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
@@ -240,16 +243,43 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pml", action="store_true", help="also the PML semi-hard loop")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
     ap.add_argument("--report", action="store_true", help="write table and figures, train nothing")
+    ap.add_argument("--smoke", action="store_true",
+                    help="a tiny synthetic project, 256 images, the default config and both "
+                    "baselines, in a temporary folder; prints the records as one JSON object")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.smoke:
+        return _smoke(args)
     out = OUT / args.dataset / f"{args.images // 1000}k"
     if args.report:
         from quality_report import report
 
         print(report(out))
         return 0
-    project = load_project(ROOT / "projects" / args.dataset)
+    return _measure(args, out, load_project(ROOT / "projects" / args.dataset))
+
+
+def _smoke(args: argparse.Namespace) -> int:
+    """Everything a real run does, on the tests' tiny synthetic project (make test)."""
+    import tempfile
+
+    from tests.conftest import make_tiny_project
+
+    global OUT, RUNS
+    with tempfile.TemporaryDirectory() as tmp:
+        OUT, RUNS = Path(tmp) / "results", Path(tmp) / "runs"
+        project = load_project(make_tiny_project(Path(tmp) / "tiny"))
+        args.dataset, args.images, args.configs, args.seeds = "tiny", 256, "default", "0"
+        out = OUT / "tiny" / "smoke"
+        with contextlib.redirect_stdout(sys.stderr):  # progress lines; stdout is the JSON
+            _measure(args, out, project)
+        recs = {f.stem: json.loads(f.read_text()).get("final") for f in sorted(out.glob("*.json"))}
+    print(json.dumps({"benchmark": "quality", "smoke": True, "final": recs}, indent=1))
+    return 0
+
+
+def _measure(args: argparse.Namespace, out: Path, project: Project) -> int:
     ensure_data(project)
     paths = project.dataset_paths()
     train = load_glyphs(paths["train"])

@@ -9,6 +9,7 @@ process (``baseline_1proc``) and spread over the same number of processes as the
 
     python benchmarks/render.py                       # hangul-2350 over 24 Korean faces
     python benchmarks/render.py --alphabet hangul-11172 --faces 0 --no-baseline  # all faces
+    python benchmarks/render.py --smoke     # latin-digits × 2 DejaVu faces, once (make test)
 
 Prints one JSON object. Falls back to latin-digits × the DejaVu faces without Korean fonts.
 """
@@ -34,11 +35,11 @@ from siam_workbench.data.fonts import FontFace, coverage, discover_fonts  # noqa
 from siam_workbench.data.render import render_dataset  # noqa: E402
 
 
-def pick_faces(alphabet: str, n: int) -> tuple[str, list[FontFace]]:
+def pick_faces(alphabet: str, n: int, dejavu_only: bool = False) -> tuple[str, list[FontFace]]:
     """Up to ``n`` faces covering the whole alphabet, spread over the sorted list so several
     families (not five weights of one) are measured; ``n = 0`` means all of them."""
     classes = named_alphabet(alphabet).classes
-    full = [f for f in discover_fonts() if coverage(f, classes).all()]
+    full = [] if dejavu_only else [f for f in discover_fonts() if coverage(f, classes).all()]
     if not full:
         alphabet = "latin-digits"
         classes = named_alphabet(alphabet).classes
@@ -90,9 +91,13 @@ def main() -> None:
     ap.add_argument("--margin", type=int, default=2)
     ap.add_argument("--no-baseline", action="store_true")
     ap.add_argument("--repeat", type=int, default=3, help="interleaved repeats; best is kept")
+    ap.add_argument("--smoke", action="store_true",
+                    help="latin-digits × 2 DejaVu faces, 1 worker, once: only checks it runs")
     args = ap.parse_args()
+    if args.smoke:
+        args.alphabet, args.faces, args.workers, args.repeat = "latin-digits", 2, 1, 1
 
-    alphabet, faces = pick_faces(args.alphabet, args.faces)
+    alphabet, faces = pick_faces(args.alphabet, args.faces, dejavu_only=args.smoke)
     classes = named_alphabet(alphabet).classes
     for f in faces:  # warm the coverage cache outside the timings
         coverage(f, classes)

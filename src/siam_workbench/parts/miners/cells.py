@@ -14,7 +14,8 @@ search (:func:`siam_workbench.parts.miners.geometry.closest_pairs` with ``method
 approximation. How much it saves depends on the centers: clustered centers (what training makes
 of look-alike classes) need a few cells per point, near-linear in C; centers spread evenly over
 all 25 dimensions leave most cells within ``τ/2`` (the curse of dimensionality), and then
-:func:`plan_is_worth_it` hands back to the dense search. docs/ENGINE.md has the figures.
+:meth:`CellPlan.probes` stops at a budget and hands back to the dense search. docs/ENGINE.md
+has the figures.
 
 Memory: O(C·probes) indices and one block of ``|queries of a cell| × |cell|`` distances.
 """
@@ -123,35 +124,37 @@ class CellPlan:
         gap.fill_diagonal_(-1.0)
         return torch.topk(gap, m, dim=1, largest=False).indices
 
-    def probes(self, radius: float, done: torch.Tensor, sample: int = 0
-               ) -> tuple[torch.Tensor, torch.Tensor]:
+    def probes(self, radius: float, done: torch.Tensor, budget: float = math.inf
+               ) -> tuple[torch.Tensor, torch.Tensor] | None:
         """(cell, point) pairs, grouped by cell: every cell ``B`` whose plane with the point's own
-        cell ``A`` lies within ``radius`` of it, except the cells ``done[A]`` already compared.
+        cell ``A`` lies within ``radius`` of it, except the cells ``done[A]`` already compared;
+        ``None`` as soon as scanning them would compute more than ``budget`` distances.
 
         The signed distance to the plane is ``(‖a−c_B‖² − ‖a−c_A‖²) / (2‖c_A−c_B‖)``, which is
-        at least ``‖c_A−c_B‖/2 − r_A`` (r_A: the cell's radius), so most far cells are ruled out
-        from the centroids alone. It is compared without dividing, so coinciding centroids are
-        always within. ``sample`` > 0: only that many members of each cell."""
+        at least ``‖c_A−c_B‖/2 − r_A`` (r_A: the cell's radius), so far cells are ruled out from
+        the centroids alone. It is compared without dividing, so coinciding centroids are always
+        within. Blocks of :data:`_ROW_BLOCK` points against all centroids (one GEMM each): a few
+        dozen calls at any C, where a loop over cells made ~C/64 small ones."""
         csq = (self.cent * self.cent).sum(1)
         skip = torch.zeros(self.n_cells, self.n_cells, dtype=torch.bool)
         skip.scatter_(1, done, True)
         reach = (self.gap <= 2.0 * (radius + self.radius[:, None]) + 1e-5 * (1.0 + self.gap))
         reach &= ~skip
-        own_d2 = csq[self.own] - 2.0 * (self.x * self.cent[self.own]).sum(1)
         limit = 2.0 * radius * self.gap + self._slack
+        limit.masked_fill_(~reach, -math.inf)
         cells, points = [], []
-        for a in range(self.n_cells):
-            cand = reach[a].nonzero().squeeze(1)
-            if cand.numel() == 0:
-                continue
-            mem = self.rows(a)
-            if sample:  # the first few members only: an estimate of the work
-                mem = slice(mem.start, min(mem.stop, mem.start + sample))
-            d2 = torch.addmm(csq[cand][None], self.x[mem], self.cent[cand].T, alpha=-2.0)
-            d2 -= own_d2[mem, None]
-            r, c = (d2 <= limit[a, cand]).nonzero(as_tuple=True)
-            cells.append(cand[c])
-            points.append(r + mem.start)
+        work = 0
+        k = self.x.shape[0]
+        for s in range(0, k, _ROW_BLOCK):
+            xb, own = self.x[s:s + _ROW_BLOCK], self.own[s:s + _ROW_BLOCK]
+            d2 = torch.addmm(csq[None], xb, self.cent.T, alpha=-2.0)
+            d2 -= d2.gather(1, own[:, None])  # ‖a−c_B‖² − ‖a−c_A‖² (the ‖a‖² cancels)
+            r, c = (d2 <= limit[own]).nonzero(as_tuple=True)
+            work += int(self.count[c].sum())
+            if work > budget:
+                return None
+            cells.append(c)
+            points.append(r + s)
         if not cells:
             return torch.empty(0, dtype=torch.int64), torch.empty(0, dtype=torch.int64)
         cell = torch.cat(cells)
@@ -272,16 +275,12 @@ def cell_closest_pairs(centers: np.ndarray, eta: int, worth_it: float = WORTH_IT
     # generous side, which costs time, never a pair.
     err = 1e-5 * float(2.0 * sq.max() + 1.0)
     radius = 0.5 * math.sqrt(max(top.tau, 0.0) + err) * (1.0 + 1e-6)
-    # Estimate the second pass from a few members of each cell before paying for all of it:
-    # on evenly spread centers it would cover most pairs, and the dense search is cheaper.
-    few = 4
-    cell, point = plan.probes(radius, nbr, sample=few)
-    sampled = int(torch.clamp(plan.count, max=few).sum())
-    if plan.work(cell) * (k / max(1, sampled)) > worth_it * dense_work:
+    # Stop as soon as the second pass would cost more than the dense search's share: on evenly
+    # spread centers most cells lie within τ/2 of most points (the curse of dimensionality).
+    found = plan.probes(radius, nbr, budget=worth_it * dense_work)
+    if found is None:
         return None
-    cell, point = plan.probes(radius, nbr)
-    if plan.work(cell) > worth_it * dense_work:
-        return None
+    cell, point = found
     _scan_probes(plan, sq, cell, point, top)
     top.compact()
     i, j = plan.ids[top.g // k], plan.ids[top.g % k]  # rows of plan.x → center ids
