@@ -29,7 +29,6 @@ NO_SMOKE_YET = {
     "quality_report.py": "reads quality.py's results; needs matplotlib",
     "render.py": "renders a whole alphabet with the installed fonts",
     "scale.py": "has --quick, not yet sized to seconds",
-    "speed.py": "has --quick, not yet sized to seconds",
     # Landed with the few-shot, labeling and start-up work, each needing a trained run or
     # the GUI with runs to measure: their smoke modes are the next step (issue note).
     "fewshot.py": "needs a trained run and a glyph file (arguments)",
