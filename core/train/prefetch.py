@@ -81,10 +81,9 @@ class BatchPrefetcher:
         return self._thread.is_alive()
 
     def _work(self) -> None:
-        # Per-thread settings of the training thread (core.train.perf): denormals flushed,
-        # and one intra-op thread, so the worker never competes with the step's own threads.
+        # The training thread's per-thread setting (denormals flushed). The intra-op thread
+        # count is left alone: torch.set_num_threads here would change the step's own count.
         torch.set_flush_denormal(True)
-        torch.set_num_threads(1)
         while self._jobs.get():
             try:
                 self._results.put((self._prepare(), None))
