@@ -46,6 +46,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks._synth
 
 from siam_workbench.model import perf  # noqa: E402
 

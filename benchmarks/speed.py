@@ -8,7 +8,12 @@
 - query latency: one drawn image → top-5 among 11,172 centers, p50 / p95;
 - evaluation throughput vs bare inference of the network.
 
-Usage: python benchmarks/speed.py [--quick] [--device cpu|cuda] [--only trainer,...]
+- the shipped P×K step (hangul-2350's settings: 128 classes × 4 samples, semi-hard triplet
+  loss, the default augmentation) at 1 and at 2 intra-op threads, prefetch on and off: the real
+  trainer's time per step ÷ the bare network's (forward + backward + Adam step on a batch of the
+  same shape), by wall time and by the process's CPU time, runs alternated (section ``pk_step``).
+
+Usage: python benchmarks/speed.py [--quick | --smoke] [--device cpu|cuda] [--only trainer,...]
                                   [--modes pk,triplets] [--triplets N] [--out FILE.json]
 """
 
@@ -27,6 +32,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks._synth
 
 from benchmarks._synth import synth_images, write_synth_project  # noqa: E402
 from siam_workbench.model.backbones import build_model  # noqa: E402
@@ -77,6 +83,112 @@ def trainer_rate(root: Path, iterations: int, images: int) -> float:
     trainer.run()
     # Wall time between consecutive iteration events: everything the loop does per iteration.
     return images / float(np.median(times[1:]))
+
+
+PK_TOML = """
+[project]
+name = "speed-pk"
+[data]
+alphabet = "latin"
+[loss]
+kind = "triplet"
+alpha = 0.5
+normalize = false
+[mining]
+positive = "auto-probabilistic"
+negative = "auto-clustering"
+batch = "semihard"
+eta = 0
+[augment]
+enabled = true
+p = 0.7
+[train]
+batch_mode = "pk"
+classes_per_batch = {p}
+samples_per_class = {k}
+epochs = 1
+iterations = {iterations}
+threads = {threads}
+device = "cpu"
+eval_max = 0
+"""
+
+
+def _median_step(marks: list[tuple[float, float]]) -> tuple[float, float]:
+    """Median (wall, CPU) seconds between consecutive marks, the first two steps left out
+    (the first has nothing prefetched; both warm the allocator)."""
+    d = np.diff(np.array(marks), axis=0)[2:]
+    return float(np.median(d[:, 0])), float(np.median(d[:, 1]))
+
+
+def trainer_step(root: Path, prefetch: bool) -> tuple[float, float]:
+    """(wall, process CPU) seconds of one real trainer step, between iteration events."""
+    import os
+
+    from siam_workbench.project.project import load_project
+    from siam_workbench.train.trainer import Trainer
+
+    os.environ["SIAM_PREFETCH"] = "1" if prefetch else "0"
+    trainer = Trainer(load_project(root), run_dir=root / "runs" / f"r{time.time_ns()}")
+    marks: list[tuple[float, float]] = []
+    trainer.subscribe(lambda ev: marks.append((time.perf_counter(), time.process_time()))
+                      if isinstance(ev, E.IterationFinished) else None)
+    trainer.run()
+    return _median_step(marks)
+
+
+def bare_step(images: int, iterations: int) -> tuple[float, float]:
+    """(wall, process CPU) seconds of forward + loss + backward + Adam step on ``images``
+    fixed images (the same network and batch shape, nothing else)."""
+    model = build_model("mokin37", 25)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    x = torch.rand(images, 1, 37, 37)
+    centers = torch.rand(images, 25)
+    b = images // 3
+    marks = [(time.perf_counter(), time.process_time())]
+    for _ in range(iterations):
+        emb = model(x)
+        per = metric_per_sample(emb[:b], emb[b:2 * b], emb[2 * b:3 * b], centers[:b],
+                                centers[b:2 * b], centers[2 * b:3 * b])[0]
+        opt.zero_grad()
+        per.mean().backward()
+        opt.step()
+        float(per[0].detach())
+        marks.append((time.perf_counter(), time.process_time()))
+    return _median_step(marks)
+
+
+def pk_step(p: int, k: int, iterations: int, repeats: int, classes: int,
+            thread_counts: tuple[int, ...]) -> list[dict]:
+    """The shipped P×K step against the bare network, alternated trainer / bare / trainer with
+    prefetch, at each intra-op thread count."""
+    torch.set_flush_denormal(True)  # as the trainer does on its thread
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for threads in thread_counts:
+            torch.set_num_threads(threads)
+            root = write_synth_project(Path(tmp) / f"pk{threads}", classes, 4, PK_TOML.format(
+                p=p, k=k, iterations=iterations, threads=threads))
+            got: dict[str, list[tuple[float, float]]] = {"bare": [], "off": [], "on": []}
+            for _ in range(repeats):  # alternated: the machine's noise hits all three alike
+                got["off"].append(trainer_step(root, prefetch=False))
+                got["bare"].append(bare_step(p * k, iterations))
+                got["on"].append(trainer_step(root, prefetch=True))
+            med = {key: np.median(np.array(v), axis=0) for key, v in got.items()}
+            row: dict = {"threads": threads, "images_per_step": p * k, "classes": classes,
+                         "repeats": repeats, "steps_per_run": iterations,
+                         "bare_ms": {"wall": round(1000 * med["bare"][0], 1),
+                                     "cpu": round(1000 * med["bare"][1], 1)}}
+            for key in ("off", "on"):
+                row[f"trainer_prefetch_{key}_ms"] = {"wall": round(1000 * med[key][0], 1),
+                                                     "cpu": round(1000 * med[key][1], 1)}
+                # Ratio of rates = bare time ÷ trainer time (1.0: the trainer adds nothing).
+                row[f"ratio_prefetch_{key}"] = {
+                    "wall": round(float(med["bare"][0] / med[key][0]), 3),
+                    "cpu": round(float(med["bare"][1] / med[key][1]), 3)}
+            row["goal"] = ">= 0.95"
+            out.append(row)
+    return out
 
 
 def bare_rate(images: int, iterations: int, device: str = "cpu") -> float:
@@ -188,12 +300,15 @@ def eval_throughput(n: int = 20000) -> dict:
             "ratio": round(t_bare / t_eval, 3)}
 
 
-SECTIONS = ("trainer", "epoch_end", "query", "eval")
+SECTIONS = ("trainer", "pk_step", "epoch_end", "query", "eval")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="fewer iterations (a smoke run)")
+    ap.add_argument("--quick", action="store_true", help="fewer iterations")
+    ap.add_argument("--smoke", action="store_true",
+                    help="tiny sizes, seconds: checks that the script runs (writes speed.json)")
+    ap.add_argument("--threads", default="1,2", help="intra-op thread counts of pk_step")
     ap.add_argument("--triplets", type=int, default=512, help="triplets per step (paper mode)")
     ap.add_argument("--classes-per-batch", type=int, default=128, help="P of the P×K mode")
     ap.add_argument("--modes", default="pk,triplets", help="batch modes of the trainer section")
@@ -203,6 +318,9 @@ def main() -> None:
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     wanted = {s.strip() for s in args.only.split(",") if s.strip()}
+    threads = tuple(int(t) for t in args.threads.split(",") if t.strip())
+    if args.smoke:  # the P×K section at a tiny size, nothing else
+        wanted, args.out = {"pk_step"}, args.out or Path("speed.json")
     modes = {s.strip() for s in args.modes.split(",") if s.strip()}
     iters = 6 if args.quick else 20
     result: dict = {"machine": {"cpu_threads": torch.get_num_threads(),
@@ -230,6 +348,12 @@ def main() -> None:
                                   "trainer_images_per_s": round(t, 1),
                                   "bare_images_per_s": round(b, 1), "ratio": round(t / b, 3),
                                   "goal": ">= 0.9"})
+    if "pk_step" in wanted:
+        if args.smoke:
+            result["pk_step"] = pk_step(8, 4, 6, 1, 40, threads)
+        else:
+            result["pk_step"] = pk_step(128, 4, 10 if args.quick else 24, 2 if args.quick else 5,
+                                        2350, threads)
     if "epoch_end" in wanted:
         result["epoch_end"] = [epoch_end(2350), epoch_end(11172)]
     if "query" in wanted:

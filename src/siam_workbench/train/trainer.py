@@ -72,6 +72,7 @@ from siam_workbench.train.events import (
     TrainerEvent,
 )
 from siam_workbench.train.guard import DivergenceGuard, check_step_memory
+from siam_workbench.train.prefetch import Batch, BatchPrefetcher, prefetch_wanted
 from siam_workbench.train.schedule import lr_at
 from siam_workbench.train.step import PKLayout, StepLoss, pk_step, triplet_step
 
@@ -225,6 +226,8 @@ class Trainer:
                                f"past SIAM_DIST_TIMEOUT): {' '.join(str(exc).split())[:160]}; "
                                "resume the run from its last checkpoint")
         finally:
+            if getattr(self, "_batches", None) is not None:
+                self._batches.close()  # the prefetch thread ends with the run, however it ends
             if hasattr(self, "_metrics"):
                 self._metrics.close()
             if lock is not None:
@@ -341,6 +344,11 @@ class Trainer:
         self.augmenter = Augmenter(cfg.augment, train.image_size)
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(cfg.train.seed + 1)
+        # The next batch prepared during this step's network part
+        # (src/siam_workbench/train/prefetch.py).
+        self._batches = BatchPrefetcher(self._draw_batch, self._draws_state,
+                                        self._set_draws_state) if prefetch_wanted(
+                                            self.device, self.dist is not None) else None
         self.images = train.images.to(self.device)
         self.labels = train.labels.to(self.device)
         self._layouts: dict[tuple[int, int], PKLayout] = {}
@@ -602,15 +610,6 @@ class Trainer:
             self._layouts[key] = PKLayout(p, k, self.device)
         return self._layouts[key]
 
-    def _embed_rows(self, rows: np.ndarray) -> tuple[Tensor, Tensor]:
-        """Augment and embed sample rows (one forward pass); returns (embeddings, labels)."""
-        if self.dist is not None:
-            return self._embed_rows_sharded(rows)
-        idx = torch.from_numpy(rows).to(self.device)
-        x = images_to_input(self.images[idx], self.device)
-        x = self.augmenter(x, self.generator)
-        return self.model(x), self.labels[idx]
-
     def _embed_rows_sharded(self, rows: np.ndarray) -> tuple[Tensor, Tensor]:
         """This rank's share of the global batch ``rows`` through DDP, gathered with the other
         ranks' shares into the whole batch (gradient through the own share only)."""
@@ -639,23 +638,50 @@ class Trainer:
         self.loss_centers[here] = new
         self._seen |= here
 
-    def _step_loss(self) -> tuple[StepLoss, int]:
+    def _draw_batch(self) -> Batch:
+        """Sample and augment one step's rows (on the loop's thread or the prefetch thread)."""
         cfg = self.config.train
         if cfg.batch_mode == "pk":
             rows, _ = self.sampler.pk_batch(cfg.classes_per_batch, cfg.samples_per_class)
-            p = rows.shape[0] // cfg.samples_per_class
-            emb, labels = self._embed_rows(rows)
-            if self._ema:
-                self._update_ema(emb, labels)
-            out = pk_step(emb, self.loss_centers, labels, self._layout(p, cfg.samples_per_class),
-                          self.loss_fn, self.sampler.batch)
-            return out, int(rows.shape[0])
-        a, p_, n = self.sampler.triplets(cfg.triplets * self.sampler.batch.oversample())
-        rows = np.concatenate([a, p_, n])
-        emb, labels = self._embed_rows(rows)
+        else:
+            rows = np.concatenate(self.sampler.triplets(
+                cfg.triplets * self.sampler.batch.oversample()))
+        idx = torch.from_numpy(rows).to(self.device)
+        x = self.augmenter(images_to_input(self.images[idx], self.device), self.generator)
+        return Batch(rows, idx, x)
+
+    def _draws_state(self) -> tuple[dict[str, Any], Tensor]:
+        return self.sampler._rng.bit_generator.state, self.generator.get_state()
+
+    def _set_draws_state(self, state: tuple[dict[str, Any], Tensor]) -> None:
+        self.sampler._rng.bit_generator.state = state[0]
+        self.generator.set_state(state[1])
+
+    def _rows_embedded(self) -> tuple[np.ndarray, Tensor, Tensor]:
+        """This step's rows, their embeddings and labels (the batch prefetched if it was)."""
+        if self.dist is not None:
+            cfg = self.config.train
+            if cfg.batch_mode == "pk":
+                rows, _ = self.sampler.pk_batch(cfg.classes_per_batch, cfg.samples_per_class)
+            else:
+                rows = np.concatenate(self.sampler.triplets(
+                    cfg.triplets * self.sampler.batch.oversample()))
+            return (rows, *self._embed_rows_sharded(rows))
+        more = self.iteration + 1 < self.config.train.iterations  # no prefetch past epoch end
+        batch = self._draw_batch() if self._batches is None else self._batches.take(more)
+        return batch.rows, self.model(batch.x), self.labels[batch.index]
+
+    def _step_loss(self) -> tuple[StepLoss, int]:
+        cfg = self.config.train
+        rows, emb, labels = self._rows_embedded()
         if self._ema:
             self._update_ema(emb, labels)
-        out = triplet_step(emb, self.loss_centers, labels, self.loss_fn, self.sampler.batch)
+        if cfg.batch_mode == "pk":
+            p = rows.shape[0] // cfg.samples_per_class
+            out = pk_step(emb, self.loss_centers, labels, self._layout(p, cfg.samples_per_class),
+                          self.loss_fn, self.sampler.batch)
+        else:
+            out = triplet_step(emb, self.loss_centers, labels, self.loss_fn, self.sampler.batch)
         return out, int(rows.shape[0])
 
     def _iteration(self) -> tuple[float, dict[str, float], int, int, float]:
@@ -852,6 +878,8 @@ class Trainer:
         return label if self.dist is None else f"{label} × {self.dist.world} processes"
 
     def _stopped(self) -> RunStopped:
+        if getattr(self, "_batches", None) is not None:
+            self._batches.cancel()  # its draws undone: the checkpoint continues exactly
         self._save(best=False)
         self.state = "stopped"
         self._status(status="stopped", epoch=self.epoch, epochs=self.config.train.epochs,
