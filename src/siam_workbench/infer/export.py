@@ -48,6 +48,9 @@ class ExportedClassifier(nn.Module):
     ``x`` is float ``[B,1,H,W]`` in [0,1] with ink = 1 (see meta.json in the file).
     """
 
+    centers: Tensor  # buffers (register_buffer)
+    class_ids: Tensor
+
     def __init__(self, net: nn.Module, centers: Tensor, space: str) -> None:
         super().__init__()
         self.net = net
@@ -168,7 +171,10 @@ def onnx_model_bytes(run: RunModel) -> bytes:
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            module, (x,), buf, dynamo=False, opset_version=ONNX_OPSET,
+            # torch annotates ``f`` as a path, but the TorchScript exporter (dynamo=False)
+            # writes to a file-like object as well, as it always has.
+            module, (x,), buf,  # type: ignore[arg-type]
+            dynamo=False, opset_version=ONNX_OPSET,
             input_names=["image"], output_names=["embedding", "distance"],
             dynamic_axes={"image": {0: "batch"}, "embedding": {0: "batch"},
                           "distance": {0: "batch"}})
