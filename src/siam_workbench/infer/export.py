@@ -23,7 +23,7 @@ import shutil
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -48,8 +48,11 @@ class ExportedClassifier(nn.Module):
     ``x`` is float ``[B,1,H,W]`` in [0,1] with ink = 1 (see meta.json in the file).
     """
 
-    centers: Tensor  # buffers (register_buffer)
-    class_ids: Tensor
+    # The buffers, typed for mypy only: TorchScript cannot resolve a postponed class annotation
+    # (``from __future__ import annotations``) and finds the buffers on the module by itself.
+    if TYPE_CHECKING:
+        centers: Tensor
+        class_ids: Tensor
 
     def __init__(self, net: nn.Module, centers: Tensor, space: str) -> None:
         super().__init__()
