@@ -13,6 +13,7 @@ run: setup
 test: setup
 	$(BIN)/ruff check src tests benchmarks examples projects
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
 
 setup: system-deps $(STAMP)
@@ -33,6 +34,7 @@ $(STAMP): pyproject.toml constraints.txt
 lint: setup
 	$(BIN)/ruff check src tests benchmarks examples projects
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 screenshots: setup
 	QT_QPA_PLATFORM=offscreen $(BIN)/siam-workbench --screenshot docs/screenshots $(PROJECT)

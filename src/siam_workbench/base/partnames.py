@@ -5,15 +5,20 @@ never replaces one."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 from siam_workbench.base.errors import SiamError
 
+# A part is a class or, for backbones, a factory function: both carry the names compared here.
+Part = Callable[..., object]
 
-def same_part(known: type, cls: type) -> bool:
+
+def same_part(known: Part, cls: Part) -> bool:
     """Whether ``cls`` is ``known`` again (its module imported a second time), not a rival."""
     return (known.__module__, known.__qualname__) == (cls.__module__, cls.__qualname__)
 
 
-def check_class_name(cls: type, registered: list[type]) -> None:
+def check_class_name(cls: Part, registered: Sequence[Part]) -> None:
     """Refuse a part from outside src/siam_workbench/ whose class name is a built-in part's: code
     that reports or dispatches by class name would take it for the built-in."""
     for other in registered:

@@ -7,6 +7,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -188,9 +189,10 @@ def cmd_outliers(args: argparse.Namespace) -> int:
     from siam_workbench.data.outliers import FACE_FLAG, file_outliers
 
     rep = file_outliers(args.file)
-    rows = [{"source": n, "outlier_share": None if not np.isfinite(s) else round(float(s), 4),
-             "scored": int(c), "flagged": bool(np.isfinite(s) and s > FACE_FLAG)}
-            for n, s, c in zip(rep.source_names, rep.source_score, rep.source_scored)]
+    rows: list[dict[str, Any]] = [
+        {"source": n, "outlier_share": None if not np.isfinite(s) else round(float(s), 4),
+         "scored": int(c), "flagged": bool(np.isfinite(s) and s > FACE_FLAG)}
+        for n, s, c in zip(rep.source_names, rep.source_score, rep.source_scored)]
     rows.sort(key=lambda r: -(r["outlier_share"] or 0.0))
     if args.json:
         print(json.dumps({"file": str(args.file), "faces": rows}, ensure_ascii=False))

@@ -222,9 +222,10 @@ def _train(args: argparse.Namespace, project, config, train_over: dict[str, Any]
         for s, handler in previous.items():
             signal.signal(s, handler)
         reporter.close()
-    summary = {"run": str(trainer.run_dir), "status": trainer.state,
-               "epochs_done": trainer.epoch if hasattr(trainer, "epoch") else 0,
-               "best_top1": getattr(trainer, "best", None), "last_epoch": reporter.last_epoch}
+    summary: dict[str, Any] = {
+        "run": str(trainer.run_dir), "status": trainer.state,
+        "epochs_done": trainer.epoch if hasattr(trainer, "epoch") else 0,
+        "best_top1": getattr(trainer, "best", None), "last_epoch": reporter.last_epoch}
     from siam_workbench.train.events import RunFailed
 
     started = hasattr(trainer, "epoch")

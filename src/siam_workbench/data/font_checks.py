@@ -156,7 +156,7 @@ def sample_classes(coverages: np.ndarray, classes: Sequence[str], k: int = SAMPL
         return []
     counts = coverages.sum(axis=0)
     need = max(MIN_FACES, math.ceil(0.5 * int(counts.max())))
-    cand = [i for i in np.flatnonzero(counts >= need) if classes[i].strip()]
+    cand = [i for i in np.flatnonzero(counts >= need) if classes[int(i)].strip()]
     if len(cand) <= k:
         return [int(i) for i in cand]
     return [int(cand[int((j + 0.5) * len(cand) / k)]) for j in range(k)]
@@ -218,7 +218,7 @@ def _stretch(img: np.ndarray) -> np.ndarray:
         return img
     box = img[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
     h, w = img.shape
-    return np.asarray(Image.fromarray(box).resize((w, h), Image.BILINEAR))
+    return np.asarray(Image.fromarray(box).resize((w, h), Image.Resampling.BILINEAR))
 
 
 def _features(images: np.ndarray) -> np.ndarray:
@@ -227,7 +227,8 @@ def _features(images: np.ndarray) -> np.ndarray:
     x = np.stack([_stretch(im) for im in images]).astype(np.float32) / 255.0
     p = np.pad(x, ((0, 0), (1, 1), (1, 1)))
     h, w = x.shape[1:]
-    blur = sum(p[:, dy:dy + h, dx:dx + w] for dy in range(3) for dx in range(3)) / 9.0
+    blur = np.asarray(sum(p[:, dy:dy + h, dx:dx + w] for dy in range(3) for dx in range(3)))
+    blur = blur / 9.0
     v = blur.reshape(len(x), -1)
     v = v - v.mean(axis=1, keepdims=True)
     n = np.linalg.norm(v, axis=1, keepdims=True)
@@ -297,10 +298,10 @@ def ink_checks(sample: InkSample) -> dict[FontFace, FaceCheck]:
         if len(mine) < 3 or len(cols) < 2:
             continue
         cons = full.copy()
-        for c in mine:
-            if counts[c] <= 24:
-                who = np.flatnonzero(drawn[:, c])
-                cons[c] = _unit(np.median(feats[who[who != fi], c], axis=0))
+        for j in mine:
+            if counts[j] <= 24:
+                who = np.flatnonzero(drawn[:, j])
+                cons[j] = _unit(np.median(feats[who[who != fi], j], axis=0))
         sims = feats[fi, mine] @ cons[cols].T  # [its glyphs, sampled classes]
         right_col = np.searchsorted(cols, mine)
         right = sims[np.arange(len(mine)), right_col][:, None]

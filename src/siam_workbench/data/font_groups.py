@@ -145,10 +145,10 @@ def family_groups(faces: Sequence[FontFace]) -> dict[FontFace, str]:
     for i, face in enumerate(faces):
         members_of.setdefault(uf.find(i), []).append(face)
     out: dict[FontFace, str] = {}
-    for members in members_of.values():
-        name = min((f.family for f in members),
+    for group in members_of.values():
+        name = min((f.family for f in group),
                    key=lambda n: (len(family_key(n)), n.casefold(), n))
-        for f in members:
+        for f in group:
             out[f] = name
     return out
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Literal, overload
 
 import h5py
 import numpy as np
@@ -34,6 +35,12 @@ def open_h5(path: str | Path, mode: str = "r", what: str = "HDF5 file") -> h5py.
         raise SiamError(f"not a readable HDF5 file ({short(exc)})", path) from None
 
 
+@overload
+def dataset(h5: h5py.File | h5py.Group, name: str, path: str | Path,
+            required: Literal[True] = ...) -> h5py.Dataset: ...
+@overload
+def dataset(h5: h5py.File | h5py.Group, name: str, path: str | Path,
+            required: bool) -> h5py.Dataset | None: ...
 def dataset(h5: h5py.File | h5py.Group, name: str, path: str | Path,
             required: bool = True) -> h5py.Dataset | None:
     """The dataset ``name`` of ``h5`` after every check in the module docstring.

@@ -97,13 +97,13 @@ def _listdir(folder: Path) -> list[Path]:
         raise SiamError(f"cannot list folder ({exc.strerror or exc})", folder) from None
 
 
-def _require_dir(root: Path) -> Path:
-    root = Path(root).expanduser()
-    if not root.exists():
-        raise SiamError("folder not found", root)
-    if not root.is_dir():
-        raise SiamError("not a folder", root)
-    return root
+def _require_dir(root: str | Path) -> Path:
+    path = Path(root).expanduser()
+    if not path.exists():
+        raise SiamError("folder not found", path)
+    if not path.is_dir():
+        raise SiamError("not a folder", path)
+    return path
 
 
 # -- worker tasks (module level so spawn workers can import them) -----------------------------

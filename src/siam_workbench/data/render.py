@@ -25,7 +25,7 @@ import threading
 import time
 import zlib
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FuturesTimeout
 from concurrent.futures.process import BrokenProcessPool
@@ -288,7 +288,8 @@ class FaceRenderer:
         w, h = union[2] - union[0], union[3] - union[1]
         if not (w > 0 and h > 0):
             return None
-        scale, cx, cy = self._frame(*union, size, margin)
+        x0, y0, x1, y1 = union
+        scale, cx, cy = self._frame(x0, y0, x1, y1, size, margin)
         canvas = np.zeros((size, size), np.uint8)
         for ch, gid, pen_x in zip(text, ids, pens, strict=True):
             if ch.isspace() or not gid:
@@ -471,7 +472,7 @@ def ordered_parallel(
     cancel: threading.Event | None = None,
     initializer: Callable[..., None] | None = None,
     initargs: tuple[Any, ...] = (),
-) -> Iterator[tuple[Any, Any]]:
+) -> Generator[tuple[Any, Any], None, None]:
     """Yield ``(task, func(task))`` in task order, from spawn worker processes when
     ``workers > 1``.
 
@@ -562,8 +563,8 @@ def _watch_parent(parent: int, interval: float = 0.25) -> None:
 
 
 def _run_blocks(job: _Job, workers: int, cancel: threading.Event | None
-                ) -> Iterator[tuple[tuple[int, int, int],
-                                tuple[np.ndarray, np.ndarray, list[int]]]]:
+                ) -> Generator[tuple[tuple[int, int, int],
+                                     tuple[np.ndarray, np.ndarray, list[int]]], None, None]:
     """Render (face, class block) tasks in order; in-process for small jobs."""
     total = len(job.classes) * len(job.faces)
     cost = total * (1 + (_DISTORT_COST * job.variants if job.distort is not None else 0))

@@ -233,8 +233,8 @@ def plan_split(paths: Sequence[str | Path], fractions: dict[str, float], seed: i
         raise SiamError("holds no samples", first.path)
     groups = assign_roles([s.group for s in sources], fractions, seed)
     role_of_group = {g: r for r, gs in groups.items() for g in gs}
-    for s in sources:
-        s.role = role_of_group[s.group]
+    for src in sources:
+        src.role = role_of_group[src.group]
     classes = list(dict.fromkeys(c for inp in inputs for c in inp.classes))
     margins = {inp.margin for inp in inputs}
     return SplitPlan(inputs=inputs, fractions=dict(fractions), seed=int(seed),
@@ -424,7 +424,7 @@ def check_record(record: dict[str, Any]) -> list[str]:
 
 def project_records(project: Any) -> list[tuple[Path, dict[str, Any] | None, str]]:
     """``(path, record or None, error)`` for every ``data.samples`` entry of a project."""
-    out = []
+    out: list[tuple[Path, dict[str, Any] | None, str]] = []
     for spec in getattr(project.config.data, "samples", []) or []:
         path = project.resolve(spec)
         try:

@@ -23,7 +23,7 @@ import shutil
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -47,6 +47,12 @@ class ExportedClassifier(nn.Module):
 
     ``x`` is float ``[B,1,H,W]`` in [0,1] with ink = 1 (see meta.json in the file).
     """
+
+    # The buffers, typed for mypy only: TorchScript cannot resolve a postponed class annotation
+    # (``from __future__ import annotations``) and finds the buffers on the module by itself.
+    if TYPE_CHECKING:
+        centers: Tensor
+        class_ids: Tensor
 
     def __init__(self, net: nn.Module, centers: Tensor, space: str) -> None:
         super().__init__()
@@ -168,7 +174,10 @@ def onnx_model_bytes(run: RunModel) -> bytes:
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            module, (x,), buf, dynamo=False, opset_version=ONNX_OPSET,
+            # torch annotates ``f`` as a path, but the TorchScript exporter (dynamo=False)
+            # writes to a file-like object as well, as it always has.
+            module, (x,), buf,  # type: ignore[arg-type]
+            dynamo=False, opset_version=ONNX_OPSET,
             input_names=["image"], output_names=["embedding", "distance"],
             dynamic_axes={"image": {0: "batch"}, "embedding": {0: "batch"},
                           "distance": {0: "batch"}})

@@ -25,7 +25,7 @@ def register_model(name: str, input_size: int) -> Callable[[ModelFactory], Model
         if known is not None and not same_part(known, factory):
             raise SiamError(f"a backbone named {name!r} already exists ({known.__module__}."
                             f"{known.__qualname__}); a plug-in cannot replace a registered part")
-        check_class_name(factory, list(MODELS.values()))  # type: ignore[arg-type]
+        check_class_name(factory, list(MODELS.values()))
         MODELS[name] = factory
         INPUT_SIZES[name] = input_size
         return factory

@@ -162,12 +162,13 @@ def create_samples_project(
                  if not p.exists()]
     created: list[Path] = []
     make = config if callable(config) else None
+    cfg: Any = None if make is not None else config  # the config, once known
     if make is not None:
         from siam_workbench.project.config import Config
 
         d = Config().data  # the image size and margin to import at
     else:
-        d = config.data
+        d = cfg.data
     try:
         folder.mkdir(parents=True, exist_ok=True)
         root = folder.resolve()
@@ -176,8 +177,8 @@ def create_samples_project(
                                 progress=progress, cancel=cancel)
         plan = plan_split(inputs, fractions, seed, group_by)
         if make is not None:
-            config = make(plan.classes)
-        _check_size(plan, config)
+            cfg = make(plan.classes)
+        _check_size(plan, cfg)
         created.append(root / CLASS_LIST)
         write_class_list(root, plan.classes)
         updates: dict[str, Any] = {"alphabet": CLASS_LIST, "image_size": plan.image_size,
@@ -186,8 +187,8 @@ def create_samples_project(
                                    "val": "data/val.h5", "test": "data/test.h5"}
         if plan.margin is not None:
             updates["margin"] = plan.margin
-        config = config.replace({"data": updates})
-        project = Project(root=root, config=config)
+        cfg = cfg.replace({"data": updates})
+        project = Project(root=root, config=cfg)
         files = project.dataset_paths()
         created += [*files.values(), root / RECORD]
         record = write_split(plan, files, root / RECORD, base=root, alphabet=CLASS_LIST,
@@ -195,8 +196,8 @@ def create_samples_project(
         label = ", ".join(inp.label for inp in plan.inputs)
         desc = (f"{len(plan.classes)} classes of imported samples ({label}), split "
                 f"{record['split']} by {group_by} with seed {seed} ({RECORD})")
-        config = config.replace({"project": {"description": desc}})
-        project = create_project(root, config, name=name or root.name)
+        cfg = cfg.replace({"project": {"description": desc}})
+        project = create_project(root, cfg, name=name or root.name)
         created.append(project.file)
         _comment_project_file(project.file, record)
     except BaseException:
@@ -324,8 +325,8 @@ def resplit(project: Any, record_path: str | Path | None = None, *, seed: int | 
                 raise SiamError("name the split record to redo (--record): the project has "
                                 f"{len(recs)}", project.file)
             record_path = project.resolve(recs[0])
-    record_path = project.resolve(str(record_path))
-    record = read_record(record_path)
+    record_file: Path = project.resolve(str(record_path))
+    record = read_record(record_file)
     inputs = [project.resolve(str(i["path"])) for i in record["inputs"]]
     fractions = parse_split(split) if split is not None else record["fractions"]
     plan = plan_split(inputs, fractions, record["seed"] if seed is None else seed,
@@ -333,7 +334,7 @@ def resplit(project: Any, record_path: str | Path | None = None, *, seed: int | 
     files = {r: project.resolve(str(p)) for r, p in record["files"].items()}
     for r in ("train", "val", "test"):
         if r not in files and plan.role_sources(r):
-            files[r] = root / "data" / f"{record_path.stem.replace('split', r)}.h5"
-    return write_split(plan, files, record_path, base=root,
+            files[r] = root / "data" / f"{record_file.stem.replace('split', r)}.h5"
+    return write_split(plan, files, record_file, base=root,
                        alphabet=str(record.get("alphabet", "")), force=True,
                        progress=progress, cancel=cancel)

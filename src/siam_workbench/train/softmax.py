@@ -109,7 +109,8 @@ def train_softmax(train: GlyphSet, config: Config, images: int,
             result.seconds += time.perf_counter() - t0
             emb = embed(model.backbone, train.images, dev, "raw")
             centers, _ = class_centers(emb, train.labels, train.num_classes)
-            point = {"images": result.images, "seconds": round(result.seconds, 1)}
+            point: dict[str, Any] = {"images": result.images,
+                                     "seconds": round(result.seconds, 1)}
             for name, ds in evaluate.items():
                 point[name] = _score(model, train, ds, dev, centers)
             result.curve.append(point)

@@ -21,7 +21,8 @@ class Loss:
     name: ClassVar[str] = ""
     label: ClassVar[str] = ""
     help: ClassVar[str] = ""
-    space: ClassVar[str] = "raw"  # siam_workbench.parts.losses.spaces.SPACES
+    # siam_workbench.parts.losses.spaces.SPACES; a loss may set its own per instance (triplet)
+    space: str = "raw"
     uses_centers: ClassVar[bool] = False
     parts: ClassVar[tuple[str, ...]] = ()  # names of the parts per_triplet returns
     params: ClassVar[dict[str, Field]] = {}

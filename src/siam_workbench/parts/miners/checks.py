@@ -30,7 +30,7 @@ def describe(miner: Any) -> str:
     module = sys.modules.get(cls.__module__)
     file = getattr(module, "__file__", None)
     builtin = cls.__module__.startswith("siam_workbench.") or not file
-    where = "built-in" if builtin else Path(file).name
+    where = "built-in" if builtin or not file else Path(file).name
     return f"{getattr(miner, 'role', '?')} miner {getattr(miner, 'name', cls.__name__)!r} " \
            f"({where})"
 

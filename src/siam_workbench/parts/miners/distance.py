@@ -52,12 +52,12 @@ class DistanceNegative(NegativeMiner):
         self._nbr = np.asarray(idx, dtype=np.int64)
         self._nbr_dist = np.asarray(dist, dtype=np.float32)
         c, k = self._nbr.shape
-        self._has_nbr = np.zeros(c, dtype=bool)
+        self._has_nbr: np.ndarray = np.zeros(c, dtype=bool)
         self._nbr_p = np.zeros((c, k), dtype=np.float64)
         self._nbr_cdf = np.ones((c, k), dtype=np.float64)
         if k == 0:
             return
-        self._has_nbr = (self._nbr >= 0).all(axis=1)
+        self._has_nbr = np.asarray((self._nbr >= 0).all(axis=1))
         d = self._nbr_dist[self._has_nbr].astype(np.float64)
         if d.size == 0:
             return

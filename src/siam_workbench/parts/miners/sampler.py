@@ -60,7 +60,9 @@ class Sampler:
         self.num_samples = int(lab.shape[0])
         self.seed = int(seed)
         self.updates = 0  # epochs folded into the miners
-        self._labels_crc = zlib.crc32(np.ascontiguousarray(lab).view(np.uint8))
+        # numpy's stubs give ndarray its buffer protocol (__buffer__) only for Python >= 3.12
+        self._labels_crc = zlib.crc32(
+            np.ascontiguousarray(lab).view(np.uint8))  # type: ignore[arg-type]
 
         usable = np.flatnonzero(lab >= 0)
         self._order = usable[np.argsort(lab[usable], kind="stable")]  # rows grouped by class
