@@ -225,10 +225,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def cmd_mining(args: argparse.Namespace) -> int:
     from core.infer.analysis import read_mining
+    from core.train.runfolder import RunFolder
 
-    hist = read_mining(args.run / "mining.h5")
+    hist = read_mining(RunFolder(args.run).mining)
     if hist.probabilities is None or hist.num_epochs == 0:
-        raise SiamError("no per-class probabilities recorded", args.run / "mining.h5")
+        raise SiamError("no per-class probabilities recorded", RunFolder(args.run).mining)
     e = hist.num_epochs - 1 if args.epoch == -1 else args.epoch - 1
     if not 0 <= e < hist.num_epochs:
         raise SiamError(f"--epoch must be in 1..{hist.num_epochs}")

@@ -33,6 +33,7 @@ from core.infer.runs import read_evaluations, save_evaluation  # noqa: F401 - ke
 from core.train.checkpoint import check_model_fields, load_checkpoint, state_digest
 from core.train.models import build_model, resolve_device
 from core.train.project import is_run_dir
+from core.train.runfolder import RunFolder
 
 DEFAULT_PREPROCESS: dict[str, Any] = {"margin": 2, "size_mode": "fit"}
 
@@ -48,7 +49,7 @@ def run_preprocess(run_dir: Path, state: dict[str, Any] | None = None) -> dict[s
     import tomllib
 
     try:
-        data = tomllib.loads((run_dir / "config.toml").read_text(encoding="utf-8")).get("data", {})
+        data = tomllib.loads(RunFolder(run_dir).config.read_text(encoding="utf-8")).get("data", {})
     except (OSError, ValueError):
         return out
     if isinstance(data.get("margin"), int):
@@ -119,10 +120,7 @@ def load_run(run_dir: str | Path, which: str = "best", device: str = "cpu",
     run_dir = Path(run_dir)
     if not is_run_dir(run_dir):
         raise SiamError("not a run folder (no config.toml)", run_dir)
-    ckpt_dir = run_dir / "checkpoints"
-    path = ckpt_dir / f"{which}.pt"
-    if which == "best" and not path.exists():
-        path = ckpt_dir / "last.pt"
+    path = RunFolder(run_dir).checkpoint("last" if which == "last" else "best")
     dev = resolve_device(device)
     state = load_checkpoint(path, map_location=dev)
     check_model_fields(state, path)  # sizes, shapes, finiteness: before building anything

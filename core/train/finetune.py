@@ -26,6 +26,7 @@ from core.errors import SiamError
 from core.train.checkpoint import load_checkpoint
 from core.train.config import Config
 from core.train.project import Project, is_run_dir
+from core.train.runfolder import RunFolder
 from core.train.trainer import Trainer, new_run_id
 
 #: Default share of the real (labelled) rows in the fine-tuning set.
@@ -41,10 +42,9 @@ def source_checkpoint(run_dir: Path) -> Path:
     run_dir = Path(run_dir)
     if not is_run_dir(run_dir):
         raise SiamError("not a run folder (no config.toml)", run_dir)
-    for name in ("best.pt", "last.pt"):
-        path = run_dir / "checkpoints" / name
-        if path.exists():
-            return path
+    path = RunFolder(run_dir).checkpoint("best")
+    if path.exists():
+        return path
     raise SiamError("run has no checkpoint to fine-tune from", run_dir)
 
 
@@ -54,7 +54,7 @@ def finetune_config(run_dir: Path, sets: Sequence[str] = (),
     and ``train.lr`` × :data:`LR_FACTOR` unless given; then ``--set`` and the train options."""
     from core.train.project import load_project
 
-    config = load_project(Path(run_dir) / "config.toml").config
+    config = load_project(RunFolder(run_dir).config).config
     base: dict[str, Any] = {"epochs": DEFAULT_EPOCHS}
     if not any(s.split("=", 1)[0].strip() == "train.lr" for s in sets):
         base["lr"] = float(config.train.lr) * LR_FACTOR
@@ -160,5 +160,5 @@ class FinetuneTrainer(Trainer):
             note = {"from": str(self.source), "checkpoint": str(self.source_ckpt),
                     "epoch": state.get("epoch"), "real_share": self.real_share,
                     "time": time.strftime("%Y-%m-%dT%H:%M:%S"), **self.merged}
-            write_text_atomic(self.run_dir / "finetune.json",
+            write_text_atomic(RunFolder(self.run_dir).finetune,
                               json.dumps(note, indent=1, ensure_ascii=False) + "\n")

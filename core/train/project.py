@@ -19,6 +19,7 @@ from core.train import trust
 from core.train.config import Config
 from core.train.plugins import load_entry_points, load_project_plugins, unload_project_plugins
 from core.train.runfiles import effective_status
+from core.train.runfolder import RUNS, RunFolder
 
 PROJECT_FILE = "project.toml"
 _MAX_TOML_BYTES = 1 << 20
@@ -80,7 +81,7 @@ class Project:
 
     @property
     def runs_dir(self) -> Path:
-        return self.root / "runs"
+        return self.root / RUNS
 
     def resolve(self, relative: str) -> Path:
         p = Path(relative).expanduser()
@@ -296,13 +297,13 @@ def _copy_class_list(src: Path, dest: Path) -> None:
 
 
 def is_run_dir(path: Path) -> bool:
-    return path.is_dir() and (path / "config.toml").exists()
+    return RunFolder(path).is_run()
 
 
 def read_run_info(path: Path) -> RunInfo:
     """The run's ``status.json``; a live status without a live trainer reads "interrupted"."""
     status: dict[str, Any] = {}
-    file = path / "status.json"
+    file = RunFolder(path).status
     try:
         if is_regular_file(file):  # a FIFO in its place would hang the run list
             status = json.loads(file.read_text(encoding="utf-8"))
