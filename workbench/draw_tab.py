@@ -39,8 +39,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.data.framing import Preprocess, size_mode_of
 from core.errors import SiamError
 from core.train.project import Project, RunInfo
+from core.train.runfolder import RunFolder
 from workbench import dialogs
 from workbench.canvas import CANVAS_PX, DrawingCanvas
 from workbench.document import ProjectDocument
@@ -62,8 +64,7 @@ SAVE_TIP = ("Add the drawing with this label to the project's drawn.h5 (Enter in
 
 
 def has_checkpoint(run: RunInfo) -> bool:
-    ck = run.path / "checkpoints"
-    return (ck / "best.pt").exists() or (ck / "last.pt").exists()
+    return RunFolder(run.path).has_checkpoint()
 
 
 def parse_label(text: str) -> str:
@@ -388,11 +389,11 @@ class DrawTab(QWidget):
         was trained on), else the project's ``data.margin`` / ``data.size_mode``."""
         if self.run_model is not None:
             pre = self.run_model.preprocess
-            return int(pre.get("margin", 2)), str(pre.get("size_mode", "fit"))
+            return pre.margin, pre.size_mode
         p = self.project
         if p is None:
-            return 2, "fit"
-        return int(p.config.data.margin), str(getattr(p.config.data, "size_mode", "fit"))
+            return Preprocess().margin, Preprocess().size_mode
+        return int(p.config.data.margin), size_mode_of(p.config.data)
 
     def _apply_framing(self) -> None:
         from core.data.imaging import baseline_fraction

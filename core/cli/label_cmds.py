@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.data.framing import size_mode_of
 from core.errors import SiamError
 
 
@@ -86,7 +87,7 @@ def _store(project_dir: Path):
     project = load_project(project_dir)
     d = project.config.data
     store = DrawnStore(project.resolve(d.drawn), d.image_size, d.margin,
-                       getattr(d, "size_mode", "fit"), root=project.root)
+                       size_mode_of(d), root=project.root)
     return project, store
 
 

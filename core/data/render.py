@@ -37,6 +37,7 @@ import numpy as np
 from core.atomic import sweep_stale
 from core.data.distort import DistortSpec, apply_distortions, parse_distort_spec
 from core.data.fonts import FontFace, open_ft_face
+from core.data.framing import size_mode_of
 from core.errors import Cancelled, SiamError
 
 Progress = Callable[[int, int], None]
@@ -785,7 +786,7 @@ def render_splits(
             distorted = role == "test" and not test_spec.is_identity
             reports[role] = render_dataset(
                 alphabet.classes, roles[role], staged[role], size=data.image_size,
-                margin=data.margin, mode=getattr(data, "size_mode", "fit"),
+                margin=data.margin, mode=size_mode_of(data),
                 alphabet_name=alphabet.name,
                 distort=test_spec.to_string() if distorted else None,
                 variants=data.test_variants if distorted else 1,

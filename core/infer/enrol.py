@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from core.data.framing import size_mode_of
 from core.errors import SiamError
 from core.infer.classset import (
     ClassSet,
@@ -101,8 +102,8 @@ def frame(run: RunModel, images: Sequence[ImageInput] | np.ndarray,
         framed_list, names = [], []
         for i, im in enumerate(items):
             name = str(im) if isinstance(im, (str, Path)) else f"array#{i}"
-            framed_list.append(prepare(im, s, name=name, margin=int(pre.get("margin", 2)),
-                                       mode=str(pre.get("size_mode", "fit"))))
+            framed_list.append(prepare(im, s, name=name, margin=pre.margin,
+                                       mode=pre.size_mode))
             names.append(name)
         framed = np.stack(framed_list) if framed_list else np.zeros((0, s, s), np.uint8)
     if origins is not None:
@@ -345,7 +346,7 @@ def drawing_batches(run_dir: str | Path, trained: set[str],
     path = project.resolve(d.drawn)
     if not path.exists():
         raise SiamError("no drawings yet (draw and label some in the Draw tab)", path)
-    store = DrawnStore(path, d.image_size, d.margin, getattr(d, "size_mode", "fit"))
+    store = DrawnStore(path, d.image_size, d.margin, size_mode_of(d))
     groups: dict[str, list[int]] = {}
     for row, dr in enumerate(store.drawings):
         if dr.excluded or dr.label in trained or (labels is not None and dr.label not in labels):

@@ -22,6 +22,7 @@ from typing import Any
 import torch
 
 from core.atomic import atomic_path, write_error
+from core.data.framing import FIT
 from core.errors import SiamError
 from core.paths import check_allocation, require_file
 
@@ -125,7 +126,7 @@ def check_model_fields(state: dict[str, Any], path: Path) -> None:
         margin = pre.get("margin", 2) if isinstance(pre, dict) else None
         if (not isinstance(pre, dict) or pre.get("image_size", size) != size
                 or not isinstance(margin, int) or not 0 <= 2 * margin < size - 1
-                or not isinstance(pre.get("size_mode", "fit"), str)):
+                or not isinstance(pre.get("size_mode", FIT), str)):
             raise SiamError(f"checkpoint preprocess {pre!r} does not fit its {size}-pixel "
                             "images; refused", path)
     if state["space"] not in SPACES:

@@ -156,13 +156,20 @@ def _coerce(section: str, key: str, value: Any) -> Any:
     """Return ``value`` checked and normalised for ``section.key``, or raise naming the key."""
     name = f"{section}.{key}"
     if section not in SCHEMA:
-        raise SiamError(_unknown_section(section))
+        raise _unknown_section_error(section)
     fields = SCHEMA[section]
     if key not in fields:
         hint = did_you_mean(key, list(fields))
         raise SiamError(f"unknown key {name}" + (f" (did you mean `{hint}`?)" if hint else "")
-                        + f" (known in [{section}]: {', '.join(fields)})")
-    f = fields[key]
+                        + f" (known in [{section}]: {', '.join(fields)})", section=section,
+                        key=key, hint=hint, unknown=True)
+    try:
+        return _check_value(name, fields[key], value)
+    except SiamError as exc:
+        raise SiamError(exc.message, section=section, key=key) from None
+
+
+def _check_value(name: str, f: Field, value: Any) -> Any:
     if f.kind is bool:
         if not isinstance(value, bool):
             raise SiamError(f"{name} must be true or false, got {value!r}")
@@ -192,6 +199,11 @@ def _coerce(section: str, key: str, value: Any) -> Any:
     if f.max is not None and value > f.max:
         raise SiamError(f"{name} must be ≤ {f.max:g}, got {value!r}")
     return value
+
+
+def _unknown_section_error(section: str) -> SiamError:
+    return SiamError(_unknown_section(section), section=section,
+                     hint=did_you_mean(section, list(SCHEMA)), unknown=True)
 
 
 def _unknown_section(section: str) -> str:
@@ -258,9 +270,9 @@ class Config:
                   for s, fs in SCHEMA.items()}
         for section, table in _migrate(values or {}).items():
             if section not in SCHEMA:
-                raise SiamError(_unknown_section(section))
+                raise _unknown_section_error(section)
             if not isinstance(table, dict):
-                raise SiamError(f"[{section}] must be a table")
+                raise SiamError(f"[{section}] must be a table", section=section)
             for key, value in table.items():
                 merged[section][key] = _coerce(section, key, value)
         self._check_relations(merged)
@@ -269,14 +281,16 @@ class Config:
     @staticmethod
     def _check_relations(v: dict[str, dict[str, Any]]) -> None:
         if v["augment"]["scale_min"] > v["augment"]["scale_max"]:
-            raise SiamError("augment.scale_min must be ≤ augment.scale_max")
+            raise SiamError("augment.scale_min must be ≤ augment.scale_max", section="augment",
+                            key="scale_min")
         if v["augment"]["pen_min_px"] > v["augment"]["pen_max_px"]:
-            raise SiamError("augment.pen_min_px must be ≤ augment.pen_max_px")
+            raise SiamError("augment.pen_min_px must be ≤ augment.pen_max_px", section="augment",
+                            key="pen_min_px")
         from core.train.models import MODELS  # local: models imports torch, config must stay light
 
         if v["model"]["backbone"] not in MODELS:
             raise SiamError(f"model.backbone must be one of {', '.join(MODELS)}; "
-                            f"got {v['model']['backbone']!r}")
+                            f"got {v['model']['backbone']!r}", section="model", key="backbone")
 
     def __getattr__(self, section: str) -> Section:
         if section.startswith("_"):

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from core.atomic import write_text_atomic
+from core.data.framing import size_mode_of
 from core.data.glyphs import GlyphSet, load_glyphs
 from core.errors import SiamError
 from core.train.checkpoint import load_checkpoint
@@ -139,7 +140,7 @@ class FinetuneTrainer(Trainer):
         if name == "train" and data is not None:
             data, self.merged = merge_labelled(
                 data, self.labelled, self.real_share,
-                size_mode=getattr(self.config.data, "size_mode", "fit"))
+                size_mode=size_mode_of(self.config.data))
         return data
 
     def _start_state(self) -> None:

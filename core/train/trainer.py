@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from core.atomic import write_text_atomic
-from core.data.framing import Framing, check_framing, conform_drawn
+from core.data.framing import Framing, Preprocess, check_framing, conform_drawn, size_mode_of
 from core.data.glyphs import GlyphSet, load_glyphs
 from core.errors import SiamError
 from core.infer.baselines import cached_pixel_nn
@@ -850,9 +850,8 @@ class Trainer:
 def preprocess_of(config: Config, image_size: int) -> dict[str, Any]:
     """How images are framed for this run's network; query, drawing and evaluation of the run
     read it from the checkpoint so that they frame exactly as the training data was."""
-    data = config.data
-    return {"image_size": int(image_size), "margin": int(data.margin),
-            "size_mode": str(getattr(data, "size_mode", "fit"))}
+    return Preprocess(size_mode_of(config.data), int(config.data.margin),
+                      int(image_size)).to_dict()
 
 
 class _NonFinite(Exception):

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from core.data.framing import Preprocess
 from core.errors import Cancelled, SiamError
 from core.infer import analysis, runs
 from core.infer.evaluate import (
@@ -128,6 +129,6 @@ def test_run_files_read_back_for_the_views(trained):
         h5.create_dataset("extra/error_rate", data=np.linspace(0, 1, n_e * n_c).reshape(n_e, n_c))
     h = analysis.read_mining(run_dir / "mining.h5")
     assert h.series("error_rate").shape == (n_e, n_c)
-    assert run_preprocess(run_dir) == {"margin": 2, "size_mode": "fit"}
+    assert run_preprocess(run_dir) == Preprocess("fit", 2, 37)
     assert run_preprocess(run_dir, {"preprocess": {"margin": 4, "size_mode": "em"}}) == \
-        {"margin": 4, "size_mode": "em"}
+        Preprocess("em", 4, 37)
