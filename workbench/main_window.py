@@ -26,7 +26,8 @@ from PySide6.QtWidgets import (
 import resources
 from core.errors import SiamError
 from core.train.project import PROJECT_FILE, Project, create_project, load_project
-from workbench import dialogs, engine, settings
+from core.train.tomledit import fix_key
+from workbench import dialogs, settings
 from workbench.data_tab import DataTab
 from workbench.document import ProjectDocument
 from workbench.draw_tab import DrawTab
@@ -402,10 +403,8 @@ class MainWindow(QMainWindow):
             if not path.is_dir():
                 dialogs.error(self, "Cannot open project", message)
             return False
-        bare = message[len(exc.path) + 2:] if exc.path and message.startswith(exc.path) \
-            else message
-        key = engine.offending_key(bare)
-        hint = engine.suggested_key(bare) if key is not None and key[1] else None
+        key = (exc.section, exc.key) if exc.section is not None else None
+        hint = exc.hint if key is not None and key[1] else None
         options = ["Open project.toml for editing"]
         actions: list[tuple[str, str | None]] = []
         if key is not None:
@@ -414,7 +413,7 @@ class MainWindow(QMainWindow):
                 options.append(f"Rename {name} to {key[0]}.{hint} (keep its value)")
                 actions.append(("rename", hint))
             options.append(f"Remove {name} (its default applies)" if key[1] and
-                           "unknown key" in bare else f"Reset {name} to its default")
+                           exc.unknown else f"Reset {name} to its default")
             actions.append(("remove", None))
         choice = dialogs.choose(self, "Invalid project", f"The project could not be opened:\n\n"
                                 f"{message}", options, default=1 if len(options) > 1 else 0)
@@ -424,7 +423,7 @@ class MainWindow(QMainWindow):
         if choice >= 1 and key is not None and choice - 1 < len(actions):
             what, new = actions[choice - 1]
             try:
-                backup = engine.reset_key(file, key[0], key[1], rename_to=new)
+                backup = fix_key(file, key[0], key[1], new)
             except (OSError, SiamError, ValueError) as err:
                 dialogs.error(self, "Cannot fix the file", str(err))
                 return False

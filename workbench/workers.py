@@ -26,7 +26,6 @@ import shiboken6
 from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 
 from core.errors import Cancelled, SiamError
-from workbench import engine
 
 _LIVE: set[QThread] = set()
 
@@ -279,8 +278,9 @@ def make_trainer_factory(project: Any, config: Any, resume: Any = None,
     """The real factory: ``core.train.trainer.Trainer(project, config, run_dir, resume)``."""
 
     def factory() -> Any:
-        trainer_mod = engine.require("trainer")
-        return trainer_mod.Trainer(project, config=config, run_dir=run_dir, resume=resume)
+        from core.train.trainer import Trainer
+
+        return Trainer(project, config=config, run_dir=run_dir, resume=resume)
 
     return factory
 
@@ -304,11 +304,10 @@ class RenderJob(Job):
             self.progress.emit(label, done, total)
 
     def work(self) -> Any:
-        render = engine.require("render")
-        return engine.call_with_supported(
-            render.render_splits, self._project,
-            progress=engine.progress_adapter(self._on_progress),
-            cancel=self._cancel, force=self._force)
+        from core.data.render import render_splits
+
+        return render_splits(self._project, cancel=self._cancel, force=self._force,
+                             progress=lambda done, total: self._on_progress("", done, total))
 
 
 # -- fonts -------------------------------------------------------------------------------------
@@ -333,15 +332,13 @@ class CoverageJob(Job):
         self._margin = margin
 
     def work(self) -> Any:
-        fonts = engine.require("fonts")
+        from core.data import fonts
+
         faces = self._faces
         if faces is None:
             faces = list(fonts.discover_fonts(extra=self._extra, system=True))
             self.faces_found.emit(self.tag, list(faces))
-        try:
-            render = engine.require("render")
-        except SiamError:
-            render = None
+        from core.data import render
         total = len(faces)
         for i, face in enumerate(faces):
             if self._cancel.is_set():

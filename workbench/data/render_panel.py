@@ -19,8 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.errors import SiamError
-from workbench import dialogs, engine
+from workbench import dialogs
 from workbench.document import ProjectDocument
 from workbench.style import set_role
 from workbench.workers import JobRunner, RenderJob
@@ -119,11 +118,6 @@ class RenderPanel(QGroupBox):
         existing files."""
         project = self.doc.project
         if project is None or self.runner is not None or self.blocked:
-            return False
-        try:
-            engine.require("render")
-        except SiamError as exc:
-            dialogs.error(self, "Render", str(exc))
             return False
         self.cancel_note = ""
         existing = [p for p in project.dataset_paths().values() if p.exists()]
