@@ -351,38 +351,16 @@ def paper_defaults() -> dict[str, dict[str, Any]]:
     return preset_sections("paper")
 
 
-#: TOML's short escapes; every other control character is written as \uXXXX (TOML 1.0 §String:
-#: U+0000–U+001F and U+007F may not appear raw in a basic string).
-_TOML_ESCAPES = {"\\": "\\\\", '"': '\\"', "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f",
-                 "\r": "\\r"}
-
-
-def _toml_char(ch: str) -> str:
-    return f"\\u{ord(ch):04X}" if ord(ch) < 0x20 or ord(ch) == 0x7F else ch
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        text = repr(value)
-        return text if any(ch in text for ch in ".en") else text + ".0"
-    if isinstance(value, str):
-        return '"' + "".join(_TOML_ESCAPES.get(ch) or _toml_char(ch) for ch in value) + '"'
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    raise TypeError(f"cannot write {type(value).__name__} to TOML")
-
-
 def dump_toml(values: dict[str, dict[str, Any]]) -> str:
-    """Write a two-level table as TOML (tomllib only reads)."""
-    lines: list[str] = []
+    """Write a two-level table as TOML (tomllib only reads). tomlkit escapes every control
+    character (a ``\\r``, ``\\x07`` or ``\\x7f`` in a description round-trips) and refuses a
+    value TOML cannot hold."""
+    import tomlkit
+
+    doc = tomlkit.document()
     for section, table in values.items():
-        if lines:
-            lines.append("")
-        lines.append(f"[{section}]")
-        for key, value in table.items():
-            lines.append(f"{key} = {_toml_value(value)}")
-    return "\n".join(lines) + "\n"
+        for value in table.values():
+            if not isinstance(value, (bool, int, float, str, list)):
+                raise TypeError(f"cannot write {type(value).__name__} to TOML")
+        doc.add(section, dict(table))
+    return tomlkit.dumps(doc)
