@@ -397,7 +397,6 @@ def class_samples(glyph_path: str | Path, classes: list[str], per_class: int
 #: smoothed here the same way.
 THROUGHPUT_EMA = 0.8
 
-# Keys of an iteration record that are not loss parts (the trainer flattens the parts in).
 EPOCH_KEYS = ("top1", "top5", "val_top1", "val_top5")
 
 
