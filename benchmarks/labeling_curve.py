@@ -175,8 +175,7 @@ def main() -> None:
 
     project = load_project(args.project)
     run = load_run(args.run)
-    framing = {"image_size": run.image_size, "margin": int(run.preprocess.get("margin", 2)),
-               "size_mode": str(run.preprocess.get("size_mode", "fit"))}
+    framing = run.preprocess.to_dict()
     mapping = read_map(args.map)
     classes = sorted(set(mapping.values()), key=lambda c: run.classes.index(c))
     cidx = {c: i for i, c in enumerate(classes)}

@@ -84,8 +84,9 @@ def choose_project(arg: str | None) -> Path:
 def _mines(run_dir: Path) -> bool:
     try:
         from siam_workbench.project.project import load_project
+        from siam_workbench.project.runfolder import RunFolder
 
-        return load_project(run_dir / "config.toml").config.mining.positive != "random"
+        return load_project(RunFolder(run_dir).config).config.mining.positive != "random"
     except Exception:  # noqa: BLE001 - a broken run is simply not preferred
         return False
 
@@ -140,6 +141,7 @@ def screenshot(window: object, app: object, out: Path, timeout: float,
     """Grab every tab of ``window`` at every size into ``out``; returns the exit code."""
     from siam_workbench.app.main_window import TAB_NAMES
     from siam_workbench.app.workers import live_threads
+    from siam_workbench.project.runfolder import RunFolder
 
     w = window  # MainWindow
     out.mkdir(parents=True, exist_ok=True)
@@ -148,7 +150,7 @@ def screenshot(window: object, app: object, out: Path, timeout: float,
     if project is not None:
         runs = project.runs()
         finished = [r for r in runs if r.status == "finished"] or \
-                   [r for r in runs if (r.path / "metrics.jsonl").exists()]
+                   [r for r in runs if RunFolder(r.path).has_metrics()]
         if finished:
             _show_run_everywhere(w, app, finished, timeout)
     settle = lambda: wait_until(app, lambda: False, 0.5)  # noqa: E731 - layout, deferred paints

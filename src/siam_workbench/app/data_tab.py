@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from siam_workbench.app import dialogs, engine
+from siam_workbench.app import dialogs
 from siam_workbench.app.data.render_panel import RenderPanel, missing_names  # noqa: F401
 from siam_workbench.app.data.samples_panel import SamplesPanel
 from siam_workbench.app.document import ProjectDocument
@@ -56,7 +56,10 @@ from siam_workbench.app.style import set_role
 from siam_workbench.app.workers import CoverageJob, JobRunner, run_in_thread
 from siam_workbench.base.atomic import write_text_atomic
 from siam_workbench.base.errors import SiamError
+from siam_workbench.data import alphabets as alphabet_defs
+from siam_workbench.data import fonts as font_defs
 from siam_workbench.data.font_roles import resolve_font_roles
+from siam_workbench.data.fonts import face_token
 from siam_workbench.data.fonts import missing_script_hint as fonts_hint
 
 ROLES = ("train", "val", "test")
@@ -297,10 +300,7 @@ class DataTab(QWidget):
         combo = self.alphabet
         combo.blockSignals(True)
         combo.clear()
-        try:
-            named = engine.require("alphabets").NAMED
-        except SiamError:
-            named = {}
+        named = alphabet_defs.NAMED
         for name, desc in named.items():
             combo.addItem(f"{name} — {desc}", name)
         combo.insertSeparator(combo.count())
@@ -323,8 +323,7 @@ class DataTab(QWidget):
             self.alphabet_info.setText("")
             return
         try:
-            alphabets = engine.require("alphabets")
-            alpha = alphabets.resolve_alphabet(project.config.data.alphabet, base=project.root)
+            alpha = alphabet_defs.resolve_alphabet(project.config.data.alphabet, base=project.root)
             self.classes = list(alpha.classes)
         except SiamError as exc:
             self.alphabet_error = str(exc)
@@ -351,12 +350,6 @@ class DataTab(QWidget):
         if self.samples_only:  # no font is ever rendered here: no coverage to compute
             self.coverage_done = self.roles_done = True
             self.font_status.setText("")
-            return
-        try:
-            engine.require("fonts")
-        except SiamError as exc:
-            self.font_status.setText(f"Font table unavailable: {exc}")
-            self.coverage_done = self.roles_done = True
             return
         d = project.config.data
         key = tuple(str(project.resolve(x)) for x in d.font_dirs)
@@ -385,7 +378,7 @@ class DataTab(QWidget):
         if tag != self._tag:
             return
         self.faces = faces
-        rows = [FontRow(face=f, token=engine.face_token(f)) for f in faces]
+        rows = [FontRow(face=f, token=face_token(f)) for f in faces]
         self.model.set_rows(rows)
         self.table.sortByColumn(self.proxy.sortColumn() if self.proxy.sortColumn() >= 0
                                 else COL_FAMILY, self.proxy.sortOrder())
@@ -437,7 +430,7 @@ class DataTab(QWidget):
         lists = self.role_lists()
 
         def work() -> tuple[int, Any, str, list[tuple[str, str]], dict[str, str]]:
-            fonts = engine.require("fonts")
+            fonts = font_defs
             missing = [(t, r) for r in ROLES for t in lists[r] if not fonts.match_faces(t, faces)]
             explicit = {f.id: r for r in ROLES for t in lists[r]
                         for f in fonts.match_faces(t, faces)}
@@ -515,14 +508,14 @@ class DataTab(QWidget):
         rows = self.selected_rows() if rows is None else rows
         if not rows or self.doc.project is None:
             return False
-        fonts = engine.require("fonts")
+        fonts = font_defs
         lists = self.role_lists()
         faces = self.faces or []
         switched = []
         if self.resolved is not None and any(not lists[r] for r in ROLES):
             for r in ROLES:
                 if not lists[r]:
-                    lists[r] = [engine.face_token(f) for f in self.resolved[r]]
+                    lists[r] = [face_token(f) for f in self.resolved[r]]
                     switched.append(f"{r} {len(lists[r])}")
         for row in rows:
             for r in ROLES:
@@ -537,10 +530,10 @@ class DataTab(QWidget):
                         kept.append(t)
                     elif fonts.is_glob(t) or len(hits) > 1:
                         # A pattern naming several faces: keep the others by name.
-                        kept += [engine.face_token(f) for f in hits if f != row.face]
+                        kept += [face_token(f) for f in hits if f != row.face]
                 lists[r] = list(dict.fromkeys(kept))
             if role in ROLES and not row.missing:
-                lists[role].append(engine.face_token(row.face))
+                lists[role].append(face_token(row.face))
         n = len(rows)
         try:
             changed = self.doc.set_values({"data": {f"{r}_fonts": lists[r] for r in ROLES}},
@@ -632,7 +625,7 @@ class DataTab(QWidget):
         if project is None:
             return False
         try:
-            alphabet = engine.require("alphabets").alphabet_from_text(text)
+            alphabet = alphabet_defs.alphabet_from_text(text)
         except SiamError as exc:
             dialogs.error(self, "Custom alphabet", str(exc))
             return False

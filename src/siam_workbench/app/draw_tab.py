@@ -50,7 +50,9 @@ from siam_workbench.app.glyph_cache import GlyphCache
 from siam_workbench.app.style import role, set_role
 from siam_workbench.app.workers import run_in_thread
 from siam_workbench.base.errors import SiamError
+from siam_workbench.data.framing import Preprocess, size_mode_of
 from siam_workbench.project.project import Project, RunInfo
+from siam_workbench.project.runfolder import RunFolder
 
 DEBOUNCE_MS = 150
 PREVIEW_PX = 148
@@ -63,8 +65,7 @@ SAVE_TIP = ("Add the drawing with this label to the project's drawn.h5 (Enter in
 
 
 def has_checkpoint(run: RunInfo) -> bool:
-    ck = run.path / "checkpoints"
-    return (ck / "best.pt").exists() or (ck / "last.pt").exists()
+    return RunFolder(run.path).has_checkpoint()
 
 
 def parse_label(text: str) -> str:
@@ -389,11 +390,11 @@ class DrawTab(QWidget):
         was trained on), else the project's ``data.margin`` / ``data.size_mode``."""
         if self.run_model is not None:
             pre = self.run_model.preprocess
-            return int(pre.get("margin", 2)), str(pre.get("size_mode", "fit"))
+            return pre.margin, pre.size_mode
         p = self.project
         if p is None:
-            return 2, "fit"
-        return int(p.config.data.margin), str(getattr(p.config.data, "size_mode", "fit"))
+            return Preprocess().margin, Preprocess().size_mode
+        return int(p.config.data.margin), size_mode_of(p.config.data)
 
     def _apply_framing(self) -> None:
         from siam_workbench.data.imaging import baseline_fraction

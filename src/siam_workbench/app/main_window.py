@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 import siam_workbench.resources
-from siam_workbench.app import dialogs, engine, settings
+from siam_workbench.app import dialogs, settings
 from siam_workbench.app.data_tab import DataTab
 from siam_workbench.app.document import ProjectDocument
 from siam_workbench.app.draw_tab import DrawTab
@@ -38,6 +38,7 @@ from siam_workbench.app.watcher import ProjectWatcher
 from siam_workbench.app.workers import prewarm_imports, run_in_thread
 from siam_workbench.base.errors import SiamError
 from siam_workbench.project.project import PROJECT_FILE, Project, create_project, load_project
+from siam_workbench.project.tomledit import fix_key
 
 TAB_NAMES = ("Data", "Train", "Miners", "Draw", "Runs", "Label")
 DEFAULT_SIZE = QSize(1400, 900)
@@ -405,10 +406,8 @@ class MainWindow(QMainWindow):
             if not path.is_dir():
                 dialogs.error(self, "Cannot open project", message)
             return False
-        bare = message[len(exc.path) + 2:] if exc.path and message.startswith(exc.path) \
-            else message
-        key = engine.offending_key(bare)
-        hint = engine.suggested_key(bare) if key is not None and key[1] else None
+        key = (exc.section, exc.key) if exc.section is not None else None
+        hint = exc.hint if key is not None and key[1] else None
         options = ["Open project.toml for editing"]
         actions: list[tuple[str, str | None]] = []
         if key is not None:
@@ -417,7 +416,7 @@ class MainWindow(QMainWindow):
                 options.append(f"Rename {name} to {key[0]}.{hint} (keep its value)")
                 actions.append(("rename", hint))
             options.append(f"Remove {name} (its default applies)" if key[1] and
-                           "unknown key" in bare else f"Reset {name} to its default")
+                           exc.unknown else f"Reset {name} to its default")
             actions.append(("remove", None))
         choice = dialogs.choose(self, "Invalid project", f"The project could not be opened:\n\n"
                                 f"{message}", options, default=1 if len(options) > 1 else 0)
@@ -427,7 +426,7 @@ class MainWindow(QMainWindow):
         if choice >= 1 and key is not None and choice - 1 < len(actions):
             what, new = actions[choice - 1]
             try:
-                backup = engine.reset_key(file, key[0], key[1], rename_to=new)
+                backup = fix_key(file, key[0], key[1], new)
             except (OSError, SiamError, ValueError) as err:
                 dialogs.error(self, "Cannot fix the file", str(err))
                 return False

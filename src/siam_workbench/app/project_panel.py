@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from siam_workbench.base.errors import SiamError
 from siam_workbench.data.glyphs import read_info
 from siam_workbench.project.project import Project
+from siam_workbench.project.runfolder import RunFolder
 
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1
 KIND_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -51,7 +52,7 @@ def run_recipe(run_dir: Path) -> str:
     """What tells runs apart at a glance: "AP / AC · semi-hard · triplet" from its config.toml
     (read as plain TOML: a bad file just gives no line)."""
     try:
-        with open(run_dir / "config.toml", "rb") as fh:
+        with open(RunFolder(run_dir).config, "rb") as fh:
             cfg = tomllib.load(fh)
     except (OSError, tomllib.TOMLDecodeError):
         return ""

@@ -43,6 +43,7 @@ from siam_workbench.app.workers import JobRunner, TrainJob, make_trainer_factory
 from siam_workbench.base.errors import SiamError
 from siam_workbench.infer.advice import Notice, Snapshot, advise, advise_run
 from siam_workbench.project.project import Project, load_project, read_run_info
+from siam_workbench.project.runfolder import RunFolder
 
 FLUSH_MS = 100  # ≤ 10 GUI updates per second
 CONFIRM_KEY = "train/confirm_changes"
@@ -349,7 +350,7 @@ class TrainTab(QWidget):
         ref, name = None, ""
         for info in reversed(runs):
             try:
-                ref, name = load_project(info.path / "config.toml").config, info.id
+                ref, name = load_project(RunFolder(info.path).config).config, info.id
                 break
             except SiamError:
                 continue
@@ -399,7 +400,7 @@ class TrainTab(QWidget):
         run_dir = Path(run_dir)
         config = None
         try:
-            run_config = load_project(run_dir / "config.toml").config
+            run_config = load_project(RunFolder(run_dir).config).config
             form_cfg = self.form.config()
             config = run_config.replace({"train": {
                 "epochs": max(run_config.train.epochs, form_cfg.train.epochs),
@@ -476,7 +477,7 @@ class TrainTab(QWidget):
         menu.clear()
         project = self.doc.project
         runs = project.runs() if project else []
-        ok = [r for r in runs if (r.path / "checkpoints" / "last.pt").exists()]
+        ok = [r for r in runs if RunFolder(r.path).can_resume()]
         for r in reversed(ok):
             act = menu.addAction(f"{r.id}  ({r.status}, epoch {r.epoch}/{r.epochs}, "
                                  f"best {_pct(r.best_top1)})")
@@ -495,7 +496,7 @@ class TrainTab(QWidget):
         self.history = read_metrics(run_dir)
         self.views.setCurrentWidget(self.plots)
         try:
-            run_config = load_project(run_dir / "config.toml").config
+            run_config = load_project(RunFolder(run_dir).config).config
         except SiamError:
             run_config = None
         self.plots.set_epochs(info.epochs, run_config.train.iterations if run_config else None)
@@ -678,7 +679,7 @@ class TrainTab(QWidget):
 
     def _report_failure(self, message: str, details: str = "") -> None:
         hint = ""
-        if self.run_dir and (self.run_dir / "checkpoints" / "last.pt").exists():
+        if self.run_dir and RunFolder(self.run_dir).can_resume():
             hint = ("\n\nThe run keeps its last checkpoint; continue it with "
                     f"“Resume from run…” → {self.run_dir.name}.")
         dialogs.error(self, "Training failed", message + hint, details)

@@ -25,7 +25,6 @@ import numpy as np
 import shiboken6
 from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 
-from siam_workbench.app import engine
 from siam_workbench.base.errors import Cancelled, SiamError
 
 _LIVE: set[QThread] = set()
@@ -280,8 +279,9 @@ def make_trainer_factory(project: Any, config: Any, resume: Any = None,
     resume)``."""
 
     def factory() -> Any:
-        trainer_mod = engine.require("trainer")
-        return trainer_mod.Trainer(project, config=config, run_dir=run_dir, resume=resume)
+        from siam_workbench.train.trainer import Trainer
+
+        return Trainer(project, config=config, run_dir=run_dir, resume=resume)
 
     return factory
 
@@ -308,10 +308,8 @@ class RenderJob(Job):
     def work(self) -> Any:
         from siam_workbench.data.render_splits import render_splits
 
-        return engine.call_with_supported(
-            render_splits, self._project,
-            progress=engine.progress_adapter(self._on_progress),
-            cancel=self._cancel, force=self._force)
+        return render_splits(self._project, cancel=self._cancel, force=self._force,
+                             progress=lambda done, total: self._on_progress("", done, total))
 
 
 # -- fonts -------------------------------------------------------------------------------------
@@ -336,15 +334,13 @@ class CoverageJob(Job):
         self._margin = margin
 
     def work(self) -> Any:
-        fonts = engine.require("fonts")
+        from siam_workbench.data import fonts
+
         faces = self._faces
         if faces is None:
             faces = list(fonts.discover_fonts(extra=self._extra, system=True))
             self.faces_found.emit(self.tag, list(faces))
-        try:
-            render = engine.require("render")
-        except SiamError:
-            render = None
+        from siam_workbench.data import render
         total = len(faces)
         for i, face in enumerate(faces):
             if self._cancel.is_set():

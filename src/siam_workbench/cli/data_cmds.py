@@ -17,6 +17,7 @@ import numpy as np
 
 from siam_workbench.base.errors import SiamError
 from siam_workbench.cli import cancel_on_signals
+from siam_workbench.data.framing import FIT, size_mode_of
 
 _ROLES = ("train", "val", "test")
 _SHEET_MAX_PIXELS = 100_000_000
@@ -410,8 +411,8 @@ def cmd_render(args: argparse.Namespace) -> int:
         project.config.data.image_size if project is not None else 37)
     margin = args.margin if args.margin is not None else (
         project.config.data.margin if project is not None else 2)
-    mode = args.size_mode or (getattr(project.config.data, "size_mode", "fit")
-                              if project is not None else "fit")
+    mode = args.size_mode or (size_mode_of(project.config.data)
+                              if project is not None else FIT)
     if args.font_role and project is not None:
         origin: dict[str, Any] = {"project": str(project.root.resolve()),
                                   "font_role": args.font_role}
@@ -448,7 +449,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     if args.margin is None:
         args.margin = int(data.margin) if data is not None else 2
     if args.size_mode is None:
-        args.size_mode = str(getattr(data, "size_mode", "fit")) if data is not None else "fit"
+        args.size_mode = size_mode_of(data) if data is not None else FIT
     if args.keep_frame and args.size_mode == "em":
         raise SiamError("--keep-frame resizes the whole frame as it is; em framing (the image "
                         "is the em box) is what to use for a project: drop --keep-frame")

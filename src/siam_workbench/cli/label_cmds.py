@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from siam_workbench.base.errors import SiamError
+from siam_workbench.data.framing import size_mode_of
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -87,7 +88,7 @@ def _store(project_dir: Path):
     project = load_project(project_dir)
     d = project.config.data
     store = DrawnStore(project.resolve(d.drawn), d.image_size, d.margin,
-                       getattr(d, "size_mode", "fit"), root=project.root)
+                       size_mode_of(d), root=project.root)
     return project, store
 
 
@@ -227,10 +228,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def cmd_mining(args: argparse.Namespace) -> int:
     from siam_workbench.infer.analysis import read_mining
+    from siam_workbench.project.runfolder import RunFolder
 
-    hist = read_mining(args.run / "mining.h5")
+    hist = read_mining(RunFolder(args.run).mining)
     if hist.probabilities is None or hist.num_epochs == 0:
-        raise SiamError("no per-class probabilities recorded", args.run / "mining.h5")
+        raise SiamError("no per-class probabilities recorded", RunFolder(args.run).mining)
     e = hist.num_epochs - 1 if args.epoch == -1 else args.epoch - 1
     if not 0 <= e < hist.num_epochs:
         raise SiamError(f"--epoch must be in 1..{hist.num_epochs}")

@@ -9,6 +9,7 @@ import math
 from pathlib import Path
 
 from siam_workbench.base.errors import SiamError
+from siam_workbench.data.framing import Preprocess
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -64,8 +65,7 @@ def open_session(project_dir: Path, folder: Path, run_dir: Path | None = None,
         run_dir = best.path if best is not None else None
     run = load_run(run_dir) if run_dir is not None else None
     d = project.config.data
-    framing = {"image_size": int(d.image_size), "margin": int(d.margin),
-               "size_mode": str(getattr(d, "size_mode", "fit"))}
+    framing = Preprocess.of_data(d).to_dict()
     target = out if out is not None else project.resolve(DEFAULT_OUT)
     if not target.parent.exists():
         target.parent.mkdir(parents=True, exist_ok=True)

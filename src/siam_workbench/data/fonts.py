@@ -424,3 +424,14 @@ def missing_script_hint(classes: list[str], covering_faces: int) -> str:
                 f"with: sudo apt-get install {KOREAN_FONT_PACKAGES}")
     return ("No installed font covers this alphabet; add font files or folders "
             "(Add font folder… / --fonts).")
+
+
+def face_token(face: FontFace) -> str:
+    """What a project's ``data.*_fonts`` lists hold for one face: its file name, with ``#i``
+    for a face of a collection (the same spelling as the face id, which the name alone would
+    not single out)."""
+    path = Path(face.path)
+    index = int(getattr(face, "index", 0) or 0)
+    if index or path.suffix.lower() in (".ttc", ".otc"):
+        return f"{path.name}#{index}"
+    return path.name

@@ -27,31 +27,60 @@ from siam_workbench.base.errors import SiamError
 
 DEFAULT_MARGIN = 2
 DEFAULT_SIZE = 37
+#: Size modes: the ink box fills the image, or the em box does; ``frame`` (the whole canvas
+#: resized) only describes old keep-frame imports, never a project or a run.
+FIT, EM, FRAME = "fit", "em", "frame"
+SIZE_MODES = (FIT, EM)
 
 
 @dataclass(frozen=True)
 class Framing:
     """Image side, empty border and size mode (``fit`` | ``em``; ``frame`` for old
-    keep-frame imports) of a file, a project or a run."""
+    keep-frame imports) of a file, a project or a run.
 
-    size_mode: str = "fit"
+    A run's *preprocess* is this value (:data:`Preprocess`): how every image is framed before
+    its network sees it. Checkpoints, exports and the run's config keep writing it as the dict
+    ``{"image_size", "margin", "size_mode"}`` (:meth:`to_dict`), and :meth:`from_dict` reads
+    every older form (no ``size_mode``: ``fit``; no ``image_size``: the network's)."""
+
+    size_mode: str = FIT
     margin: int = DEFAULT_MARGIN
     image_size: int = DEFAULT_SIZE
 
     @classmethod
     def of_data(cls, data: Any) -> Framing:
         """The framing of a project's ``[data]`` section (or a run's config)."""
-        return cls(str(getattr(data, "size_mode", "fit")), int(data.margin),
-                   int(data.image_size))
+        return cls(size_mode_of(data), int(data.margin), int(data.image_size))
 
     @classmethod
     def of_preprocess(cls, pre: dict[str, Any], image_size: int) -> Framing:
-        """The framing a run's checkpoint records (``RunModel.preprocess``)."""
-        return cls(str(pre.get("size_mode", "fit")), int(pre.get("margin", DEFAULT_MARGIN)),
+        """The framing a run's checkpoint records (its ``"preprocess"`` dict)."""
+        return cls(str(pre.get("size_mode", FIT)), int(pre.get("margin", DEFAULT_MARGIN)),
                    int(pre.get("image_size", image_size)))
+
+    from_dict = of_preprocess
+
+    def to_dict(self) -> dict[str, Any]:
+        """The checkpoint's ``"preprocess"`` (and a glyph file's framing), as always written."""
+        return {"image_size": int(self.image_size), "margin": int(self.margin),
+                "size_mode": str(self.size_mode)}
+
+    @property
+    def fits_ink(self) -> bool:
+        """The ink box fills the image (``fit``), rather than the em box or the canvas."""
+        return self.size_mode == FIT
 
     def describe(self) -> str:
         return f"{self.size_mode!r} with margin {self.margin}"
+
+
+#: A run's preprocess: the framing its network was trained on (see :class:`Framing`).
+Preprocess = Framing
+
+
+def size_mode_of(data: Any) -> str:
+    """A ``[data]`` section's size mode (configs older than the setting: ``fit``)."""
+    return str(getattr(data, "size_mode", FIT))
 
 
 def recorded_framing(attrs: dict[str, Any]) -> Framing | None:

@@ -17,6 +17,7 @@ from siam_workbench.data.alphabets import resolve_alphabet
 from siam_workbench.data.distort import parse_distort_spec
 from siam_workbench.data.font_roles import resolve_font_roles
 from siam_workbench.data.fonts import discover_fonts
+from siam_workbench.data.framing import size_mode_of
 from siam_workbench.data.glyphs import apply_exclusion_keys, exclusion_keys, journal_path
 from siam_workbench.data.render import Progress, RenderReport, render_dataset
 from siam_workbench.data.samples import refuse_render
@@ -100,7 +101,7 @@ def render_splits(
             distorted = role == "test" and not test_spec.is_identity
             reports[role] = render_dataset(
                 alphabet.classes, roles[role], staged[role], size=data.image_size,
-                margin=data.margin, mode=getattr(data, "size_mode", "fit"),
+                margin=data.margin, mode=size_mode_of(data),
                 alphabet_name=alphabet.name,
                 distort=test_spec.to_string() if distorted else None,
                 variants=data.test_variants if distorted else 1,

@@ -371,19 +371,20 @@ def snapshot_of_run(run_dir: str | Path) -> Snapshot | None:
     """What a run folder has recorded (None when its config cannot be read)."""
     from siam_workbench.infer.analysis import read_mining, read_run_config
     from siam_workbench.project.runfiles import read_metrics
+    from siam_workbench.project.runfolder import RunFolder
 
     run_dir = Path(run_dir)
     config = read_run_config(run_dir)
     if config is None:
         return None
-    recs = read_metrics(run_dir / "metrics.jsonl")
+    recs = read_metrics(RunFolder(run_dir).metrics)
     snap = Snapshot(config=config, epochs=[r for r in recs if r.get("event") == "epoch"])
     its = [r for r in recs if r.get("event") == "iteration"]
     snap.spreads = _recorded_spreads(its)
     snap.pixel_nn_val = next((r.get("top1") for r in recs if r.get("event") == "baseline"
                               and r.get("method") == "pixel-1nn"), None)
     try:
-        h = read_mining(run_dir / "mining.h5")
+        h = read_mining(RunFolder(run_dir).mining)
     except Exception:  # noqa: BLE001 - a run without (readable) mining log still gets advice
         h = None
     if h is not None and h.num_epochs:

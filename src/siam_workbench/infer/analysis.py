@@ -21,7 +21,8 @@ from siam_workbench.base.errors import SiamError
 from siam_workbench.base.paths import is_regular_file
 from siam_workbench.project.config import SCHEMA, Config
 from siam_workbench.project.project import is_run_dir, read_run_info
-from siam_workbench.project.runfiles import read_metrics
+from siam_workbench.project.runfiles import iteration_parts, read_metrics
+from siam_workbench.project.runfolder import RunFolder
 
 
 @dataclass
@@ -196,7 +197,7 @@ def summarize_run(run_dir: str | Path) -> RunSummary:
     if not is_run_dir(run_dir):
         raise SiamError("not a run folder (no config.toml)", run_dir)
     config = read_run_config(run_dir)
-    recs = read_metrics(run_dir / "metrics.jsonl")
+    recs = read_metrics(RunFolder(run_dir).metrics)
     iters = [r for r in recs if r.get("event") == "iteration"]
     epochs = [r for r in recs if r.get("event") == "epoch"]
     tops = [(_score(r, "top1"), _score(r, "top5")) for r in epochs]
@@ -260,7 +261,7 @@ def table_csv(header: list[str], rows: list[list[Any]]) -> str:
 
 def read_run_config(run_dir: str | Path) -> Config | None:
     """The run's resolved ``config.toml`` (None when missing or unreadable)."""
-    file = Path(run_dir) / "config.toml"
+    file = RunFolder(run_dir).config
     if not is_regular_file(file):  # a FIFO in its place would block the read
         return None
     try:
@@ -271,7 +272,7 @@ def read_run_config(run_dir: str | Path) -> Config | None:
 
 def run_miners(run_dir: str | Path) -> tuple[str, str]:
     """(positive, negative) miner names of a run, from its config ("unknown" if unreadable)."""
-    file = Path(run_dir) / "config.toml"
+    file = RunFolder(run_dir).config
     try:
         if not is_regular_file(file):
             return "unknown", "unknown"
@@ -300,7 +301,7 @@ def read_epoch_edges(run_dir: str | Path, epoch: int) -> tuple[np.ndarray | None
                                                                dict[str, np.ndarray]]:
     """The cluster edges of one epoch, the miner names and the extra series of a (possibly
     still running) run's ``mining.h5``."""
-    path = Path(run_dir) / "mining.h5"
+    path = RunFolder(run_dir).mining
     try:
         with h5py.File(path, "r") as h5:
             key = f"edges/{epoch}"
@@ -329,10 +330,10 @@ def load_run_mining(run_dir: str | Path) -> RunMining:
     """``mining.h5`` + ``centers.npy`` + ``config.toml`` of a run; a missing or malformed
     centers file is a note, not an error (the views that need it say so)."""
     run_dir = Path(run_dir)
-    history = read_mining(run_dir / "mining.h5")
+    history = read_mining(RunFolder(run_dir).mining)
     notes: list[str] = []
     centers = None
-    path = run_dir / "centers.npy"
+    path = RunFolder(run_dir).centers
     if path.exists():
         try:
             centers = np.load(path, allow_pickle=False)
@@ -396,10 +397,6 @@ def class_samples(glyph_path: str | Path, classes: list[str], per_class: int
 #: smoothed here the same way.
 THROUGHPUT_EMA = 0.8
 
-# Keys of an iteration record that are not loss parts (the trainer flattens the parts in).
-_NOT_PARTS = {"event", "time", "epoch", "iteration", "iterations", "step", "loss",
-              "images_per_s", "triplets_per_s", "images", "triplets", "lr", "parts",
-              "spread", "active"}
 EPOCH_KEYS = ("top1", "top5", "val_top1", "val_top5")
 
 
@@ -452,7 +449,7 @@ def read_curves(run_dir: str | Path) -> RunCurves:
     """Parse a run's ``metrics.jsonl`` (a run folder or the file). Broken lines are skipped,
     so a run killed mid-write still plots everything before the damage."""
     path = Path(run_dir)
-    file = path / "metrics.jsonl" if path.is_dir() else path
+    file = RunFolder(path).metrics if path.is_dir() else path
     steps, loss, rates, iter_epoch = [], [], [], []
     active, images, times = [], [], []
     parts: dict[str, list[float]] = {}
@@ -476,10 +473,7 @@ def read_curves(run_dir: str | Path) -> RunCurves:
             for col, key in ((active, "active"), (images, "images"), (times, "time")):
                 x = _num(rec.get(key))
                 col.append(np.nan if x is None else x)
-            nested = rec.get("parts")
-            source = nested if isinstance(nested, dict) else {
-                k: v for k, v in rec.items() if k not in _NOT_PARTS}
-            for key, v in source.items():
+            for key, v in iteration_parts(rec).items():
                 x = _num(v)
                 if x is None:
                     continue

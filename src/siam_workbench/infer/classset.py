@@ -30,9 +30,10 @@ import numpy as np
 
 from siam_workbench.base.atomic import write_text_atomic
 from siam_workbench.base.errors import SiamError
+from siam_workbench.project.runfolder import ENROLLED, RunFolder
 
 SCHEMA = "siam-classset/1"
-FILE_NAME = "enrolled.json"
+FILE_NAME = ENROLLED
 #: A class set larger than this is refused before it is parsed (a damaged or foreign file).
 MAX_FILE_BYTES = 512 * 2**20
 
@@ -42,7 +43,7 @@ def now() -> str:
 
 
 def classset_path(run_dir: str | Path) -> Path:
-    return Path(run_dir) / FILE_NAME
+    return RunFolder(run_dir).enrolled
 
 
 def image_hash(image: np.ndarray) -> str:

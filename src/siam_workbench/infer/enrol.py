@@ -28,6 +28,7 @@ import numpy as np
 
 from siam_workbench.base.errors import SiamError
 from siam_workbench.base.locks import lock_edit
+from siam_workbench.data.framing import size_mode_of
 from siam_workbench.infer.classset import (
     ClassSet,
     EnrolledClass,
@@ -104,8 +105,8 @@ def frame(run: RunModel, images: Sequence[ImageInput] | np.ndarray,
         framed_list, names = [], []
         for i, im in enumerate(items):
             name = str(im) if isinstance(im, (str, Path)) else f"array#{i}"
-            framed_list.append(prepare(im, s, name=name, margin=int(pre.get("margin", 2)),
-                                       mode=str(pre.get("size_mode", "fit"))))
+            framed_list.append(prepare(im, s, name=name, margin=pre.margin,
+                                       mode=pre.size_mode))
             names.append(name)
         framed = np.stack(framed_list) if framed_list else np.zeros((0, s, s), np.uint8)
     if origins is not None:
@@ -282,7 +283,7 @@ def drawing_batches(run_dir: str | Path, trained: set[str],
     path = project.resolve(d.drawn)
     if not path.exists():
         raise SiamError("no drawings yet (draw and label some in the Draw tab)", path)
-    store = DrawnStore(path, d.image_size, d.margin, getattr(d, "size_mode", "fit"))
+    store = DrawnStore(path, d.image_size, d.margin, size_mode_of(d))
     groups: dict[str, list[int]] = {}
     for row, dr in enumerate(store.drawings):
         if dr.excluded or dr.label in trained or (labels is not None and dr.label not in labels):

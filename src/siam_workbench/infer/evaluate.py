@@ -21,7 +21,15 @@ from torch import nn
 
 from siam_workbench.base.errors import Cancelled, SiamError
 from siam_workbench.data.drawn import conform_drawn
-from siam_workbench.data.framing import Framing, FramingMismatch, check_framing, recorded_framing
+from siam_workbench.data.framing import (
+    DEFAULT_SIZE,
+    SIZE_MODES,
+    Framing,
+    FramingMismatch,
+    Preprocess,
+    check_framing,
+    recorded_framing,
+)
 from siam_workbench.data.glyphs import load_glyphs
 from siam_workbench.infer.runs import read_evaluations, save_evaluation  # noqa: F401 - kept with runs
 from siam_workbench.model.backbones import build_model, resolve_device
@@ -33,29 +41,29 @@ from siam_workbench.parts.centers import (
     topk_accuracy,
 )
 from siam_workbench.project.project import is_run_dir
+from siam_workbench.project.runfolder import RunFolder
 
-DEFAULT_PREPROCESS: dict[str, Any] = {"margin": 2, "size_mode": "fit"}
 
-
-def run_preprocess(run_dir: Path, state: dict[str, Any] | None = None) -> dict[str, Any]:
+def run_preprocess(run_dir: Path, state: dict[str, Any] | None = None) -> Preprocess:
     """The framing a run was trained with: ``state["preprocess"]`` (checkpoints that carry it),
-    else the ``[data]`` margin / size_mode of the run's ``config.toml``, else the defaults."""
-    out = dict(DEFAULT_PREPROCESS)
-    pre = (state or {}).get("preprocess")
+    else the ``[data]`` margin / size_mode of the run's ``config.toml``, else the defaults; the
+    image side is the checkpoint's ``image_size``."""
+    state = state or {}
+    size = state.get("image_size")
+    size = size if isinstance(size, int) else DEFAULT_SIZE
+    pre = state.get("preprocess")
     if isinstance(pre, dict):
-        out.update({k: pre[k] for k in ("margin", "size_mode", "image_size") if k in pre})
-        return out
-    import tomllib
-
+        return Preprocess.from_dict(pre, size)
     try:
-        data = tomllib.loads((run_dir / "config.toml").read_text(encoding="utf-8")).get("data", {})
+        data = tomllib.loads(RunFolder(run_dir).config.read_text(encoding="utf-8")).get("data", {})
     except (OSError, ValueError):
-        return out
-    if isinstance(data.get("margin"), int):
-        out["margin"] = data["margin"]
-    if data.get("size_mode") in ("fit", "em"):
-        out["size_mode"] = data["size_mode"]
-    return out
+        return Preprocess(image_size=size)
+    data = data if isinstance(data, dict) else {}
+    default = Preprocess(image_size=size)
+    margin = data.get("margin")
+    mode = data.get("size_mode")
+    return Preprocess(mode if mode in SIZE_MODES else default.size_mode,
+                      margin if isinstance(margin, int) else default.margin, size)
 
 
 @dataclass
@@ -73,7 +81,7 @@ class RunModel:
     # How an image is framed before the network sees it (siam_workbench.data.imaging): margin and
     # size_mode, from the checkpoint's "preprocess", else the run's config.toml, else today's
     # defaults (margin 2, fit).
-    preprocess: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_PREPROCESS))
+    preprocess: Preprocess = field(default_factory=Preprocess)
     # Classes enrolled after training (siam_workbench.infer.enrol, runs/<id>/enrolled.json), merged
     # into centers / classes by load_run.
     enrolled: list[str] = field(default_factory=list)
@@ -119,10 +127,7 @@ def load_run(run_dir: str | Path, which: str = "best", device: str = "cpu",
     run_dir = Path(run_dir)
     if not is_run_dir(run_dir):
         raise SiamError("not a run folder (no config.toml)", run_dir)
-    ckpt_dir = run_dir / "checkpoints"
-    path = ckpt_dir / f"{which}.pt"
-    if which == "best" and not path.exists():
-        path = ckpt_dir / "last.pt"
+    path = RunFolder(run_dir).checkpoint("last" if which == "last" else "best")
     dev = resolve_device(device)
     state = load_checkpoint(path, map_location=dev)
     check_model_fields(state, path)  # sizes, shapes, finiteness: before building anything
@@ -147,7 +152,7 @@ def load_run(run_dir: str | Path, which: str = "best", device: str = "cpu",
             "epoch": epoch if isinstance(epoch, int) else 0,
             "backbone": state["backbone"], "best": state.get("best"),
             "digest": str(state.get("digest") or state_digest(state))}
-    preprocess = {"image_size": int(state["image_size"]), **run_preprocess(run_dir, state)}
+    preprocess = run_preprocess(run_dir, state)
     run = RunModel(run_dir=run_dir, model=model, centers=centers, classes=classes,
                    space=str(state["space"]), image_size=int(state["image_size"]),
                    device=dev, meta=meta, preprocess=preprocess)
@@ -212,7 +217,7 @@ def classify_batched(run: RunModel, images: torch.Tensor, k: int = 5,
 
 def framing_of(run: RunModel) -> Framing:
     """The framing the run's network was trained on (what its inputs must look like)."""
-    return Framing.of_preprocess(run.preprocess, run.image_size)
+    return run.preprocess
 
 
 def check_data_framing(run: RunModel, data: Any, data_path: str | Path,
@@ -238,7 +243,7 @@ def check_data_framing(run: RunModel, data: Any, data_path: str | Path,
             raise
         report.update(match=False, mismatch=str(exc), fix=exc.fix)
         return data, report
-    if have is None and want.size_mode != "fit":
+    if have is None and not want.fits_ink:
         report["warning"] = (f"the file does not record its framing; the run takes "
                              f"{want.describe()} — if the file was framed 'fit' (files made "
                              "before framing was recorded were), the figure is meaningless")

@@ -79,15 +79,15 @@ class ExportedClassifier(nn.Module):
 
 
 def _meta(run: RunModel, fmt: str) -> dict[str, Any]:
-    margin = int(run.preprocess.get("margin", MARGIN))
+    margin = run.preprocess.margin
     return {
         "format": fmt,
         "image_size": run.image_size,
         "margin": margin,
-        "size_mode": str(run.preprocess.get("size_mode", "fit")),
+        "size_mode": run.preprocess.size_mode,
         "input": "float [B,1,H,W] in [0,1], ink = 1; "
                  + ("glyph cropped to ink, padded and resized to image_size"
-                    if run.preprocess.get("size_mode", "fit") == "fit" else
+                    if run.preprocess.fits_ink else
                     "the image height as the em box (0.95 em above to 0.25 em below the "
                     "baseline) scaled to image_size, ink centred horizontally")
                  + f" (margin {margin})",

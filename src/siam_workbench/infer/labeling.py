@@ -39,6 +39,7 @@ import numpy as np
 
 from siam_workbench.base.atomic import fsync_dir
 from siam_workbench.base.errors import Cancelled, SiamError
+from siam_workbench.data.framing import SIZE_MODES, Preprocess
 
 #: Files the folder scan offers (anything PIL decodes; the suffix only filters the listing).
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp",
@@ -252,7 +253,7 @@ class LabelState:
 def _framing_ok(rec: dict[str, Any]) -> bool:
     size, margin = rec.get("image_size"), rec.get("margin")
     return (isinstance(size, int) and isinstance(margin, int) and 1 <= size <= 1024
-            and 0 <= 2 * margin < size and rec.get("size_mode") in ("fit", "em"))
+            and 0 <= 2 * margin < size and rec.get("size_mode") in SIZE_MODES)
 
 
 def replay(records: Iterable[dict[str, Any]]) -> LabelState:
@@ -273,7 +274,7 @@ def write_labelled(out: str | Path, state: LabelState, journal_bytes: int = 0) -
     from siam_workbench.data.glyphs import GlyphWriter
 
     out = Path(out)
-    framing = state.framing or {"image_size": 37, "margin": 2, "size_mode": "fit"}
+    framing = state.framing or Preprocess().to_dict()
     size = int(framing["image_size"])
     labels = list(state.labels().values())
     classes = list(dict.fromkeys(s.label for s in labels))
@@ -353,8 +354,7 @@ def propose(run: Any, paths: list[Path], keys: list[str], framing: dict[str, Any
 
     pre = dict(framing)
     if run is not None:
-        pre = {"image_size": int(run.image_size), "margin": int(run.preprocess.get("margin", 2)),
-               "size_mode": str(run.preprocess.get("size_mode", "fit"))}
+        pre = run.preprocess.to_dict()
     same = pre == {k2: framing[k2] for k2 in ("image_size", "margin", "size_mode")}
     items: list[Item] = []
     for start in range(0, len(paths), _BATCH):
@@ -409,10 +409,8 @@ class LabelSession:
         self.state = replay(self.journal.records)
         if self.state.framing is None:
             if run is not None:
-                framing = {"image_size": int(run.image_size),
-                           "margin": int(run.preprocess.get("margin", 2)),
-                           "size_mode": str(run.preprocess.get("size_mode", "fit"))}
-            framing = dict(framing or {"image_size": 37, "margin": 2, "size_mode": "fit"})
+                framing = run.preprocess.to_dict()
+            framing = dict(framing or Preprocess().to_dict())
             framing = {k2: framing[k2] for k2 in ("image_size", "margin", "size_mode")}
             if not _framing_ok(framing):
                 raise SiamError(f"unusable framing {framing}", self.out)

@@ -84,8 +84,8 @@ def query(run: RunModel, images: list[np.ndarray | str | Path], k: int = 5) -> l
     if not images:
         return []
     pre = run.preprocess
-    batch = np.stack([prepare(im, run.image_size, margin=int(pre.get("margin", 2)),
-                              mode=str(pre.get("size_mode", "fit"))) for im in images])
+    batch = np.stack([prepare(im, run.image_size, margin=pre.margin,
+                              mode=pre.size_mode) for im in images])
     # A query is a few dozen small ops: on a busy machine a second intra-op thread turns each
     # into a wait at a barrier (measured 136 ms vs 3 ms for one image); a big batch of files
     # is worth the threads.

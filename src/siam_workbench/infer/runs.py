@@ -21,9 +21,8 @@ from siam_workbench.base.atomic import write_text_atomic
 from siam_workbench.base.errors import SiamError
 from siam_workbench.base.paths import is_regular_file
 from siam_workbench.project.project import Project, RunInfo, is_run_dir
+from siam_workbench.project.runfolder import EVALUATIONS, NOTES, RUNS, RunFolder  # noqa: F401 - names kept here
 
-NOTES = "notes.md"
-EVALUATIONS = "evaluations.json"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,119}$")
 
 
@@ -40,7 +39,7 @@ def _check_project_run(run_dir: Path) -> None:
 
     runs = run_dir.absolute().parent
     project = runs.parent
-    if (run_dir.is_symlink() or runs.name != "runs" or not (project / PROJECT_FILE).is_file()
+    if (run_dir.is_symlink() or runs.name != RUNS or not (project / PROJECT_FILE).is_file()
             or not is_inside(run_dir, project) or runs.is_symlink()):
         raise SiamError("is not a run of a project (PROJECT/runs/<id>); refused to delete it",
                         run_dir)
@@ -93,7 +92,7 @@ def rename_run(run_dir: Path, new_name: str) -> Path:
 
 def read_notes(run_dir: Path) -> str:
     try:
-        file = Path(run_dir) / NOTES
+        file = RunFolder(run_dir).notes
         return file.read_text(encoding="utf-8") if is_regular_file(file) else ""
     except (OSError, UnicodeDecodeError):
         return ""
@@ -102,7 +101,7 @@ def read_notes(run_dir: Path) -> str:
 def write_notes(run_dir: Path, text: str) -> None:
     """Replace the run's free-text notes (``notes.md``; empty text removes them)."""
     run_dir = check_run(run_dir)
-    path = run_dir / NOTES
+    path = RunFolder(run_dir).notes
     if not text.strip():
         path.unlink(missing_ok=True)
         return
@@ -120,8 +119,7 @@ def split_path(project: Project, split: str) -> Path:
 
 
 def has_checkpoint(run_dir: Path) -> bool:
-    ck = Path(run_dir) / "checkpoints"
-    return (ck / "best.pt").exists() or (ck / "last.pt").exists()
+    return RunFolder(run_dir).has_checkpoint()
 
 
 def best_run(project: Project, runs: list[RunInfo] | None = None) -> RunInfo | None:
@@ -142,7 +140,7 @@ def save_evaluation(run_dir: str | Path, split: str, result: dict[str, Any],
                     checkpoint: str = "best") -> None:
     """Remember ``result`` in ``runs/<id>/evaluations.json`` under ``split`` (test, val,
     drawn, or a file name) so the Runs table can show it; written atomically."""
-    path = Path(run_dir) / EVALUATIONS
+    path = RunFolder(run_dir).evaluations
     table = read_evaluations(run_dir)
     table[split] = {"top1": result["top1"], "top5": result["top5"], "n": result["n"],
                     "data": str(result.get("data", "")), "checkpoint": checkpoint,
@@ -153,7 +151,7 @@ def save_evaluation(run_dir: str | Path, split: str, result: dict[str, Any],
 def read_evaluations(run_dir: str | Path) -> dict[str, dict[str, Any]]:
     """``split → {top1, top5, n, data, checkpoint, time}``; {} when none or unreadable."""
     try:
-        file = Path(run_dir) / EVALUATIONS
+        file = RunFolder(run_dir).evaluations
         table = json.loads(file.read_text(encoding="utf-8")) if is_regular_file(file) else {}
     except (OSError, ValueError):
         return {}

@@ -24,6 +24,7 @@ import torch
 from siam_workbench.base.atomic import atomic_path, write_error
 from siam_workbench.base.errors import SiamError
 from siam_workbench.base.paths import check_allocation, require_file
+from siam_workbench.data.framing import FIT
 
 FORMAT = "siam-run/1"
 DIGEST = "digest"
@@ -125,7 +126,7 @@ def check_model_fields(state: dict[str, Any], path: Path) -> None:
         margin = pre.get("margin", 2) if isinstance(pre, dict) else None
         if (not isinstance(pre, dict) or pre.get("image_size", size) != size
                 or not isinstance(margin, int) or not 0 <= 2 * margin < size - 1
-                or not isinstance(pre.get("size_mode", "fit"), str)):
+                or not isinstance(pre.get("size_mode", FIT), str)):
             raise SiamError(f"checkpoint preprocess {pre!r} does not fit its {size}-pixel "
                             "images; refused", path)
     if state["space"] not in SPACES:

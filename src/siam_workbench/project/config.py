@@ -156,13 +156,20 @@ def _coerce(section: str, key: str, value: Any) -> Any:
     """Return ``value`` checked and normalised for ``section.key``, or raise naming the key."""
     name = f"{section}.{key}"
     if section not in SCHEMA:
-        raise SiamError(_unknown_section(section))
+        raise _unknown_section_error(section)
     fields = SCHEMA[section]
     if key not in fields:
         hint = did_you_mean(key, list(fields))
         raise SiamError(f"unknown key {name}" + (f" (did you mean `{hint}`?)" if hint else "")
-                        + f" (known in [{section}]: {', '.join(fields)})")
-    f = fields[key]
+                        + f" (known in [{section}]: {', '.join(fields)})", section=section,
+                        key=key, hint=hint, unknown=True)
+    try:
+        return _check_value(name, fields[key], value)
+    except SiamError as exc:
+        raise SiamError(exc.message, section=section, key=key) from None
+
+
+def _check_value(name: str, f: Field, value: Any) -> Any:
     if f.kind is bool:
         if not isinstance(value, bool):
             raise SiamError(f"{name} must be true or false, got {value!r}")
@@ -192,6 +199,11 @@ def _coerce(section: str, key: str, value: Any) -> Any:
     if f.max is not None and value > f.max:
         raise SiamError(f"{name} must be ≤ {f.max:g}, got {value!r}")
     return value
+
+
+def _unknown_section_error(section: str) -> SiamError:
+    return SiamError(_unknown_section(section), section=section,
+                     hint=did_you_mean(section, list(SCHEMA)), unknown=True)
 
 
 def _unknown_section(section: str) -> str:
@@ -258,9 +270,9 @@ class Config:
                   for s, fs in SCHEMA.items()}
         for section, table in _migrate(values or {}).items():
             if section not in SCHEMA:
-                raise SiamError(_unknown_section(section))
+                raise _unknown_section_error(section)
             if not isinstance(table, dict):
-                raise SiamError(f"[{section}] must be a table")
+                raise SiamError(f"[{section}] must be a table", section=section)
             for key, value in table.items():
                 merged[section][key] = _coerce(section, key, value)
         self._check_relations(merged)
@@ -269,16 +281,17 @@ class Config:
     @staticmethod
     def _check_relations(v: dict[str, dict[str, Any]]) -> None:
         if v["augment"]["scale_min"] > v["augment"]["scale_max"]:
-            raise SiamError("augment.scale_min must be ≤ augment.scale_max")
+            raise SiamError("augment.scale_min must be ≤ augment.scale_max", section="augment",
+                            key="scale_min")
         if v["augment"]["pen_min_px"] > v["augment"]["pen_max_px"]:
-            raise SiamError("augment.pen_min_px must be ≤ augment.pen_max_px")
-        from siam_workbench.model.backbones import (
-            MODELS,  # local: models imports torch, config must stay light
-        )
+            raise SiamError("augment.pen_min_px must be ≤ augment.pen_max_px", section="augment",
+                            key="pen_min_px")
+        # local: models imports torch, config must stay light
+        from siam_workbench.model.backbones import MODELS
 
         if v["model"]["backbone"] not in MODELS:
             raise SiamError(f"model.backbone must be one of {', '.join(MODELS)}; "
-                            f"got {v['model']['backbone']!r}")
+                            f"got {v['model']['backbone']!r}", section="model", key="backbone")
 
     def __getattr__(self, section: str) -> Section:
         if section.startswith("_"):
@@ -340,41 +353,19 @@ def paper_defaults() -> dict[str, dict[str, Any]]:
     return preset_sections("paper")
 
 
-#: TOML's short escapes; every other control character is written as \uXXXX (TOML 1.0 §String:
-#: U+0000–U+001F and U+007F may not appear raw in a basic string).
-_TOML_ESCAPES = {"\\": "\\\\", '"': '\\"', "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f",
-                 "\r": "\\r"}
-
-
-def _toml_char(ch: str) -> str:
-    return f"\\u{ord(ch):04X}" if ord(ch) < 0x20 or ord(ch) == 0x7F else ch
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        text = repr(value)
-        return text if any(ch in text for ch in ".en") else text + ".0"
-    if isinstance(value, str):
-        return '"' + "".join(_TOML_ESCAPES.get(ch) or _toml_char(ch) for ch in value) + '"'
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    raise TypeError(f"cannot write {type(value).__name__} to TOML")
-
-
 def dump_toml(values: dict[str, dict[str, Any]]) -> str:
-    """Write a two-level table as TOML (tomllib only reads)."""
-    lines: list[str] = []
+    """Write a two-level table as TOML (tomllib only reads). tomlkit escapes every control
+    character (a ``\\r``, ``\\x07`` or ``\\x7f`` in a description round-trips) and refuses a
+    value TOML cannot hold."""
+    import tomlkit
+
+    doc = tomlkit.document()
     for section, table in values.items():
-        if lines:
-            lines.append("")
-        lines.append(f"[{section}]")
-        for key, value in table.items():
-            lines.append(f"{key} = {_toml_value(value)}")
-    return "\n".join(lines) + "\n"
+        for value in table.values():
+            if not isinstance(value, (bool, int, float, str, list)):
+                raise TypeError(f"cannot write {type(value).__name__} to TOML")
+        doc.add(section, dict(table))
+    return tomlkit.dumps(doc)
 
 
 def new_project_config(alphabet: str | None = None, base: Any = None, preset: str = "recipe",

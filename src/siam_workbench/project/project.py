@@ -23,6 +23,7 @@ from siam_workbench.project.plugins import (
     unload_project_plugins,
 )
 from siam_workbench.project.runfiles import effective_status
+from siam_workbench.project.runfolder import RUNS, RunFolder
 
 PROJECT_FILE = "project.toml"
 _MAX_TOML_BYTES = 1 << 20
@@ -84,7 +85,7 @@ class Project:
 
     @property
     def runs_dir(self) -> Path:
-        return self.root / "runs"
+        return self.root / RUNS
 
     def resolve(self, relative: str) -> Path:
         p = Path(relative).expanduser()
@@ -132,13 +133,14 @@ def read_project_file(path: str | Path) -> tuple[Path, dict[str, Any], list[str]
     try:
         raw = tomllib.loads(file.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise SiamError(f"invalid TOML: {exc}", file) from None
+        raise SiamError(f"invalid TOML: {exc}", file, line=toml_error_line(exc)) from None
     except OSError as exc:
         raise SiamError(f"cannot read ({exc.strerror})", file) from None
     plugins = raw.get("project", {}).get("plugins", []) if isinstance(raw.get("project"),
                                                                        dict) else []
     if not isinstance(plugins, list) or not all(isinstance(p, str) for p in plugins):
-        raise SiamError("project.plugins must be a list of file names", file)
+        raise SiamError("project.plugins must be a list of file names", file, section="project",
+                        key="plugins")
     return file, raw, plugins
 
 
@@ -181,10 +183,10 @@ def load_project(path: str | Path) -> Project:
     except SiamError as exc:
         if state is None:
             if plugins and file.name != PROJECT_FILE:
-                raise SiamError(f"{exc} (a run's config never loads plug-ins: the parts it "
-                                f"names come from its project's trusted plug-ins "
-                                f"{', '.join(plugins)})", file) from None
-            raise SiamError(str(exc), file) from None
+                raise exc.at(file, suffix=" (a run's config never loads plug-ins: the parts "
+                             f"it names come from its project's trusted plug-ins "
+                             f"{', '.join(plugins)})") from None
+            raise exc.at(file) from None
         config, held = _restricted_config(raw, file)
     project = Project(root=file.parent.resolve(), config=config, restricted=state,
                       restricted_keys=held)
@@ -205,18 +207,20 @@ def check_data_settings(project: Project, file: Path, backbone_known: bool = Tru
     try:
         resolve_alphabet(d.alphabet, base=project.root)
     except SiamError as exc:
-        raise SiamError(f"data.alphabet: {exc}", file) from None
+        raise SiamError(f"data.alphabet: {exc}", file, section="data", key="alphabet") from None
     want = INPUT_SIZES.get(m.backbone) if backbone_known else None
     if want is not None and d.image_size != want:
         raise SiamError(f"data.image_size is {d.image_size} but model.backbone {m.backbone} "
-                        f"takes {want}×{want} images; set data.image_size = {want}", file)
+                        f"takes {want}×{want} images; set data.image_size = {want}", file,
+                        section="data", key="image_size")
     if 2 * d.margin >= d.image_size - 1:
         raise SiamError(f"data.margin {d.margin} leaves no room in a {d.image_size}-pixel "
-                        "image", file)
+                        "image", file, section="data", key="margin")
     try:
         parse_distort_spec(d.test_distort)
     except SiamError as exc:
-        raise SiamError(f"data.test_distort: {exc}", file) from None
+        raise SiamError(f"data.test_distort: {exc}", file, section="data",
+                        key="test_distort") from None
 
 
 def _restricted_config(raw: dict[str, Any], file: Path) -> tuple[Config, list[str]]:
@@ -247,7 +251,7 @@ def _restricted_config(raw: dict[str, Any], file: Path) -> tuple[Config, list[st
     try:
         return Config(clean), held
     except SiamError as exc:
-        raise SiamError(str(exc), file) from None
+        raise exc.at(file) from None
 
 
 def create_project(folder: str | Path, config: Config | None = None, name: str = "",
@@ -299,14 +303,25 @@ def _copy_class_list(src: Path, dest: Path) -> None:
     write_bytes_atomic(dest, src.read_bytes())
 
 
+def toml_error_line(exc: Exception) -> int | None:
+    """The line tomllib names in its message ("... (at line 3, column 5)"), if any."""
+    line = getattr(exc, "lineno", None)  # Python 3.14 gives it as a field
+    if isinstance(line, int):
+        return line
+    import re
+
+    m = re.search(r"at line (\d+)", str(exc))
+    return int(m.group(1)) if m else None
+
+
 def is_run_dir(path: Path) -> bool:
-    return path.is_dir() and (path / "config.toml").exists()
+    return RunFolder(path).is_run()
 
 
 def read_run_info(path: Path) -> RunInfo:
     """The run's ``status.json``; a live status without a live trainer reads "interrupted"."""
     status: dict[str, Any] = {}
-    file = path / "status.json"
+    file = RunFolder(path).status
     try:
         if is_regular_file(file):  # a FIFO in its place would hang the run list
             status = json.loads(file.read_text(encoding="utf-8"))

@@ -33,6 +33,8 @@ import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
+from siam_workbench.data.framing import EM, FIT
+
 IMAGES_PER_CLASS_ROOT = 26_000  # images = this × √C, clamped below
 MIN_IMAGES, MAX_IMAGES = 100_000, 2_400_000
 MAX_P = 128
@@ -66,7 +68,7 @@ def sized(classes: Sequence[str]) -> dict[str, dict[str, Any]]:
     epochs = 20 if c >= 1000 else 10
     iterations = max(10, math.ceil(budget_images(c) / (epochs * p * k)))
     return {
-        "data": {"size_mode": "em" if needs_em(classes) else "fit"},
+        "data": {"size_mode": EM if needs_em(classes) else FIT},
         "train": {"classes_per_batch": p, "samples_per_class": k, "epochs": epochs,
                   "iterations": iterations},
     }

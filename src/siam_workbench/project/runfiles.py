@@ -37,6 +37,7 @@ from siam_workbench.base.atomic import (
 from siam_workbench.base.errors import SiamError
 from siam_workbench.base.h5write import SafeH5
 from siam_workbench.base.paths import is_regular_file, require_file
+from siam_workbench.project.runfolder import RunFolder
 
 
 def _clean(value: Any) -> Any:
@@ -102,6 +103,21 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
             if isinstance(rec, dict):
                 out.append(rec)
     return out
+
+
+#: Keys of an iteration record that are not loss parts. Records before issue 18 put the parts
+#: beside them (``"triplet": 0.05``); newer ones nest them (``"parts": {...}``).
+ITERATION_KEYS = frozenset({"event", "time", "epoch", "iteration", "iterations", "step", "loss",
+                            "images_per_s", "triplets_per_s", "images", "triplets", "lr",
+                            "parts", "spread", "active"})
+
+
+def iteration_parts(record: dict[str, Any]) -> dict[str, Any]:
+    """The loss parts of one iteration record, nested or (older runs) flat."""
+    nested = record.get("parts")
+    if isinstance(nested, dict):
+        return nested
+    return {k: v for k, v in record.items() if k not in ITERATION_KEYS}
 
 
 def trim_metrics(path: Path, epoch: int, iteration: int) -> None:
@@ -253,7 +269,7 @@ def write_status(run_dir: Path, **fields: Any) -> None:
     fields = {k: _clean(v) for k, v in fields.items()}
     fields.setdefault("pid", os.getpid())
     fields["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S")
-    write_text_atomic(run_dir / "status.json", json.dumps(fields, indent=1) + "\n")
+    write_text_atomic(RunFolder(run_dir).status, json.dumps(fields, indent=1) + "\n")
 
 
 class RunFolderClaim:
@@ -270,21 +286,21 @@ class RunFolderClaim:
         config.toml yet: it failed while loading its data) is removed again; a resume that
         failed before training (a bad checkpoint, changed data) leaves the run's previous
         status as it was: the run did not change."""
-        if self.created and not (self.run_dir / "config.toml").exists():
+        if self.created and not RunFolder(self.run_dir).config.exists():
             with contextlib.suppress(OSError):
-                (self.run_dir / "status.json").unlink(missing_ok=True)
+                RunFolder(self.run_dir).status.unlink(missing_ok=True)
         elif self.previous_status is not None and _count_starts(self.run_dir) == self._starts:
             with contextlib.suppress(SiamError, OSError):
-                write_text_atomic(self.run_dir / "status.json", self.previous_status)
+                write_text_atomic(RunFolder(self.run_dir).status, self.previous_status)
         self.lock.release()
-        if self.created and not (self.run_dir / "config.toml").exists():
+        if self.created and not RunFolder(self.run_dir).config.exists():
             with contextlib.suppress(OSError):
                 self.run_dir.rmdir()
 
 
 def _count_starts(run_dir: Path) -> int:
     """Training sessions logged in the run (a "start" record each)."""
-    return sum(1 for r in read_metrics(run_dir / "metrics.jsonl") if r.get("event") == "start")
+    return sum(1 for r in read_metrics(RunFolder(run_dir).metrics) if r.get("event") == "start")
 
 
 def claim_run_folder(run_dir: Path, resuming: bool, epochs: int) -> RunFolderClaim:
@@ -311,11 +327,11 @@ def claim_run_folder(run_dir: Path, resuming: bool, epochs: int) -> RunFolderCla
     previous = None
     if resuming:
         with contextlib.suppress(OSError, UnicodeDecodeError):
-            if is_regular_file(run_dir / "status.json"):  # a FIFO would block the read
-                previous = (run_dir / "status.json").read_text(encoding="utf-8")
+            if is_regular_file(RunFolder(run_dir).status):  # a FIFO would block the read
+                previous = RunFolder(run_dir).status.read_text(encoding="utf-8")
     claim = RunFolderClaim(run_dir, lock, created, previous)
     try:
-        if not resuming and (run_dir / "config.toml").exists():
+        if not resuming and RunFolder(run_dir).config.exists():
             raise SiamError("run folder already holds a run (resume it with --resume)", run_dir)
         old: Any = {}
         with contextlib.suppress(ValueError, TypeError):
@@ -342,6 +358,6 @@ def effective_status(run_dir: Path, status: str) -> tuple[str, str]:
 
 
 def save_centers(run_dir: Path, centers: np.ndarray) -> None:
-    with atomic_path(run_dir / "centers.npy") as tmp:
+    with atomic_path(RunFolder(run_dir).centers) as tmp:
         with tmp.open("wb") as fh:
             np.save(fh, centers.astype(np.float32))

@@ -34,6 +34,14 @@ class RunStarted:
     # Nearest-neighbour accuracy on raw pixels of the validation file (None: no validation
     # data): the floor a trained network must clear (siam_workbench.data.baselines).
     pixel_nn_val_top1: float | None = None
+    pixel_nn_val_top5: float | None = None
+    # What the run's log records about its start (siam_workbench.train.recorders.MetricsRecorder).
+    resumed: bool = False
+    start_iteration: int = 0  # > 0 when resumed mid-epoch
+    torch_device: str = ""  # the torch device string ("cpu", "cuda:0"); `device` is for people
+    processes: int | None = None  # distributed ranks (None: one process)
+    threads: int = 0  # intra-op CPU threads
+    threads_measured: dict[str, float] | None = None  # the thread-count measurement, if made
 
 
 @dataclass
@@ -54,6 +62,7 @@ class IterationFinished:
     spread: float | None = None
     # share of the candidate triplets inside the margin (siam_workbench.train.step.active_share)
     active: float | None = None
+    step_images_per_s: float = 0.0  # this step's own rate (`images_per_s` is smoothed)
 
 
 @dataclass
@@ -75,6 +84,13 @@ class EpochFinished:
     val_accuracy: np.ndarray | None = None  # [C] per-class top-1 on validation (NaN: none)
     val_n: int = 0  # validation images behind val_top1 (its sampling noise)
     loss_se: float = 0.0  # standard error of `loss` over the epoch's steps (batch noise)
+    train_seconds: float = 0.0  # of `seconds`: the steps (pauses excluded) ...
+    eval_seconds: float = 0.0  # ... and the epoch-end passes
+    # The clustering's edges (class index pairs, [E, 2] int) and every miner's own per-class
+    # series (``role.name`` -> [C]): what mining.h5 records for the epoch, so a live view needs
+    # not read back the file the trainer just rewrote.
+    edges: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.int64))
+    series: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass
@@ -88,6 +104,7 @@ class RunFinished:
 class RunStopped:
     run_dir: Path
     epochs_done: int  # the run resumes from last.pt at this epoch
+    iteration: int = 0  # ... and this iteration within it
 
 
 @dataclass

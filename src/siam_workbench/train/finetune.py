@@ -22,10 +22,12 @@ import torch
 
 from siam_workbench.base.atomic import write_text_atomic
 from siam_workbench.base.errors import SiamError
+from siam_workbench.data.framing import size_mode_of
 from siam_workbench.data.glyphs import GlyphSet, load_glyphs
 from siam_workbench.model.checkpoint import load_checkpoint
 from siam_workbench.project.config import Config
 from siam_workbench.project.project import Project, is_run_dir
+from siam_workbench.project.runfolder import RunFolder
 from siam_workbench.train.trainer import Trainer, new_run_id
 
 #: Default share of the real (labelled) rows in the fine-tuning set.
@@ -41,10 +43,9 @@ def source_checkpoint(run_dir: Path) -> Path:
     run_dir = Path(run_dir)
     if not is_run_dir(run_dir):
         raise SiamError("not a run folder (no config.toml)", run_dir)
-    for name in ("best.pt", "last.pt"):
-        path = run_dir / "checkpoints" / name
-        if path.exists():
-            return path
+    path = RunFolder(run_dir).checkpoint("best")
+    if path.exists():
+        return path
     raise SiamError("run has no checkpoint to fine-tune from", run_dir)
 
 
@@ -54,7 +55,7 @@ def finetune_config(run_dir: Path, sets: Sequence[str] = (),
     and ``train.lr`` × :data:`LR_FACTOR` unless given; then ``--set`` and the train options."""
     from siam_workbench.project.project import load_project
 
-    config = load_project(Path(run_dir) / "config.toml").config
+    config = load_project(RunFolder(run_dir).config).config
     base: dict[str, Any] = {"epochs": DEFAULT_EPOCHS}
     if not any(s.split("=", 1)[0].strip() == "train.lr" for s in sets):
         base["lr"] = float(config.train.lr) * LR_FACTOR
@@ -139,7 +140,7 @@ class FinetuneTrainer(Trainer):
         if name == "train" and data is not None:
             data, self.merged = merge_labelled(
                 data, self.labelled, self.real_share,
-                size_mode=getattr(self.config.data, "size_mode", "fit"))
+                size_mode=size_mode_of(self.config.data))
         return data
 
     def _start_state(self) -> None:
@@ -160,5 +161,5 @@ class FinetuneTrainer(Trainer):
             note = {"from": str(self.source), "checkpoint": str(self.source_ckpt),
                     "epoch": state.get("epoch"), "real_share": self.real_share,
                     "time": time.strftime("%Y-%m-%dT%H:%M:%S"), **self.merged}
-            write_text_atomic(self.run_dir / "finetune.json",
+            write_text_atomic(RunFolder(self.run_dir).finetune,
                               json.dumps(note, indent=1, ensure_ascii=False) + "\n")

@@ -26,10 +26,10 @@ from siam_workbench.base.errors import SiamError
 from siam_workbench.base.paths import check_allocation, check_inside
 from siam_workbench.data.baselines import cached_pixel_nn
 from siam_workbench.data.drawn import conform_drawn
-from siam_workbench.data.framing import Framing, check_framing
+from siam_workbench.data.framing import Framing, Preprocess, check_framing, size_mode_of
 from siam_workbench.data.glyphs import GlyphSet, load_glyphs
 from siam_workbench.model.backbones import INPUT_SIZES, build_model, device_label, resolve_device
-from siam_workbench.model.checkpoint import check_resume, load_checkpoint, save_checkpoint
+from siam_workbench.model.checkpoint import check_resume, load_checkpoint
 from siam_workbench.model.perf import choose_threads, release_memory, set_threads, tune_allocator
 from siam_workbench.parts.augment import Augmenter
 from siam_workbench.parts.centers import (
@@ -46,13 +46,12 @@ from siam_workbench.parts.miners.sampler import make_sampler
 from siam_workbench.project.config import Config
 from siam_workbench.project.project import Project, is_run_dir
 from siam_workbench.project.runfiles import (
-    MetricsLog,
     MiningLog,
     claim_run_folder,
-    save_centers,
     trim_metrics,
     write_status,
 )
+from siam_workbench.project.runfolder import RunFolder
 from siam_workbench.train.distributed import (
     DistContext,
     default_threads,
@@ -73,6 +72,7 @@ from siam_workbench.train.events import (
 )
 from siam_workbench.train.guard import DivergenceGuard, check_step_memory
 from siam_workbench.train.prefetch import Batch, BatchPrefetcher, prefetch_wanted
+from siam_workbench.train.recorders import Recorder, as_int_pairs, recorders_for
 from siam_workbench.train.schedule import lr_at
 from siam_workbench.train.step import PKLayout, StepLoss, pk_step, triplet_step
 
@@ -124,6 +124,7 @@ class Trainer:
         self._writes = dist is None or dist.is_main  # rank 0 alone writes the run folder
         self._ddp: torch.nn.Module | None = None
         self._subscribers: list[Callable[[TrainerEvent], None]] = []
+        self._recorders: list[Recorder] = []  # the run's file writers, before any subscriber
         self._stop = threading.Event()
         self._running = threading.Event()
         self._running.set()  # set = not paused
@@ -132,11 +133,11 @@ class Trainer:
             resume = Path(resume)
             if not is_run_dir(resume):
                 raise SiamError("not a run folder (no config.toml)", resume)
-            if not (resume / "checkpoints" / "last.pt").exists():
+            if not RunFolder(resume).can_resume():
                 raise SiamError("run has no checkpoints/last.pt to resume from", resume)
             from siam_workbench.project.project import load_project
 
-            run_config = load_project(resume / "config.toml").config
+            run_config = load_project(RunFolder(resume).config).config
             if config is not None:
                 changed = [k for k, _, _ in run_config.differences(config)
                            if k not in _RESUMABLE_CHANGES]
@@ -180,7 +181,21 @@ class Trainer:
     def paused(self) -> bool:
         return not self._running.is_set()
 
+    @property
+    def folder(self) -> RunFolder:
+        return RunFolder(self.run_dir)
+
     def _emit(self, event: TrainerEvent) -> None:
+        self._record(event)
+        self._notify(event)
+
+    def _record(self, event: TrainerEvent) -> None:
+        """The run's files first (siam_workbench.train.recorders): a subscriber sees them
+        written."""
+        for recorder in self._recorders:
+            recorder(event)
+
+    def _notify(self, event: TrainerEvent) -> None:
         for cb in list(self._subscribers):
             cb(event)
 
@@ -228,8 +243,8 @@ class Trainer:
         finally:
             if getattr(self, "_batches", None) is not None:
                 self._batches.close()  # the prefetch thread ends with the run, however it ends
-            if hasattr(self, "_metrics"):
-                self._metrics.close()
+            for recorder in self._recorders:
+                recorder.close()
             if lock is not None:
                 lock.release()
         return event
@@ -243,14 +258,12 @@ class Trainer:
 
     def _fail(self, message: str) -> RunFailed:
         self.state = "failed"
-        if self._writes and self.run_dir.exists() and (self.run_dir / "config.toml").exists():
+        if self._writes and self.run_dir.exists() and self.folder.config.exists():
             with contextlib.suppress(SiamError, OSError):  # e.g. the disk is still full
                 write_status(self.run_dir, status="failed", epoch=getattr(self, "epoch", 0),
                              epochs=self.config.train.epochs,
                              best_top1=getattr(self, "best", None), message=message)
-                if hasattr(self, "_metrics"):
-                    self._metrics.write("failed", message=message)
-        event = RunFailed(run_dir=self.run_dir, message=message)
+        event = RunFailed(run_dir=self.run_dir, message=message)  # the log records it
         self._emit(event)
         return event
 
@@ -392,12 +405,13 @@ class Trainer:
     def _start_state(self) -> None:
         """The checkpoint resumed or the first center pass, and the run's log files."""
         cfg, train = self.config, self.train_set
-        ckpt_dir = self.run_dir / "checkpoints"
+        folder = self.folder
+        ckpt_dir = folder.checkpoints
         if self.resuming:
             # Every rank reads the same checkpoint (rank 0's state: no rank-specific parts).
-            self._restore(load_checkpoint(ckpt_dir / "last.pt", map_location=self.device))
+            self._restore(load_checkpoint(folder.last, map_location=self.device))
             if self._writes:
-                trim_metrics(self.run_dir / "metrics.jsonl", self.epoch, self.iteration)
+                trim_metrics(folder.metrics, self.epoch, self.iteration)
         else:
             if self._writes:
                 ckpt_dir.mkdir(parents=True, exist_ok=True)
@@ -414,17 +428,14 @@ class Trainer:
                 raise SiamError(f"a step of {step_rows} images cannot be shared by "
                                 f"{self.dist.world} processes")
             self._ddp = self.dist.wrap(self.model)
-        if not self._writes:
-            self._mining: MiningLog | _NoLog = _NoLog()
-            self._metrics: MetricsLog | _NoLog = _NoLog()
+        if not self._writes:  # ranks other than 0 write nothing
             return
         # Always rewrite: a resume may extend train.epochs or change the device.
-        write_text_atomic(self.run_dir / "config.toml", cfg.to_toml())
-        self._mining = MiningLog(self.run_dir / "mining.h5", self.classes,
-                                 cfg.mining.positive, cfg.mining.negative)
+        write_text_atomic(folder.config, cfg.to_toml())
+        mining = MiningLog(folder.mining, self.classes, cfg.mining.positive, cfg.mining.negative)
         if self.resuming:
-            self._mining.trim(self.epoch)
-        self._metrics = MetricsLog(self.run_dir / "metrics.jsonl")
+            mining.trim(self.epoch)
+        self._recorders = recorders_for(folder, mining, self._state)
 
     def _with_drawings(self, train: GlyphSet) -> GlyphSet:
         """Append the project's labelled drawings whose class the training data knows."""
@@ -506,7 +517,7 @@ class Trainer:
 
     def _restore(self, state: dict[str, Any]) -> None:
         check_resume(state, self.config.model.backbone, self.config.model.embedding_dim,
-                     self.classes, self.run_dir / "checkpoints" / "last.pt")
+                     self.classes, self.folder.last)
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.sampler.load_state_dict(state["sampler"])
@@ -524,15 +535,6 @@ class Trainer:
         self.epoch_loss_n = int(state["epoch_loss_n"])
         self.epoch_loss_sq = float(state.get("epoch_loss_sq", 0.0))
         self.generator.set_state(state["generator"].cpu())
-
-    def _save(self, best: bool = False) -> None:
-        if not self._writes:
-            return
-        state = self._state()
-        ckpt = self.run_dir / "checkpoints"
-        save_checkpoint(ckpt / "last.pt", state)
-        if best:
-            save_checkpoint(ckpt / "best.pt", state)
 
     # -- epoch end ----------------------------------------------------------------------------
     def _reference_pass(self, progress: Callable[[int, int], None] | None = None
@@ -715,19 +717,16 @@ class Trainer:
         self._status(status="running", epoch=self.epoch, epochs=cfg.epochs, best_top1=self.best)
         ranks = {} if self.dist is None else {"processes": self.dist.world}
         chosen = self.thread_choice.to_dict() if self.thread_choice is not None else {}
-        self._metrics.write("start", device=str(self.device), resumed=self.resuming,
-                            epoch=self.epoch, iteration=self.iteration,
-                            classes=self.num_classes, samples=len(train), **ranks,
-                            threads=self.threads, threads_measured=chosen.get("measured"))
-        if self.pixel_nn is not None:
-            self._metrics.write("baseline", method="pixel-1nn", data="val",
-                                top1=self.pixel_nn["top1"], top5=self.pixel_nn.get("top5"))
         self._emit(RunStarted(run_dir=self.run_dir, num_classes=self.num_classes,
                               train_samples=len(train), device=self._device_label(),
                               start_epoch=self.epoch, epochs=cfg.epochs,
                               iterations=cfg.iterations, triplets=cfg.triplets,
                               classes=list(self.classes),
-                              pixel_nn_val_top1=(self.pixel_nn or {}).get("top1")))
+                              pixel_nn_val_top1=(self.pixel_nn or {}).get("top1"),
+                              pixel_nn_val_top5=(self.pixel_nn or {}).get("top5"),
+                              resumed=self.resuming, start_iteration=self.iteration,
+                              torch_device=str(self.device), processes=ranks.get("processes"),
+                              threads=self.threads, threads_measured=chosen.get("measured")))
         rate = 0.0
         while self.epoch < cfg.epochs:
             active = 0.0  # seconds spent training this epoch (pauses excluded)
@@ -756,15 +755,12 @@ class Trainer:
                 self.epoch_loss_sq += loss * loss
                 self.epoch_loss_n += 1
                 lr = self.optimizer.param_groups[0]["lr"]
-                self._metrics.write("iteration", epoch=self.epoch, iteration=self.iteration,
-                                    step=self.step, loss=loss, **parts, images_per_s=inst,
-                                    images=self.images_seen, triplets=kept, lr=lr,
-                                    spread=spread, active=self._active)
                 self._emit(IterationFinished(epoch=self.epoch, iteration=self.iteration,
                                              iterations=cfg.iterations, step=self.step,
                                              loss=loss, parts=parts, images_per_s=rate,
                                              images=self.images_seen, triplets=kept, lr=lr,
-                                             spread=spread, active=self._active))
+                                             spread=spread, active=self._active,
+                                             step_images_per_s=inst))
                 self.iteration += 1
                 self.step += 1
             if self._stop_agreed():  # stop now; the epoch end runs when the run resumes
@@ -773,7 +769,6 @@ class Trainer:
             self._end_epoch(active, t0)
         self.state = "finished"
         self._status(status="finished", epoch=self.epoch, epochs=cfg.epochs, best_top1=self.best)
-        self._metrics.write("finished", epoch=self.epoch, best_top1=self.best)
         event = RunFinished(run_dir=self.run_dir, epochs_done=self.epoch, best_top1=self.best)
         self._emit(event)
         return event
@@ -803,34 +798,28 @@ class Trainer:
         loss_se = math.sqrt(max(self.epoch_loss_sq / n_steps - loss * loss, 0.0) / n_steps)
         probs = np.asarray(self.sampler.probabilities, dtype=np.float64)
         clusters = np.asarray(self.sampler.clusters, dtype=np.int64)
-        edges = np.asarray(self.sampler.cluster_edges, dtype=np.int64).reshape(-1, 2)
-        extra = dict(self.sampler.series())
-        if val_class is not None:
-            extra["val_accuracy"] = val_class
-        self._mining.append(self.epoch, probs, clusters, mean_dist.numpy(), edges, extra=extra)
+        edges = as_int_pairs(self.sampler.cluster_edges)
+        series = {k: np.array(v, copy=True) for k, v in self.sampler.series().items()}
         centers_np = self._raw_centers.numpy()
-        if self._writes:
-            save_centers(self.run_dir, centers_np)
         epoch = self.epoch
         val_n = 0 if self.val is None else int(self.val["labels"].shape[0])
         eval_seconds = time.perf_counter() - t0
-        self._metrics.write("epoch", epoch=epoch, top1=top1, top5=top5, val_top1=val_top1,
-                            val_top5=val_top5, loss=loss, seconds=train_seconds + eval_seconds,
-                            train_seconds=train_seconds, eval_seconds=eval_seconds,
-                            images=self.images_seen, best=is_best, val_n=val_n,
-                            loss_se=loss_se)
-        self.epoch += 1
-        self.iteration = 0
-        self.epoch_loss_sum, self.epoch_loss_n, self.epoch_loss_sq = 0.0, 0, 0.0
-        self._save(best=is_best)
-        release_memory()  # the epoch-end passes' blocks would otherwise stay in the heap
-        self._status(status="running", epoch=self.epoch, epochs=cfg.epochs, best_top1=self.best)
-        self._emit(EpochFinished(
+        event = EpochFinished(
             epoch=epoch, epochs=cfg.epochs, top1=top1, top5=top5, val_top1=val_top1,
             val_top5=val_top5, loss=loss, seconds=train_seconds + eval_seconds,
             probabilities=probs.copy(), clusters=clusters.copy(),
             mean_distance=mean_dist.numpy().copy(), centers=centers_np.copy(), is_best=is_best,
-            images=self.images_seen, val_accuracy=val_class, val_n=val_n, loss_se=loss_se))
+            images=self.images_seen, val_accuracy=val_class, val_n=val_n, loss_se=loss_se,
+            train_seconds=train_seconds, eval_seconds=eval_seconds, edges=edges.copy(),
+            series=series)
+        self.epoch += 1
+        self.iteration = 0
+        self.epoch_loss_sum, self.epoch_loss_n, self.epoch_loss_sq = 0.0, 0, 0.0
+        # mining.h5, centers.npy, the epoch's record, then the checkpoint (at the next epoch)
+        self._record(event)
+        release_memory()  # the epoch-end passes' blocks would otherwise stay in the heap
+        self._status(status="running", epoch=self.epoch, epochs=cfg.epochs, best_top1=self.best)
+        self._notify(event)
 
     # -- pause and stop ------------------------------------------------------------------------
     def _pause_or_stop(self) -> bool:
@@ -880,39 +869,21 @@ class Trainer:
     def _stopped(self) -> RunStopped:
         if getattr(self, "_batches", None) is not None:
             self._batches.cancel()  # its draws undone: the checkpoint continues exactly
-        self._save(best=False)
         self.state = "stopped"
+        event = RunStopped(run_dir=self.run_dir, epochs_done=self.epoch, iteration=self.iteration)
+        self._record(event)  # last.pt, then the "stopped" record
         self._status(status="stopped", epoch=self.epoch, epochs=self.config.train.epochs,
                      best_top1=self.best,
                      message=f"stopped at epoch {self.epoch + 1}, iteration {self.iteration}")
-        self._metrics.write("stopped", epoch=self.epoch, iteration=self.iteration)
-        event = RunStopped(run_dir=self.run_dir, epochs_done=self.epoch)
-        self._emit(event)
+        self._notify(event)
         return event
 
 
 def preprocess_of(config: Config, image_size: int) -> dict[str, Any]:
     """How images are framed for this run's network; query, drawing and evaluation of the run
     read it from the checkpoint so that they frame exactly as the training data was."""
-    data = config.data
-    return {"image_size": int(image_size), "margin": int(data.margin),
-            "size_mode": str(getattr(data, "size_mode", "fit"))}
-
-
-class _NoLog:
-    """What ranks other than 0 hold for metrics.jsonl and mining.h5: writes go nowhere."""
-
-    def write(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-    def append(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-    def trim(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
+    return Preprocess(size_mode_of(config.data), int(config.data.margin),
+                      int(image_size)).to_dict()
 
 
 class _NonFinite(Exception):

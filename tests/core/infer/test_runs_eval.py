@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from siam_workbench.base.errors import Cancelled, SiamError
+from siam_workbench.data.framing import Preprocess
 from siam_workbench.infer import analysis, runs
 from siam_workbench.infer.evaluate import (
     confused_pairs,
@@ -129,6 +130,6 @@ def test_run_files_read_back_for_the_views(trained):
         h5.create_dataset("extra/error_rate", data=np.linspace(0, 1, n_e * n_c).reshape(n_e, n_c))
     h = analysis.read_mining(run_dir / "mining.h5")
     assert h.series("error_rate").shape == (n_e, n_c)
-    assert run_preprocess(run_dir) == {"margin": 2, "size_mode": "fit"}
+    assert run_preprocess(run_dir) == Preprocess("fit", 2, 37)
     assert run_preprocess(run_dir, {"preprocess": {"margin": 4, "size_mode": "em"}}) == \
-        {"margin": 4, "size_mode": "em"}
+        Preprocess("em", 4, 37)

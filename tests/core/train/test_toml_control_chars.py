@@ -1,4 +1,4 @@
-"""The hand-written TOML writer escapes every control character (issue 18): a ``\\r``, ``\\x07``
+"""The TOML writer (tomlkit) escapes every control character (issue 18): a ``\\r``, ``\\x07``
 or ``\\x7f`` in a description used to make project.toml, the run's config.toml and the
 checkpoint's config unreadable."""
 

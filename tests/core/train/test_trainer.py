@@ -217,7 +217,7 @@ def test_preprocessing_travels_with_the_run(make_project, monkeypatch):
     config = project.config.replace({"data": {"margin": 4}})
     final, _ = run_collect(Trainer(project, config=config))
     run = load_run(final.run_dir)
-    assert run.preprocess["margin"] == 4 and run.preprocess["image_size"] == 37
+    assert run.preprocess.margin == 4 and run.preprocess.image_size == 37
     seen = []
     real = Q.normalize_glyph
     monkeypatch.setattr(Q, "normalize_glyph",

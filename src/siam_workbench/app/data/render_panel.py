@@ -19,11 +19,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from siam_workbench.app import dialogs, engine
+from siam_workbench.app import dialogs
 from siam_workbench.app.document import ProjectDocument
 from siam_workbench.app.style import set_role
 from siam_workbench.app.workers import JobRunner, RenderJob
-from siam_workbench.base.errors import SiamError
 
 
 def missing_names(missing: dict[str, list[str]], limit: int = 6) -> str:
@@ -119,11 +118,6 @@ class RenderPanel(QGroupBox):
         existing files."""
         project = self.doc.project
         if project is None or self.runner is not None or self.blocked:
-            return False
-        try:
-            engine.require("render")
-        except SiamError as exc:
-            dialogs.error(self, "Render", str(exc))
             return False
         self.cancel_note = ""
         existing = [p for p in project.dataset_paths().values() if p.exists()]
