@@ -34,7 +34,6 @@ NO_SMOKE_YET = {
     # the GUI with runs to measure: their smoke modes are the next step (issue note).
     "fewshot.py": "needs a trained run and a glyph file (arguments)",
     "labeling_curve.py": "needs a font-trained katakana run and Omniglot",
-    "startup.py": "launches the GUI on a project with four runs",
 }
 
 
