@@ -141,3 +141,44 @@ def test_runs_open_with_the_best_and_newest_ticked_and_export_says_so_beside_it(
     qtbot.waitUntil(lambda: "Wrote" in tab.run_message.text(), timeout=60_000)
     assert tab.run_message.isVisible() and str(out) in tab.run_message.text()
     _idle(qtbot)
+
+
+def test_window_shows_before_the_project_opens_then_fills_with_indicators(make_window, qtbot,
+                                                                          tmp_path):
+    from workbench.app import open_after_paint
+
+    root = tmp_path / "fresh"
+    create_project(root, name="fresh", alphabet="digits")
+    w = make_window()
+    open_after_paint(w, root)
+    # Shown at once, saying what it opens; the project loads from the event loop.
+    assert w.isVisible() and w.doc.project is None
+    assert "Opening" in w.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: w.doc.project is not None, timeout=60_000)
+    # The fonts part has its own indicator while it loads, gone once it is known.
+    qtbot.waitUntil(lambda: w.data_tab.wait_idle(), timeout=120_000)
+    assert not w.data_tab.fonts_busy.isVisible()
+    _idle(qtbot)
+
+
+def test_run_evaluations_share_one_job_base_with_cancel_after_loading(tmp_path):
+    import pytest
+
+    from core.errors import Cancelled
+    from workbench.evaluate_panel import EvaluateJob
+    from workbench.fewshot_box import EpisodeJob
+    from workbench.workers import RunEvaluationJob
+
+    tr = trained_tiny()
+    data = tr.root / "data" / "val.h5"
+    for job in (EvaluateJob(tr.run_dir, data), EpisodeJob(tr.run_dir, data, "last",
+                                                          {"episodes": 2, "way": 3})):
+        assert isinstance(job, RunEvaluationJob)
+        job.cancel()
+        with pytest.raises(Cancelled):  # loaded, then the cancel is honoured before any work
+            job.work()
+    got: list[tuple[int, int]] = []
+    job = EvaluateJob(tr.run_dir, data)
+    job.progress.connect(lambda d, t: got.append((d, t)))
+    out = job.work()
+    assert out["result"]["n"] > 0 and got and got[-1][0] == got[-1][1]  # the last one sent
