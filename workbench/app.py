@@ -181,7 +181,9 @@ def screenshot(window: object, app: object, out: Path, timeout: float,
             if name == "Train":
                 preview = w.train_tab.augment_preview
                 w.train_tab.views.setCurrentWidget(preview)
-                wait_until(app, lambda p=preview: not p.busy(), timeout)
+                settle()  # laid out: it may ask for more rows at this size
+                wait_until(app, lambda p=preview: not p.busy()
+                           and p.wanted_samples() == p.samples, timeout)
                 settle()
                 if not _grab(w, out / f"train-augment-{width}x{height}.png"):
                     return 1

@@ -272,6 +272,8 @@ class AugmentPreview(QWidget):
         super().showEvent(event)
         if self._missing:  # the data may have been rendered meanwhile
             self.request_refresh()
+        # Laid out while hidden (a tab page): no resize comes when it is shown, so look now.
+        QTimer.singleShot(0, self._follow_size)
 
     def busy(self) -> bool:
         return self._running or self.timer.isActive()
