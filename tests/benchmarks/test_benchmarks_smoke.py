@@ -30,7 +30,6 @@ NO_SMOKE_YET = {
     # Landed with the few-shot, labeling and start-up work, each needing a trained run or
     # the GUI with runs to measure: their smoke modes are the next step (issue note).
     "labeling_curve.py": "needs a font-trained katakana run and Omniglot",
-    "startup.py": "launches the GUI on a project with four runs",
 }
 
 #: Benchmark files that are modules of another script (no command line of their own): name →

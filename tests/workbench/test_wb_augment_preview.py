@@ -116,10 +116,12 @@ def test_a_setting_change_redraws_off_the_gui_thread(qtbot, tmp_path):
     first = panel.result
     assert first is not None and first.state == "on"
     assert first.thread != threading.get_ident()  # computed on a worker
-    assert first.mixed.shape == ap.grid_shape(SAMPLES, 1 + VARIANTS, SIZE, 1, separator=True)
+    n = len(first.mixed_labels)  # as many rows as the panel's height holds, at least SAMPLES
+    assert n >= SAMPLES
+    assert first.mixed.shape == ap.grid_shape(n, 1 + VARIANTS, SIZE, 1, separator=True)
     assert first.operations.shape == ap.grid_shape(1 + len(ap.OPERATIONS), VARIANTS, SIZE)
     labels = [label for label, _ in first.mixed_labels]
-    assert len(labels) == SAMPLES == len(set(labels)) and set(labels) <= set("ABCDEFGH")
+    assert len(labels) == n == len(set(labels)) and set(labels) <= set("ABCDEFGH")
     count = panel.computations
 
     # Three edits in a row (as typing does): one computation, with the last values.
@@ -160,8 +162,9 @@ def test_disabled_augmentation_shows_identical_rows_and_says_so(qtbot, tmp_path)
     _settled(qtbot, panel)
     res = panel.result
     assert res.state == "disabled" and "disabled" in panel.status.text()
-    mixed = _cells(res.mixed, SAMPLES, 1 + VARIANTS, separator=True)
-    for i in range(SAMPLES):
+    n = len(res.mixed_labels)
+    mixed = _cells(res.mixed, n, 1 + VARIANTS, separator=True)
+    for i in range(n):
         assert (mixed[i] != 255).any()  # a glyph is there (dark ink on white paper)
         for j in range(1, 1 + VARIANTS):
             assert np.array_equal(mixed[i, j], mixed[i, 0]), (i, j)
@@ -172,9 +175,10 @@ def test_disabled_augmentation_shows_identical_rows_and_says_so(qtbot, tmp_path)
 
     doc.set_values({"augment": {"enabled": True}})
     _settled(qtbot, panel)
-    mixed = _cells(panel.result.mixed, SAMPLES, 1 + VARIANTS, separator=True)
+    n = len(panel.result.mixed_labels)
+    mixed = _cells(panel.result.mixed, n, 1 + VARIANTS, separator=True)
     assert any(not np.array_equal(mixed[i, j], mixed[i, 0])
-               for i in range(SAMPLES) for j in range(1, 1 + VARIANTS))
+               for i in range(n) for j in range(1, 1 + VARIANTS))
     assert "disabled" not in panel.status.text()
     qtbot.waitUntil(lambda: not live_threads(), timeout=60_000)
 
@@ -213,3 +217,28 @@ def test_train_tab_brings_the_preview_forward_on_an_augment_edit(make_window, qt
     qtbot.waitUntil(lambda: preview.result is not None
                     and preview.result.settings["rotation_deg"] == 25.0, timeout=60_000)
     assert not np.array_equal(preview.result.mixed, before)
+
+
+def test_a_tall_panel_shows_more_glyphs_not_blank_space(qtbot, tmp_path):
+    from siam_workbench.app.augment_panel import MAX_SAMPLES
+
+    root = _project(tmp_path / "p", rendered=False)
+    _write_train(root / "data" / "train.h5", classes=20)
+    doc, panel = _panel(qtbot, root)
+    panel.resize(900, 300)
+    qtbot.waitUntil(lambda: panel.result is not None and not panel.busy()
+                    and panel.wanted_samples() == panel.samples, timeout=60_000)
+    short = len(panel.result.mixed_labels)
+    panel.resize(900, 1000)
+    qtbot.waitUntil(lambda: not panel.busy() and len(panel.result.mixed_labels) > short,
+                    timeout=60_000)
+    qtbot.waitUntil(lambda: not panel.busy() and panel.wanted_samples() == panel.samples,
+                    timeout=60_000)
+    view = panel.mixed_view
+    rows = len(panel.result.mixed_labels)
+    assert SAMPLES <= short < rows <= MAX_SAMPLES
+    # The picture fills the view: its painted height is most of the view's (or all rows).
+    painted = view.image.height() * view.scale()
+    assert painted >= 0.6 * view.height() or rows == MAX_SAMPLES
+    assert view.scale() >= 1
+    qtbot.waitUntil(lambda: not live_threads(), timeout=60_000)

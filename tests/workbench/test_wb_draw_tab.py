@@ -41,10 +41,13 @@ def _idle(qtbot, tab: DrawTab) -> None:
     qtbot.waitUntil(lambda: not tab.busy() and not live_threads(), timeout=60_000)
 
 
-def _canvas_points(x0: float, y0: float, x1: float, y1: float, steps: int = 8) -> list[QPoint]:
+def _canvas_points(x0: float, y0: float, x1: float, y1: float, steps: int = 8,
+                   view: float = 1.0) -> list[QPoint]:
+    """Screen points of a segment; ``view`` is the canvas's screen pixels per logical pixel
+    (the canvas grows with the window, the drawing's coordinates do not)."""
     t = np.linspace(0.0, 1.0, steps + 1)
     xs, ys = x0 + (x1 - x0) * t, y0 + (y1 - y0) * t
-    return [QPoint(int(round(OFFSET + SCALE * x)), int(round(OFFSET + SCALE * y)))
+    return [QPoint(int(round(view * (OFFSET + SCALE * x))), int(round(view * (OFFSET + SCALE * y))))
             for x, y in zip(xs, ys)]
 
 
@@ -52,7 +55,7 @@ def trace_class(canvas, label: int) -> None:
     """Draw class ``label``'s three strokes with mouse press / move / release."""
     canvas.set_pen_width(PEN)
     for seg in class_strokes(12)[label]:
-        pts = _canvas_points(*seg)
+        pts = _canvas_points(*seg, view=canvas.view_scale())
         QTest.mousePress(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
                          pts[0])
         for p in pts[1:]:

@@ -57,6 +57,9 @@ def test_few_shot_mode_shows_episodes_beside_pixel_nn(qtbot, tmp_path):
     text = panel.summary.text()
     assert "4-way 1-shot" in text and "pixel 1-NN" in text and "±" in text
     assert panel.model.rowCount() == 0
+    # No empty per-class tables in this mode: they give way to a note that says why.
+    assert not panel.tables.isVisible() and panel.fewshot_note.isVisible()
+    assert "no per-class table" in panel.fewshot_note.text()
     ref = evaluate_episodes(load_run(panel.run_combo.currentData()), root / "data" / "val.h5",
                             episodes=25, way=4, shot=1, seed=3)
     assert (r["top1"], r["pixel_top1"]) == (ref["top1"], ref["pixel_top1"])
@@ -68,6 +71,8 @@ def test_few_shot_mode_shows_episodes_beside_pixel_nn(qtbot, tmp_path):
     assert panel.start()
     qtbot.waitUntil(lambda: not panel.busy(), timeout=120_000)
     assert "fewer than 50" in panel.summary.text()
+    box.enabled_box.setChecked(False)  # back to nearest trained center: the tables return
+    assert panel.tables.isVisible() and not panel.fewshot_note.isVisible()
     qtbot.waitUntil(lambda: not live_threads(), timeout=60_000)
 
 

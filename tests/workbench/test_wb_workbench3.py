@@ -82,7 +82,7 @@ def test_export_from_the_runs_tab_loads_without_the_package(qtbot, tmp_path):
     tab = _tab(qtbot, RunsTab, _doc(root))
     out = tmp_path / "model.pt"
     runner = tab.export_model(out)
-    qtbot.waitUntil(lambda: out.exists() and "Wrote" in tab.message.text(), timeout=60_000)
+    qtbot.waitUntil(lambda: out.exists() and "Wrote" in tab.run_message.text(), timeout=60_000)
     module = torch.jit.load(str(out))
     dist, idx = module.classify(torch.zeros(2, 1, 37, 37), 3)
     assert idx.shape == (2, 3)
@@ -392,7 +392,7 @@ def test_draw_tab_frames_drawings_in_em_mode(qtbot, tmp_path):
     assert tab.canvas.baseline == pytest.approx(baseline_fraction())
     assert tab.framing() == (2, "em")
     # A small "o" drawn on the baseline stays small: em framing keeps its size.
-    side = tab.canvas.width()
+    side = tab.canvas.logical_px
     y = int(baseline_fraction() * side)
     tab.canvas.draw_polyline([(side // 2 - 30, y), (side // 2, y - 60), (side // 2 + 30, y),
                               (side // 2 - 30, y)], 12)

@@ -183,7 +183,9 @@ def screenshot(window: object, app: object, out: Path, timeout: float,
             if name == "Train":
                 preview = w.train_tab.augment_preview
                 w.train_tab.views.setCurrentWidget(preview)
-                wait_until(app, lambda p=preview: not p.busy(), timeout)
+                settle()  # laid out: it may ask for more rows at this size
+                wait_until(app, lambda p=preview: not p.busy()
+                           and p.wanted_samples() == p.samples, timeout)
                 settle()
                 if not _grab(w, out / f"train-augment-{width}x{height}.png"):
                     return 1
@@ -226,9 +228,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     window.show()
     if project.exists() or args.project:
-        window.open_project(project, ask_save=False)
+        open_after_paint(window, project)
     window._closing_blocks = False
     return int(app.exec())
+
+
+def open_after_paint(window: object, project: Path) -> None:
+    """Show the window at once and open ``project`` from the event loop: the window paints
+    first (saying what it opens), then each tab fills in with its own indicator as its part
+    loads (fonts scan, runs list, data summary) — issue 21, item 13."""
+    from PySide6.QtCore import QTimer
+
+    window.statusBar().showMessage(f"Opening {project}…")
+    QTimer.singleShot(0, lambda: window.open_project(project, ask_save=False))
 
 
 if __name__ == "__main__":

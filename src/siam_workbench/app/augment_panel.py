@@ -36,7 +36,8 @@ from siam_workbench.app.workers import run_in_thread
 from siam_workbench.base.errors import SiamError
 
 DEBOUNCE_MS = 300
-SAMPLES = 4  # training glyphs in the mixed view (rows)
+SAMPLES = 4  # training glyphs in the mixed view (rows), at least
+MAX_SAMPLES = 12  # rows the mixed view grows to when the panel is tall (issue 21, item 11)
 VARIANTS = 6  # augmented variants per glyph (columns after the clean one)
 LABEL_GAP = 6  # pixels between a row label and its cells
 
@@ -80,6 +81,8 @@ def compute_preview(train: Path, settings: dict[str, Any], seed: int,
 class GridView(QWidget):
     """A tiled glyph picture with a label per row, magnified by the largest integer factor that
     fits (nearest neighbour; below 1× it shrinks, still without smoothing)."""
+
+    resized = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -155,6 +158,10 @@ class GridView(QWidget):
                 return i
         return None
 
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self.resized.emit()
+
     def mouseMoveEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
         row = self.row_at(int(event.position().y()))
         self.setToolTip(self.labels[row][1] if row is not None else "")
@@ -177,6 +184,7 @@ class AugmentPreview(QWidget):
         self._running = False
         self._again = False  # a request arrived while a computation was running
         self._missing = False  # the last attempt found no training file
+        self.samples = SAMPLES  # rows of the mixed view: as many as its height holds
 
         self.status = QLabel()
         self.status.setWordWrap(True)
@@ -194,6 +202,8 @@ class AugmentPreview(QWidget):
         for t in (self.mixed_title, self.ops_title):
             set_role(t, "title")
         self.mixed_view = GridView()
+        # Its size is known only once the layout gave it one: then more (or fewer) rows.
+        self.mixed_view.resized.connect(self._follow_size)
         self.ops_view = GridView()
         left = QVBoxLayout()
         left.addWidget(self.mixed_title)
@@ -238,10 +248,32 @@ class AugmentPreview(QWidget):
         self._generation += 1
         self.refresh_now()
 
+    def wanted_samples(self) -> int:
+        """How many glyph rows fill the mixed view at the scale its width allows (no fewer
+        than :data:`SAMPLES`): a tall panel shows more glyphs instead of blank space."""
+        from siam_workbench.train.augment_preview import grid_shape
+
+        view = self.mixed_view
+        if self.result is None or not view.isVisible():
+            return self.samples
+        cell = self.result.cell
+        width = grid_shape(1, 1 + VARIANTS, cell, 1, separator=True)[1]
+        k = max(1, int((view.width() - view._label_width()) / width))
+        n = SAMPLES
+        while n < MAX_SAMPLES and grid_shape(n + 1, 1, cell)[0] * k <= view.height():
+            n += 1
+        return n
+
+    def _follow_size(self) -> None:
+        if not self._running and self.wanted_samples() != self.samples:
+            self.request_refresh()
+
     def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
         super().showEvent(event)
         if self._missing:  # the data may have been rendered meanwhile
             self.request_refresh()
+        # Laid out while hidden (a tab page): no resize comes when it is shown, so look now.
+        QTimer.singleShot(0, self._follow_size)
 
     def busy(self) -> bool:
         return self._running or self.timer.isActive()
@@ -266,10 +298,12 @@ class AugmentPreview(QWidget):
             self._show_message(str(exc), "error")
             return
         generation, seed = self._generation, self.seed
+        self.samples = samples = self.wanted_samples()
         self._running = True
         self.computations += 1
         self.status.setText(self.status.text() if self.result else "Drawing samples…")
-        run_in_thread(lambda: compute_preview(train, settings, seed), self, "siam-augment-preview",
+        run_in_thread(lambda: compute_preview(train, settings, seed, samples), self,
+                      "siam-augment-preview",
                       lambda res: self._done(generation, res),
                       lambda msg, _details: self._failed(generation, msg))
 
@@ -304,6 +338,7 @@ class AugmentPreview(QWidget):
         self.status.setText(text)
         set_role(self.status, role)
         self.updated.emit()
+        self._follow_size()
 
     def _failed(self, generation: int, message: str) -> None:
         if not self._finish() or generation != self._generation:

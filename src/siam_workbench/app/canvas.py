@@ -5,6 +5,10 @@ The drawing is kept as a list of operations (strokes and clears) and replayed on
 stroke width (``QTabletEvent``; mouse strokes have constant width). :meth:`DrawingCanvas.image`
 returns the pixels as drawn — dark ink on white — which ``siam_workbench.infer.query.prepare``
 normalises exactly like a training glyph.
+
+The drawing lives in a fixed logical square (``CANVAS_PX``) whatever the widget's size: a larger
+window shows it larger (strokes replayed as vectors, so they stay sharp), while the image, the
+pen width and the saved drawings stay the same as on a small screen.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 CANVAS_PX = 360
+MAX_VIEW_PX = 1000  # beyond this a drawing square only costs the other panels room
 INK = QColor(0, 0, 0)
 PAPER = QColor(255, 255, 255)
 
@@ -47,7 +52,8 @@ Op = Stroke | Clear
 
 
 class DrawingCanvas(QWidget):
-    """Square canvas of ``size`` pixels; emits ``changed`` while drawing and after each edit."""
+    """Square canvas of ``size`` logical pixels, shown at least that large and growing with the
+    room it is given; emits ``changed`` while drawing and after each edit."""
 
     changed = Signal()  # the pixels changed (drawing, undo, redo, clear)
     strokeFinished = Signal()  # a stroke ended (pen up)
@@ -56,8 +62,11 @@ class DrawingCanvas(QWidget):
     def __init__(self, size: int = CANVAS_PX, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._size = size
-        self.setFixedSize(size, size)
-        self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        self.setMinimumSize(size, size)
+        self.setMaximumSize(MAX_VIEW_PX, MAX_VIEW_PX)
+        policy = QSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        policy.setHeightForWidth(True)
+        self.setSizePolicy(policy)
         self.setAttribute(Qt.WidgetAttribute.WA_StaticContents)
         self.setCursor(Qt.CursorShape.CrossCursor)
         self.setToolTip("Draw with the mouse or a pen; a tablet's pressure sets the width")
@@ -71,6 +80,29 @@ class DrawingCanvas(QWidget):
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
         return QSize(self._size, self._size)
+
+    def hasHeightForWidth(self) -> bool:  # noqa: N802 - Qt override
+        return True
+
+    def heightForWidth(self, width: int) -> int:  # noqa: N802 - Qt override
+        return width
+
+    @property
+    def logical_px(self) -> int:
+        """The side of the drawing in its own pixels (what :meth:`image` returns)."""
+        return self._size
+
+    def view_scale(self) -> float:
+        """Screen pixels per logical pixel: the square is as large as the widget allows."""
+        return max(1.0, min(self.width(), self.height()) / self._size)
+
+    def view_px(self) -> int:
+        """The side of the drawing square on screen."""
+        return int(round(self._size * self.view_scale()))
+
+    def _logical(self, pos: QPointF) -> QPointF:
+        k = self.view_scale()
+        return QPointF(pos.x() / k, pos.y() / k)
 
     # -- state -------------------------------------------------------------------------------
     def is_empty(self) -> bool:
@@ -197,11 +229,11 @@ class DrawingCanvas(QWidget):
 
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
         if event.button() == Qt.MouseButton.LeftButton:
-            self._begin(event.position(), self.pen_width)
+            self._begin(self._logical(event.position()), self.pen_width)
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
         if self._current is not None:
-            self._move(event.position(), self.pen_width)
+            self._move(self._logical(event.position()), self.pen_width)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
         if event.button() == Qt.MouseButton.LeftButton:
@@ -213,11 +245,11 @@ class DrawingCanvas(QWidget):
         t = event.type()
         if t == QTabletEvent.Type.TabletPress:
             eraser_tip = event.pointerType() == QPointingDevice.PointerType.Eraser
-            self._begin(event.position(), width)
+            self._begin(self._logical(event.position()), width)
             if eraser_tip and self._current is not None:
                 self._current.eraser = True
         elif t == QTabletEvent.Type.TabletMove:
-            self._move(event.position(), width)
+            self._move(self._logical(event.position()), width)
         elif t == QTabletEvent.Type.TabletRelease:
             self._end()
         event.accept()  # no synthesised mouse events: they would draw a second stroke
@@ -232,14 +264,25 @@ class DrawingCanvas(QWidget):
         self.update()
 
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
+        side = self.view_px()
         p = QPainter(self)
-        p.drawImage(0, 0, self._img)
+        if side == self._size:
+            p.drawImage(0, 0, self._img)
+        else:  # the strokes again at screen scale: sharp, not a magnified bitmap
+            p.fillRect(0, 0, side, side, PAPER)
+            p.save()
+            p.setRenderHint(QPainter.RenderHint.Antialiasing)
+            p.scale(self.view_scale(), self.view_scale())
+            for op in self._visible_ops():
+                if isinstance(op, Stroke):
+                    self._paint_stroke(p, op, 0)
+            p.restore()
         p.setPen(QColor(160, 160, 160))
-        p.drawRect(0, 0, self.width() - 1, self.height() - 1)
+        p.drawRect(0, 0, side - 1, side - 1)
         if self.baseline is not None:
-            y = int(round(self.baseline * self.height()))
+            y = int(round(self.baseline * side))
             guide = QColor(70, 130, 200, 150)
             p.setPen(QPen(guide, 1, Qt.PenStyle.DashLine))
-            p.drawLine(4, y, self.width() - 4, y)
+            p.drawLine(4, y, side - 4, y)
             p.drawText(6, y + 14, "baseline")
         p.end()

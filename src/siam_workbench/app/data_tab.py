@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QInputDialog,
     QLabel,
     QLineEdit,
+    QProgressBar,
     QPushButton,
     QSplitter,
     QTableView,
@@ -174,6 +175,14 @@ class DataTab(QWidget):
         self._samples_runner: JobRunner | None = None
         self.font_status = QLabel()
         self.font_status.setWordWrap(True)
+        # Scanning, coverage and the automatic split run in the background; until they are
+        # known the tab says so and shows this busy bar rather than zeros (issue 21, item 7).
+        self.fonts_busy = QProgressBar()
+        self.fonts_busy.setRange(0, 0)
+        self.fonts_busy.setTextVisible(False)
+        self.fonts_busy.setMaximumHeight(8)
+        self.fonts_busy.setToolTip("Scanning fonts and working out their roles…")
+        self.fonts_busy.hide()
         self.roles_message = QLabel()
         self.roles_message.setWordWrap(True)
         self.roles_message.setProperty("role", "error")
@@ -197,6 +206,7 @@ class DataTab(QWidget):
         fl.addLayout(roles_row)
         fl.addWidget(self.roles_message)
         fl.addWidget(self.split_note)
+        fl.addWidget(self.fonts_busy)
         fl.addWidget(self.font_status)
 
         # -- imported samples (siam new --samples, siam data add-samples) -------------------
@@ -346,10 +356,12 @@ class DataTab(QWidget):
         self.roles_done = False
         self._tag += 1
         if project is None:
+            self._update_busy()
             return
         if self.samples_only:  # no font is ever rendered here: no coverage to compute
             self.coverage_done = self.roles_done = True
             self.font_status.setText("")
+            self._update_busy()
             return
         d = project.config.data
         key = tuple(str(project.resolve(x)) for x in d.font_dirs)
@@ -358,9 +370,10 @@ class DataTab(QWidget):
             self.faces = None
             self._faces_key = key
             self.model.set_rows([])
-            self.font_status.setText("Looking for fonts…")
+            self.font_status.setText("Scanning fonts…")
         else:
             self.model.clear_coverage()
+        self._update_busy()
         extra = [project.resolve(x) for x in d.font_dirs]
         job = CoverageJob(self._tag, self.classes, self.sample_text.text(), extra, faces,
                           d.image_size, d.margin)
@@ -397,6 +410,11 @@ class DataTab(QWidget):
 
     def _coverage_failed(self, message: str, details: str) -> None:
         self.font_status.setText(f"<b>Fonts could not be listed:</b> {message}")
+        self.coverage_done = self.roles_done = True  # nothing more is coming
+        self._update_busy()
+
+    def _update_busy(self) -> None:
+        self.fonts_busy.setVisible(self.doc.project is not None and not self.wait_idle())
 
     def _coverage_finished(self) -> None:
         self._coverage_runners = [r for r in self._coverage_runners
@@ -408,6 +426,7 @@ class DataTab(QWidget):
             self._update_font_status()
             if self.faces is not None and not self.roles_done and self._roles_runner is None:
                 self._start_roles()
+            self._update_busy()
 
     def _sample_changed(self) -> None:
         if self.faces is not None:
@@ -444,6 +463,8 @@ class DataTab(QWidget):
 
         if self._roles_runner is not None:
             self._roles_runner.job.cancel()
+        self._update_font_status()
+        self._update_busy()
         runner = run_in_thread(work, self, "siam-roles", self._roles_result,
                                self._coverage_failed)
         runner.finished.connect(self._roles_finished)
@@ -469,6 +490,7 @@ class DataTab(QWidget):
         self.roles_done = True
         self._update_font_status()
         self._update_buttons()
+        self._update_busy()
 
     def _roles_finished(self) -> None:
         if self._roles_runner is not None and self._roles_runner.thread.isFinished():
@@ -567,10 +589,21 @@ class DataTab(QWidget):
             counts[row.role] = counts.get(row.role, 0) + 1
         known = [r.coverage for r in self.model.rows if r.coverage is not None]
         full = sum(1 for c in known if c >= self.doc.config.data.min_coverage)
+        lists = self.role_lists()
+        auto = not any(lists.values())
         text = (f"{len(self.faces)} faces, {full} cover ≥ "
-                f"{self.doc.config.data.min_coverage:.0%} of the alphabet · "
-                f"train {counts['train']}, val {counts['val']}, test {counts['test']}, "
-                f"unused {counts['unused']}")
+                f"{self.doc.config.data.min_coverage:.0%} of the alphabet · ")
+        if not self.roles_done:
+            # Not "train 0": the roles are not known yet, they are being worked out.
+            text += ("working out the automatic split by family…" if auto
+                     else "reading the font roles…")
+        else:
+            text += (f"train {counts['train']}, val {counts['val']}, test {counts['test']}, "
+                     f"unused {counts['unused']}")
+            if auto and self.resolved is not None:
+                text += " (automatic split by family)"
+            elif self.resolved is None and not any(counts[r] for r in ROLES):
+                text += " · <b>no split set</b>: press <i>Automatic split</i> or give faces roles"
         if counts["missing"]:
             text += f" · <b>{counts['missing']} missing</b>"
         if not self.coverage_done:

@@ -216,9 +216,8 @@ class DrawTab(QWidget):
         self.hint.setWordWrap(True)
         canvas_col = QVBoxLayout()
         canvas_col.addLayout(tools)
-        canvas_col.addWidget(self.canvas)
+        canvas_col.addWidget(self.canvas, 1)  # grows with the window (issue 21, item 11)
         canvas_col.addWidget(self.hint)
-        canvas_col.addStretch(1)
 
         # -- what the network sees + results ----------------------------------------------------
         self.preview = QLabel()
@@ -327,7 +326,7 @@ class DrawTab(QWidget):
         right.addWidget(eval_box)
 
         body = QHBoxLayout()
-        body.addLayout(canvas_col)
+        body.addLayout(canvas_col, 4)
         body.addSpacing(8)
         body.addLayout(mid, 4)
         body.addSpacing(8)
@@ -529,6 +528,7 @@ class DrawTab(QWidget):
         self.run_model = None
         set_role(self.model_status, "hint")
         self.model_status.setText(f"Loading {run_dir.name}…")
+        self.results_message.setText("Loading the model…")
 
         def work() -> tuple[int, Any]:
             return tag, load_run(run_dir, "best", device="cpu")
@@ -554,6 +554,9 @@ class DrawTab(QWidget):
         self._set_classes(model.classes)
         self.modelLoaded.emit(model.run_dir.name)
         self._update_buttons()
+        # The message written while no model was there ("No trained run yet", "Loading…")
+        # must not outlive it when the canvas is empty and no query follows.
+        self._show_matches(self.matches)
         self._schedule_query(0)
 
     def _model_failed(self, tag: int, run_dir: Path, message: str) -> None:

@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (
 from siam_workbench.app.fewshot_box import EpisodeJob, FewShotBox, summary_html
 from siam_workbench.app.workers import Job, JobRunner, _Throttle
 from siam_workbench.base.errors import Cancelled
+from siam_workbench.app.workers import Job, JobRunner, RunEvaluationJob
 
 SPLITS = (("test", "test file"), ("val", "validation file"), ("train", "training file"),
           ("drawn", "drawings"))
@@ -54,31 +55,12 @@ GLYPH_PX = 28
 TOP_PAIRS = 30
 
 
-class EvaluateJob(Job):
-    """Load the run, evaluate it on one glyph file with progress, and build the tables."""
+class EvaluateJob(RunEvaluationJob):
+    """Evaluate the run on one glyph file with progress, and build the tables."""
 
-    progress = Signal(int, int)
+    def evaluate(self, run: Any) -> Any:
+        from siam_workbench.infer.evaluate import confused_pairs, evaluate, per_class_table
 
-    def __init__(self, run_dir: Path, data: Path, checkpoint: str = "last") -> None:
-        super().__init__()
-        self.run_dir, self.data, self.checkpoint = Path(run_dir), Path(data), checkpoint
-        self._throttle = _Throttle(0.1)
-
-    def _progress(self, done: int, total: int) -> None:
-        if self._throttle.ready(force=done >= total):
-            self.progress.emit(done, total)
-
-    def work(self) -> Any:
-        from siam_workbench.infer.evaluate import (
-            confused_pairs,
-            evaluate,
-            load_run,
-            per_class_table,
-        )
-
-        run = load_run(self.run_dir, which=self.checkpoint)
-        if self._cancel.is_set():
-            raise Cancelled()
         result = evaluate(run, self.data, keep_predictions=True, progress=self._progress,
                           cancel=self._cancel)
         return {"result": result, "classes": list(run.classes),
@@ -191,6 +173,18 @@ class EvaluatePanel(QWidget):
         split.addWidget(right)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
+        self.tables = split
+        # Few-shot episodes draw their own W classes each time: there is no per-class table
+        # nor confused pairs to show, so the tables give way to this note in that mode.
+        self.fewshot_note = QLabel(
+            "<b>Few-shot episodes</b> have no per-class table or confused pairs: each episode "
+            "draws its own classes and supports, and the figure above is the mean over "
+            "episodes. Untick <i>Few-shot episodes</i> for the per-class table and the "
+            "most-confused pairs (nearest trained center).")
+        self.fewshot_note.setWordWrap(True)
+        self.fewshot_note.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.fewshot_note.hide()
+        self.fewshot.enabled_box.toggled.connect(self._sync_mode)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addLayout(row)
@@ -198,6 +192,12 @@ class EvaluatePanel(QWidget):
         lay.addWidget(self.bar)
         lay.addWidget(self.summary)
         lay.addWidget(split, 1)
+        lay.addWidget(self.fewshot_note, 1)
+
+    def _sync_mode(self, *_: object) -> None:
+        episodes = self.fewshot.active()
+        self.tables.setVisible(not episodes)
+        self.fewshot_note.setVisible(episodes)
 
     # -- choices -----------------------------------------------------------------------------
     def set_runs(self, project: Any, runs: list[Any], current: str | None = None) -> None:
@@ -344,7 +344,7 @@ class EvaluatePanel(QWidget):
         self.summary.setText(summary_html(run_dir, result))
         self.model.set_rows([])
         self.pairs.clear()
-        self.pairs.addItem("Few-shot: no per-class table (untick for one).")
+        self._sync_mode()
 
     def _fill(self, out: dict[str, Any]) -> None:
         self.model.set_rows(out["per_class"])

@@ -11,34 +11,25 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSpinBox, QWidget
 
 from siam_workbench.app.workers import Job, _Throttle
 from siam_workbench.base.errors import Cancelled
+from siam_workbench.app.workers import RunEvaluationJob
 
 
-class EpisodeJob(Job):
-    progress = Signal(int, int)
+class EpisodeJob(RunEvaluationJob):
+    """Few-shot episodes (:func:`siam_workbench.infer.episodes.evaluate_episodes`) with ``options``
+    (way, shot, episodes, seed); loading and progress as every run evaluation."""
 
     def __init__(self, run_dir: Path, data: Path, checkpoint: str, options: dict[str, Any]
                  ) -> None:
-        super().__init__()
-        self.run_dir, self.data, self.checkpoint = Path(run_dir), Path(data), checkpoint
+        super().__init__(run_dir, data, checkpoint)
         self.options = dict(options)
-        self._throttle = _Throttle(0.1)
 
-    def _progress(self, done: int, total: int) -> None:
-        if self._throttle.ready(force=done >= total):
-            self.progress.emit(done, total)
-
-    def work(self) -> Any:
+    def evaluate(self, run: Any) -> Any:
         from siam_workbench.infer.episodes import evaluate_episodes
-        from siam_workbench.infer.evaluate import load_run
 
-        run = load_run(self.run_dir, which=self.checkpoint)
-        if self._cancel.is_set():
-            raise Cancelled()
         return evaluate_episodes(run, self.data, progress=self._progress, cancel=self._cancel,
                                  **self.options)
 

@@ -213,6 +213,12 @@ class RunsTab(QWidget):
                                self.export_btn, self.eval_btn, self.train_btn)):
             grid.addWidget(b, i // 2, i % 2)
         ml.addLayout(grid)
+        # What the buttons above did (export written, notes saved) shows here, beside them —
+        # not on the Compare page, which may not be the one in view (issue 21, item 12).
+        self.run_message = QLabel()
+        self.run_message.setWordWrap(True)
+        self.run_message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        ml.addWidget(self.run_message)
 
         left = QWidget()
         ll = QVBoxLayout(left)
@@ -341,16 +347,17 @@ class RunsTab(QWidget):
         p = self.project
         checked = set(self.checked_ids())
         current = self.current_run()
+        had_runs = bool(getattr(self, "_runs", None))
         try:
             self._runs = p.runs() if p is not None else []
         except OSError:
             self._runs = []
         best = best_run(p, self._runs) if p is not None else None
         self._best = best.id if best is not None else None
-        if choose_default:
-            finished = [r.id for r in self._runs if r.status == "finished"] or \
-                [r.id for r in self._runs]
-            checked = set(finished[-DEFAULT_CHECKED:])
+        if choose_default or (not had_runs and not checked):
+            # Compare opens with something to compare: the ★ best run and the newest ones —
+            # also when the first runs appear in a project that had none (issue 21, item 11).
+            checked = set(self._default_ticks())
         self._filling = True
         self.run_list.clear()
         for r in reversed(self._runs):
@@ -382,6 +389,15 @@ class RunsTab(QWidget):
         self.evaluate_panel.set_runs(p, self._runs, current=str(best.path) if first else None)
         self._selection_changed()
         self.compare()
+
+    def _default_ticks(self) -> list[str]:
+        """The ★ best run plus the newest finished runs (any runs if none finished)."""
+        finished = [r.id for r in self._runs if r.status == "finished"] or \
+            [r.id for r in self._runs]
+        ids = finished[-DEFAULT_CHECKED:]
+        if self._best is not None and self._best not in ids:
+            ids = [self._best, *ids[-(DEFAULT_CHECKED - 1):]]
+        return ids
 
     def checked_ids(self) -> list[str]:
         out = []
@@ -454,7 +470,7 @@ class RunsTab(QWidget):
             dialogs.error(self, "Cannot save the notes", str(exc))
             return False
         self.notes_btn.setEnabled(False)
-        self.message.setText(f"Saved the notes of {run.name}.")
+        self.run_message.setText(f"Saved the notes of {run.name}.")
         return True
 
     def _is_training(self, run: Path) -> bool:
@@ -526,11 +542,11 @@ class RunsTab(QWidget):
 
             return export_run(load_run(run), out, force=True)
 
-        self.message.setText(f"Exporting {run.name} …")
+        self.run_message.setText(f"Exporting {run.name} …")
         return run_in_thread(work, self, "siam-export",
-                             lambda p: self.message.setText(f"Wrote {p} (TorchScript: "
-                                                            "network, centers, classes)"),
-                             lambda m, _d: self.message.setText(f"Export failed: {m}"))
+                             lambda p: self.run_message.setText(f"Wrote {p} (TorchScript: "
+                                                                "network, centers, classes)"),
+                             lambda m, _d: self.run_message.setText(f"Export failed: {m}"))
 
     def _ask_export(self) -> None:
         run = self.current_run()

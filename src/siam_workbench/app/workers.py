@@ -286,6 +286,39 @@ def make_trainer_factory(project: Any, config: Any, resume: Any = None,
     return factory
 
 
+# -- evaluating a run ---------------------------------------------------------------------------
+class RunEvaluationJob(Job):
+    """A run's checkpoint evaluated on one glyph file, with throttled ``progress(done,
+    total)``: the Evaluate page's per-class evaluation and its few-shot episodes share this.
+
+    Subclasses implement :meth:`evaluate` with the loaded run; loading and the cancel check
+    between loading and evaluating are done here."""
+
+    progress = Signal(int, int)
+
+    def __init__(self, run_dir: Any, data: Any, checkpoint: str = "last") -> None:
+        from pathlib import Path
+
+        super().__init__()
+        self.run_dir, self.data, self.checkpoint = Path(run_dir), Path(data), checkpoint
+        self._throttle = _Throttle(0.1)
+
+    def _progress(self, done: int, total: int) -> None:
+        if self._throttle.ready(force=done >= total):
+            self.progress.emit(done, total)
+
+    def work(self) -> Any:
+        from siam_workbench.infer.evaluate import load_run
+
+        run = load_run(self.run_dir, which=self.checkpoint)
+        if self._cancel.is_set():
+            raise Cancelled()
+        return self.evaluate(run)
+
+    def evaluate(self, run: Any) -> Any:
+        raise NotImplementedError
+
+
 # -- rendering ---------------------------------------------------------------------------------
 class RenderJob(Job):
     """``siam_workbench.data.render_splits.render_splits`` with throttled progress ``(label, done,

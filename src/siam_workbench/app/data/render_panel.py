@@ -103,6 +103,11 @@ class RenderPanel(QGroupBox):
         if self.blocked:
             self.render_info.setText(self.blocked)
             return
+        if self.last_render is not None and self.runner is None and all(
+                p.exists() for p in project.dataset_paths().values()):
+            # The files seen changing are the ones this render wrote: its report (samples,
+            # missing glyphs, exclusions kept) says more than "On disk" would.
+            return
         for split, path in project.dataset_paths().items():
             if path.exists():
                 when = time.strftime("%Y-%m-%d %H:%M", time.localtime(path.stat().st_mtime))
