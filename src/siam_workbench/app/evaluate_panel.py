@@ -40,8 +40,6 @@ from PySide6.QtWidgets import (
 )
 
 from siam_workbench.app.fewshot_box import EpisodeJob, FewShotBox, summary_html
-from siam_workbench.app.workers import Job, JobRunner, _Throttle
-from siam_workbench.base.errors import Cancelled
 from siam_workbench.app.workers import Job, JobRunner, RunEvaluationJob
 
 SPLITS = (("test", "test file"), ("val", "validation file"), ("train", "training file"),

@@ -13,8 +13,6 @@ from typing import Any
 
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSpinBox, QWidget
 
-from siam_workbench.app.workers import Job, _Throttle
-from siam_workbench.base.errors import Cancelled
 from siam_workbench.app.workers import RunEvaluationJob
 
 

@@ -13,7 +13,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -219,10 +219,11 @@ class Trainer:
             if lock is not None:
                 lock.release()
             self.state = "failed"
-            event = RunFailed(run_dir=self.run_dir, message=refused)
-            self._emit(event)
-            return event
+            failed = RunFailed(run_dir=self.run_dir, message=refused)
+            self._emit(failed)
+            return failed
         self.state = "running"
+        event: TrainerEvent
         try:
             self._setup()
             event = self._loop()
@@ -241,8 +242,9 @@ class Trainer:
                                f"past SIAM_DIST_TIMEOUT): {' '.join(str(exc).split())[:160]}; "
                                "resume the run from its last checkpoint")
         finally:
-            if getattr(self, "_batches", None) is not None:
-                self._batches.close()  # the prefetch thread ends with the run, however it ends
+            batches = getattr(self, "_batches", None)
+            if batches is not None:
+                batches.close()  # the prefetch thread ends with the run, however it ends
             for recorder in self._recorders:
                 recorder.close()
             if lock is not None:
@@ -478,8 +480,8 @@ class Trainer:
         """Pixel 1-NN accuracy of the validation file against the training file (cached)."""
         if self.val is None:
             return None
-        paths = [self.project.resolve(getattr(self.config.data, s)) for s in ("train", "val")]
-        return cached_pixel_nn(*paths, cache=self.project.root / "data" / ".baselines.json",
+        train, val = (self.project.resolve(getattr(self.config.data, s)) for s in ("train", "val"))
+        return cached_pixel_nn(train, val, cache=self.project.root / "data" / ".baselines.json",
                                progress=lambda done, total: self._emit(RunPreparing(
                                    "pixel 1-NN baseline on the validation data", done, total)))
 
@@ -652,7 +654,7 @@ class Trainer:
         x = self.augmenter(images_to_input(self.images[idx], self.device), self.generator)
         return Batch(rows, idx, x)
 
-    def _draws_state(self) -> tuple[dict[str, Any], Tensor]:
+    def _draws_state(self) -> tuple[Mapping[str, Any], Tensor]:
         return self.sampler._rng.bit_generator.state, self.generator.get_state()
 
     def _set_draws_state(self, state: tuple[dict[str, Any], Tensor]) -> None:
@@ -867,8 +869,9 @@ class Trainer:
         return label if self.dist is None else f"{label} × {self.dist.world} processes"
 
     def _stopped(self) -> RunStopped:
-        if getattr(self, "_batches", None) is not None:
-            self._batches.cancel()  # its draws undone: the checkpoint continues exactly
+        batches = getattr(self, "_batches", None)
+        if batches is not None:
+            batches.cancel()  # its draws undone: the checkpoint continues exactly
         self.state = "stopped"
         event = RunStopped(run_dir=self.run_dir, epochs_done=self.epoch, iteration=self.iteration)
         self._record(event)  # last.pt, then the "stopped" record
