@@ -14,25 +14,20 @@ from typing import Any, ClassVar
 
 from torch import Tensor
 
-from core.train.fields import Field
+from core.train.part import Part
 
 
-class Loss:
-    name: ClassVar[str] = ""
-    label: ClassVar[str] = ""
-    help: ClassVar[str] = ""
+class Loss(Part):
+    """Base of every loss; see :class:`core.train.part.Part` for what a part declares."""
+
+    section: ClassVar[str] = "loss"
     space: ClassVar[str] = "raw"  # core.train.losses.spaces.SPACES
     uses_centers: ClassVar[bool] = False
     parts: ClassVar[tuple[str, ...]] = ()  # names of the parts per_triplet returns
-    params: ClassVar[dict[str, Field]] = {}
 
     def __init__(self, settings: Any) -> None:
         """``settings`` is ``Config().loss`` (or any object with the ``[loss]`` keys)."""
         self.settings = settings
-
-    def setting(self, key: str) -> Any:
-        value = getattr(self.settings, key, None)
-        return self.params[key].default if value is None and key in self.params else value
 
     @property
     def margin(self) -> float:
