@@ -70,6 +70,7 @@ from core.infer.analysis import (
     run_miners,
 )
 from core.train.advice import cluster_warning
+from core.train.partinfo import params_text
 from core.train.project import Project, RunInfo
 from workbench.cluster_graph import ClusterGraph
 from workbench.document import ProjectDocument
@@ -657,24 +658,14 @@ class MinersTab(QWidget):
         self._redraw_current()
 
     def _params_text(self) -> str:
-        """The miners' parameters of the run shown (γ, w for AP; θ, η for AC)."""
+        """The miners' parameters of the run shown ("γ 2, w 0; θ 0.5, η 27 (auto)"), as each
+        miner declares and shows them (a plug-in's included)."""
         cfg = self.live.config if self.source == LIVE and self.live is not None \
             else getattr(self, "run_config", None)
         h = self.history
         if cfg is None or h is None:
             return ""
-        m = cfg.mining
-        parts = []
-        if h.positive == "auto-probabilistic":
-            parts.append(f"γ {m.gamma:g}, w {m.w:g}")
-        if h.negative == "auto-clustering":
-            from core.train.miners.auto_clustering import default_eta
-
-            # η = 0 means "scaled to the alphabet": show the value the miner used.
-            eta = f"η {m.eta:,}" if m.eta else \
-                f"η {default_eta(len(h.classes)):,} (auto)"
-            parts.append(f"θ {m.theta:g}, {eta}")
-        return (" · " + "; ".join(parts)) if parts else ""
+        return params_text(cfg, h.positive, h.negative, len(h.classes))
 
     def set_epoch(self, index: int) -> None:
         """Show row ``index`` of the mining history (the state after that epoch)."""

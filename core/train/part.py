@@ -67,6 +67,18 @@ class Part:
         return type(self).value(self.settings, key)
 
     @classmethod
+    def shown_value(cls, settings: Any, key: str, num_classes: int | None = None) -> str:
+        """``params[key]``'s value as a reader should see it: parts whose 0 means "automatic"
+        override this to show the value they use (auto-clustering's η)."""
+        return _fmt(cls.value(settings, key))
+
+    @classmethod
+    def param_summary(cls, settings: Any = None, num_classes: int | None = None) -> str:
+        """"γ 2, w 0": each parameter's symbol (its label up to " — ") and shown value."""
+        return ", ".join(f"{f.title(k).split(' — ')[0]} {cls.shown_value(settings, k, num_classes)}"
+                         for k, f in cls.params.items())
+
+    @classmethod
     def describe(cls, settings: Any = None, num_classes: int | None = None) -> str:
         """Rich text for the Why view and the help: what the part does, with the values of
         ``settings`` (its config section) where given. Parts override it to show their
@@ -74,8 +86,8 @@ class Part:
         text = f"<b>{cls.label or cls.name}</b>: {cls.help}" if cls.help else \
             f"<b>{cls.label or cls.name}</b>"
         if cls.params:
-            values = ", ".join(f"{f.title(k)} = <b>{_fmt(cls.value(settings, k))}</b>"
-                               for k, f in cls.params.items())
+            values = ", ".join(f"{f.title(k)} = <b>{cls.shown_value(settings, k, num_classes)}"
+                               "</b>" for k, f in cls.params.items())
             text += f" — {values}."
         return text
 

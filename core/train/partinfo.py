@@ -188,3 +188,15 @@ def part_help(section: str, key: str, value: Any, settings: Any = None,
 
         return backbone_describe(str(value))
     return part.describe(settings, num_classes)
+
+
+def params_text(config: Any, positive: str, negative: str, num_classes: int | None = None) -> str:
+    """" · γ 2, w 0; θ 0.5, η 27 (auto)": the positive and negative miners' parameters as each
+    declares and shows them ("" when neither has any)."""
+    settings = config.mining if config is not None else None
+    parts = []
+    for role, name in (("positive", positive), ("negative", negative)):
+        cls = miner(role, name)
+        if cls is not None and cls.params:
+            parts.append(cls.param_summary(settings, num_classes))
+    return (" · " + "; ".join(parts)) if parts else ""

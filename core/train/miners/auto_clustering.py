@@ -42,6 +42,13 @@ class AutoClustering(NegativeMiner):
     }
 
     @classmethod
+    def shown_value(cls, settings: Any, key: str, num_classes: int | None = None) -> str:
+        eta = int(cls.value(settings, "eta"))
+        if key == "eta" and eta == 0:
+            return f"{default_eta(num_classes):,} (auto)" if num_classes else "auto"
+        return super().shown_value(settings, key, num_classes)
+
+    @classmethod
     def describe(cls, settings: Any = None, num_classes: int | None = None) -> str:
         """With ``num_classes``, an automatic η (0) reads as the value the miner uses."""
         eta = int(cls.value(settings, "eta"))
