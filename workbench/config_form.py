@@ -282,6 +282,38 @@ class ConfigForm(QWidget):
         self.reference_name = ""
         self.changed: dict[str, tuple[Any, Any, Any]] = {}  # name → (value, default, last)
 
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        set_role(self.message, "error")
+        self.message.hide()
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.scroll, 1)
+        lay.addWidget(self.message)
+        self._build()
+
+        doc.projectChanged.connect(self._rebuild_if_parts_changed)
+        doc.configChanged.connect(lambda _keys: self.load(doc.config))
+        doc.projectChanged.connect(lambda: self.load(doc.config))
+        self.load(doc.config)
+
+    def _signature(self) -> tuple[Any, ...]:
+        """What the editors were built from: every training field and every part choice."""
+        return tuple((sec, key, field, tuple(choice_labels(f"{sec}.{key}")))
+                     for sec in TRAINING_SECTIONS for key, field in SCHEMA[sec].items())
+
+    def _rebuild_if_parts_changed(self) -> None:
+        """A project's plug-ins add (or, when another project opens, remove) parts and their
+        settings: build the editors again so they are shown like the built-in ones."""
+        if self._signature() != self._built:
+            self._build()
+
+    def _build(self) -> None:
+        self._built = self._signature()
+        self.editors = {}
         inner = QWidget()
         col = QVBoxLayout(inner)
         col.setContentsMargins(4, 4, 4, 4)
@@ -311,28 +343,15 @@ class ConfigForm(QWidget):
         for ed in self.editors.values():
             ed.label.setText(label_for(ed.name))
 
-        scroll = QScrollArea()
-        scroll.setWidget(inner)
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.message = QLabel()
-        self.message.setWordWrap(True)
-        set_role(self.message, "error")
-        self.message.hide()
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(scroll, 1)
-        lay.addWidget(self.message)
+        self.scroll.setWidget(inner)  # the previous editors go with the old widget
         # Wide enough for the labels and a short editor; not more, so the plots keep room at
         # 1280×720 (longer values scroll inside their editors).
         width = min(inner.sizeHint().width(), width + 150)
         inner.setMinimumWidth(width)
-        bar = scroll.verticalScrollBar().sizeHint().width()
+        bar = self.scroll.verticalScrollBar().sizeHint().width()
         self.setMinimumWidth(width + bar + 8)
-
-        doc.configChanged.connect(lambda _keys: self.load(doc.config))
-        doc.projectChanged.connect(lambda: self.load(doc.config))
-        self.load(doc.config)
+        if self._editable is not True:
+            self._apply_relevance()
 
     # -- sync --------------------------------------------------------------------------------
     def load(self, config: Config) -> None:

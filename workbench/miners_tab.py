@@ -81,6 +81,7 @@ from workbench.miners.heatmap import HeatmapPanel
 from workbench.miners.live import LiveMining, is_uniform, uniform_probability
 from workbench.miners.neighbors import NeighborStrip
 from workbench.miners.why import WhyPanel
+from workbench.miners_model import live_event_kind, miner_help
 from workbench.plots import COLORS, themed_plot
 from workbench.style import set_role
 from workbench.workers import run_in_thread
@@ -484,10 +485,10 @@ class MinersTab(QWidget):
     def on_trainer_event(self, event: Any) -> None:
         """Slot for copied trainer events (queued from the training thread); cheap: it only
         stores, the 100 ms timer redraws."""
-        name = type(event).__name__
-        if name == "IterationFinished":
+        kind = live_event_kind(event)
+        if kind is None:
             return
-        if name == "RunStarted":
+        if kind == "started":
             self.live = LiveMining(classes=list(getattr(event, "classes", []) or []),
                                    run_dir=Path(event.run_dir))
             self._read_live_config(self.live)
@@ -495,17 +496,16 @@ class MinersTab(QWidget):
             self.refresh()
             if self._follow_live:
                 self.show_live()
-        elif name == "EpochFinished":
+        elif kind == "epoch":
             if self.live is None:
                 self.live = LiveMining(classes=[])
             self.live.add(event)
             self._live_dirty = True
             if self.live.run_dir is not None:
                 self._request_extras(self.live.run_dir, int(event.epoch))
-        elif name in ("RunFinished", "RunStopped", "RunFailed"):
+        else:  # the run ended: "finished", "stopped" or "failed"
             if self.live is not None:
-                self.live.finished = {"RunFinished": "finished", "RunStopped": "stopped",
-                                      "RunFailed": "failed"}[name]
+                self.live.finished = kind
             self._live_dirty = True
             QTimer.singleShot(0, self.refresh)
         if self._live_dirty and not self._timer.isActive():
@@ -629,7 +629,8 @@ class MinersTab(QWidget):
             f"<b>{h.negative}</b> · {len(h.classes):,} classes · {h.num_epochs} epoch(s)"
             + self._params_text())
         note = self.glyphs.note
-        self.miner_label.setToolTip(note[:1].upper() + note[1:])
+        self.miner_label.setToolTip("<br>".join(
+            [note[:1].upper() + note[1:], *miner_help(h.positive, h.negative)]))
         missing = [m for m in h.missing if m != "epoch"]
         if not h.edges and h.negative == "auto-clustering" and self.source != LIVE:
             missing.append("edges")  # read_mining leaves edges empty when the group is absent
