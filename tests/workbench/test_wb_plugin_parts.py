@@ -90,6 +90,8 @@ def test_plugin_parts_show_labels_greying_parameters_and_help(make_window, qtbot
     header = tab.miner_label.text()
     assert "loose-first" in header and "Spread exponent 1.5" in header
     assert "loose classes first" in tab.miner_label.toolTip().lower()
+    w.show()
+    w.tabs.setCurrentWidget(tab)
     tab.views.setCurrentWidget(tab.why)  # the Why view: the miners' own descriptions
     qtbot.waitUntil(lambda: "Loose" in tab.why.formula.text(), timeout=30_000)
     formula = tab.why.formula.text()
