@@ -45,3 +45,26 @@ def miner_help(positive: str, negative: str) -> list[str]:
         if cls is not None:
             lines.append(f"<b>{cls.label or cls.name}</b> ({role}): {cls.help}")
     return lines
+
+
+def scatter_labels(probabilities: Any, error: Any, limit: int = 14) -> list[int]:
+    """Which points of the Why scatter (sampling probability × validation error) get their
+    class written beside them: all of them when few, else the outliers — the most and least
+    sampled classes and those the network gets most wrong — at most ``limit``."""
+    import numpy as np
+
+    p = np.asarray(probabilities, dtype=np.float64)
+    e = np.asarray(error, dtype=np.float64)
+    ok = np.flatnonzero(np.isfinite(p) & np.isfinite(e) & (p > 0))
+    if ok.size <= limit:
+        return [int(i) for i in ok]
+    third = max(1, limit // 3)
+    by_p = ok[np.argsort(-p[ok], kind="stable")]
+    by_e = ok[np.argsort(-e[ok], kind="stable")]
+    out: list[int] = []
+    for i in [*by_e[:limit - 2 * third], *by_p[:third], *by_p[::-1][:third], *by_e]:
+        if int(i) not in out:
+            out.append(int(i))
+        if len(out) >= limit:
+            break
+    return out

@@ -39,3 +39,18 @@ def test_events_are_told_apart_by_type_not_by_name():
     lines = miner_help("auto-probabilistic", "auto-clustering")
     assert len(lines) == 2 and "paper §3.2" in lines[0] and "(negative)" in lines[1]
     assert miner_help("not-loaded", "random")[0].startswith("<b>random</b> (negative)")
+
+
+def test_scatter_labels_all_when_few_else_the_outliers():
+    import numpy as np
+
+    from workbench.miners_model import scatter_labels
+
+    assert scatter_labels([0.2, 0.3, np.nan, 0.5], [0.1, 0.0, 0.4, 0.9]) == [0, 1, 3]
+    rng = np.random.default_rng(1)
+    p = rng.uniform(0.01, 0.02, 62)
+    e = rng.uniform(0.0, 0.3, 62)
+    p[7], e[40], p[12] = 0.5, 0.99, 0.001  # most sampled, most wrong, least sampled
+    chosen = scatter_labels(p, e, limit=14)
+    assert len(chosen) == 14 and len(set(chosen)) == 14
+    assert {7, 40, 12} <= set(chosen)
