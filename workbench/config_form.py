@@ -74,6 +74,7 @@ def _fmt(value: float) -> str:
     return f"{value:.6g}"
 
 
+MAX_LABEL_WIDTH = 230  # px; longer labels wrap onto a second line
 CHANGED_MARK = " ●"  # after a label whose value differs from the default or the last run
 DEFAULT_COLOR = "#0072B2"  # differs from the default only
 LAST_COLOR = "#D55E00"  # differs from the last run
@@ -336,8 +337,12 @@ class ConfigForm(QWidget):
         col.addStretch(1)
         # One label column width for all groups, so the editors line up across sections.
         labels = inner.findChildren(QLabel)
-        width = max((lab.sizeHint().width() for lab in labels), default=0)
+        # The declared labels can be long ("γ (gamma) — amplification of far-spread classes"):
+        # past MAX_LABEL_WIDTH they wrap, so the form keeps its width at 1280×720.
+        width = min(max((lab.sizeHint().width() for lab in labels), default=0),
+                    MAX_LABEL_WIDTH)
         for lab in labels:
+            lab.setWordWrap(True)
             lab.setMinimumWidth(width)
             lab.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         for ed in self.editors.values():
