@@ -167,9 +167,10 @@ def test_project_tree_tells_runs_apart_and_elides_at_the_end(qtbot, tmp_path):
     assert panel.tree.textElideMode() == Qt.TextElideMode.ElideRight
     texts = {it.text(0).split("\n")[0]: it.text(0).split("\n") for it in panel.run_items()}
     assert set(texts) == {"run-ap-ac", long_id}
-    assert texts[long_id][1].strip().endswith("triplet") and "AP / AC" in texts[long_id][1]
+    assert texts[long_id][1].strip().endswith("triplet") and "ap / ac" in texts[long_id][1]
     assert texts["run-ap-ac"][1].strip().endswith("metric")
-    assert texts[long_id][1].strip() == "AP / AC · semi-hard · triplet", texts
+    # Each miner by the short name it declares (the run id's tokens).
+    assert texts[long_id][1].strip() == "ap / ac · semi · triplet", texts
     assert all(it.data(0, DETAIL_ROLE).startswith("finished") for it in panel.run_items())
     train = panel.datasets.child(0)
     fm = panel.tree.fontMetrics()

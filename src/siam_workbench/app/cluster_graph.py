@@ -243,6 +243,8 @@ class ClusterGraph(QWidget):
         self.probabilities = probabilities
         self.mean_distance = mean_distance
         self._update_histogram(clusters)
+        if self.selected_cluster is None:
+            self._show_largest()
         notes = [note] if note else []
         if pos is None:
             self.nodes.clear()
@@ -341,6 +343,18 @@ class ClusterGraph(QWidget):
         self._selected_class = index
         self._update_highlight()
         self.classClicked.emit(index)
+
+    def _show_largest(self) -> None:
+        """Before any click the member list is not blank: it lists the largest cluster."""
+        c = np.asarray(self.clusters) if self.clusters is not None else np.zeros(0, np.int64)
+        c = c[c >= 0]
+        if c.size == 0:
+            self.members.clear()
+            self.members_title.setText("Click a node to list its cluster.")
+            return
+        self._show_members(int(np.argmax(np.bincount(c))), None)
+        self.members_title.setText(self.members_title.text().replace(
+            "<b>Cluster", "<b>Largest cluster", 1) + "; click a node for its own")
 
     def _show_members(self, cluster: int | None, index: int | None) -> None:
         self.members.clear()

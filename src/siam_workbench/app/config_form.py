@@ -1,11 +1,15 @@
 """The Train tab's settings form, generated from :data:`siam_workbench.project.config.SCHEMA`.
 
-Nothing here lists a setting by name: each :class:`siam_workbench.project.config.Field` picks its
-editor (choices → combo box, bool → check box, int → spin box, float → a spin box that accepts 1e-4
-notation,
-str → line edit), its range (min/max), and its tooltip (help). Every keystroke is validated; an
-invalid value gets a red frame and a message naming ``section.key`` and is not written to the
-project; valid values become undoable project edits.
+Nothing here lists a setting or a part by name: each :class:`siam_workbench.project.config.Field`
+picks its
+editor (choices → combo box, bool → check box, int → spin box, float → a spin box that accepts
+1e-4 notation, str → line edit), its range (min/max), its label (``Field.label`` and unit), its
+tooltip (help) and when it is greyed out (``used_when``, and a part's parameters while another
+part is chosen: :func:`siam_workbench.project.partinfo.unused`). A part choice (miner, loss,
+backbone) lists
+each part with its label and help, from the part's own declaration — a plug-in's included.
+Every keystroke is validated; an invalid value gets a red frame and a message naming
+``section.key`` and is not written to the project; valid values become undoable project edits.
 """
 
 from __future__ import annotations
@@ -35,108 +39,27 @@ from siam_workbench.app.document import ProjectDocument
 from siam_workbench.app.style import set_invalid, set_role
 from siam_workbench.base.errors import SiamError
 from siam_workbench.project.config import SCHEMA, Config, Field, paper_defaults
+from siam_workbench.project.partinfo import choice_labels, part_help, title, unused
 
 TRAINING_SECTIONS = ("loss", "mining", "augment", "train", "model")
 _KEY_RE = re.compile(r"\b([a-z]+)\.([a-z_0-9]+)\b")
 
 
-#: Human labels for the form (the key stays in the tooltip); keys not listed (new ones from the
-#: engine or a plug-in) are shown as their key with spaces.
-LABELS: dict[str, str] = {
-    "loss.kind": "Loss function", "loss.alpha": "α (alpha) — margin",
-    "loss.rho": "ρ (rho) — anchor–positive pull", "loss.tau": "τ (tau) — triplet part",
-    "loss.xi": "ξ (xi) — cluster stability",
-    "mining.positive": "Positive miner", "mining.negative": "Negative miner",
-    "mining.gamma": "γ (gamma) — amplification", "mining.w": "w — memory of last epoch",
-    "mining.theta": "θ (theta) — same-cluster share", "mining.eta": "η (eta) — closest pairs",
-    "mining.hard_ratio": "r — hard-mining oversampling",
-    "mining.distance_sharpness": "Distance preference",
-    "augment.enabled": "Augment training images", "augment.p": "p — share distorted",
-    "augment.projective": "Projective shifts", "augment.projective_shift": "Largest shift",
-    "augment.rotation": "Rotation", "augment.rotation_deg": "Largest rotation (°)",
-    "augment.scale": "Pixelation", "augment.scale_min": "Smallest scale",
-    "augment.scale_max": "Largest scale",
-    "augment.elastic": "Elastic warp", "augment.elastic_p": "p — share warped",
-    "augment.elastic_px": "Largest warp (px)",
-    "augment.stroke": "Stroke weight", "augment.stroke_p": "p — share re-weighted",
-    "augment.thicken_px": "Largest thickening (px)", "augment.thin_px": "Largest thinning (px)",
-    "augment.blur": "Blur", "augment.blur_p": "p — share blurred",
-    "augment.blur_sigma": "Largest blur σ (px)",
-    "augment.noise": "Noise", "augment.noise_p": "p — share with noise",
-    "augment.noise_std": "Largest noise σ",
-    "train.grad_clip": "Gradient clipping", "train.cuda_scale": "CUDA: × steps per epoch",
-    "train.epochs": "Epochs", "train.iterations": "Iterations per epoch",
-    "train.triplets": "Triplets per iteration", "train.optimizer": "Optimiser",
-    "train.lr": "Learning rate", "train.momentum": "SGD momentum",
-    "train.weight_decay": "Weight decay", "train.seed": "Random seed",
-    "train.device": "Device", "train.eval_max": "Validation images / epoch",
-    "model.backbone": "Backbone", "model.embedding_dim": "Embedding size",
-    "mining.batch": "Batch miner", "train.batch_mode": "Batch mode",
-    "train.classes_per_batch": "P — classes per batch",
-    "train.samples_per_class": "K — samples per class", "train.lr_schedule": "LR schedule",
-    "train.warmup": "Warm-up", "train.lr_min": "Smallest learning rate",
-    "train.threads": "CPU threads", "train.train_eval_max": "Train images / epoch",
-    "loss.centers": "Class centers", "loss.center_momentum": "Center momentum",
-}
 SECTION_TITLES = {"loss": "Loss", "mining": "Mining", "augment": "Augmentation",
                   "train": "Training", "model": "Model"}
 
-# (setting, the setting it depends on, the values under which it is used)
-_RELEVANCE: tuple[tuple[str, str, tuple[Any, ...]], ...] = (
-    ("loss.rho", "loss.kind", ("metric",)), ("loss.tau", "loss.kind", ("metric",)),
-    ("loss.xi", "loss.kind", ("metric",)),
-    ("mining.gamma", "mining.positive", ("auto-probabilistic",)),
-    ("mining.w", "mining.positive", ("auto-probabilistic",)),
-    ("mining.theta", "mining.negative", ("auto-clustering",)),
-    ("mining.eta", "mining.negative", ("auto-clustering",)),
-    ("mining.batch", "train.batch_mode", ("pk",)),
-    ("train.classes_per_batch", "train.batch_mode", ("pk",)),
-    ("train.samples_per_class", "train.batch_mode", ("pk",)),
-    ("train.triplets", "train.batch_mode", ("triplets",)),
-    ("train.lr_min", "train.lr_schedule", ("cosine",)),
-    ("loss.center_momentum", "loss.centers", ("ema",)),
-    ("augment.elastic_p", "augment.elastic", (True,)),
-    ("augment.elastic_px", "augment.elastic", (True,)),
-    ("augment.stroke_p", "augment.stroke", (True,)),
-    ("augment.thicken_px", "augment.stroke", (True,)),
-    ("augment.thin_px", "augment.stroke", (True,)),
-    ("augment.blur_p", "augment.blur", (True,)),
-    ("augment.blur_sigma", "augment.blur", (True,)),
-    ("augment.noise_p", "augment.noise", (True,)),
-    ("augment.noise_std", "augment.noise", (True,)),
-    ("mining.distance_sharpness", "mining.negative", ("distance",)),
-    ("train.momentum", "train.optimizer", ("sgd",)),
-    ("augment.projective_shift", "augment.projective", (True,)),
-    ("augment.rotation_deg", "augment.rotation", (True,)),
-    ("augment.scale_min", "augment.scale", (True,)),
-    ("augment.scale_max", "augment.scale", (True,)),
-)
-
 
 def label_for(name: str) -> str:
-    return LABELS.get(name, name.split(".", 1)[-1].replace("_", " ").capitalize())
+    """The form's label of ``section.key``: what its Field declares
+    (siam_workbench.project.partinfo)."""
+    section, key = name.split(".", 1)
+    return title(section, key)
 
 
 def irrelevant(values: dict[str, dict[str, Any]]) -> dict[str, str]:
-    """``section.key`` → why it has no effect with these values (e.g. θ with random negatives).
-    Every augment setting is unused while augmentation is off."""
-    def get(name: str) -> Any:
-        sec, key = name.split(".", 1)
-        return values.get(sec, {}).get(key)
-
-    out: dict[str, str] = {}
-    for name, dep, used in _RELEVANCE:
-        if get(name) is None or get(dep) is None:
-            continue
-        if get(dep) not in used:
-            shown = get(dep)
-            shown = ("off" if shown is False else "on") if isinstance(shown, bool) else shown
-            out[name] = f"not used while {dep} is {shown}"
-    if values.get("augment", {}).get("enabled") is False:
-        for key in values.get("augment", {}):
-            if key != "enabled":
-                out[f"augment.{key}"] = "not used while augment.enabled is off"
-    return out
+    """``section.key`` → why it has no effect with these values (e.g. θ with random negatives),
+    from the parts' and fields' declarations (:func:`siam_workbench.project.partinfo.unused`)."""
+    return unused(values)
 
 
 def _dynamic_choices() -> dict[tuple[str, str], Callable[[], list[str]]]:
@@ -154,6 +77,7 @@ def _fmt(value: float) -> str:
     return f"{value:.6g}"
 
 
+MAX_LABEL_WIDTH = 230  # px; longer labels wrap onto a second line
 CHANGED_MARK = " ●"  # after a label whose value differs from the default or the last run
 DEFAULT_COLOR = "#0072B2"  # differs from the default only
 LAST_COLOR = "#D55E00"  # differs from the last run
@@ -245,6 +169,11 @@ class FieldEditor:
         if choices is not None:
             w = QComboBox()
             w.addItems(choices)
+            for value, label in choice_labels(self.name).items():
+                j = w.findText(value)
+                if j >= 0:
+                    w.setItemData(j, f"<b>{label}</b><br>{self.part_tip(value)}",
+                                  Qt.ItemDataRole.ToolTipRole)
             w.currentIndexChanged.connect(on_change)
         elif field.kind is bool:
             w = QCheckBox()
@@ -266,10 +195,26 @@ class FieldEditor:
             w = QLineEdit()
             w.textChanged.connect(on_change)
         w.setObjectName(self.name)
-        w.setToolTip(f"<b>{self.name}</b><br>{field.help}")
         w.setAccessibleName(self.name)
         self.widget = w
+        w.setToolTip(self.tip())
         self.error: str | None = None
+
+    def part_tip(self, value: Any) -> str:
+        """What the part ``value`` of this choice does (its describe()), or ""."""
+        try:
+            return part_help(self.section, self.key, value)
+        except Exception:  # noqa: BLE001 - a plug-in's describe() must not break the form
+            return ""
+
+    def tip(self, extra: str = "") -> str:
+        """Tooltip: the key, its help, the chosen part's description, then ``extra``."""
+        text = f"<b>{self.name}</b><br>{self.field.help}"
+        if isinstance(self.widget, QComboBox):
+            about = self.part_tip(self.widget.currentText())
+            if about:
+                text += f"<br>{about}"
+        return text + (f"<br>{extra}" if extra else "")
 
     def set_value(self, value: Any) -> None:
         w = self.widget
@@ -320,10 +265,7 @@ class FieldEditor:
     def mark(self, error: str | None) -> None:
         self.error = error
         set_invalid(self.widget, bool(error))
-        tip = f"<b>{self.name}</b><br>{self.field.help}"
-        if error:
-            tip += f"<br><b>{error}</b>"
-        self.widget.setToolTip(tip)
+        self.widget.setToolTip(self.tip(f"<b>{error}</b>" if error else ""))
 
 
 class ConfigForm(QWidget):
@@ -344,6 +286,38 @@ class ConfigForm(QWidget):
         self.reference_name = ""
         self.changed: dict[str, tuple[Any, Any, Any]] = {}  # name → (value, default, last)
 
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        set_role(self.message, "error")
+        self.message.hide()
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.scroll, 1)
+        lay.addWidget(self.message)
+        self._build()
+
+        doc.projectChanged.connect(self._rebuild_if_parts_changed)
+        doc.configChanged.connect(lambda _keys: self.load(doc.config))
+        doc.projectChanged.connect(lambda: self.load(doc.config))
+        self.load(doc.config)
+
+    def _signature(self) -> tuple[Any, ...]:
+        """What the editors were built from: every training field and every part choice."""
+        return tuple((sec, key, field, tuple(choice_labels(f"{sec}.{key}")))
+                     for sec in TRAINING_SECTIONS for key, field in SCHEMA[sec].items())
+
+    def _rebuild_if_parts_changed(self) -> None:
+        """A project's plug-ins add (or, when another project opens, remove) parts and their
+        settings: build the editors again so they are shown like the built-in ones."""
+        if self._signature() != self._built:
+            self._build()
+
+    def _build(self) -> None:
+        self._built = self._signature()
+        self.editors = {}
         inner = QWidget()
         col = QVBoxLayout(inner)
         col.setContentsMargins(4, 4, 4, 4)
@@ -366,35 +340,26 @@ class ConfigForm(QWidget):
         col.addStretch(1)
         # One label column width for all groups, so the editors line up across sections.
         labels = inner.findChildren(QLabel)
-        width = max((lab.sizeHint().width() for lab in labels), default=0)
+        # The declared labels can be long ("γ (gamma) — amplification of far-spread classes"):
+        # past MAX_LABEL_WIDTH they wrap, so the form keeps its width at 1280×720.
+        width = min(max((lab.sizeHint().width() for lab in labels), default=0),
+                    MAX_LABEL_WIDTH)
         for lab in labels:
+            lab.setWordWrap(True)
             lab.setMinimumWidth(width)
             lab.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         for ed in self.editors.values():
             ed.label.setText(label_for(ed.name))
 
-        scroll = QScrollArea()
-        scroll.setWidget(inner)
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.message = QLabel()
-        self.message.setWordWrap(True)
-        set_role(self.message, "error")
-        self.message.hide()
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(scroll, 1)
-        lay.addWidget(self.message)
+        self.scroll.setWidget(inner)  # the previous editors go with the old widget
         # Wide enough for the labels and a short editor; not more, so the plots keep room at
         # 1280×720 (longer values scroll inside their editors).
         width = min(inner.sizeHint().width(), width + 150)
         inner.setMinimumWidth(width)
-        bar = scroll.verticalScrollBar().sizeHint().width()
+        bar = self.scroll.verticalScrollBar().sizeHint().width()
         self.setMinimumWidth(width + bar + 8)
-
-        doc.configChanged.connect(lambda _keys: self.load(doc.config))
-        doc.projectChanged.connect(lambda: self.load(doc.config))
-        self.load(doc.config)
+        if self._editable is not True:
+            self._apply_relevance()
 
     # -- sync --------------------------------------------------------------------------------
     def load(self, config: Config) -> None:
@@ -561,5 +526,4 @@ class ConfigForm(QWidget):
             reason = self.disabled_reasons.get(name, "")
             ed.widget.setEnabled(self._editable and not reason)
             if not ed.error:
-                ed.widget.setToolTip(f"<b>{name}</b><br>{ed.field.help}"
-                                     + (f"<br><i>{reason}</i>" if reason else ""))
+                ed.widget.setToolTip(ed.tip(f"<i>{reason}</i>" if reason else ""))

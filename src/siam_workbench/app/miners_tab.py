@@ -67,6 +67,7 @@ from siam_workbench.app.miners.heatmap import HeatmapPanel
 from siam_workbench.app.miners.live import LiveMining, is_uniform, uniform_probability
 from siam_workbench.app.miners.neighbors import NeighborStrip
 from siam_workbench.app.miners.why import WhyPanel
+from siam_workbench.app.miners_model import live_event_kind, miner_help
 from siam_workbench.app.plots import COLORS, themed_plot
 from siam_workbench.app.style import set_role
 from siam_workbench.app.workers import run_in_thread
@@ -82,6 +83,7 @@ from siam_workbench.infer.analysis import (
     read_run_config,
     run_miners,
 )
+from siam_workbench.project.partinfo import params_text
 from siam_workbench.project.project import Project, RunInfo
 
 LIVE = "live"
@@ -483,10 +485,10 @@ class MinersTab(QWidget):
     def on_trainer_event(self, event: Any) -> None:
         """Slot for copied trainer events (queued from the training thread); cheap: it only
         stores, the 100 ms timer redraws."""
-        name = type(event).__name__
-        if name == "IterationFinished":
+        kind = live_event_kind(event)
+        if kind is None:
             return
-        if name == "RunStarted":
+        if kind == "started":
             self.live = LiveMining(classes=list(getattr(event, "classes", []) or []),
                                    run_dir=Path(event.run_dir))
             self._read_live_config(self.live)
@@ -494,17 +496,16 @@ class MinersTab(QWidget):
             self.refresh()
             if self._follow_live:
                 self.show_live()
-        elif name == "EpochFinished":
+        elif kind == "epoch":
             if self.live is None:
                 self.live = LiveMining(classes=[])
             self.live.add(event)
             self._live_dirty = True
             if self.live.run_dir is not None:
                 self._request_extras(self.live.run_dir, int(event.epoch))
-        elif name in ("RunFinished", "RunStopped", "RunFailed"):
+        else:  # the run ended: "finished", "stopped" or "failed"
             if self.live is not None:
-                self.live.finished = {"RunFinished": "finished", "RunStopped": "stopped",
-                                      "RunFailed": "failed"}[name]
+                self.live.finished = kind
             self._live_dirty = True
             QTimer.singleShot(0, self.refresh)
         if self._live_dirty and not self._timer.isActive():
@@ -628,7 +629,8 @@ class MinersTab(QWidget):
             f"<b>{h.negative}</b> · {len(h.classes):,} classes · {h.num_epochs} epoch(s)"
             + self._params_text())
         note = self.glyphs.note
-        self.miner_label.setToolTip(note[:1].upper() + note[1:])
+        self.miner_label.setToolTip("<br>".join(
+            [note[:1].upper() + note[1:], *miner_help(h.positive, h.negative)]))
         missing = [m for m in h.missing if m != "epoch"]
         if not h.edges and h.negative == "auto-clustering" and self.source != LIVE:
             missing.append("edges")  # read_mining leaves edges empty when the group is absent
@@ -657,24 +659,14 @@ class MinersTab(QWidget):
         self._redraw_current()
 
     def _params_text(self) -> str:
-        """The miners' parameters of the run shown (γ, w for AP; θ, η for AC)."""
+        """The miners' parameters of the run shown ("γ 2, w 0; θ 0.5, η 27 (auto)"), as each
+        miner declares and shows them (a plug-in's included)."""
         cfg = self.live.config if self.source == LIVE and self.live is not None \
             else getattr(self, "run_config", None)
         h = self.history
         if cfg is None or h is None:
             return ""
-        m = cfg.mining
-        parts = []
-        if h.positive == "auto-probabilistic":
-            parts.append(f"γ {m.gamma:g}, w {m.w:g}")
-        if h.negative == "auto-clustering":
-            from siam_workbench.parts.miners.auto_clustering import default_eta
-
-            # η = 0 means "scaled to the alphabet": show the value the miner used.
-            eta = f"η {m.eta:,}" if m.eta else \
-                f"η {default_eta(len(h.classes)):,} (auto)"
-            parts.append(f"θ {m.theta:g}, {eta}")
-        return (" · " + "; ".join(parts)) if parts else ""
+        return params_text(cfg, h.positive, h.negative, len(h.classes))
 
     def set_epoch(self, index: int) -> None:
         """Show row ``index`` of the mining history (the state after that epoch)."""

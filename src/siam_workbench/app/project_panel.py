@@ -44,13 +44,11 @@ def _pct(value: float | None) -> str:
     return "–" if value is None else f"{value:.1%}"
 
 
-_SHORT = {"auto-probabilistic": "AP", "auto-clustering": "AC", "random": "rand",
-          "semihard": "semi-hard", "distance": "dist"}
-
-
 def run_recipe(run_dir: Path) -> str:
-    """What tells runs apart at a glance: "AP / AC · semi-hard · triplet" from its config.toml
-    (read as plain TOML: a bad file just gives no line)."""
+    """What tells runs apart at a glance: "ap / ac · semi · triplet" from its config.toml, each
+    miner by its declared short name (read as plain TOML: a bad file just gives no line)."""
+    from siam_workbench.project.partinfo import run_tokens
+
     try:
         with open(RunFolder(run_dir).config, "rb") as fh:
             cfg = tomllib.load(fh)
@@ -59,11 +57,11 @@ def run_recipe(run_dir: Path) -> str:
     mining, loss = cfg.get("mining", {}), cfg.get("loss", {})
     if not isinstance(mining, dict) or not isinstance(loss, dict):
         return ""
-    miners = " / ".join(_SHORT.get(str(mining[k]), str(mining[k]))
-                        for k in ("positive", "negative") if k in mining)
-    batch = mining.get("batch")
-    if batch and batch != "all" and cfg.get("train", {}).get("batch_mode", "pk") == "pk":
-        miners += f" · {_SHORT.get(str(batch), str(batch))}"
+    pair = run_tokens({k: mining[k] for k in ("positive", "negative") if k in mining})
+    miners = " / ".join(pair)
+    batch = run_tokens({"batch": mining["batch"]}) if "batch" in mining else []
+    if batch:
+        miners += f" · {batch[0]}"
     kind = loss.get("kind", "")
     return " · ".join(x for x in (miners, str(kind)) if x)
 

@@ -19,7 +19,22 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _field(key: str, f: Any) -> dict[str, Any]:
-    return {"key": key, "default": f.default, "help": f.help}
+    out = {"key": key, "label": f.title(key.split(".", 1)[1]), "default": f.default,
+           "help": f.help}
+    if f.unit:
+        out["unit"] = f.unit
+    if f.used_when is not None:
+        out["used_when"] = {"setting": f.used_when[0], "values": list(f.used_when[1])}
+    return out
+
+
+def _part(name: str, part: Any, section: str) -> dict[str, Any]:
+    """What a part declares about itself (src/siam_workbench/base/part.py), as the listing shows
+    it."""
+    params = part.schema_params() if hasattr(part, "schema_params") else {}
+    return {"name": name, "label": part.label, "short": part.short_name(), "help": part.help,
+            "module": part.__module__,
+            "settings": [_field(f"{section}.{k}", f) for k, f in params.items()]}
 
 
 def collect() -> dict[str, Any]:
@@ -28,16 +43,14 @@ def collect() -> dict[str, Any]:
     from siam_workbench.parts.miners import MINERS
 
     return {
-        "miners": {role: [{"name": name, "label": cls.label, "help": cls.help,
-                           "module": cls.__module__,
-                           "settings": [_field(f"mining.{k}", f) for k, f in cls.params.items()]}
-                          for name, cls in by_name.items()]
+        "miners": {role: [_part(name, cls, "mining") for name, cls in by_name.items()]
                    for role, by_name in MINERS.items()},
-        "losses": [{"name": name, "label": cls.label, "help": cls.help, "space": cls.space,
-                    "module": cls.__module__,
-                    "settings": [_field(f"loss.{k}", f) for k, f in cls.params.items()]}
+        "losses": [{**_part(name, cls, "loss"), "space": cls.space}
                    for name, cls in LOSSES.items()],
-        "backbones": [{"name": name, "input_size": INPUT_SIZES[name]} for name in MODELS],
+        "backbones": [{"name": name, "input_size": INPUT_SIZES[name],
+                       "label": getattr(f, "label", name), "help": getattr(f, "help", ""),
+                       "module": f.__module__}
+                      for name, f in MODELS.items()],
     }
 
 
@@ -65,12 +78,15 @@ def cmd_parts(args: argparse.Namespace) -> int:
         _print_part(loss, extra=f" [{loss['space']} space]")
     print("backbones (model.backbone):")
     for b in parts["backbones"]:
-        print(f"  {b['name']:<20} {b['input_size']}×{b['input_size']} input")
+        origin = "" if b["module"].startswith("siam_workbench.") else f" (plug-in: {b['module']})"
+        print(f"  {b['name']:<20} {b['input_size']}×{b['input_size']} input. "
+              f"{b['help']}{origin}")
     return 0
 
 
 def _print_part(part: dict[str, Any], extra: str = "") -> None:
     origin = "" if part["module"].startswith("siam_workbench.") else f" (plug-in: {part['module']})"
-    print(f"  {part['name']:<20} {part['help']}{extra}{origin}")
+    print(f"  {part['name']:<20} {part['label']} — {part['help']}{extra}{origin}")
     for s in part["settings"]:
-        print(f"      {s['key']:<26} = {s['default']!r:<10} {s['help']}")
+        value = repr(s["default"]) + (f" {s['unit']}" if s.get("unit") else "")
+        print(f"      {s['key']:<26} = {value:<10} {s['label']}: {s['help']}")

@@ -595,58 +595,11 @@ def confusers(labels: np.ndarray, pred: np.ndarray, index: int, k: int = 5
     return [(int(cls[i]), int(counts[i])) for i in order]
 
 
-def _eta_text(m: Any, num_classes: int | None) -> str:
-    eta = getattr(m, "eta", None)
-    if eta is None:
-        return "eta"
-    if eta == 0 and num_classes:
-        from siam_workbench.parts.miners.auto_clustering import default_eta
-
-        return f"{default_eta(num_classes):,}</b> (automatic: 0.43 × {num_classes:,} classes)<b>"
-    return f"{eta:,}" if eta else "automatic (0.43 per class)"
-
-
 def formula_text(config: Config | None, positive: str, negative: str,
                  num_classes: int | None = None) -> str:
-    """The miners' formulas with a run's values (rich text for the Miners tab); with
-    ``num_classes`` an automatic η (0) is shown as the value the miner used."""
-    m = config.mining if config is not None else None
+    """The miners' formulas with a run's values (rich text for the Miners tab), each from its
+    part's ``describe()`` (siam_workbench.project.partinfo); with ``num_classes`` an automatic η
+    (0) is shown as the value the miner used."""
+    from siam_workbench.project.partinfo import describe_miners
 
-    def v(key: str, fmt: str = "g") -> str:
-        if m is None:
-            return key
-        try:
-            return format(getattr(m, key), fmt)
-        except (AttributeError, ValueError):
-            return key
-
-    parts = []
-    if positive == "auto-probabilistic":
-        parts.append(
-            "<b>Auto-probabilistic positives</b> (anchor class): d<sub>i</sub> = mean distance "
-            "of class i's samples to its center; P<sub>i</sub> = d<sub>i</sub><sup>γ</sup> / "
-            "Σ<sub>j</sub> d<sub>j</sub><sup>γ</sup>; P<sub>k</sub> = normalise(((1 − w)·P + "
-            f"w·P<sub>k−1</sub>)<sup>γ</sup>) — with <b>γ = {v('gamma')}</b>, "
-            f"<b>w = {v('w')}</b>. Larger γ concentrates sampling on the loosest classes.")
-    elif positive == "random":
-        parts.append("<b>Random positives</b>: every class with samples has probability 1/C.")
-    else:
-        parts.append(f"<b>{positive}</b> positives (a miner plug-in).")
-    if negative == "auto-clustering":
-        parts.append(
-            f"<b>Auto-clustering negatives</b>: the <b>η = {_eta_text(m, num_classes)}</b> "
-            "closest pairs "
-            "of class centers link classes into clusters (connected components); the negative "
-            f"comes from the anchor's cluster with probability <b>θ = {v('theta')}</b>, "
-            "otherwise uniformly from the other classes.")
-    elif negative == "hard":
-        parts.append(f"<b>Hard negatives</b>: draw r = {v('hard_ratio')}× more triplets, keep "
-                     "the hardest 1/r by loss.")
-    elif negative == "distance":
-        parts.append("<b>Distance-based negatives</b>: a class is drawn more often the nearer "
-                     f"its center is to the anchor's (sharpness {v('distance_sharpness')}).")
-    elif negative == "random":
-        parts.append("<b>Random negatives</b>: uniformly from the other classes.")
-    else:
-        parts.append(f"<b>{negative}</b> negatives (a miner plug-in).")
-    return "<br>".join(parts)
+    return describe_miners(config, positive, negative, num_classes)

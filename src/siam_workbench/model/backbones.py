@@ -5,32 +5,45 @@ config, checkpoints and export all refer to backbones the same way.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
 
+from siam_workbench.base.part import PartRegistry
+
 ModelFactory = Callable[[int], nn.Module]
-MODELS: dict[str, ModelFactory] = {}
+#: name → factory ``f(embedding_dim) -> nn.Module``; each factory carries the part attributes
+#: (``name``, ``label``, ``short``, ``help``, ``params`` — see
+#: :class:`siam_workbench.base.part.Part`).
+MODELS: PartRegistry[ModelFactory] = PartRegistry("a backbone")
 INPUT_SIZES: dict[str, int] = {}
 
 
-def register_model(name: str, input_size: int) -> Callable[[ModelFactory], ModelFactory]:
-    """Decorator adding a factory ``f(embedding_dim) -> nn.Module`` under ``name``."""
+def register_model(name: str, input_size: int, label: str = "", help: str = "",
+                   short: str = "") -> Callable[[ModelFactory], ModelFactory]:
+    """Decorator adding a factory ``f(embedding_dim) -> nn.Module`` under ``name``; ``label``
+    and ``help`` are what the form and ``siam parts`` show (``help`` defaults to the first line
+    of the factory's docstring)."""
 
     def deco(factory: ModelFactory) -> ModelFactory:
-        from siam_workbench.base.errors import SiamError
-        from siam_workbench.base.partnames import check_class_name, same_part
-
-        known = MODELS.get(name)
-        if known is not None and not same_part(known, factory):
-            raise SiamError(f"a backbone named {name!r} already exists ({known.__module__}."
-                            f"{known.__qualname__}); a plug-in cannot replace a registered part")
-        check_class_name(factory, list(MODELS.values()))
-        MODELS[name] = factory
+        MODELS.add(name, factory)
         INPUT_SIZES[name] = input_size
+        doc = (factory.__doc__ or "").strip().splitlines()
+        f: Any = factory
+        f.name, f.short, f.params = name, short or name, {}
+        f.label = label or name
+        f.help = help or (doc[0] if doc else "")
+        f.input_size = input_size
         return factory
 
     return deco
+
+
+def backbone_describe(name: str) -> str:
+    """Rich text for the help: the backbone's label, input size and help."""
+    f: Any = MODELS[name]
+    return f"<b>{f.label}</b> ({f.input_size}×{f.input_size} input): {f.help}"
 
 
 def build_model(name: str = "mokin37", embedding_dim: int = 25) -> nn.Module:
@@ -76,7 +89,7 @@ def _conv(cin: int, cout: int, k: int, s: int, p: int) -> list[nn.Module]:
     return [nn.Conv2d(cin, cout, k, stride=s, padding=p), Softsign()]
 
 
-@register_model("mokin37", input_size=37)
+@register_model("mokin37", input_size=37, label="mokin37 — the paper's Table 1 network")
 def mokin37(embedding_dim: int = 25) -> nn.Module:
     """Table 1: six softsign convolutions, 37×37×1 → 9×9×24, then a linear layer to 25."""
     return nn.Sequential(
@@ -91,7 +104,7 @@ def mokin37(embedding_dim: int = 25) -> nn.Module:
     )
 
 
-@register_model("lenet37", input_size=37)
+@register_model("lenet37", input_size=37, label="lenet37 — LeNet-5 style baseline")
 def lenet37(embedding_dim: int = 25) -> nn.Module:
     """A LeNet-5-style baseline (tanh, average pooling) on the same 37×37 input."""
     return nn.Sequential(
@@ -104,7 +117,7 @@ def lenet37(embedding_dim: int = 25) -> nn.Module:
     )
 
 
-@register_model("koch105", input_size=105)
+@register_model("koch105", input_size=105, label="koch105 — Koch et al. 2015, 105×105")
 def koch105(embedding_dim: int = 128) -> nn.Module:
     """Koch et al. (2015) style network for 105×105 Omniglot images, with a linear embedding."""
     return nn.Sequential(

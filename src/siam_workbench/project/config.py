@@ -56,98 +56,156 @@ SCHEMA: dict[str, dict[str, Field]] = {
                          "whose data.train one of them wrote never renders fonts"),
     },
     "model": {
-        "backbone": Field(str, "mokin37", "Network from the model registry"),
-        "embedding_dim": Field(int, 25, "Size of the embedding (paper: 25)", min=2, max=1024),
+        "backbone": Field(str, "mokin37", "Network from the model registry",
+                          label="Backbone"),
+        "embedding_dim": Field(int, 25, "Size of the embedding (paper: 25)", min=2, max=1024,
+                               label="Embedding size"),
     },
     # Declared by the registered losses and miners (built in and plug-ins): see
     # siam_workbench.parts.losses.registry and siam_workbench.parts.miners.registry.
     "loss": losses.FIELDS,
     "mining": miners.FIELDS,
     "augment": {
-        "enabled": Field(bool, True, "Augment training images"),
+        "enabled": Field(bool, True, "Augment training images",
+                         label="Augment training images"),
         "p": Field(float, 0.7, "Probability that a sample is distorted geometrically",
-                   min=0.0, max=1.0, label="p — share of samples distorted (paper: 0.7)"),
-        "projective": Field(bool, True, "Random projective corner shifts"),
+                   min=0.0, max=1.0, label="p — share of samples distorted (paper: 0.7)",
+                   used_when=("augment.enabled", (True,))),
+        "projective": Field(bool, True, "Random projective corner shifts",
+                            label="Projective shifts", used_when=("augment.enabled", (True,))),
         "projective_shift": Field(float, 0.08, "Largest corner shift, share of the image side",
-                                  min=0.0, max=0.5),
-        "rotation": Field(bool, True, "Random rotation"),
-        "rotation_deg": Field(float, 5.0, "Largest rotation, degrees", min=0.0, max=180.0),
-        "scale": Field(bool, True, "Down-then-up scaling (pixelation)"),
-        "scale_min": Field(float, 0.7, "Smallest down-scaling factor", min=0.05, max=1.0),
-        "scale_max": Field(float, 0.9, "Largest down-scaling factor", min=0.05, max=1.0),
-        "elastic": Field(bool, True, "Smooth random warps, like handwriting and uneven print"),
-        "elastic_p": Field(float, 0.5, "Probability of an elastic warp", min=0.0, max=1.0),
+                                  min=0.0, max=0.5,
+                                  label="Largest shift", used_when=("augment.projective", (True,))),
+        "rotation": Field(bool, True, "Random rotation",
+                          label="Rotation", used_when=("augment.enabled", (True,))),
+        "rotation_deg": Field(float, 5.0, "Largest rotation, degrees", min=0.0, max=180.0,
+                              label="Largest rotation", unit="°",
+                              used_when=("augment.rotation", (True,))),
+        "scale": Field(bool, True, "Down-then-up scaling (pixelation)",
+                       label="Pixelation", used_when=("augment.enabled", (True,))),
+        "scale_min": Field(float, 0.7, "Smallest down-scaling factor", min=0.05, max=1.0,
+                           label="Smallest scale", used_when=("augment.scale", (True,))),
+        "scale_max": Field(float, 0.9, "Largest down-scaling factor", min=0.05, max=1.0,
+                           label="Largest scale", used_when=("augment.scale", (True,))),
+        "elastic": Field(bool, True, "Smooth random warps, like handwriting and uneven print",
+                         label="Elastic warp", used_when=("augment.enabled", (True,))),
+        "elastic_p": Field(float, 0.5, "Probability of an elastic warp", min=0.0, max=1.0,
+                           label="p — share warped", used_when=("augment.elastic", (True,))),
         "elastic_px": Field(float, 1.5, "Largest elastic displacement, pixels", min=0.0,
-                            max=16.0),
+                            max=16.0,
+                            label="Largest warp", unit="px",
+                            used_when=("augment.elastic", (True,))),
         "stroke": Field(bool, True, "Random stroke weight (dilate / erode), like heavy and "
-                        "light print"),
+                        "light print",
+                        label="Stroke weight", used_when=("augment.enabled", (True,))),
         "stroke_p": Field(float, 0.6, "Probability of a stroke-weight change", min=0.0,
-                          max=1.0),
+                          max=1.0,
+                          label="p — share re-weighted", used_when=("augment.stroke", (True,))),
         "thicken_px": Field(float, 1.5, "Largest dilation, pixels (1 = a 3×3 max filter)",
-                            min=0.0, max=4.0),
+                            min=0.0, max=4.0,
+                            label="Largest thickening", unit="px",
+                            used_when=("augment.stroke", (True,))),
         "thin_px": Field(float, 0.7, "Largest erosion, pixels (1 = a 3×3 min filter)",
-                         min=0.0, max=4.0),
-        "blur": Field(bool, True, "Random Gaussian blur"),
-        "blur_p": Field(float, 0.5, "Probability of a blur", min=0.0, max=1.0),
-        "blur_sigma": Field(float, 1.0, "Largest blur σ, pixels", min=0.0, max=8.0),
-        "noise": Field(bool, True, "Random additive Gaussian noise"),
-        "noise_p": Field(float, 0.5, "Probability of noise", min=0.0, max=1.0),
+                         min=0.0, max=4.0,
+                         label="Largest thinning", unit="px",
+                         used_when=("augment.stroke", (True,))),
+        "blur": Field(bool, True, "Random Gaussian blur",
+                      label="Blur", used_when=("augment.enabled", (True,))),
+        "blur_p": Field(float, 0.5, "Probability of a blur", min=0.0, max=1.0,
+                        label="p — share blurred", used_when=("augment.blur", (True,))),
+        "blur_sigma": Field(float, 1.0, "Largest blur σ, pixels", min=0.0, max=8.0,
+                            label="Largest blur σ", unit="px",
+                            used_when=("augment.blur", (True,))),
+        "noise": Field(bool, True, "Random additive Gaussian noise",
+                       label="Noise", used_when=("augment.enabled", (True,))),
+        "noise_p": Field(float, 0.5, "Probability of noise", min=0.0, max=1.0,
+                         label="p — share with noise", used_when=("augment.noise", (True,))),
         "noise_std": Field(float, 0.06, "Largest noise standard deviation (intensity 0–1)",
-                           min=0.0, max=1.0),
+                           min=0.0, max=1.0,
+                           label="Largest noise σ", used_when=("augment.noise", (True,))),
         # What a pen drawing has that a font lacks (src/siam_workbench/parts/handdrawn.py; measured
         # in docs/RESULTS.md "Real handwriting").
         "pen": Field(bool, False, "Redraw glyphs along their skeleton with a uniform round "
-                     "pen, like a drawing on a canvas"),
-        "pen_p": Field(float, 0.5, "Probability of a pen redraw", min=0.0, max=1.0),
-        "pen_min_px": Field(float, 1.5, "Narrowest pen, pixels", min=1.0, max=12.0),
-        "pen_max_px": Field(float, 3.0, "Widest pen, pixels", min=1.0, max=12.0),
+                     "pen, like a drawing on a canvas",
+                     label="Pen redraw", used_when=("augment.enabled", (True,))),
+        "pen_p": Field(float, 0.5, "Probability of a pen redraw", min=0.0, max=1.0,
+                       label="p — share redrawn", used_when=("augment.pen", (True,))),
+        "pen_min_px": Field(float, 1.5, "Narrowest pen, pixels", min=1.0, max=12.0,
+                            label="Narrowest pen", unit="px", used_when=("augment.pen", (True,))),
+        "pen_max_px": Field(float, 3.0, "Widest pen, pixels", min=1.0, max=12.0,
+                            label="Widest pen", unit="px", used_when=("augment.pen", (True,))),
         "shape": Field(bool, False, "Random proportions (aspect ratio) and slant (shear), "
-                       "like a hand's"),
+                       "like a hand's",
+                       label="Proportions and slant", used_when=("augment.enabled", (True,))),
         "shape_p": Field(float, 0.5, "Probability of a proportion / slant change", min=0.0,
-                         max=1.0),
+                         max=1.0,
+                         label="p — share reshaped", used_when=("augment.shape", (True,))),
         "shape_aspect": Field(float, 0.25, "Largest squeeze of one axis (0.25: to 1/1.25)",
-                              min=0.0, max=2.0),
+                              min=0.0, max=2.0,
+                              label="Largest squeeze", used_when=("augment.shape", (True,))),
         "shape_shear": Field(float, 0.2, "Largest shear (horizontal shift per unit height)",
-                             min=0.0, max=1.0),
+                             min=0.0, max=1.0,
+                             label="Largest shear", used_when=("augment.shape", (True,))),
     },
     "train": {
-        "epochs": Field(int, 10, "Number of epochs", min=1, max=100_000),
+        "epochs": Field(int, 10, "Number of epochs", min=1, max=100_000,
+                        label="Epochs"),
         "iterations": Field(int, 42, "Iterations (optimiser steps) per epoch (paper: 50)",
-                            min=1, max=1_000_000),
+                            min=1, max=1_000_000,
+                            label="Iterations per epoch"),
         "batch_mode": Field(str, "pk", "What a step embeds: 'pk' = P classes × K samples, "
                             "every triplet inside the batch; 'triplets' = independent triplets "
                             "of three images (the paper)", choices=("pk", "triplets"),
                             label="Batch layout"),
         "classes_per_batch": Field(int, 128, "'pk': classes P per step", min=2,
-                                   max=1_000_000, label="P — classes per batch"),
+                                   max=1_000_000, label="P — classes per batch",
+                                   used_when=("train.batch_mode", ("pk",))),
         "samples_per_class": Field(int, 8, "'pk': samples K per class", min=2, max=1024,
-                                   label="K — samples per class"),
+                                   label="K — samples per class",
+                                   used_when=("train.batch_mode", ("pk",))),
         "triplets": Field(int, 512, "'triplets': triplets per step (paper: 10,240)",
-                          min=1, max=1_000_000),
-        "optimizer": Field(str, "adam", "Optimiser", choices=("adam", "sgd")),
-        "lr": Field(float, 3e-3, "Peak learning rate (paper: 0.001)", min=1e-8, max=10.0),
+                          min=1, max=1_000_000,
+                          label="Triplets per iteration",
+                          used_when=("train.batch_mode", ("triplets",))),
+        "optimizer": Field(str, "adam", "Optimiser", choices=("adam", "sgd"),
+                           label="Optimiser"),
+        "lr": Field(float, 3e-3, "Peak learning rate (paper: 0.001)", min=1e-8, max=10.0,
+                    label="Learning rate"),
         "lr_schedule": Field(str, "cosine", "Learning-rate schedule over the run: 'constant' "
                              "(paper) or linear warm-up then cosine decay",
-                             choices=("constant", "cosine")),
+                             choices=("constant", "cosine"),
+                             label="LR schedule"),
         "warmup": Field(float, 0.05, "Share of the run's steps spent warming up", min=0.0,
-                        max=0.5),
+                        max=0.5,
+                        label="Warm-up", used_when=("train.lr_schedule", ("cosine",))),
         "lr_min": Field(float, 0.02, "Cosine schedule: final learning rate, share of lr",
-                        min=0.0, max=1.0),
+                        min=0.0, max=1.0,
+                        label="Smallest learning rate",
+                        used_when=("train.lr_schedule", ("cosine",))),
         "grad_clip": Field(float, 0.0, "Largest gradient norm per step; larger gradients are "
-                           "scaled down (0 = no clipping)", min=0.0, max=1e6),
-        "momentum": Field(float, 0.9, "SGD momentum", min=0.0, max=1.0),
-        "weight_decay": Field(float, 0.0, "L2 weight decay", min=0.0, max=1.0),
-        "seed": Field(int, 0, "Random seed (model, sampler, augmentation)", min=0, max=2**31 - 1),
-        "device": Field(str, "auto", "Training device", choices=("auto", "cpu", "cuda")),
+                           "scaled down (0 = no clipping)", min=0.0, max=1e6,
+                           label="Gradient clipping"),
+        "momentum": Field(float, 0.9, "SGD momentum", min=0.0, max=1.0,
+                          label="SGD momentum", used_when=("train.optimizer", ("sgd",))),
+        "weight_decay": Field(float, 0.0, "L2 weight decay", min=0.0, max=1.0,
+                              label="Weight decay"),
+        "seed": Field(int, 0, "Random seed (model, sampler, augmentation)", min=0, max=2**31 - 1,
+                      label="Random seed"),
+        "device": Field(str, "auto", "Training device", choices=("auto", "cpu", "cuda"),
+                        label="Device"),
         "cuda_scale": Field(float, 1.0, "On a CUDA device, train this many times more steps per "
                             "epoch (a GPU does in minutes what the CPU-sized run does in an "
-                            "hour); the run's config records the result", min=0.01, max=1000.0),
+                            "hour); the run's config records the result", min=0.01, max=1000.0,
+                            label="CUDA: steps per epoch", unit="×"),
         "threads": Field(int, 0, "CPU threads of a training step (0 = as many as cores)",
-                         min=0, max=1024),
+                         min=0, max=1024,
+                         label="CPU threads"),
         "eval_max": Field(int, 20000, "At most this many validation images per epoch "
-                          "(0 = all)", min=0, max=100_000_000),
+                          "(0 = all)", min=0, max=100_000_000,
+                          label="Validation images / epoch"),
         "train_eval_max": Field(int, 10000, "Training accuracy per epoch on at most this many "
-                                "training images (0 = all)", min=0, max=100_000_000),
+                                "training images (0 = all)", min=0, max=100_000_000,
+                                label="Train images / epoch"),
     },
 }
 
@@ -235,6 +293,23 @@ def _migrate(values: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+def flatten_part_keys(section: str, table: dict[str, Any]) -> dict[str, Any]:
+    """A section with its parts' own settings as ``<part>.<key>`` keys: a sub-table
+    ``[loss.focal] alpha = 0.5`` (or ``focal.alpha = 0.5`` under ``[loss]``) reads as the key
+    ``focal.alpha`` (src/siam_workbench/base/part.py: settings namespaced per part)."""
+    fields = SCHEMA.get(section, {})
+    if not any(isinstance(v, dict) and k not in fields for k, v in table.items()):
+        return table
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        if isinstance(value, dict) and key not in fields:
+            for sub, v in value.items():
+                out[f"{key}.{sub}"] = v
+        else:
+            out[key] = value
+    return out
+
+
 def parse_literal(text: str) -> Any:
     """Parse the right-hand side of ``--set key=value`` as TOML would (falls back to a string)."""
     import tomllib
@@ -273,7 +348,7 @@ class Config:
                 raise _unknown_section_error(section)
             if not isinstance(table, dict):
                 raise SiamError(f"[{section}] must be a table", section=section)
-            for key, value in table.items():
+            for key, value in flatten_part_keys(section, table).items():
                 merged[section][key] = _coerce(section, key, value)
         self._check_relations(merged)
         self._values = merged
@@ -361,10 +436,19 @@ def dump_toml(values: dict[str, dict[str, Any]]) -> str:
 
     doc = tomlkit.document()
     for section, table in values.items():
-        for value in table.values():
+        out = tomlkit.table()
+        own: dict[str, Any] = {}
+        for key, value in table.items():
             if not isinstance(value, (bool, int, float, str, list)):
                 raise TypeError(f"cannot write {type(value).__name__} to TOML")
-        doc.add(section, dict(table))
+            part, dot, name = key.partition(".")
+            if dot:  # a part's own setting ("soft-margin.alpha"): its [section.part] table
+                own.setdefault(part, tomlkit.table())[name] = value
+            else:
+                out[key] = value
+        for part, sub in own.items():
+            out[part] = sub
+        doc.add(section, out)
     return tomlkit.dumps(doc)
 
 

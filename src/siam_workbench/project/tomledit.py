@@ -33,6 +33,9 @@ def merge_config(text: str, config: Config, path: Path | None = None) -> str:
         table = doc.get(section)
         for key, field in fields.items():
             value = config.get(section, key)
+            if "." in key:  # a part's own setting: [section.<part>] key (base/part.py)
+                table = _set_part_key(doc, section, key, value, field.default)
+                continue
             if table is not None and key in table:
                 if table[key] != value:
                     table[key] = value
@@ -44,6 +47,27 @@ def merge_config(text: str, config: Config, path: Path | None = None) -> str:
                 doc[section] = table
             table[key] = value
     return tomlkit.dumps(doc)
+
+
+def _set_part_key(doc: Any, section: str, key: str, value: Any, default: Any) -> Any:
+    """Write ``section.<part>.<key>`` as a sub-table entry; the section's table after it."""
+    part, sub = key.split(".", 1)
+    table = doc.get(section)
+    inner = table.get(part) if table is not None else None
+    if isinstance(inner, dict) and sub in inner:
+        if inner[sub] != value:
+            inner[sub] = value
+        return table
+    if value == default:
+        return table
+    if table is None:
+        table = tomlkit.table()
+        doc[section] = table
+    if not isinstance(inner, dict):
+        inner = tomlkit.table()
+        table[part] = inner
+    inner[sub] = value
+    return table
 
 
 def save_project_file(file: Path, config: Config) -> None:

@@ -81,15 +81,13 @@ _RESUMABLE_CHANGES = {"train.epochs", "train.device", "train.eval_max", "train.t
                       "train.train_eval_max", "project.name", "project.description"}
 
 
-_SHORT = {"random": "rnd", "auto-probabilistic": "ap", "auto-clustering": "ac",
-          "distance": "dist", "all": "", "semihard": "semi", "hard": "hard"}
-
-
 def new_run_id(config: Config) -> str:
-    """``<time>-<positive>-<negative>[-<batch>]-<loss>``, miners abbreviated (plug-ins by name)."""
-    m = config.mining
-    names = [_SHORT.get(m.positive, m.positive), _SHORT.get(m.negative, m.negative),
-             _SHORT.get(m.batch, m.batch), config.loss.kind]
+    """``<time>-<positive>-<negative>[-<batch>]-<loss>``, each miner by its declared short name
+    (siam_workbench.project.partinfo.run_tokens; a quiet default such as the batch miner ``all``
+    left out)."""
+    from siam_workbench.project.partinfo import run_tokens
+
+    names = [*run_tokens(config.to_dict()["mining"]), config.loss.kind]
     return "-".join([time.strftime("%Y%m%d-%H%M%S"), *(n for n in names if n)])
 
 

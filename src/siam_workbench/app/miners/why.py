@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from siam_workbench.app.miners_model import scatter_labels
 from siam_workbench.app.plots import COLORS, themed_plot
 from siam_workbench.app.workers import Job, JobRunner, _Throttle
 from siam_workbench.infer.analysis import MinerEffect, confusers, formula_text, miner_effect
@@ -117,6 +118,7 @@ class WhyPanel(QWidget):
         self.scatter = pg.ScatterPlotItem(size=6, pen=None, hoverable=True, tip=self._tip,
                                           brush=pg.mkBrush(QColor(COLORS[0]).lighter(110)))
         self.scatter.sigClicked.connect(self._clicked)
+        self.point_labels: list[pg.TextItem] = []  # classes written beside the outliers
         self.mark = pg.ScatterPlotItem(size=14, brush=None, pen=pg.mkPen(COLORS[5], width=2))
         self.plot.addItem(self.scatter)
         self.plot.addItem(self.mark)
@@ -242,6 +244,15 @@ class WhyPanel(QWidget):
         idx = np.flatnonzero(ok)
         x = np.log10(p[idx])
         self.scatter.setData(x=x, y=err[idx], data=idx)
+        for item in self.point_labels:
+            self.plot.removeItem(item)
+        self.point_labels = []
+        for i in scatter_labels(p, err):
+            text = pg.TextItem(self.classes[i] if i < len(self.classes) else str(i),
+                               color=COLORS[0], anchor=(0.5, 1.1))
+            text.setPos(float(np.log10(p[i])), float(err[i]))
+            self.plot.addItem(text)
+            self.point_labels.append(text)
         self.plot.getPlotItem().getAxis("bottom").setTicks(log_ticks(float(x.min()),
                                                                      float(x.max())))
         self.effect = miner_effect(p, err)

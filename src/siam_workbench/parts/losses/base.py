@@ -14,26 +14,21 @@ from typing import Any, ClassVar
 
 from torch import Tensor
 
-from siam_workbench.base.fields import Field
+from siam_workbench.base.part import Part
 
 
-class Loss:
-    name: ClassVar[str] = ""
-    label: ClassVar[str] = ""
-    help: ClassVar[str] = ""
+class Loss(Part):
+    """Base of every loss; see :class:`siam_workbench.base.part.Part` for what a part declares."""
+
+    section: ClassVar[str] = "loss"
     # siam_workbench.parts.losses.spaces.SPACES; a loss may set its own per instance (triplet)
     space: str = "raw"
     uses_centers: ClassVar[bool] = False
     parts: ClassVar[tuple[str, ...]] = ()  # names of the parts per_triplet returns
-    params: ClassVar[dict[str, Field]] = {}
 
     def __init__(self, settings: Any) -> None:
         """``settings`` is ``Config().loss`` (or any object with the ``[loss]`` keys)."""
         self.settings = settings
-
-    def setting(self, key: str) -> Any:
-        value = getattr(self.settings, key, None)
-        return self.params[key].default if value is None and key in self.params else value
 
     @property
     def margin(self) -> float:

@@ -7,11 +7,11 @@ from dataclasses import replace
 
 from siam_workbench.base.errors import SiamError
 from siam_workbench.base.fields import Field
-from siam_workbench.base.partnames import check_class_name, same_part
+from siam_workbench.base.part import PartRegistry, assign_keys
 from siam_workbench.parts.losses.base import Loss
 from siam_workbench.parts.losses.spaces import SPACES
 
-LOSSES: dict[str, type[Loss]] = {}
+LOSSES: PartRegistry[type[Loss]] = PartRegistry("a loss")
 
 _KIND = Field(str, "triplet", "Loss function", label="Loss — what a triplet is scored by")
 #: The ``[loss]`` section of the schema (siam_workbench.project.config.SCHEMA["loss"] is this dict).
@@ -20,25 +20,15 @@ FIELDS: dict[str, Field] = {"kind": _KIND}
 
 def register_loss(cls: type[Loss]) -> type[Loss]:
     """Class decorator: make ``cls`` available as ``[loss] kind = "<cls.name>"``; its params
-    join ``[loss]`` (a key two losses share, such as ``alpha``, must be declared identically)."""
+    join ``[loss]``, flat where every loss reading the key declares it identically (the built-in
+    losses' ``alpha``), as ``<name>.<key>`` where it differs (a plug-in's own ``alpha``)."""
     if not cls.name:
         raise SiamError(f"loss {cls.__name__}: needs a name")
     if cls.space not in SPACES:
         raise SiamError(f"loss {cls.name!r}: space must be one of {', '.join(SPACES)}")
-    known = LOSSES.get(cls.name)
-    if known is not None and not same_part(known, cls):
-        raise SiamError(f"a loss named {cls.name!r} already exists ({known.__module__}."
-                        f"{known.__qualname__}); a plug-in cannot replace a registered part")
-    check_class_name(cls, list(LOSSES.values()))
-    for key, field in cls.params.items():
-        old = FIELDS.get(key)
-        others = [c for c in LOSSES.values() if key in c.params
-                  and c.__qualname__ != cls.__qualname__]
-        if key == "kind" or (old is not None and old != field and others):
-            raise SiamError(f"loss {cls.name!r}: parameter loss.{key} is already declared "
-                            "differently")
-    LOSSES[cls.name] = cls
-    FIELDS.update(cls.params)
+    add = assign_keys(cls, FIELDS, list(LOSSES.values()), ("kind",))
+    LOSSES.add(cls.name, cls)
+    FIELDS.update(add)
     FIELDS["kind"] = replace(FIELDS["kind"], choices=tuple(LOSSES))
     return cls
 

@@ -12,6 +12,7 @@ from siam_workbench.parts.miners.registry import register_miner
 class AllTriplets(BatchMiner):
     name = "all"
     label = "all triplets"
+    quiet = True  # the paper's setting: run ids and the project tree leave it out
     help = ("Every valid triplet of the batch is trained on; in the P×K mode that is every "
             "anchor × positive × negative of the batch.")
 

@@ -28,6 +28,7 @@ from siam_workbench.parts.miners.registry import register_miner
 class AutoClustering(NegativeMiner):
     name = "auto-clustering"
     label = "auto-clustering (AC)"
+    short = "ac"
     help = ("The η closest class-center pairs form clusters; with probability θ the negative "
             "comes from the anchor's own cluster (paper §3.3).")
     params = {
@@ -39,6 +40,29 @@ class AutoClustering(NegativeMiner):
                      min=0, max=10_000_000,
                      label="η (eta) — closest center pairs that form clusters"),
     }
+
+    @classmethod
+    def shown_value(cls, settings: Any, key: str, num_classes: int | None = None) -> str:
+        eta = int(cls.value(settings, "eta"))
+        if key == "eta" and eta == 0:
+            return f"{default_eta(num_classes):,} (auto)" if num_classes else "auto"
+        return super().shown_value(settings, key, num_classes)
+
+    @classmethod
+    def describe(cls, settings: Any = None, num_classes: int | None = None) -> str:
+        """With ``num_classes``, an automatic η (0) reads as the value the miner uses."""
+        eta = int(cls.value(settings, "eta"))
+        if eta == 0 and num_classes:
+            eta_text = (f"{default_eta(num_classes):,}</b> (automatic: 0.43 × "
+                        f"{num_classes:,} classes)<b>")
+        else:
+            eta_text = f"{eta:,}" if eta else "automatic (0.43 per class)"
+        return (
+            f"<b>Auto-clustering negatives</b>: the <b>η = {eta_text}</b> closest pairs of "
+            "class centers link classes into clusters (connected components); the negative "
+            f"comes from the anchor's cluster with probability "
+            f"<b>θ = {cls.value(settings, 'theta'):g}</b>, otherwise uniformly from the other "
+            "classes.")
 
     def __init__(self, num_classes: int, present: np.ndarray, settings: Any) -> None:
         super().__init__(num_classes, present, settings)

@@ -86,6 +86,7 @@ class AutoProbabilistic(PositiveMiner):
 
     name = "auto-probabilistic"
     label = "auto-probabilistic (AP)"
+    short = "ap"
     help = ("Draws anchor classes in proportion to d^γ, each class's mean distance to its "
             "center, mixed with the previous epoch's distribution (paper §3.2).")
     params = {
@@ -96,6 +97,16 @@ class AutoProbabilistic(PositiveMiner):
                    "distribution", min=0.0, max=1.0,
                    label="w — weight of the previous epoch's distribution"),
     }
+
+    @classmethod
+    def describe(cls, settings: Any = None, num_classes: int | None = None) -> str:
+        return (
+            "<b>Auto-probabilistic positives</b> (anchor class): d<sub>i</sub> = mean distance "
+            "of class i's samples to its center; P<sub>i</sub> = d<sub>i</sub><sup>γ</sup> / "
+            "Σ<sub>j</sub> d<sub>j</sub><sup>γ</sup>; P<sub>k</sub> = normalise(((1 − w)·P + "
+            f"w·P<sub>k−1</sub>)<sup>γ</sup>) — with <b>γ = {cls.value(settings, 'gamma'):g}</b>, "
+            f"<b>w = {cls.value(settings, 'w'):g}</b>. Larger γ concentrates sampling on the "
+            "loosest classes.")
 
     def __init__(self, num_classes: int, present: np.ndarray, settings: Any) -> None:
         super().__init__(num_classes, present, settings)

@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from siam_workbench.base.fields import Field
+from siam_workbench.base.part import Part
 
 #: Role names, in the order the config and the GUI list them.
 ROLES: tuple[str, ...] = ("positive", "negative", "batch")
@@ -45,16 +45,14 @@ class EpochStats:
     val_accuracy: np.ndarray | None = None  # float [C] top-1 on the validation data
 
 
-class Miner:
+class Miner(Part):
     """Base of every miner. Subclasses set :attr:`name`, :attr:`role`, :attr:`label`,
-    :attr:`help` and :attr:`params` (the ``[mining]`` settings they read) and are registered
-    with :func:`siam_workbench.parts.miners.register_miner`."""
+    :attr:`short`, :attr:`help` and :attr:`params` (the ``[mining]`` settings they read), may
+    override :meth:`~siam_workbench.base.part.Part.describe`, and are registered with
+    :func:`siam_workbench.parts.miners.register_miner`."""
 
-    name: ClassVar[str] = ""
     role: ClassVar[str] = ""
-    label: ClassVar[str] = ""  # short human name for forms and legends
-    help: ClassVar[str] = ""  # one sentence: what it prefers and why
-    params: ClassVar[dict[str, Field]] = {}
+    section: ClassVar[str] = "mining"
 
     def __init__(self, num_classes: int, present: np.ndarray, settings: Any) -> None:
         """``settings`` is any object with the ``[mining]`` keys as attributes
@@ -62,11 +60,6 @@ class Miner:
         self.num_classes = int(num_classes)
         self.present = np.asarray(present, dtype=bool).copy()
         self.settings = settings
-
-    def setting(self, key: str) -> Any:
-        """A ``[mining]`` value, or this miner's default for it when the settings lack it."""
-        value = getattr(self.settings, key, None)
-        return self.params[key].default if value is None and key in self.params else value
 
     def update(self, stats: EpochStats) -> None:
         """Fold one epoch's statistics into the miner's tables (default: nothing to learn)."""

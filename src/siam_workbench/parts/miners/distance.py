@@ -28,6 +28,7 @@ DISTANCE_UNIFORM_FLOOR = 0.1
 class DistanceNegative(NegativeMiner):
     name = "distance"
     label = "distance-based"
+    short = "dist"
     help = ("Negatives among the anchor's 64 nearest classes, weighted by exp(−β·d/mean d), "
             "plus 10 % uniform (Kondrashev et al. 2021).")
     params = {
@@ -35,6 +36,13 @@ class DistanceNegative(NegativeMiner):
                                     "preferred as negatives", min=0.0, max=100.0,
                                     label="β — preference for near classes"),
     }
+
+    @classmethod
+    def describe(cls, settings: Any = None, num_classes: int | None = None) -> str:
+        return ("<b>Distance-based negatives</b>: a class is drawn more often the nearer its "
+                "center is to the anchor's: among the anchor's 64 nearest classes with weight "
+                "exp(−β·d/mean d), plus 10 % uniform "
+                f"(<b>β = {cls.value(settings, 'distance_sharpness'):g}</b>).")
 
     def __init__(self, num_classes: int, present: np.ndarray, settings: Any) -> None:
         super().__init__(num_classes, present, settings)

@@ -9,6 +9,7 @@ triplets before training on them).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 
@@ -21,12 +22,19 @@ from siam_workbench.parts.miners.registry import register_miner
 class Hard(BatchMiner):
     name = "hard"
     label = "hard (top 1/r by loss)"
+    short = "hard"
     help = ("Keeps the hardest 1/r of the batch's triplets by loss; in the independent-triplet "
             "mode r× more triplets are drawn first (Simo-Serra et al. 2015).")
     params = {
         "hard_ratio": Field(int, 4, "Hard mining: draw r× more triplets, keep the hardest 1/r",
                             min=1, max=64, label="r — keep the hardest 1/r of the triplets"),
     }
+
+    @classmethod
+    def describe(cls, settings: Any = None, num_classes: int | None = None) -> str:
+        return (f"<b>Hard triplets</b>: keep the hardest 1/r of the batch's triplets by loss "
+                f"(<b>r = {cls.value(settings, 'hard_ratio')}</b>); with independent triplets, "
+                "r× more are drawn first.")
 
     def oversample(self) -> int:
         return max(1, int(self.setting("hard_ratio")))

@@ -13,11 +13,12 @@ from dataclasses import replace
 
 from siam_workbench.base.errors import SiamError
 from siam_workbench.base.fields import Field
-from siam_workbench.base.partnames import check_class_name, same_part
+from siam_workbench.base.part import PartRegistry, assign_keys
 from siam_workbench.parts.miners.base import ROLES, Miner
 
 #: role → name → miner class, in registration order.
-MINERS: dict[str, dict[str, type[Miner]]] = {role: {} for role in ROLES}
+MINERS: dict[str, PartRegistry[type[Miner]]] = {role: PartRegistry(f"a {role} miner")
+                                                 for role in ROLES}
 
 _ROLE_FIELDS = {
     "positive": Field(str, "auto-probabilistic", "Anchor/positive class miner",
@@ -37,39 +38,23 @@ FIELDS: dict[str, Field] = dict(_ROLE_FIELDS)
 def register_miner(cls: type[Miner]) -> type[Miner]:
     """Class decorator: make ``cls`` available as ``[mining] <cls.role> = "<cls.name>"``.
 
-    Its :attr:`~Miner.params` join the ``[mining]`` section; a parameter another miner already
-    declared must be declared identically (two miners may share a knob, never redefine it).
-    Registering the same class twice is harmless (a plug-in module imported again).
+    Its :attr:`~Miner.params` join the ``[mining]`` section: flat where no other miner declared
+    that key differently (two miners may share a knob), as ``<name>.<key>`` where one did
+    (:func:`siam_workbench.base.part.assign_keys`). Registering the same class twice is harmless (a
+    plug-in module imported again).
     """
     if cls.role not in ROLES:
         raise SiamError(f"miner {cls.__name__}: role must be one of {', '.join(ROLES)}, "
                         f"got {cls.role!r}")
     if not cls.name or not isinstance(cls.name, str):
         raise SiamError(f"miner {cls.__name__}: needs a name")
-    known = MINERS[cls.role].get(cls.name)
-    if known is not None and not same_part(known, cls):
-        raise SiamError(f"a {cls.role} miner named {cls.name!r} already exists "
-                        f"({known.__module__}.{known.__qualname__}); a plug-in cannot replace "
-                        "a registered part")
-    check_class_name(cls, [m for by_name in MINERS.values() for m in by_name.values()])
-    for key, field in cls.params.items():
-        if key in _ROLE_FIELDS:
-            raise SiamError(f"miner {cls.name!r}: parameter {key!r} is a reserved name")
-        old = FIELDS.get(key)
-        if old is not None and old != field and not _declared_by(cls, key):
-            raise SiamError(f"miner {cls.name!r}: parameter mining.{key} is already declared "
-                            "differently by another miner")
-    MINERS[cls.role][cls.name] = cls
-    FIELDS.update(cls.params)
+    everyone = [m for by_name in MINERS.values() for m in by_name.values()]
+    add = assign_keys(cls, FIELDS, everyone, tuple(_ROLE_FIELDS))
+    MINERS[cls.role].add(cls.name, cls, everyone)
+    FIELDS.update(add)
     role_field = FIELDS[cls.role]
     FIELDS[cls.role] = replace(role_field, choices=tuple(MINERS[cls.role]))
     return cls
-
-
-def _declared_by(cls: type[Miner], key: str) -> bool:
-    """Whether only an earlier version of this same miner declared ``key`` (re-registration)."""
-    owners = [m for role in MINERS.values() for m in role.values() if key in m.params]
-    return all(m.__qualname__ == cls.__qualname__ for m in owners)
 
 
 def miner_class(role: str, name: str) -> type[Miner]:

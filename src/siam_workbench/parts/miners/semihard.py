@@ -13,6 +13,7 @@ from siam_workbench.parts.miners.registry import register_miner
 class SemiHard(BatchMiner):
     name = "semihard"
     label = "semi-hard"
+    short = "semi"
     help = ("Keeps triplets with d_ap < d_an < d_ap + α: negatives farther than the positive "
             "but still inside the margin (FaceNet).")
 
