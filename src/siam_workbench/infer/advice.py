@@ -201,7 +201,7 @@ def _val_or_train(rec: dict[str, Any]) -> float | None:
 def loss_climbing(s: Snapshot) -> Notice | None:
     """The mean epoch loss rose two epochs in a row, well above its best: the step size is
     too large."""
-    losses = [r.get("loss") for r in s.epochs if r.get("loss") is not None]
+    losses = [float(r["loss"]) for r in s.epochs if r.get("loss") is not None]
     if len(losses) < 3:
         return None
     a, b, c = losses[-3:]
@@ -220,14 +220,16 @@ def loss_plateau(s: Snapshot) -> Notice | None:
     if len(recs) < 4:
         return None
     last = [float(r["loss"]) for r in recs[-3:]]
-    spread = (max(last) - min(last)) / max(abs(np.mean(last)), 1e-12)
+    spread = (max(last) - min(last)) / max(abs(float(np.mean(last))), 1e-12)
     # Which batches an epoch drew moves its mean loss too: a change within twice that noise
     # is no movement (epochs of a few steps have a noisy mean).
     se = [float(r.get("loss_se") or 0.0) for r in recs[-3:]]
-    noise = 2.0 * math.sqrt(2.0 * float(np.mean(np.square(se)))) / max(abs(np.mean(last)), 1e-12)
-    accs = [_val_or_train(r) for r in recs[-4:]]
-    if spread > max(0.01, noise) or any(a is None for a in accs):
+    noise = 2.0 * math.sqrt(2.0 * float(np.mean(np.square(se)))) / max(abs(float(np.mean(last))),
+                                                                     1e-12)
+    maybe = [_val_or_train(r) for r in recs[-4:]]
+    if spread > max(0.01, noise) or any(a is None for a in maybe):
         return None
+    accs = [float(a) for a in maybe if a is not None]
     gain = (accs[2] + accs[3] - accs[0] - accs[1]) / 2
     # Accuracy still rising beyond a validation set's noise is no plateau. Early in a decaying
     # schedule the rate comes down by itself, so only a run that gains nothing is flagged.
@@ -333,7 +335,7 @@ def collapsed(s: Snapshot) -> Notice | None:
         suggestion = {"train": {"lr": float(f"{lr / 3:.3g}")}}
     seen = (f"After {len(s.spreads)} steps the images of a batch lie {share:.2%} of the margin "
             "apart and are not moving apart" if share is not None else
-            f"Top-1 is {accs[-1]:.1%} after {len(accs)} epoch(s), chance is {1 / n:.1%}")
+            f"Top-1 is {accs[-1]:.1%} after {len(accs)} epoch(s), chance is {1 / (n or 1):.1%}")
     return Notice("collapsed", "The embedding has collapsed",
                   f"{seen}: every image lands in the same place and training cannot leave it. "
                   f"{why}Stop this run and start another.", suggestion)
@@ -344,7 +346,7 @@ def below_pixel_baseline(s: Snapshot) -> Notice | None:
     search on raw pixels."""
     if s.pixel_nn_val is None:
         return None
-    vals = [r.get("val_top1") for r in s.epochs if r.get("val_top1") is not None]
+    vals = [float(r["val_top1"]) for r in s.epochs if r.get("val_top1") is not None]
     if len(vals) < 2 or vals[-1] >= s.pixel_nn_val:
         return None
     t = s.config.train

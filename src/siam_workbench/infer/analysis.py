@@ -202,7 +202,8 @@ def summarize_run(run_dir: str | Path) -> RunSummary:
     epochs = [r for r in recs if r.get("event") == "epoch"]
     tops = [(_score(r, "top1"), _score(r, "top5")) for r in epochs]
     final = tops[-1] if tops else (None, None)
-    best = max((t for t in tops if t[0] is not None), default=(None, None), key=lambda t: t[0])
+    best = max((t for t in tops if t[0] is not None), default=(None, None),
+               key=lambda t: t[0] if t[0] is not None else -1.0)
     wall = sum(float(r.get("seconds") or 0) for r in epochs)
     info = read_run_info(run_dir)
     from siam_workbench.infer.runs import read_evaluations, read_notes
@@ -450,10 +451,16 @@ def read_curves(run_dir: str | Path) -> RunCurves:
     so a run killed mid-write still plots everything before the damage."""
     path = Path(run_dir)
     file = RunFolder(path).metrics if path.is_dir() else path
-    steps, loss, rates, iter_epoch = [], [], [], []
-    active, images, times = [], [], []
+    steps: list[float] = []
+    loss: list[float] = []
+    rates: list[float] = []
+    iter_epoch: list[int] = []
+    active: list[float] = []
+    images: list[float] = []
+    times: list[float] = []
     parts: dict[str, list[float]] = {}
-    ep, ep_vals = [], {k: [] for k in EPOCH_KEYS}
+    ep: list[float] = []
+    ep_vals: dict[str, list[float]] = {k: [] for k in EPOCH_KEYS}
     ep_loss, ep_secs = [], []
     baselines: dict[str, float] = {}
     for rec in read_metrics(file):
