@@ -217,10 +217,11 @@ class TrainingPlots(QWidget):
         self.smoothing.valueChanged.connect(self._smoothing_changed)
         self.summary = QLabel("No run yet")
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        # A long run name must not widen the window: the label wraps within two lines.
+        # A long run name must not widen the window: the label wraps, within three lines (at
+        # 1280 × 720 the run id, status and best top-1 take three; two cut the figure off).
         self.summary.setWordWrap(True)
         self.summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-        self.summary.setFixedHeight(2 * self.summary.fontMetrics().lineSpacing() + 4)
+        self.summary.setFixedHeight(3 * self.summary.fontMetrics().lineSpacing() + 4)
         self.readout = QLabel(READOUT_HINT)
         self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.readout.setObjectName("plot-readout")
@@ -480,3 +481,4 @@ class TrainingPlots(QWidget):
 
     def set_summary(self, text: str) -> None:
         self.summary.setText(text)
+        self.summary.setToolTip(text)

@@ -42,10 +42,12 @@ CONFUSERS = 6
 
 def log_ticks(lo: float, hi: float) -> list[list[tuple[float, str]]]:
     """Ticks for an axis holding log₁₀ values, labelled with the values themselves: every
-    decade, and 2…9 × the decade when the data span less than two decades."""
+    decade, and 2 and 5 × the decade when the data span less than two decades (2…9 all
+    labelled crowd into each other near the top of a decade); 3, 4, 6…9 × get a bare tick."""
     k0, k1 = int(np.floor(lo)), int(np.ceil(hi))
     major = [(float(k), f"{10.0 ** k:g}") for k in range(k0, k1 + 1)]
-    minor = [(float(k + np.log10(m)), f"{m * 10.0 ** k:g}" if hi - lo < 2 else "")
+    minor = [(float(k + np.log10(m)), f"{m * 10.0 ** k:g}" if hi - lo < 2 and m in (2, 5)
+              else "")
              for k in range(k0, k1) for m in range(2, 10)]
     return [major, minor]
 
