@@ -124,7 +124,7 @@ def test_render_from_the_data_tab_then_browse_and_exclude(make_window, qtbot, re
 
 
 def test_render_cancel_leaves_no_file(make_window, qtbot, recorder, project_dir, monkeypatch):
-    import siam_workbench.data.render
+    import siam_workbench.data.render_splits
 
     started = threading.Event()
 
@@ -137,7 +137,7 @@ def test_render_cancel_leaves_no_file(make_window, qtbot, recorder, project_dir,
             time.sleep(0.005)
         raise AssertionError("not cancelled")
 
-    monkeypatch.setattr(siam_workbench.data.render, "render_splits", slow_render)
+    monkeypatch.setattr(siam_workbench.data.render_splits, "render_splits", slow_render)
     w = make_window(project_dir)
     tab = w.data_tab
     assert tab.render()
