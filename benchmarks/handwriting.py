@@ -5,7 +5,7 @@ Two measurements, each beside pixel 1-NN and the softmax baseline at the same im
 * ``katakana`` — a project made as ``siam new --alphabet katakana`` makes it (fonts only, the
   recipe of projects/quickstart passed explicitly, ``--data`` settings on top), trained, then
   scored on the 940 real drawings of Omniglot's Japanese_(katakana) (47 characters × 20
-  drawers), named through ``src/siam_workbench/resources/omniglot/katakana.tsv`` and framed in the
+  drawers), named through ``resources/omniglot/katakana.tsv`` and framed in the
   project's ``data.size_mode`` exactly as the run frames its own data. Top-1 is the nearest class
   center among **all** the project's classes (78); ``top1_47`` restricts the choice to the 47
   characters Omniglot draws. ``mapping_check`` counts the folders whose most frequent

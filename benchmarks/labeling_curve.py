@@ -4,7 +4,7 @@ and with it (``siam train --finetune RUN --with labelled.h5``), beside pixel 1-N
 softmax classifier at the same budget.
 
 Setting (declared): Omniglot Japanese_(katakana), 47 classes mapped to Unicode by
-``src/siam_workbench/resources/omniglot/katakana.tsv``; drawers 01–10 are the *labelled pool*,
+``resources/omniglot/katakana.tsv``; drawers 01–10 are the *labelled pool*,
 drawers 11–20
 the *held-out* drawers (470 images, never labelled, never trained on). A run trained on fonts
 only (alphabet ``katakana``) proposes; for k = 1, 2, … labelled drawings per class (drawers
@@ -160,7 +160,7 @@ def main() -> None:
     ap.add_argument("--omniglot", type=Path, required=True,
                     help="unzipped Japanese_(katakana) folder")
     ap.add_argument("--map", type=Path,
-                    default=REPO / "src/siam_workbench/resources/omniglot/katakana.tsv")
+                    default=REPO / "resources/omniglot/katakana.tsv")
     ap.add_argument("--shots", type=int, nargs="+", default=[0, 1, 2, 5])
     ap.add_argument("--finetune-epochs", type=int, default=2)
     ap.add_argument("--softmax", action="store_true",

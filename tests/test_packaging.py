@@ -23,8 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_the_package_list_names_every_package_of_the_tree():
     tool = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     listed = set(tool["packages"])
-    tree = {".".join(p.parent.relative_to(ROOT / "src").parts)
-            for p in (ROOT / "src").rglob("__init__.py")}
+    # followlinks: src/siam_workbench/resources is the top-level resources/ folder (DESIGN.md)
+    tree = {".".join(Path(d).relative_to(ROOT / "src").parts)
+            for d, _, names in os.walk(ROOT / "src", followlinks=True) if "__init__.py" in names}
     mapped = set(tool["package-dir"]) - {""}
     assert tree | mapped == listed, (sorted(tree - listed), sorted(listed - tree - mapped))
     assert all((ROOT / d).is_dir() for d in tool["package-dir"].values())

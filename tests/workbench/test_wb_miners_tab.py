@@ -10,11 +10,12 @@ import h5py
 import numpy as np
 import pytest
 from PySide6.QtCore import QPointF, QTimer
+from tests_workbench_helpers import wait_no_threads as _idle
 from wb2_helpers import epoch_event, hangul_classes, trained_tiny, write_synthetic_run
 
 from siam_workbench.app.document import ProjectDocument
 from siam_workbench.app.miners_tab import LIVE, MinersTab, is_uniform
-from siam_workbench.app.workers import JobRunner, TrainJob, live_threads
+from siam_workbench.app.workers import JobRunner, TrainJob
 from siam_workbench.project.project import load_project
 from siam_workbench.train.events import RunStarted
 
@@ -48,8 +49,6 @@ def _open(qtbot, root: Path | None) -> tuple[ProjectDocument, MinersTab]:
     return doc, tab
 
 
-def _idle(qtbot) -> None:
-    qtbot.waitUntil(lambda: not live_threads(), timeout=60_000)
 
 
 def _write_project(root: Path, alphabet: str = "latin") -> Path:

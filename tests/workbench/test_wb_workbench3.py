@@ -6,37 +6,18 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
 from PySide6.QtWidgets import QWidget
+from tests_workbench_helpers import document as _doc
+from tests_workbench_helpers import shown_tab as _tab
+from tests_workbench_helpers import wait_no_threads as _idle
 from wb2_helpers import hangul_classes, trained_tiny, write_synthetic_run
 
-from siam_workbench.app.document import ProjectDocument
-from siam_workbench.app.workers import live_threads
 from siam_workbench.project.project import load_project
 from siam_workbench.train.events import RunPreparing
-
-
-def _idle(qtbot) -> None:
-    qtbot.waitUntil(lambda: not live_threads(), timeout=60_000)
-
-
-def _doc(root: Path | None) -> ProjectDocument:
-    doc = ProjectDocument()
-    if root is not None:
-        doc.set_project(load_project(root))
-    return doc
-
-
-def _tab(qtbot, cls, doc, size=(1280, 700)):
-    tab = cls(doc)
-    qtbot.addWidget(tab)
-    tab.resize(*size)
-    tab.show()
-    return tab
 
 
 # -- 1. evaluate and export from the Runs tab ----------------------------------------------------

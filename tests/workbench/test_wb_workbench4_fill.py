@@ -7,34 +7,16 @@ from __future__ import annotations
 
 import re
 import shutil
-from pathlib import Path
 
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
+from tests_workbench_helpers import document as _doc
+from tests_workbench_helpers import shown_tab as _tab
+from tests_workbench_helpers import wait_no_threads as _idle
 from wb2_helpers import trained_tiny
 
 from siam_workbench.app.document import ProjectDocument
-from siam_workbench.app.workers import live_threads
 from siam_workbench.project.project import create_project, load_project
-
-
-def _doc(root: Path | None) -> ProjectDocument:
-    doc = ProjectDocument()
-    if root is not None:
-        doc.set_project(load_project(root))
-    return doc
-
-
-def _tab(qtbot, cls, doc, size=(1280, 700)):
-    tab = cls(doc)
-    qtbot.addWidget(tab)
-    tab.resize(*size)
-    tab.show()
-    return tab
-
-
-def _idle(qtbot) -> None:
-    qtbot.waitUntil(lambda: not live_threads(), timeout=60_000)
 
 
 def test_draw_message_follows_the_loaded_run_and_the_canvas_grows(qtbot, tmp_path):

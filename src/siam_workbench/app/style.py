@@ -1,4 +1,4 @@
-"""Colours live in ``src/siam_workbench/resources/style.qss``; code only says what a widget *is*
+"""Colours live in ``resources/style.qss``; code only says what a widget *is*
 (an error, a hint, a banner) through the ``role`` and ``invalid`` dynamic properties the style sheet
 matches. Changing a property needs a re-polish for the sheet to apply it."""
 

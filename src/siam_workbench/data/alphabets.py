@@ -2,7 +2,7 @@
 
 The order matters: a class's position is its label in every split of a project, so train, val
 and test files rendered from the same alphabet share one label space. Named alphabets are built
-from the class lists in ``src/siam_workbench/resources/alphabets/``, custom ones from any UTF-8
+from the class lists in ``resources/alphabets/``, custom ones from any UTF-8
 text file.
 """
 
@@ -18,7 +18,7 @@ from siam_workbench.base.errors import SiamError
 
 
 def _named_lists() -> dict[str, Path]:
-    """Every ``src/siam_workbench/resources/alphabets/<name>.txt``: one class per line after a ``#
+    """Every ``resources/alphabets/<name>.txt``: one class per line after a ``#
     description``
     header. Shipped as files (not built in code) so a packager or user can read, diff and extend
     them; the test suite checks the Hangul list against the KS X 1001 code table."""

@@ -2,7 +2,7 @@
 
 Omniglot numbers the characters of an alphabet (``character01`` …) in an order it does not
 document. Where an alphabet of the project draws the same letters, a shipped table
-(``src/siam_workbench/resources/omniglot/<name>.tsv``: ``class<TAB>character``, ``#`` comments, the
+(``resources/omniglot/<name>.tsv``: ``class<TAB>character``, ``#`` comments, the
 class as ``siam import omniglot`` names it, ``"<alphabet>/<characterNN>"``) names each folder, so
 drawings and font renders share one label space (matched by class name, like every other
 file: :meth:`siam_workbench.data.glyphs.GlyphSet.aligned_to`). The katakana table and how it was

@@ -420,7 +420,7 @@ class Config:
 
 
 def paper_defaults() -> dict[str, dict[str, Any]]:
-    """The paper's settings (§3–§5; ``src/siam_workbench/resources/defaults/paper.toml``) for the
+    """The paper's settings (§3–§5; ``resources/defaults/paper.toml``) for the
     one-click
     button and ``siam train --preset paper``: the training sections only, data untouched."""
     from siam_workbench.project.recipe import preset_sections

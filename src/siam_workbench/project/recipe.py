@@ -4,7 +4,7 @@ the GUI's New Project) trains unless the user says otherwise.
 The recipe itself — semi-hard triplets on the unit sphere (α = 0.1) of P×K batches,
 auto-probabilistic positives and auto-clustering negatives, the augmentation beyond the paper,
 Adam at 0.003 with warm-up and cosine decay — is the schema's defaults (``Config()``;
-``src/siam_workbench/resources/defaults/recipe.toml`` states the same values and a test keeps them
+``resources/defaults/recipe.toml`` states the same values and a test keeps them
 equal). It is
 what ``benchmarks/quality.py`` and ``benchmarks/alphabets.py`` measured best on 2 CPU cores
 (docs/RESULTS.md). The paper's own settings stay one option away (``--preset paper``, the Train
@@ -87,7 +87,7 @@ PRESETS = ("recipe", "paper")
 
 def preset_sections(name: str) -> dict[str, dict[str, Any]]:
     """A settings preset's training sections
-    (``src/siam_workbench/resources/defaults/<name>.toml``)."""
+    (``resources/defaults/<name>.toml``)."""
     import tomllib
 
     import siam_workbench.resources

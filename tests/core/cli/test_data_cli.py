@@ -11,20 +11,7 @@ from PIL import Image
 
 from siam_workbench.cli import main
 from siam_workbench.data.glyphs import GlyphFile
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_user_error(code: int, err: str, *fragments: str) -> None:
-    assert code == 2, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in err, err
-    for f in fragments:
-        assert f in lines[0], (f, lines[0])
+from tests.core.cli.cli_helpers import assert_user_error, run
 
 
 @pytest.mark.parametrize("command", ["alphabets", "fonts", "render", "import", "inspect"])

@@ -10,26 +10,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from siam_workbench.cli import main
 from siam_workbench.data.glyphs import GlyphFile, GlyphWriter, load_glyphs
 from siam_workbench.data.samples import assign_roles, check_record, merge_extra_train, role_counts
 from tests.conftest import make_tiny_project, synth_glyphs
+from tests.core.cli.cli_helpers import assert_user_error, run
 
 CLASSES = ["a", "b", "c"]
 
-
-def run(capsys, *argv: object) -> tuple[int, str, str]:
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_user_error(code: int, err: str, *fragments: str) -> None:
-    assert code == 2, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in err, err
-    for f in fragments:
-        assert f in lines[0], (f, lines[0])
 
 
 def scan_folders(root: Path, n: int = 5) -> list[Path]:

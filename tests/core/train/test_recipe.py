@@ -26,7 +26,7 @@ def _siam(*args: str, cwd: Path | None = None, timeout: float = 120
 
 
 def test_schema_defaults_are_the_recipe_file():
-    """``Config()``, ``src/siam_workbench/resources/defaults/recipe.toml`` and so ``siam new``
+    """``Config()``, ``resources/defaults/recipe.toml`` and so ``siam new``
     agree key by key."""
     recipe = tomllib.loads(siam_workbench.resources.read_text("defaults", "recipe.toml"))
     defaults = Config()
