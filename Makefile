@@ -11,7 +11,7 @@ run: setup
 	@bash tools/run-app.sh $(BIN)/siam-workbench $(PROJECT)
 
 test: setup
-	$(BIN)/ruff check src tests benchmarks examples projects resources
+	$(BIN)/ruff check src tests benchmarks examples projects resources tools
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
@@ -32,7 +32,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 lint: setup
-	$(BIN)/ruff check src tests benchmarks examples projects resources
+	$(BIN)/ruff check src tests benchmarks examples projects resources tools
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 

@@ -1,9 +1,9 @@
 """Files shipped with Siam Workbench: the style sheet and icons of the desktop app, the named
 alphabets' class lists and the default settings presets.
 
-They live in one top-level folder (not inside ``core`` or ``workbench``) because both halves use
-them: the engine reads the alphabets and presets, the GUI the style sheet and icons. Installed as
-package data, so :func:`path` works the same from a checkout and from a wheel.
+They live in one top-level folder, outside the layers, because both halves use them: the
+engine reads the alphabets and presets, the GUI the style sheet and icons. Installed as package
+data, so :func:`path` works the same from a checkout and from a wheel.
 """
 
 from __future__ import annotations
