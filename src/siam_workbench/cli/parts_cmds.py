@@ -37,15 +37,19 @@ def _part(name: str, part: Any, section: str) -> dict[str, Any]:
             "settings": [_field(f"{section}.{k}", f) for k, f in params.items()]}
 
 
-def collect() -> dict[str, Any]:
+def collect(loss_settings: Any = None) -> dict[str, Any]:
+    """The listing. A loss's space is the one it trains in with ``loss_settings`` (the
+    project's ``[loss]``; defaults without one): the triplet loss's class says ``raw`` but its
+    default ``normalize = true`` puts it on the unit sphere."""
     from siam_workbench.model.backbones import INPUT_SIZES, MODELS
     from siam_workbench.parts.losses import LOSSES
+    from siam_workbench.parts.losses.registry import space_for_loss
     from siam_workbench.parts.miners import MINERS
 
     return {
         "miners": {role: [_part(name, cls, "mining") for name, cls in by_name.items()]
                    for role, by_name in MINERS.items()},
-        "losses": [{**_part(name, cls, "loss"), "space": cls.space}
+        "losses": [{**_part(name, cls, "loss"), "space": space_for_loss(name, loss_settings)}
                    for name, cls in LOSSES.items()],
         "backbones": [{"name": name, "input_size": INPUT_SIZES[name],
                        "label": getattr(f, "label", name), "help": getattr(f, "help", ""),
@@ -57,15 +61,17 @@ def collect() -> dict[str, Any]:
 def cmd_parts(args: argparse.Namespace) -> int:
     from siam_workbench.project.plugins import load_entry_points
 
+    loss_settings = None
     if args.project:
         from siam_workbench.project.project import load_project
 
         project = load_project(args.project)
         if project.restricted is not None:  # its own parts are not listed: say why
             print(f"siam parts: note: {project.restricted_line()}", file=sys.stderr)
+        loss_settings = project.config.loss
     else:
         load_entry_points()
-    parts = collect()
+    parts = collect(loss_settings)
     if args.json:
         print(json.dumps(parts, ensure_ascii=False, indent=1, default=str))
         return 0

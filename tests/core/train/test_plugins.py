@@ -111,3 +111,18 @@ def test_broken_plugins_are_one_line_errors(tmp_path):
         plugins.load_plugin_file(clash)
     with pytest.raises(SiamError, match="plug-in file not found"):
         trust_project(_project(tmp_path, 'plugins = ["nope.py"]', positive="random"))
+
+
+def test_siam_parts_reports_the_space_a_loss_trains_in(tmp_path):
+    """The triplet loss's class default is raw, but ``normalize = true`` (its default) trains on
+    the unit sphere: the listing says l2, and raw for a project that turns normalisation off."""
+    from siam_workbench.cli.parts_cmds import collect
+
+    by_name = {loss["name"]: loss["space"] for loss in collect()["losses"]}
+    assert by_name["triplet"] == "l2"
+    root = _project(tmp_path, "", positive="random")
+    with (root / "project.toml").open("a") as f:
+        f.write("\n[loss]\nnormalize = false\n")
+    project = load_project(root)
+    by_name = {loss["name"]: loss["space"] for loss in collect(project.config.loss)["losses"]}
+    assert by_name["triplet"] == "raw"
