@@ -10,16 +10,17 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_miners_model_imports_without_qt():
-    # Loaded from its file: the workbench package's __init__ starts Qt, the module must not.
-    code = ("import sys, importlib.util as u; "
-            "s = u.spec_from_file_location('miners_model', "
-            "'src/siam_workbench/app/miners_model.py'); "
-            "m = u.module_from_spec(s); s.loader.exec_module(m); "
-            "assert m.live_event_kind(object()) is None; "
-            "bad = [m for m in sys.modules if m.startswith(('PySide6', 'pyqtgraph'))]; "
-            "assert not bad, bad")
+    # Loaded from their files: the app package's __init__ starts Qt, the modules must not.
+    code = ("import sys, importlib.util as u\n"
+            "for name in ('miners_model', 'miners_labels'):\n"
+            "    s = u.spec_from_file_location(name, f'src/siam_workbench/app/{name}.py')\n"
+            "    m = u.module_from_spec(s); sys.modules[name] = m; s.loader.exec_module(m)\n"
+            "assert sys.modules['miners_model'].live_event_kind(object()) is None\n"
+            "assert sys.modules['miners_model'].MinersModel().history is None\n"
+            "bad = [m for m in sys.modules if m.startswith(('PySide6', 'pyqtgraph'))]\n"
+            "assert not bad, bad\n")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                         text=True, env={"PYTHONPATH": str(ROOT), "PATH": ""})
+                         text=True, env={"PYTHONPATH": str(ROOT / "src"), "PATH": ""})
     assert out.returncode == 0, out.stderr
 
 
