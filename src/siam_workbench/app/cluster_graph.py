@@ -167,7 +167,9 @@ class ClusterGraph(QWidget):
         self._label_fg = fg
         self._text_sizes: dict[str, tuple[float, float]] = {}
         self._selected_class: int | None = None
-        self.plot.getPlotItem().vb.sigRangeChanged.connect(lambda *_: self._update_labels())
+        vb = self.plot.getPlotItem().vb
+        vb.sigRangeChanged.connect(lambda *_: self._update_labels())
+        vb.sigResized.connect(lambda *_: self._update_labels())  # the pixel scale changed
 
         self.note = QLabel()
         self.note.setWordWrap(True)
