@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from siam_workbench.app.miners_labels import label_priority, place_labels
+from siam_workbench.app.miners_labels import GAP, label_priority, place_labels
 from siam_workbench.infer.analysis import cluster_sizes
 from siam_workbench.project.runfolder import CENTERS
 
@@ -424,6 +424,7 @@ class ClusterGraph(QWidget):
         pixels so that no two labels overlap (the largest clusters' first)."""
         pos = self._pos
         visible: np.ndarray = np.zeros(0, dtype=np.int64)
+        radius: np.ndarray | None = None  # the labelled nodes' radii in pixels
         vb = self.plot.getPlotItem().vb
         (x0, x1), (y0, y1) = vb.viewRange()
         if pos is not None and self.shown.size and self.stack.currentWidget() is self.plot:
@@ -431,6 +432,7 @@ class ClusterGraph(QWidget):
             inside = (p[:, 0] >= x0) & (p[:, 0] <= x1) & (p[:, 1] >= y0) & (p[:, 1] <= y1)
             if int(inside.sum()) <= LABEL_MAX:
                 visible = self.shown[inside]
+                radius = self._sizes[inside] / 2 if self._sizes.size == inside.size else None
         while len(self.labels) < visible.size:
             t = pg.TextItem(color=self._label_fg, anchor=(0, 0))
             t.setZValue(10)
@@ -448,8 +450,10 @@ class ClusterGraph(QWidget):
             clusters = None if self.clusters is None else np.asarray(self.clusters)[visible]
             probs = None if self.probabilities is None else np.asarray(
                 self.probabilities)[visible]
+            # A corner spot clears a node's disc at 0.71 × its radius from the centre.
+            gap = GAP if radius is None else np.maximum(GAP, 0.71 * radius)
             spots = place_labels(anchors, sizes, label_priority(clusters, probs, visible.size),
-                                 bounds=(width, height))
+                                 bounds=(width, height), gap=gap)
             for k, (left, top) in spots.items():
                 placed.append((int(visible[k]), x0 + left / sx, y1 - top / sy))
                 w, h = sizes[k]

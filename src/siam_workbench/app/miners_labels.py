@@ -41,18 +41,21 @@ def _candidates(ax: float, ay: float, w: float, h: float, gap: float
 
 
 def place_labels(anchors: np.ndarray, sizes: np.ndarray, order: np.ndarray | None = None,
-                 bounds: tuple[float, float] | None = None, gap: float = GAP
+                 bounds: tuple[float, float] | None = None, gap: float | np.ndarray = GAP
                  ) -> dict[int, tuple[float, float]]:
     """Non-overlapping label boxes: node index → the top-left corner of its label.
 
     ``anchors`` [N, 2] node positions and ``sizes`` [N, 2] label widths and heights, both in
     pixels with y down; ``order`` the priority (default: as given); ``bounds`` (width, height)
-    of the view a box must stay inside. Boxes may touch but never overlap.
+    of the view a box must stay inside; ``gap`` the distance kept from the node, one for all
+    or one per node (a large node's label must clear its disc). Boxes may touch but never
+    overlap.
     """
     anchors = np.asarray(anchors, dtype=np.float64).reshape(-1, 2)
     sizes = np.asarray(sizes, dtype=np.float64).reshape(-1, 2)
     n = anchors.shape[0]
     order = np.arange(n) if order is None else np.asarray(order, dtype=np.int64)
+    gaps = np.broadcast_to(np.asarray(gap, dtype=np.float64), (n,))
     boxes = np.zeros((n, 4))  # left, top, right, bottom of the placed ones
     count = 0
     out: dict[int, tuple[float, float]] = {}
@@ -61,7 +64,8 @@ def place_labels(anchors: np.ndarray, sizes: np.ndarray, order: np.ndarray | Non
         w, h = float(sizes[i, 0]), float(sizes[i, 1])
         if not (np.isfinite(anchors[i]).all() and w > 0 and h > 0):
             continue
-        for left, top in _candidates(float(anchors[i, 0]), float(anchors[i, 1]), w, h, gap):
+        for left, top in _candidates(float(anchors[i, 0]), float(anchors[i, 1]), w, h,
+                                     float(gaps[i])):
             right, bottom = left + w, top + h
             if bounds is not None and (left < 0 or top < 0 or right > bounds[0]
                                        or bottom > bounds[1]):

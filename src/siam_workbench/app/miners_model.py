@@ -13,7 +13,7 @@ Where the data come from: a finished run is read from disk through
 :func:`siam_workbench.infer.analysis.load_run_mining` (the run folder's names are
 :class:`siam_workbench.project.runfolder.RunFolder`'s); the live training is what the trainer's
 ``EpochFinished`` events carry (probabilities, clusters, distances, centers, the clustering's
-edges and every miner's own series), so nothing re-reads the ``mining.h5`` the trainer just
+edges and every miner's own series), so nothing re-reads the mining log the trainer just
 rewrote. Events are told apart by their type, never by a class-name string.
 
 It imports no Qt (a test loads it from its file and checks), so a plain pytest drives it.
@@ -140,7 +140,7 @@ def decade_label(k: int) -> str:
 @dataclass
 class LiveMining:
     """Mining rows collected from the running training's ``EpochFinished`` events: the same
-    rows ``mining.h5`` records for each epoch, taken from the event instead of the file."""
+    rows the mining log records for each epoch, taken from the event instead of the file."""
 
     classes: list[str]
     run_dir: Path | None = None
@@ -310,7 +310,7 @@ class MinersModel:
         self.positions_key: Any = None  # which centers `positions` belongs to
         self.placing: Any = None  # key of the PCA being computed
         self.run_config: Any = None  # the finished run's Config
-        self.notes: list[str] = []  # what load_run_mining said (no centers.npy, …)
+        self.notes: list[str] = []  # what load_run_mining said (no centers file, …)
         self.live: LiveMining | None = None
         self.live_dirty = False  # events arrived since the last flush
         self.follow_live = True  # show the live training when one starts
