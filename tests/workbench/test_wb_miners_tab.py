@@ -92,6 +92,12 @@ def test_live_training_events_and_finished_run(qtbot):
     p = live.probabilities[-1]
     assert not is_uniform(p) and p.max() > 1.5 / p.size
     np.testing.assert_allclose(live.probabilities, from_file.probabilities, rtol=1e-6)
+    # The events carry what mining.h5 records: the edges and the per-class series.
+    assert sorted(live.edges) == sorted(from_file.edges)
+    assert all(np.array_equal(live.edges[e], from_file.edges[e]) for e in live.edges)
+    assert set(live.extra) == set(from_file.extra)
+    for name in live.extra:
+        np.testing.assert_allclose(live.extra[name], from_file.extra[name], rtol=1e-6)
     assert tab.prob_stack.currentWidget() is tab.prob_plots
     xs, log_ys = tab.curve.getData()  # log10 values: the axis is logarithmic by default
     assert len(xs) == 12 and np.all(np.diff(log_ys) <= 1e-9)  # most sampled first
@@ -288,7 +294,7 @@ def test_live_epochs_draw_from_the_events_alone(qtbot, tmp_path, monkeypatch):
     for module, name in ((h5py, "File"), (analysis, "read_mining"),
                          (analysis, "read_epoch_edges"), (analysis, "load_run_mining"),
                          (miners_tab, "load_run_mining")):
-        monkeypatch.setattr(module, name, refuse)
+        monkeypatch.setattr(module, name, refuse, raising=False)
     root = _write_project(tmp_path / "p")
     run = root / "runs" / "live"
     run.mkdir(parents=True)
