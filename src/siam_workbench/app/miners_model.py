@@ -322,7 +322,7 @@ class MinersModel:
         self.stale: set[str] = set()  # pages to redraw when shown
         self.neighbors_key: Any = None
         self._rank_key: Any = None
-        self._rank_cache = np.zeros(0, dtype=np.int64)
+        self._rank_cache: np.ndarray = np.zeros(0, dtype=np.int64)
 
     # -- the project and its runs ------------------------------------------------------------
     def reset(self, project: Any) -> None:
