@@ -92,6 +92,12 @@ def test_live_training_events_and_finished_run(qtbot):
     p = live.probabilities[-1]
     assert not is_uniform(p) and p.max() > 1.5 / p.size
     np.testing.assert_allclose(live.probabilities, from_file.probabilities, rtol=1e-6)
+    # The events carry what mining.h5 records: the edges and the per-class series.
+    assert sorted(live.edges) == sorted(from_file.edges)
+    assert all(np.array_equal(live.edges[e], from_file.edges[e]) for e in live.edges)
+    assert set(live.extra) == set(from_file.extra)
+    for name in live.extra:
+        np.testing.assert_allclose(live.extra[name], from_file.extra[name], rtol=1e-6)
     assert tab.prob_stack.currentWidget() is tab.prob_plots
     xs, log_ys = tab.curve.getData()  # log10 values: the axis is logarithmic by default
     assert len(xs) == 12 and np.all(np.diff(log_ys) <= 1e-9)  # most sampled first
@@ -269,3 +275,58 @@ def test_11172_classes_do_not_block_the_gui(qtbot, tmp_path):
     assert cpu.max() < 1.0, "GUI thread busy too long: " + report
     assert not slow.any() or cpu[slow].max() < 0.150, report
     print(report)
+
+
+def test_live_epochs_draw_from_the_events_alone(qtbot, tmp_path, monkeypatch):
+    """Issue 18: the live tab draws what EpochFinished carries (edges, the miners' series);
+    it never opens the mining.h5 the trainer just rewrote — here there is none, and every
+    reader of one fails."""
+    import siam_workbench.app.miners_tab as miners_tab
+    import siam_workbench.infer.analysis as analysis
+    from siam_workbench.train.events import EpochFinished, RunFinished
+
+    reads: list[tuple] = []
+
+    def refuse(*args, **_kwargs):
+        reads.append(args)
+        raise OSError("no mining log may be read for a live run")
+
+    for module, name in ((h5py, "File"), (analysis, "read_mining"),
+                         (analysis, "read_epoch_edges"), (analysis, "load_run_mining"),
+                         (miners_tab, "load_run_mining")):
+        monkeypatch.setattr(module, name, refuse, raising=False)
+    root = _write_project(tmp_path / "p")
+    run = root / "runs" / "live"
+    run.mkdir(parents=True)
+    _doc, tab = _open(qtbot, root)
+    classes = [chr(65 + i) for i in range(12)]
+    rng = np.random.default_rng(4)
+    tab.on_trainer_event(RunStarted(run_dir=run, num_classes=12, train_samples=0, device="cpu",
+                                    start_epoch=0, epochs=2, iterations=1, triplets=1,
+                                    classes=classes))
+    edges = {0: np.array([[0, 1], [2, 3]]), 1: np.array([[0, 1], [1, 2], [4, 5]])}
+    clusters = np.array([0, 0, 0, 1, 1, 1, 2, 2, -1, -1, 3, 3])
+    for e in range(2):
+        tab.on_trainer_event(EpochFinished(
+            epoch=e, epochs=2, top1=0.5, top5=0.8, val_top1=None, val_top5=None, loss=1.0,
+            seconds=1.0, probabilities=rng.dirichlet(np.ones(12)), clusters=clusters,
+            mean_distance=rng.random(12), centers=rng.normal(size=(12, 8)).astype(np.float32),
+            edges=edges[e], series={"positive.error": rng.random(12)}))
+    qtbot.waitUntil(lambda: tab.source == LIVE and tab.history is not None
+                    and tab.history.num_epochs == 2, timeout=30_000)
+    assert not (run / "mining.h5").exists()
+    assert tab.table_model.rowCount() == 12 and tab.prob_stack.currentWidget() is tab.prob_plots
+    assert tab.series_combo.findData("positive.error") >= 0  # the event's own series
+    tab.views.setCurrentWidget(tab.graph)
+    qtbot.waitUntil(lambda: tab.graph.stack.currentWidget() is tab.graph.plot, timeout=30_000)
+    ex, _ = tab.graph.edges_item.getData()
+    assert len(ex) == 2 * len(edges[1])  # the last epoch's edges, from the event
+    tab.epoch_slider.setValue(0)
+    qtbot.waitUntil(lambda: len(tab.graph.edges_item.getData()[0]) == 2 * len(edges[0]),
+                    timeout=10_000)
+    tab.views.setCurrentIndex(1)
+    assert tab.heat_kind.findData("positive.error") >= 0
+    tab.on_trainer_event(RunFinished(run_dir=run, epochs_done=2, best_top1=None))
+    qtbot.waitUntil(lambda: tab.live.finished == "finished", timeout=10_000)
+    _idle(qtbot)
+    assert not reads, reads

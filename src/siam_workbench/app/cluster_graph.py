@@ -7,8 +7,9 @@ Readable at 2,350 and 11,172 classes:
   of clusters said nothing); smaller clusters share one muted colour, classes in no cluster are
   light grey;
 * the selected class's cluster is outlined and everything else fades;
-* zoomed in far enough that at most :data:`LABEL_MAX` nodes are in view, every node carries
-  its glyph text;
+* zoomed in far enough that at most :data:`LABEL_MAX` nodes are in view, nodes carry their
+  glyph text, placed so that no two labels overlap (the largest clusters' labels first; a
+  label with no free spot beside its node is left out: :mod:`siam_workbench.app.miners_labels`);
 * a search box finds a class, selects it and zooms to it.
 
 Built for speed: nodes are one ``ScatterPlotItem`` whose sizes and colours come from a few
@@ -24,7 +25,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QColor, QIcon, QPalette
+from PySide6.QtGui import QColor, QFontMetricsF, QIcon, QPalette
 from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
@@ -36,7 +37,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from siam_workbench.app.miners_labels import GAP, label_priority, place_labels
 from siam_workbench.infer.analysis import cluster_sizes
+from siam_workbench.project.runfolder import CENTERS
 
 LARGE = 2500  # above this many classes, draw only the nodes that are in a cluster
 COLORED = 10  # the largest clusters that get a colour of their own
@@ -160,8 +163,13 @@ class ClusterGraph(QWidget):
         self._sizes = np.zeros(0)
         self._pos: np.ndarray | None = None
         self.labels: list[pg.TextItem] = []
+        self.label_boxes: list[tuple[float, float, float, float]] = []  # view pixels, placed
         self._label_fg = fg
-        self.plot.getPlotItem().vb.sigRangeChanged.connect(lambda *_: self._update_labels())
+        self._text_sizes: dict[str, tuple[float, float]] = {}
+        self._selected_class: int | None = None
+        vb = self.plot.getPlotItem().vb
+        vb.sigRangeChanged.connect(lambda *_: self._update_labels())
+        vb.sigResized.connect(lambda *_: self._update_labels())  # the pixel scale changed
 
         self.note = QLabel()
         self.note.setWordWrap(True)
@@ -250,7 +258,7 @@ class ClusterGraph(QWidget):
             self.nodes.clear()
             self.edges_item.setData([], [])
             self.shown = np.zeros(0, dtype=np.int64)
-            self.show_message("No class centers (centers.npy) for this run, so the classes "
+            self.show_message(f"No class centers ({CENTERS}) for this run, so the classes "
                               "cannot be placed. Cluster sizes and members are on the right.",
                               side=True)
         else:
@@ -380,7 +388,7 @@ class ClusterGraph(QWidget):
             self.members.addItem(item)
 
     def _update_highlight(self) -> None:
-        sel = getattr(self, "_selected_class", None)
+        sel = self._selected_class
         pos = self.nodes.getData()
         self._update_cluster_emphasis()
         if sel is None or pos is None or self.shown.size == 0:
@@ -412,28 +420,67 @@ class ClusterGraph(QWidget):
                                   size=self._sizes[member] + 5)
 
     def _update_labels(self) -> None:
-        """Glyph text beside each node once at most LABEL_MAX nodes are in view."""
+        """Glyph text beside the nodes once at most LABEL_MAX nodes are in view, placed in view
+        pixels so that no two labels overlap (the largest clusters' first)."""
         pos = self._pos
         visible: np.ndarray = np.zeros(0, dtype=np.int64)
+        radius: np.ndarray | None = None  # the labelled nodes' radii in pixels
+        vb = self.plot.getPlotItem().vb
+        (x0, x1), (y0, y1) = vb.viewRange()
         if pos is not None and self.shown.size and self.stack.currentWidget() is self.plot:
-            (x0, x1), (y0, y1) = self.plot.getPlotItem().vb.viewRange()
             p = pos[self.shown]
             inside = (p[:, 0] >= x0) & (p[:, 0] <= x1) & (p[:, 1] >= y0) & (p[:, 1] <= y1)
             if int(inside.sum()) <= LABEL_MAX:
                 visible = self.shown[inside]
+                radius = self._sizes[inside] / 2 if self._sizes.size == inside.size else None
         while len(self.labels) < visible.size:
-            t = pg.TextItem(color=self._label_fg, anchor=(0, 1))
+            t = pg.TextItem(color=self._label_fg, anchor=(0, 0))
             t.setZValue(10)
             self.plot.addItem(t, ignoreBounds=True)
             self.labels.append(t)
+        placed: list[tuple[int, float, float]] = []
+        self.label_boxes = []
+        width, height = float(vb.width()), float(vb.height())
+        if visible.size and width > 0 and height > 0 and x1 > x0 and y1 > y0:
+            assert pos is not None
+            sx, sy = width / (x1 - x0), height / (y1 - y0)
+            anchors = np.column_stack([(pos[visible, 0] - x0) * sx, (y1 - pos[visible, 1]) * sy])
+            texts = [self._text(int(i)) for i in visible]
+            sizes = np.array([self._text_size(t) for t in texts])
+            clusters = None if self.clusters is None else np.asarray(self.clusters)[visible]
+            probs = None if self.probabilities is None else np.asarray(
+                self.probabilities)[visible]
+            # A corner spot clears a node's disc at 0.71 × its radius from the centre.
+            gap = GAP if radius is None else np.maximum(GAP, 0.71 * radius)
+            spots = place_labels(anchors, sizes, label_priority(clusters, probs, visible.size),
+                                 bounds=(width, height), gap=gap)
+            for k, (left, top) in spots.items():
+                placed.append((int(visible[k]), x0 + left / sx, y1 - top / sy))
+                w, h = sizes[k]
+                self.label_boxes.append((left, top, left + w, top + h))
         for k, t in enumerate(self.labels):
-            if k < visible.size:
-                i = int(visible[k])
-                t.setText(self.classes[i] if i < len(self.classes) else str(i))
-                t.setPos(float(pos[i, 0]), float(pos[i, 1]))
+            if k < len(placed):
+                i, x, y = placed[k]
+                t.setText(self._text(i))
+                margin = t.textItem.document().documentMargin()
+                # The label's text box (inside the item's margin) starts at the placed corner.
+                t.setPos(x - margin / sx, y + margin / sy)
                 t.show()
             else:
                 t.hide()
+
+    def _text(self, index: int) -> str:
+        return self.classes[index] if index < len(self.classes) else str(index)
+
+    def _text_size(self, text: str) -> tuple[float, float]:
+        """Width and height in pixels of a label's text (without the item's margin)."""
+        size = self._text_sizes.get(text)
+        if size is None:
+            metrics = QFontMetricsF(self.labels[0].textItem.font() if self.labels
+                                    else self.font())
+            size = (metrics.horizontalAdvance(text) + 1.0, metrics.height())
+            self._text_sizes[text] = size
+        return size
 
     def labelled(self) -> int:
         """How many glyph labels are on screen (tests)."""

@@ -11,7 +11,7 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QProxyStyle, QStyle, QStyleOptionHeader
 
 from siam_workbench.app.glyph_cache import GlyphCache
-from siam_workbench.app.miners.live import uniform_probability
+from siam_workbench.app.miners_model import uniform_probability
 
 _Index = QModelIndex | QPersistentModelIndex
 

@@ -3,7 +3,7 @@
 Rows are classes ranked by their final probability and labelled *by class* — the glyph text
 on the axis whenever few enough rows are in view (zoom in at 2,350 or 11,172 classes), rank
 numbers otherwise. The series are the miners' own (probability, mean distance to center) and
-any per-class series a miner plug-in writes under ``mining.h5 /extra/<name>``.
+any per-class series a miner plug-in writes under the mining log's ``/extra/<name>``.
 """
 
 from __future__ import annotations
@@ -24,9 +24,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from siam_workbench.app.miners.live import is_uniform
+from siam_workbench.app.miners_model import is_uniform
 from siam_workbench.app.plots import themed_plot
 from siam_workbench.infer.analysis import MiningHistory
+from siam_workbench.project.runfolder import MINING
 
 LABEL_ROWS = 60  # at most this many rows in view: label each with its class
 BUILTIN = (("probability", "probabilities"), ("mean distance to center", "mean_distance"))
@@ -138,7 +139,7 @@ class HeatmapPanel(QWidget):
         kind = self.heat_kind.currentData()
         arr = h.series(kind)
         if arr is None:
-            self.heat_message.setText(f"This run's mining.h5 has no /{kind}; choose another "
+            self.heat_message.setText(f"This run's {MINING} has no /{kind}; choose another "
                                       "quantity above.")
             self.heat_stack.setCurrentWidget(self.heat_message)
             return

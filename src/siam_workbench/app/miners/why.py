@@ -36,6 +36,7 @@ from siam_workbench.app.miners_model import scatter_labels
 from siam_workbench.app.plots import COLORS, themed_plot
 from siam_workbench.app.workers import Job, JobRunner, _Throttle
 from siam_workbench.infer.analysis import MinerEffect, confusers, formula_text, miner_effect
+from siam_workbench.project.runfolder import RunFolder
 
 CONFUSERS = 6
 
@@ -181,7 +182,7 @@ class WhyPanel(QWidget):
     def _can_measure(self) -> bool:
         return (self.source is not None and self.data_path is not None
                 and self.data_path.exists()
-                and (self.source / "checkpoints" / "last.pt").exists())
+                and RunFolder(self.source).last.exists())
 
     def _update_button(self) -> None:
         self.measure_btn.setEnabled(self.runner is None and self._can_measure())
