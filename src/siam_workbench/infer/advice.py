@@ -27,6 +27,7 @@ from siam_workbench.parts.miners.auto_clustering import cluster_shares as cluste
 from siam_workbench.parts.miners.auto_clustering import cluster_warning as cluster_warning
 from siam_workbench.project.config import SCHEMA, Config
 from siam_workbench.project.partinfo import active_parts
+from siam_workbench.project.partinfo import loss as loss_part_of
 
 
 @dataclass
@@ -227,18 +228,14 @@ def collapsed(s: Snapshot) -> Notice | None:
     if share is None and not at_chance:
         return None
     lr = float(s.config.train.lr)
-    metric = s.config.loss.kind == "metric"
+    loss_part = loss_part_of(s.config.loss.kind)
+    remedy = None if lr < 1e-5 or loss_part is None else \
+        loss_part.collapse_remedy(s.config.loss, s.config.to_dict())
     if lr < 1e-5:
         why = f"The learning rate {lr:g} is too small for the weights to move. "
         suggestion: dict[str, dict[str, Any]] = {"train": {"lr": 0.003}}
-    elif metric:
-        why = ("With the metric loss this is softplus' flat region, where every distance is 0 "
-               "and the loss sits at (τ·softplus(α))² (docs/METHODS.md §3b); the triplet loss "
-               "with semi-hard triplets does not have one. ")
-        suggestion = {"loss": {"kind": "triplet",
-                               "alpha": SCHEMA["loss"]["alpha"].default}}
-        if _has("mining", "batch") and s.config.mining.batch == "all":
-            suggestion["mining"] = {"batch": "semihard"}
+    elif remedy is not None:  # the loss knows why it collapses (the metric loss's softplus)
+        why, suggestion = remedy
     else:
         why = ""
         suggestion = {"train": {"lr": float(f"{lr / 3:.3g}")}}

@@ -12,6 +12,7 @@ import pytest
 from siam_workbench.base.notice import Seen
 from siam_workbench.infer import advice
 from siam_workbench.infer.advice import Snapshot, advise
+from siam_workbench.parts.losses import LOSSES
 from siam_workbench.parts.miners import MINERS
 from siam_workbench.parts.miners.auto_clustering import AutoClustering
 from siam_workbench.project import plugins
@@ -130,11 +131,26 @@ def test_the_active_parts_are_the_config_s_choices():
     assert active_parts({"mining": {"positive": "not-loaded"}}) == []
 
 
-def test_advice_names_no_miner_and_reads_no_miner_parameter():
+def test_the_loss_says_why_it_collapsed():
+    """The metric loss's own remedy (its softplus dead zone), and the paper's batch miner
+    ``all`` swapped for semi-hard triplets with it; a loss without one gets the generic
+    advice."""
+    values = Config({"loss": {"kind": "metric"}, "mining": {"batch": "all"}}).to_dict()
+    why, suggestion = LOSSES["metric"].collapse_remedy(None, values)
+    assert "softplus" in why
+    assert suggestion == {"loss": {"kind": "triplet", "alpha": SCHEMA["loss"]["alpha"].default},
+                          "mining": {"batch": "semihard"}}
+    Config().replace(suggestion)
+    dead = Snapshot(Config({"loss": {"kind": "metric"}, "mining": {"batch": "all"}}),
+                    epochs=[{"val_top1": 0.01}], mean_distance=np.zeros(62))
+    assert advice.collapsed(dead).suggestion == suggestion
+    assert LOSSES["triplet"].collapse_remedy(None, values) is None
+
+
+def test_advice_names_no_part_and_reads_no_miner_parameter():
     source = inspect.getsource(advice)
-    for role in ("positive", "negative"):
-        for name in MINERS[role]:
-            if name != "random":
-                assert f'"{name}"' not in source, name
+    names = [n for by_name in MINERS.values() for n in by_name] + list(LOSSES)
+    for name in names:
+        assert f'"{name}"' not in source, name
     for key in ("eta", "gamma", "theta", "w"):
         assert f"mining.{key}" not in source and f'"{key}"' not in source, key
