@@ -96,3 +96,40 @@ def test_plugin_parts_show_labels_greying_parameters_and_help(make_window, qtbot
     qtbot.waitUntil(lambda: "Loose" in tab.why.formula.text(), timeout=30_000)
     formula = tab.why.formula.text()
     assert "Loose classes first" in formula and "power = 1.5" in formula
+
+
+def test_an_error_of_a_plugin_parts_own_setting_marks_its_editor(make_window, tmp_path):
+    """A value the editor's range lets by but the config refuses (NaN) is reported on the
+    editor of the namespaced key ``loss.soft-margin.alpha``, not only in the message."""
+    root = _trusted_project(tmp_path)
+    w = make_window()
+    assert w.open_project(root)
+    form = w.train_tab.form
+    own = form.editors["loss.soft-margin.alpha"]
+    own.widget.lineEdit().setText("nan")
+    assert not form.is_valid()
+    assert "loss.soft-margin.alpha must be finite" in form.errors()["loss.soft-margin.alpha"]
+    assert own.widget.property("invalid") == "true"
+    assert set(form.errors()) == {"loss.soft-margin.alpha"}  # not the built-in loss.alpha
+    assert w.doc.config.get("loss", "soft-margin.alpha") == 0.25  # never reached the project
+    own.widget.lineEdit().setText("0.5")
+    assert form.is_valid() and not own.widget.property("invalid")
+    assert w.doc.config.get("loss", "soft-margin.alpha") == 0.5
+
+
+def test_error_settings_finds_flat_and_namespaced_keys():
+    from siam_workbench.app.config_form import error_settings
+    from siam_workbench.base.errors import SiamError
+
+    known = {"augment.scale_min", "augment.scale_max", "loss.alpha", "loss.soft-margin.alpha",
+             "mining.loose-first.gamma"}
+    relation = SiamError("augment.scale_min must be ≤ augment.scale_max", section="augment",
+                         key="scale_min")
+    assert error_settings(relation, known) == ["augment.scale_min", "augment.scale_max"]
+    assert error_settings(SiamError("loss.soft-margin.alpha must be finite, got nan"),
+                          known) == ["loss.soft-margin.alpha"]
+    assert error_settings(SiamError("mining.loose-first.gamma must be ≤ 8."), known) == \
+        ["mining.loose-first.gamma"]
+    assert error_settings(SiamError("loss.alpha must be a number."), known) == ["loss.alpha"]
+    assert error_settings(SiamError("x", section="loss", key="soft-margin.alpha"), known) == \
+        ["loss.soft-margin.alpha"]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -42,7 +42,18 @@ from siam_workbench.project.config import SCHEMA, Config, Field, paper_defaults
 from siam_workbench.project.partinfo import choice_labels, part_help, title, unused
 
 TRAINING_SECTIONS = ("loss", "mining", "augment", "train", "model")
-_KEY_RE = re.compile(r"\b([a-z]+)\.([a-z_0-9]+)\b")
+# ``section.key`` or a part's own ``section.<part>.key`` (part names may hold hyphens:
+# ``loss.soft-margin.alpha``) named in an error's text.
+_KEY_RE = re.compile(r"\b([a-z]+)\.([a-z0-9][a-z0-9_-]*(?:\.[a-z0-9_]+)?)")
+
+
+def error_settings(exc: SiamError, known: Iterable[str]) -> list[str]:
+    """The settings of ``known`` an error is about: the one its fields name, then each one its
+    text names (a relation names two), namespaced part settings included."""
+    known = set(known)
+    names = [exc.setting] if exc.setting else []
+    names += [f"{section}.{key}" for section, key in _KEY_RE.findall(exc.message)]
+    return [n for n in dict.fromkeys(names) if n in known]
 
 
 SECTION_TITLES = {"loss": "Loss", "mining": "Mining", "augment": "Augmentation",
@@ -419,9 +430,7 @@ class ConfigForm(QWidget):
                 self.doc.config.replace(values)
             except SiamError as exc:
                 general = str(exc)
-                named = [f"{s}.{k}" for s, k in _KEY_RE.findall(general)
-                         if f"{s}.{k}" in self.editors]
-                for name in named:
+                for name in error_settings(exc, self.editors):
                     errors[name] = general
         self._show_errors(errors, general)
         if hasattr(self, "_editable"):

@@ -18,10 +18,13 @@ reads the part's own key.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from siam_workbench.base.errors import SiamError
 from siam_workbench.base.fields import Field
+
+if TYPE_CHECKING:
+    from siam_workbench.base.notice import Notice, Seen
 
 T = TypeVar("T", bound=Callable[..., object])  # a part class or a backbone factory
 
@@ -91,6 +94,15 @@ class Part:
                                "</b>" for k, f in cls.params.items())
             text += f" — {values}."
         return text
+
+    @classmethod
+    def advise(cls, settings: Any, seen: Seen) -> list[Notice]:
+        """What this part has to say about a run that uses it (guided training,
+        :mod:`siam_workbench.infer.advice`): notices from what the run recorded so far
+        (``seen``) and the values of its section (``settings``, read with :meth:`value`). A
+        suggestion names the part's own keys (``{cls.section: {cls.schema_key("eta"): 250}}``).
+        Default: nothing to say."""
+        return []
 
 
 def _fmt(value: Any) -> str:

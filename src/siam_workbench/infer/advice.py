@@ -1,8 +1,11 @@
 """Guided training: what a practitioner would notice while a run trains, and what to change.
 
-Each check is a plain function of what a run has recorded so far (its config, per-epoch
-accuracies and losses, the miners' distributions, the pixel 1-NN baseline) and returns a
-:class:`Notice` or None. A notice names the setting to change and the value to try, as a
+Each run-wide check is a plain function of what a run has recorded so far (its config,
+per-epoch accuracies and losses, the miners' distributions, the pixel 1-NN baseline) and returns
+a :class:`Notice` or None; what is about one part (auto-clustering's η, auto-probabilistic's γ,
+a plug-in miner's own parameter) that part says itself — :meth:`Part.advise
+<siam_workbench.base.part.Part.advise>`, asked for each part the config chooses, so this module
+names none of them. A notice names the setting to change and the value to try, as a
 ``{section: {key: value}}`` suggestion the Train tab applies to the next run with one click;
 ``siam train`` prints the same notices as they appear. The same functions run on a live run
 (the GUI feeds its epoch events) and on a finished one (:func:`advise_run` reads its files).
@@ -18,35 +21,13 @@ from typing import Any
 
 import numpy as np
 
-from siam_workbench.parts.miners.auto_clustering import default_eta
+from siam_workbench.base.notice import Notice as Notice
+from siam_workbench.base.notice import Seen
+from siam_workbench.parts.miners.auto_clustering import cluster_shares as cluster_shares
+from siam_workbench.parts.miners.auto_clustering import cluster_warning as cluster_warning
 from siam_workbench.project.config import SCHEMA, Config
-
-
-@dataclass(frozen=True)
-class Notice:
-    code: str  # stable id, e.g. "clusters-collapsed"
-    title: str  # one line
-    detail: str  # what was seen and why it matters
-    suggestion: dict[str, dict[str, Any]] = field(default_factory=dict)  # for the next run
-    severity: str = "warning"  # warning | info
-
-    def suggestion_text(self) -> str:
-        return ", ".join(f"{s}.{k} = {_toml(v)}" for s, t in self.suggestion.items()
-                         for k, v in t.items())
-
-    def set_args(self) -> str:
-        """The suggestion as ``siam train`` options (``--set mining.eta=250``)."""
-        return " ".join(f"--set {s}.{k}={_toml(v)}" for s, t in self.suggestion.items()
-                        for k, v in t.items())
-
-
-def _toml(value: Any) -> str:
-    """A value as TOML writes it (what ``--set`` parses back)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return '"' + value.replace('"', '\\"') + '"'
-    return repr(value)
+from siam_workbench.project.partinfo import active_parts
+from siam_workbench.project.partinfo import loss as loss_part_of
 
 
 @dataclass
@@ -62,6 +43,7 @@ class Snapshot:
     # The batch spread of the latest iterations (IterationFinished.spread), for a collapse
     # seen within the first epoch rather than at its end.
     spreads: list[float] = field(default_factory=list)
+    series: dict[str, np.ndarray] = field(default_factory=dict)  # the miners' own, "role.name"
 
     def add_epoch(self, ev: Any) -> None:
         """Record an :class:`~siam_workbench.train.events.EpochFinished` (the CLI and the GUI feed
@@ -73,6 +55,13 @@ class Snapshot:
         self.probabilities = ev.probabilities
         self.clusters = ev.clusters
         self.mean_distance = ev.mean_distance
+        self.series = dict(getattr(ev, "series", None) or {})
+
+    def seen(self) -> Seen:
+        """What the parts' own advice looks at, as plain values."""
+        return Seen(epochs=tuple(self.epochs), probabilities=self.probabilities,
+                    clusters=self.clusters, mean_distance=self.mean_distance,
+                    series=dict(self.series))
 
     def add_iteration(self, ev: Any) -> Notice | None:
         """Record an :class:`~siam_workbench.train.events.IterationFinished`; the collapse notice as
@@ -93,104 +82,25 @@ _SPREAD_KEEP = 64  # iterations of spread a snapshot keeps
 _COLLAPSE_SHARE = 0.02
 
 
-def _present(s: Snapshot, n: int) -> np.ndarray:
-    if s.mean_distance is not None and len(s.mean_distance) == n:
-        return np.isfinite(np.asarray(s.mean_distance, dtype=np.float64))
-    return np.ones(n, dtype=bool)
-
-
 def _has(section: str, key: str) -> bool:
     return key in SCHEMA.get(section, {})
 
 
 # -- the checks --------------------------------------------------------------------------------
 
-def cluster_shares(clusters: np.ndarray, present: np.ndarray | None = None
-                   ) -> tuple[float, float, int]:
-    """``(largest cluster's share, clustered share, classes)`` over the classes with samples:
-    the two numbers that say whether auto-clustering collapsed or left most classes alone."""
-    labels = np.asarray(clusters)
-    if present is not None and len(present) == len(labels):
-        labels = labels[np.asarray(present, dtype=bool)]
-    if labels.size == 0:
-        return 0.0, 0.0, 0
-    inside = labels[labels >= 0]
-    largest = int(np.bincount(inside).max()) if inside.size else 0
-    return largest / labels.size, inside.size / labels.size, int(labels.size)
-
-
-def cluster_warning(clusters: np.ndarray, present: np.ndarray | None = None) -> str | None:
-    """One line for the Miners view when the clusters are not doing their job (the Train tab's
-    notices say the same with a suggested η)."""
-    largest, clustered, n = cluster_shares(clusters, present)
-    if n < 4:
-        return None
-    if largest > 0.5:
-        return (f"Auto-clustering has collapsed: one cluster holds {largest:.0%} of the "
-                "classes, so its negatives are almost random. Use a smaller η.")
-    if clustered < 0.2:
-        return (f"Auto-clustering left {1 - clustered:.0%} of the classes in no cluster; they "
-                "get random negatives only. Use a larger η.")
-    return None
-
-
-def clusters_collapsed(s: Snapshot) -> Notice | None:
-    """Auto-clustering merged most classes into one cluster: η is too large for C, so the
-    "hard" negatives of that cluster are just random ones."""
-    if s.config.mining.negative != "auto-clustering" or s.clusters is None:
-        return None
-    share, _, n = cluster_shares(s.clusters, _present(s, len(s.clusters)))
-    if n < 4 or share <= 0.5:
-        return None
-    largest = round(share * n)
-    eta = int(s.config.mining.eta) or default_eta(n)  # 0: scaled to the alphabet
-    new = max(1, min(eta // 4, int(0.4 * n)))
-    return Notice("clusters-collapsed", f"Auto-clustering collapsed: one cluster holds "
-                  f"{share:.0%} of the classes",
-                  f"η = {eta:,} closest center pairs link {largest:,} of {n:,} "
-                  "classes into one cluster, so a negative \"from the anchor's cluster\" is "
-                  "almost any class. Fewer pairs give small clusters of truly similar classes.",
-                  {"mining": {"eta": new}})
-
-
-def clusters_too_sparse(s: Snapshot) -> Notice | None:
-    """Auto-clustering left most classes in no cluster: η is too small for C."""
-    if s.config.mining.negative != "auto-clustering" or s.clusters is None:
-        return None
-    _, share, n = cluster_shares(s.clusters, _present(s, len(s.clusters)))
-    if n < 4 or share >= 0.2:
-        return None
-    eta = int(s.config.mining.eta) or default_eta(n)  # 0: scaled to the alphabet
-    new = max(eta * 4, int(0.4 * n))
-    return Notice("clusters-sparse", f"Auto-clustering left {1 - share:.0%} of the classes "
-                  "in no cluster",
-                  f"η = {eta:,} pairs reach only {share:.0%} of {n:,} classes; the "
-                  "others get random negatives only. The paper used η ≈ 0.4 × C "
-                  "(1,000 for 2,350 classes).", {"mining": {"eta": new}})
-
-
-def sampling_degenerate(s: Snapshot) -> Notice | None:
-    """The auto-probabilistic distribution put nearly all mass on a few classes (γ large):
-    most classes are then never trained as anchors."""
-    if s.config.mining.positive != "auto-probabilistic" or s.probabilities is None:
-        return None
-    p = np.nan_to_num(np.asarray(s.probabilities, dtype=np.float64))
-    present = _present(s, len(p))
-    n = int(present.sum())
-    if n < 4 or p.sum() <= 0:
-        return None
-    q = p[present] / p[present].sum()
-    nz = q[q > 0]
-    effective = float(math.exp(-(nz * np.log(nz)).sum()))
-    if effective >= 0.1 * n:
-        return None
-    gamma = float(s.config.mining.gamma)
-    return Notice("sampling-degenerate", f"Sampling concentrated on ~{effective:.0f} of "
-                  f"{n:,} classes", f"With γ = {gamma:g} the positive miner draws its anchors "
-                  f"from about {effective:.0f} classes (the perplexity of its distribution); "
-                  "the rest are hardly trained. A smaller γ flattens it (γ = 1 is the paper's "
-                  "setting without auto-clustering).",
-                  {"mining": {"gamma": max(0.5, round(gamma / 2, 2))}})
+def part_notices(s: Snapshot) -> list[Notice]:
+    """What the run's parts say about it (each part's :meth:`~siam_workbench.base.part.Part.advise`
+    given its section's values and what the run recorded): the miners in role order, then the
+    loss. A part whose advice fails (a plug-in's bug) says nothing rather than stop a run."""
+    seen = s.seen()
+    out: list[Notice] = []
+    for section, part in active_parts(s.config.to_dict()):
+        try:
+            said = part.advise(getattr(s.config, section), seen)
+        except Exception:  # noqa: BLE001 - one part's advice must not break guided training
+            continue
+        out += [n for n in said or () if isinstance(n, Notice)]
+    return out
 
 
 def _val_or_train(rec: dict[str, Any]) -> float | None:
@@ -318,18 +228,14 @@ def collapsed(s: Snapshot) -> Notice | None:
     if share is None and not at_chance:
         return None
     lr = float(s.config.train.lr)
-    metric = s.config.loss.kind == "metric"
+    loss_part = loss_part_of(s.config.loss.kind)
+    remedy = None if lr < 1e-5 or loss_part is None else \
+        loss_part.collapse_remedy(s.config.loss, s.config.to_dict())
     if lr < 1e-5:
         why = f"The learning rate {lr:g} is too small for the weights to move. "
         suggestion: dict[str, dict[str, Any]] = {"train": {"lr": 0.003}}
-    elif metric:
-        why = ("With the metric loss this is softplus' flat region, where every distance is 0 "
-               "and the loss sits at (τ·softplus(α))² (docs/METHODS.md §3b); the triplet loss "
-               "with semi-hard triplets does not have one. ")
-        suggestion = {"loss": {"kind": "triplet",
-                               "alpha": SCHEMA["loss"]["alpha"].default}}
-        if _has("mining", "batch") and s.config.mining.batch == "all":
-            suggestion["mining"] = {"batch": "semihard"}
+    elif remedy is not None:  # the loss knows why it collapses (the metric loss's softplus)
+        why, suggestion = remedy
     else:
         why = ""
         suggestion = {"train": {"lr": float(f"{lr / 3:.3g}")}}
@@ -358,14 +264,17 @@ def below_pixel_baseline(s: Snapshot) -> Notice | None:
                   {"train": {"epochs": int(t.epochs) * 2}})
 
 
+#: The run-wide checks; what is about one part is that part's own advice (:func:`part_notices`,
+#: asked after :func:`collapsed`).
 CHECKS: tuple[Callable[[Snapshot], Notice | None], ...] = (
-    collapsed, clusters_collapsed, clusters_too_sparse, sampling_degenerate, loss_climbing,
-    loss_plateau, memorising_faces, below_pixel_baseline)
+    collapsed, loss_climbing, loss_plateau, memorising_faces, below_pixel_baseline)
 
 
 def advise(snapshot: Snapshot) -> list[Notice]:
     """Every notice that applies now, most important first (warnings before info)."""
-    out = [n for n in (check(snapshot) for check in CHECKS) if n is not None]
+    first, rest = CHECKS[0], CHECKS[1:]
+    out = [n for n in [first(snapshot), *part_notices(snapshot), *(c(snapshot) for c in rest)]
+           if n is not None]
     return sorted(out, key=lambda n: n.severity != "warning")
 
 
@@ -393,6 +302,7 @@ def snapshot_of_run(run_dir: str | Path) -> Snapshot | None:
         snap.probabilities = None if h.probabilities is None else h.probabilities[-1]
         snap.clusters = None if h.clusters is None else h.clusters[-1]
         snap.mean_distance = None if h.mean_distance is None else h.mean_distance[-1]
+        snap.series = {k: v[-1] for k, v in h.extra.items() if len(v)}
     return snap
 
 

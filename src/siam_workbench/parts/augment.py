@@ -57,31 +57,53 @@ _CORNER_XY = ((-1.0, -1.0), (1.0, -1.0), (1.0, 1.0), (-1.0, 1.0))
 
 
 class AugmentParams(Protocol):
-    """What the augmenter reads from ``Config().augment`` (any object with these attributes)."""
+    """What the augmenter reads from ``Config().augment`` (any object with these attributes;
+    read-only, so the frozen config view satisfies it)."""
 
-    enabled: bool
-    p: float
-    projective: bool
-    projective_shift: float
-    rotation: bool
-    rotation_deg: float
-    scale: bool
-    scale_min: float
-    scale_max: float
-    elastic: bool
-    elastic_p: float
-    elastic_px: float
-    stroke: bool
-    stroke_p: float
-    thicken_px: float
-    thin_px: float
-    blur: bool
-    blur_p: float
-    blur_sigma: float
-    noise: bool
-    noise_p: float
-    noise_std: float
-
+    @property
+    def enabled(self) -> bool: ...
+    @property
+    def p(self) -> float: ...
+    @property
+    def projective(self) -> bool: ...
+    @property
+    def projective_shift(self) -> float: ...
+    @property
+    def rotation(self) -> bool: ...
+    @property
+    def rotation_deg(self) -> float: ...
+    @property
+    def scale(self) -> bool: ...
+    @property
+    def scale_min(self) -> float: ...
+    @property
+    def scale_max(self) -> float: ...
+    @property
+    def elastic(self) -> bool: ...
+    @property
+    def elastic_p(self) -> float: ...
+    @property
+    def elastic_px(self) -> float: ...
+    @property
+    def stroke(self) -> bool: ...
+    @property
+    def stroke_p(self) -> float: ...
+    @property
+    def thicken_px(self) -> float: ...
+    @property
+    def thin_px(self) -> float: ...
+    @property
+    def blur(self) -> bool: ...
+    @property
+    def blur_p(self) -> float: ...
+    @property
+    def blur_sigma(self) -> float: ...
+    @property
+    def noise(self) -> bool: ...
+    @property
+    def noise_p(self) -> float: ...
+    @property
+    def noise_std(self) -> float: ...
 
 # Columns of the second draw, for the operations beyond the paper.
 _E_SEL, _S_SEL, _S_AMT, _B_SEL, _B_SIG, _N_SEL, _N_STD, _DRAWS2 = range(8)

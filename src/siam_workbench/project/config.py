@@ -10,11 +10,24 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from siam_workbench.base.errors import SiamError
 from siam_workbench.base.fields import Field
 from siam_workbench.parts import losses, miners
+from siam_workbench.project.sections import (
+    AugmentSection,
+    DataSection,
+    LossSection,
+    MiningSection,
+    ModelSection,
+    ProjectSection,
+    SectionView,
+    TrainSection,
+    section_view,
+)
+
+V = TypeVar("V", bound=SectionView)
 
 SCHEMA: dict[str, dict[str, Field]] = {
     "project": {
@@ -320,23 +333,6 @@ def parse_literal(text: str) -> Any:
         return text
 
 
-class Section:
-    """Attribute view of one section (``cfg.train.epochs``); read-only."""
-
-    def __init__(self, name: str, values: dict[str, Any]) -> None:
-        object.__setattr__(self, "_name", name)
-        object.__setattr__(self, "_values", values)
-
-    def __getattr__(self, key: str) -> Any:
-        try:
-            return self._values[key]
-        except KeyError:
-            raise AttributeError(f"{self._name}.{key}") from None
-
-    def __setattr__(self, key: str, value: Any) -> None:
-        raise AttributeError("Config is immutable; use Config.replace()")
-
-
 class Config:
     """A complete, validated configuration (defaults filled in)."""
 
@@ -368,13 +364,48 @@ class Config:
             raise SiamError(f"model.backbone must be one of {', '.join(MODELS)}; "
                             f"got {v['model']['backbone']!r}", section="model", key="backbone")
 
-    def __getattr__(self, section: str) -> Section:
-        if section.startswith("_"):
-            raise AttributeError(section)
-        try:
-            return Section(section, self._values[section])
-        except KeyError:
-            raise AttributeError(section) from None
+    # Typed, read-only views of the sections (siam_workbench.project.sections): mypy knows
+    # ``cfg.train.epochs`` is an int; a key a plug-in added reads by attribute at run time.
+    def _view(self, section: str, kind: type[V]) -> V:
+        views: dict[str, SectionView] = self.__dict__.setdefault("_views", {})
+        view = views.get(section)
+        if not isinstance(view, kind):
+            view = views[section] = section_view(kind, self._values[section], section)
+        return view
+
+    @property
+    def project(self) -> ProjectSection:
+        return self._view("project", ProjectSection)
+
+    @property
+    def data(self) -> DataSection:
+        return self._view("data", DataSection)
+
+    @property
+    def model(self) -> ModelSection:
+        return self._view("model", ModelSection)
+
+    @property
+    def loss(self) -> LossSection:
+        return self._view("loss", LossSection)
+
+    @property
+    def mining(self) -> MiningSection:
+        return self._view("mining", MiningSection)
+
+    @property
+    def augment(self) -> AugmentSection:
+        return self._view("augment", AugmentSection)
+
+    @property
+    def train(self) -> TrainSection:
+        return self._view("train", TrainSection)
+
+    if not TYPE_CHECKING:  # a section added to SCHEMA before its typed view exists
+        def __getattr__(self, section: str) -> SectionView:
+            if section.startswith("_") or section not in self.__dict__.get("_values", {}):
+                raise AttributeError(section)
+            return self._view(section, SectionView)
 
     def get(self, section: str, key: str) -> Any:
         """A value; a key declared after this config was built (a plug-in loaded later) reads

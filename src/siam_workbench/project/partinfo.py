@@ -53,6 +53,19 @@ def part_for(name: str, value: Any) -> Any:
     return None
 
 
+def active_parts(values: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, Any]]:
+    """``(section, part)`` for each registered part these config values choose: the miners in
+    role order, then the loss (guided training asks each for its advice). A part that is not
+    registered (a plug-in not loaded) is left out."""
+    from siam_workbench.parts.miners import ROLES
+
+    mining, kind = values.get("mining", {}), values.get("loss", {}).get("kind")
+    chosen = [("mining", miner(role, str(mining[role]))) for role in ROLES if role in mining]
+    if kind is not None:
+        chosen.append(("loss", loss(str(kind))))
+    return [(section, part) for section, part in chosen if part is not None]
+
+
 def choice_labels(name: str) -> dict[str, str]:
     """value → the part's label for a part choice (``loss.kind``: "metric" → "metric (paper
     §3.4)"); empty for any other setting."""

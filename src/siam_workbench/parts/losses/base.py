@@ -10,6 +10,7 @@ never materialises the triplets.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from torch import Tensor
@@ -29,6 +30,15 @@ class Loss(Part):
     def __init__(self, settings: Any) -> None:
         """``settings`` is ``Config().loss`` (or any object with the ``[loss]`` keys)."""
         self.settings = settings
+
+    @classmethod
+    def collapse_remedy(cls, settings: Any, values: Mapping[str, Mapping[str, Any]]
+                        ) -> tuple[str, dict[str, dict[str, Any]]] | None:
+        """When guided training sees the embedding collapse under this loss
+        (:func:`siam_workbench.infer.advice.collapsed`): why this loss does that, as a
+        sentence, and the settings that leave it — or None, for the generic advice (a smaller
+        learning rate). ``values`` is the whole config as plain tables."""
+        return None
 
     @property
     def margin(self) -> float:

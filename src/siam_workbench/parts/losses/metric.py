@@ -7,6 +7,9 @@ class; the loss is ``g1² + g2² + Σ g3²`` (the paper: "the output of this blo
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -39,6 +42,20 @@ class MetricLoss(Loss):
         "center_momentum": Field(float, 0.1, "'ema' centers: weight of each step's batch mean",
                                  min=0.0, max=1.0, label="EMA momentum of the centers"),
     }
+
+    @classmethod
+    def collapse_remedy(cls, settings: Any, values: Mapping[str, Mapping[str, Any]]
+                        ) -> tuple[str, dict[str, dict[str, Any]]] | None:
+        """Softplus' flat region traps it; the triplet loss (with semi-hard triplets) has
+        none."""
+        why = ("With the metric loss this is softplus' flat region, where every distance is 0 "
+               "and the loss sits at (τ·softplus(α))² (docs/METHODS.md §3b); the triplet loss "
+               "with semi-hard triplets does not have one. ")
+        suggestion: dict[str, dict[str, Any]] = {"loss": {"kind": "triplet",
+                                                          "alpha": ALPHA.default}}
+        if values.get("mining", {}).get("batch") == "all":
+            suggestion["mining"] = {"batch": "semihard"}
+        return why, suggestion
 
     def per_triplet(self, d_ap: Tensor, d_an: Tensor, dc_a: Tensor | None,
                     dc_p: Tensor | None, dc_n: Tensor | None) -> dict[str, Tensor]:

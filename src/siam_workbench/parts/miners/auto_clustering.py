@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from siam_workbench.base.fields import Field
+from siam_workbench.base.notice import Notice, Seen
 from siam_workbench.parts.miners.base import (
     EpochStats,
     NegativeMiner,
@@ -63,6 +64,35 @@ class AutoClustering(NegativeMiner):
             f"comes from the anchor's cluster with probability "
             f"<b>θ = {cls.value(settings, 'theta'):g}</b>, otherwise uniformly from the other "
             "classes.")
+
+    @classmethod
+    def advise(cls, settings: Any, seen: Seen) -> list[Notice]:
+        """Clusters that merged most classes (η too large for C) or left most alone (too
+        small), each with the η to try."""
+        if seen.clusters is None:
+            return []
+        largest, clustered, n = cluster_shares(seen.clusters, seen.present(len(seen.clusters)))
+        if n < 4:
+            return []
+        eta = int(cls.value(settings, "eta")) or default_eta(n)  # 0: scaled to the alphabet
+        key = cls.schema_key("eta")
+        if largest > 0.5:
+            linked = round(largest * n)
+            return [Notice("clusters-collapsed", f"Auto-clustering collapsed: one cluster holds "
+                           f"{largest:.0%} of the classes",
+                           f"η = {eta:,} closest center pairs link {linked:,} of {n:,} "
+                           "classes into one cluster, so a negative \"from the anchor's "
+                           "cluster\" is almost any class. Fewer pairs give small clusters of "
+                           "truly similar classes.",
+                           {cls.section: {key: max(1, min(eta // 4, int(0.4 * n)))}})]
+        if clustered < 0.2:
+            return [Notice("clusters-sparse", f"Auto-clustering left {1 - clustered:.0%} of the "
+                           "classes in no cluster",
+                           f"η = {eta:,} pairs reach only {clustered:.0%} of {n:,} classes; "
+                           "the others get random negatives only. The paper used η ≈ 0.4 × C "
+                           "(1,000 for 2,350 classes).",
+                           {cls.section: {key: max(eta * 4, int(0.4 * n))}})]
+        return []
 
     def __init__(self, num_classes: int, present: np.ndarray, settings: Any) -> None:
         super().__init__(num_classes, present, settings)
@@ -160,3 +190,32 @@ def default_eta(num_classes: int) -> int:
     paper's ratio at any size, with at least one pair.
     """
     return max(1, round(0.43 * num_classes))
+
+
+def cluster_shares(clusters: np.ndarray, present: np.ndarray | None = None
+                   ) -> tuple[float, float, int]:
+    """``(largest cluster's share, clustered share, classes)`` over the classes with samples:
+    the two numbers that say whether auto-clustering collapsed or left most classes alone."""
+    labels = np.asarray(clusters)
+    if present is not None and len(present) == len(labels):
+        labels = labels[np.asarray(present, dtype=bool)]
+    if labels.size == 0:
+        return 0.0, 0.0, 0
+    inside = labels[labels >= 0]
+    largest = int(np.bincount(inside).max()) if inside.size else 0
+    return largest / labels.size, inside.size / labels.size, int(labels.size)
+
+
+def cluster_warning(clusters: np.ndarray, present: np.ndarray | None = None) -> str | None:
+    """One line for the Miners view when the clusters are not doing their job (the Train tab's
+    notices, :meth:`AutoClustering.advise`, say the same with a suggested η)."""
+    largest, clustered, n = cluster_shares(clusters, present)
+    if n < 4:
+        return None
+    if largest > 0.5:
+        return (f"Auto-clustering has collapsed: one cluster holds {largest:.0%} of the "
+                "classes, so its negatives are almost random. Use a smaller η.")
+    if clustered < 0.2:
+        return (f"Auto-clustering left {1 - clustered:.0%} of the classes in no cluster; they "
+                "get random negatives only. Use a larger η.")
+    return None

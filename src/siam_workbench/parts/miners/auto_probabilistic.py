@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from siam_workbench.base.fields import Field
+from siam_workbench.base.notice import Notice, Seen
 from siam_workbench.parts.miners.base import (
     EpochStats,
     PositiveMiner,
@@ -107,6 +108,30 @@ class AutoProbabilistic(PositiveMiner):
             f"w·P<sub>k−1</sub>)<sup>γ</sup>) — with <b>γ = {cls.value(settings, 'gamma'):g}</b>, "
             f"<b>w = {cls.value(settings, 'w'):g}</b>. Larger γ concentrates sampling on the "
             "loosest classes.")
+
+    @classmethod
+    def advise(cls, settings: Any, seen: Seen) -> list[Notice]:
+        """The distribution put nearly all mass on a few classes (γ large): most classes are
+        then never trained as anchors."""
+        if seen.probabilities is None:
+            return []
+        p = np.nan_to_num(np.asarray(seen.probabilities, dtype=np.float64))
+        present = seen.present(len(p))
+        n = int(present.sum())
+        if n < 4 or p.sum() <= 0:
+            return []
+        q = p[present] / p[present].sum()
+        nz = q[q > 0]
+        effective = float(math.exp(-(nz * np.log(nz)).sum()))
+        if effective >= 0.1 * n:
+            return []
+        gamma = float(cls.value(settings, "gamma"))
+        return [Notice("sampling-degenerate", f"Sampling concentrated on ~{effective:.0f} of "
+                       f"{n:,} classes", f"With γ = {gamma:g} the positive miner draws its "
+                       f"anchors from about {effective:.0f} classes (the perplexity of its "
+                       "distribution); the rest are hardly trained. A smaller γ flattens it "
+                       "(γ = 1 is the paper's setting without auto-clustering).",
+                       {cls.section: {cls.schema_key("gamma"): max(0.5, round(gamma / 2, 2))}})]
 
     def __init__(self, num_classes: int, present: np.ndarray, settings: Any) -> None:
         super().__init__(num_classes, present, settings)
