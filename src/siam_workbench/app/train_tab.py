@@ -589,7 +589,7 @@ class TrainTab(QWidget):
                                  f"{_pct(ev.best_top1)}.")
             elif name == "RunStopped":
                 self._append_log(f"Stopped at epoch {ev.epochs_done + 1}; resumable from "
-                                 f"{Path(ev.run_dir).name}/checkpoints/last.pt.")
+                                 f"{_run_relative(RunFolder(ev.run_dir).last, ev.run_dir)}.")
             elif name == "RunFailed":
                 self._append_log(f"FAILED: {ev.message}")
         self.plots.show_history(self.history)
@@ -714,3 +714,9 @@ class TrainTab(QWidget):
         if self._log_follow:
             sb = self.log.verticalScrollBar()
             sb.setValue(sb.maximum())
+
+
+def _run_relative(path: Path, run_dir: str | Path) -> str:
+    """``<run id>/checkpoints/last.pt``: the file as the user finds it in the project."""
+    run = Path(run_dir)
+    return f"{run.name}/{path.relative_to(run).as_posix()}"

@@ -298,24 +298,6 @@ def read_extra_series(h5: h5py.File, num_classes: int) -> dict[str, np.ndarray]:
     return out
 
 
-def read_epoch_edges(run_dir: str | Path, epoch: int) -> tuple[np.ndarray | None, str, str,
-                                                               dict[str, np.ndarray]]:
-    """The cluster edges of one epoch, the miner names and the extra series of a (possibly
-    still running) run's ``mining.h5``."""
-    path = RunFolder(run_dir).mining
-    try:
-        with h5py.File(path, "r") as h5:
-            key = f"edges/{epoch}"
-            edges = h5[key][()].astype(np.int64).reshape(-1, 2) if key in h5 else None
-            attrs = {k: (v.decode() if isinstance(v, bytes) else str(v))
-                     for k, v in h5.attrs.items()}
-            n = h5["probabilities"].shape[1] if "probabilities" in h5 else -1
-            extra = read_extra_series(h5, n)
-    except OSError as exc:
-        raise SiamError(f"not a readable HDF5 file ({exc})", path) from None
-    return edges, attrs.get("positive", "unknown"), attrs.get("negative", "unknown"), extra
-
-
 @dataclass
 class RunMining:
     """What the Miners view shows for one run: its mining history and class centers."""
