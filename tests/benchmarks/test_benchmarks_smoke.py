@@ -24,9 +24,6 @@ SCRIPTS = sorted(p for p in (ROOT / "benchmarks").glob("*.py") if not p.name.sta
 
 #: Scripts still without a smoke mode (issue 22, item 3: give each one, then drop it here).
 NO_SMOKE_YET = {
-    "gui_scale.py": "builds 11,172-class projects and trains them in the GUI",
-    "gui_stall.py": "builds 2,350/11,172-class projects and trains them in the GUI",
-    "scale.py": "has --quick, not yet sized to seconds",
     # Landed with the few-shot, labeling and start-up work, each needing a trained run or
     # the GUI with runs to measure: their smoke modes are the next step (issue note).
     "labeling_curve.py": "needs a font-trained katakana run and Omniglot",
