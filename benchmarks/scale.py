@@ -366,9 +366,8 @@ eta = 1000
 [train]
 epochs = 1
 iterations = {iterations}
-batch_mode = "pk"
-classes_per_batch = {p}
-samples_per_class = {k}
+batch_mode = "triplets"
+triplets = {triplets}
 device = "cpu"
 eval_max = 0
 """
@@ -379,12 +378,12 @@ def bench_allocator(size: str) -> dict[str, Any]:
 
     classes = pick(size, 11172, 2350, 100)
     iterations = pick(size, 6, 6, 3)
-    p, k = pick(size, (128, 8), (128, 8), (8, 4))  # the shipped default P×K step: 128 × 8
+    triplets = pick(size, 512, 512, 32)  # the paper's step, as in RESULTS.md (issue 13)
     variants = pick(size, ALLOC_VARIANTS, ALLOC_VARIANTS, ("current_256MiB_release",))
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         root = write_synth_project(Path(tmp) / "p", classes, 8,
-                                   ALLOC_TOML.format(iterations=iterations, p=p, k=k))
+                                   ALLOC_TOML.format(iterations=iterations, triplets=triplets))
         for variant in variants:
             rows.append({"variant": variant, "loadavg_1m": loadavg()[0], **run_probe(
                 "allocator", {"root": str(root), "variant": variant})})
@@ -395,7 +394,7 @@ def bench_allocator(size: str) -> dict[str, Any]:
         if base and by[v].get("step_s_median"):
             ratios[f"step time {v} / glibc_default"] = round(by[v]["step_s_median"] / base, 2)
     return {"classes": classes, "images_per_class": 8, "iterations": iterations,
-            "step": f"pk {p}×{k}", "threads": 1, "rows": rows, "ratios": ratios,
+            "triplets": triplets, "threads": 1, "rows": rows, "ratios": ratios,
             "loadavg_1m": loadavg()[0]}
 
 
