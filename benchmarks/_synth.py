@@ -54,8 +54,8 @@ def draw_strokes(strokes: np.ndarray, size: int, shift: tuple[float, float] = (0
 
 def write_omniglot_like(folder: Path, strokes: np.ndarray, drawers: list[int],
                         seed: int = 1) -> Path:
-    """An Omniglot-layout alphabet folder (``characterNN/NNNN_DD.png``, 105 px, black pen on
-    white) of the classes' strokes, each drawer shifting and thickening them a little."""
+    """An Omniglot-layout alphabet folder (``characterNN/NNNN_DD.png``, 105 px 1-bit, black pen
+    on white) of the classes' strokes, each drawer shifting and thickening them a little."""
     rng = np.random.default_rng(seed)
     for c, cls in enumerate(strokes, 1):
         sub = folder / f"character{c:02d}"
@@ -63,5 +63,5 @@ def write_omniglot_like(folder: Path, strokes: np.ndarray, drawers: list[int],
         for d in drawers:
             shift = tuple(rng.uniform(-0.05, 0.05, size=2))
             img = draw_strokes(cls, 105, shift, int(rng.integers(3, 6)), ink=0, paper=255)
-            Image.fromarray(img).save(sub / f"{c:04d}_{d:02d}.png")
+            Image.fromarray(img).convert("1").save(sub / f"{c:04d}_{d:02d}.png")  # as Omniglot
     return folder
