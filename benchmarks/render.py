@@ -6,11 +6,14 @@ the obvious alternative a user would write: one ``ImageFont.truetype`` per face 
 ``ImageDraw.text`` per glyph into an in-memory image, no centring, no file — run both in one
 process (``baseline_1proc``) and spread over the same number of processes as the renderer
 (``baseline_nproc``), so the comparison holds either way. ``--framed`` adds the baseline doing
-the renderer's whole job: PIL draws each glyph on a canvas with room around it, the project's
-own framing (:func:`siam_workbench.data.imaging.normalize_glyph`, fit mode) centres and scales
-it, and the glyphs go through the same lzf glyph-file writer (``framed_1proc`` /
-``framed_nproc``): the like-for-like comparison. Compare ``workers`` = N with the N-process
-baselines; the 1-process ratio at N > 1 workers puts N processes against one.
+the renderer's whole job: PIL draws each glyph on a canvas with room around it, frames it as
+the renderer's ``fit`` mode does (ink box padded to a square, shrunk by area averaging — PIL's
+``BOX`` — or grown bicubically to ``size − 2·margin``, centred) and the glyphs go through the
+same lzf glyph-file writer (``framed_1proc`` / ``framed_nproc``): the like-for-like comparison.
+Compare ``workers`` = N with the N-process baselines; the 1-process ratio at N > 1 workers puts
+N processes against one. Each measurement also gives its CPU time (this process and its
+workers, ``cpu_s``) and ``glyphs_per_cpu_s``, which a shared machine disturbs less than wall
+time.
 
     python benchmarks/render.py                       # hangul-2350 over 24 Korean faces
     python benchmarks/render.py --alphabet hangul-11172 --faces 0 --no-baseline  # all faces
@@ -74,26 +77,42 @@ def _pil_faces(args: tuple[list[tuple[str, int]], list[str], int, int]) -> int:
     return done
 
 
+def _pil_fit(img, size: int, margin: int) -> np.ndarray | None:
+    """The ``fit`` framing in plain PIL (None for a blank drawing)."""
+    from PIL import Image
+
+    box = img.getbbox()
+    if box is None:
+        return None
+    ink = img.crop(box)
+    w, h = ink.size
+    side = max(w, h)
+    square = Image.new("L", (side, side), 0)
+    square.paste(ink, ((side - w) // 2, (side - h) // 2))
+    inner = size - 2 * margin
+    how = Image.Resampling.BOX if side >= inner else Image.Resampling.BICUBIC
+    out = Image.new("L", (size, size), 0)
+    out.paste(square.resize((inner, inner), how), (margin, margin))
+    return np.asarray(out)
+
+
 def _pil_framed_faces(args: tuple[list[tuple[str, int]], list[str], int, int]
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """PIL draws, the project's framing frames: images, labels, face positions of some faces."""
+    """PIL draws and frames: images, labels, face positions of some faces."""
     from PIL import Image, ImageDraw, ImageFont
 
-    from siam_workbench.base.errors import SiamError
-    from siam_workbench.data.imaging import normalize_glyph
-
     faces, classes, size, margin = args
-    canvas = 3 * size  # room for ascenders, descenders and wide glyphs around the drawing
+    canvas = 2 * size  # room for ascenders, descenders and wide glyphs around the drawing
     images, labels, sources = [], [], []
     for f, (path, index) in enumerate(faces):
         font = ImageFont.truetype(path, size - 2 * margin, index=index)
         for c, text in enumerate(classes):
             img = Image.new("L", (canvas, canvas), 0)
-            ImageDraw.Draw(img).text((size, size), text, fill=255, font=font)
-            try:
-                images.append(normalize_glyph(np.asarray(img), size, margin, "light"))
-            except SiamError:  # blank: the face lacks it (the renderer skips those too)
+            ImageDraw.Draw(img).text((size // 2, size // 2), text, fill=255, font=font)
+            framed = _pil_fit(img, size, margin)
+            if framed is None:  # blank: the face lacks it (the renderer skips those too)
                 continue
+            images.append(framed)
             labels.append(c)
             sources.append(f)
     return (np.stack(images) if images else np.zeros((0, size, size), np.uint8),
@@ -104,7 +123,7 @@ def pil_baseline(faces: list[FontFace], classes: list[str], size: int, margin: i
                  processes: int, framed_out: Path | None = None) -> dict[str, float]:
     """The plain loop; with ``framed_out``, the framed loop writing that glyph file."""
     items = [(str(f.path), f.index) for f in faces]
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), cpu_seconds()
     if framed_out is None:
         if processes <= 1:
             n = _pil_faces((items, classes, size, margin))
@@ -128,8 +147,17 @@ def pil_baseline(faces: list[FontFace], classes: list[str], size: int, margin: i
             for f, (imgs, labels, _) in enumerate(parts):
                 w.append(imgs, labels, np.full(len(labels), f))
                 n += len(labels)
-    dt = time.perf_counter() - t0
-    return {"glyphs": n, "seconds": round(dt, 3), "glyphs_per_s": round(n / dt, 1)}
+    dt, cpu = time.perf_counter() - t0, cpu_seconds() - c0
+    return {"glyphs": n, "seconds": round(dt, 3), "glyphs_per_s": round(n / dt, 1),
+            "cpu_s": round(cpu, 3), "glyphs_per_cpu_s": round(n / max(cpu, 1e-9), 1)}
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and of its children that have ended (pool workers)."""
+    import resource
+
+    me, kids = (resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def main() -> None:
@@ -171,10 +199,14 @@ def main() -> None:
     for _ in range(args.repeat):
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "bench.h5"
+            c0 = cpu_seconds()
             rep = render_dataset(classes, faces, out, size=args.size, margin=args.margin,
                                  alphabet_name=alphabet, workers=args.workers)
+            cpu = cpu_seconds() - c0
             ours.append({"glyphs": rep.samples, "seconds": round(rep.seconds, 3),
                          "glyphs_per_s": round(rep.glyphs_per_s, 1),
+                         "cpu_s": round(cpu, 3),
+                         "glyphs_per_cpu_s": round(rep.samples / max(cpu, 1e-9), 1),
                          "file_mb": round(out.stat().st_size / 1e6, 1)})
         if not args.no_baseline:
             base1.append(pil_baseline(faces, classes, args.size, args.margin, 1))
@@ -204,6 +236,12 @@ def main() -> None:
             result[f"framed_{args.workers}proc"] = fn
             result["ratio_vs_framed_1proc"] = round(rate / f1["glyphs_per_s"], 2)
             result[f"ratio_vs_framed_{args.workers}proc"] = round(rate / fn["glyphs_per_s"], 2)
+        per_cpu = result["end_to_end"]["glyphs_per_cpu_s"]
+        result["cpu_ratios"] = {  # glyphs per CPU-second, ours ÷ each baseline's (its best run)
+            name: round(per_cpu / max(r["glyphs_per_cpu_s"] for r in runs), 2)
+            for name, runs in (("plain_1proc", base1), (f"plain_{args.workers}proc", basen),
+                               ("framed_1proc", framed1),
+                               (f"framed_{args.workers}proc", framedn)) if runs}
     result["loadavg_after"] = os.getloadavg()[0]
     print(json.dumps(result, indent=1))
 
