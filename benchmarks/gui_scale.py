@@ -4,6 +4,10 @@ Run from the repository root (offscreen; no fonts or training needed)::
 
     QT_QPA_PLATFORM=offscreen nice -n 15 .venv/bin/python benchmarks/gui_scale.py
     QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/gui_scale.py --classes 2350 --epochs 8
+    QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/gui_scale.py --smoke  # make test
+
+``--smoke`` goes through the same phases at 52 classes (the ``latin`` alphabet), 2 epochs and
+short settling pauses, and fails (exit 1) if a view never reaches the state it waits for.
 
 It writes a hangul-11172-like project into a temporary folder — synthetic train / val glyph
 files of every class, and one run folder through :mod:`siam_workbench.project.runfiles`' own writers
@@ -48,7 +52,7 @@ os.environ.setdefault("SIAM_WORKBENCH_SETTINGS_DIR", tempfile.mkdtemp(prefix="si
 import numpy as np  # noqa: E402
 
 TICK_MS = 10
-ALPHABETS = {2350: "hangul-2350", 11172: "hangul-11172"}
+ALPHABETS = {52: "latin", 2350: "hangul-2350", 11172: "hangul-11172"}  # 52: the smoke size
 
 
 # -- the synthetic project ----------------------------------------------------------------------
@@ -190,7 +194,9 @@ class Probe:
         return out
 
 
-def run(n: int, epochs: int, timeout: float) -> dict[str, Any]:
+def run(n: int, epochs: int, timeout: float, pause: float = 1.0) -> dict[str, Any]:
+    """Every phase at ``n`` classes; ``pause`` scales the settling waits (the smoke run's are
+    short). A view that never reaches the state waited for raises (a hang is a failure)."""
     from siam_workbench.app.app import make_app, wait_until
     from siam_workbench.app.main_window import MainWindow
     from siam_workbench.app.workers import live_threads
@@ -202,7 +208,12 @@ def run(n: int, epochs: int, timeout: float) -> dict[str, Any]:
     root, run_dir, classes = build_project(base / f"c{n}", n, epochs)
     built = time.perf_counter() - t0
     idle = lambda: not live_threads()  # noqa: E731
-    settle = lambda s=0.5: wait_until(app, lambda: False, s)  # noqa: E731
+    settle = lambda s=0.5: wait_until(app, lambda: False, s * pause)  # noqa: E731
+
+    def wait(condition, what: str) -> None:
+        if not wait_until(app, condition, timeout):
+            raise RuntimeError(f"gui_scale: {what} did not happen within {timeout:.0f} s")
+
     probe = Probe()
     try:
         window = MainWindow()
@@ -210,16 +221,16 @@ def run(n: int, epochs: int, timeout: float) -> dict[str, Any]:
         window.show()
         probe.phase("open project")
         window.open_project(root, ask_save=False)
-        wait_until(app, idle, timeout)
+        wait(idle, "opening the project")
         settle()
         miners = window.miners_tab
         probe.phase("miners: probabilities")
         window.tabs.setCurrentWidget(miners)
-        wait_until(app, lambda: miners.history is not None and idle(), timeout)
+        wait(lambda: miners.history is not None and idle(), "the Miners tab's history")
         miners.views.setCurrentIndex(0)
         settle()
         miners.select_class(int(np.argmax(miners.history.probabilities[-1])))
-        wait_until(app, idle, timeout)
+        wait(idle, "selecting a class")
         miners.epoch_slider.setValue(0)
         settle()
         miners.epoch_slider.setValue(epochs - 1)
@@ -229,8 +240,8 @@ def run(n: int, epochs: int, timeout: float) -> dict[str, Any]:
         settle(1.0)
         probe.phase("miners: clusters")
         miners.views.setCurrentIndex(2)
-        wait_until(app, lambda: miners.graph.stack.currentWidget() is miners.graph.plot
-                   and idle(), timeout)
+        wait(lambda: miners.graph.stack.currentWidget() is miners.graph.plot and idle(),
+             "the cluster graph")
         settle()
         probe.phase("miners: why")
         miners.views.setCurrentIndex(3)
@@ -247,7 +258,7 @@ def run(n: int, epochs: int, timeout: float) -> dict[str, Any]:
         probe.phase("runs: list and compare")
         runs = window.runs_tab
         window.tabs.setCurrentWidget(runs)
-        wait_until(app, idle, timeout)
+        wait(idle, "the Runs tab")
         settle(1.0)
         probe.phase("runs: evaluation of every class")
         runs.pages.setCurrentIndex(1)
@@ -255,7 +266,7 @@ def run(n: int, epochs: int, timeout: float) -> dict[str, Any]:
         out = {"result": res, "classes": classes, "per_class": per_class_table(res, classes),
                "pairs": confused_pairs(res, classes, 20)}
         panel._done(run_dir, "val", out)
-        wait_until(app, idle, timeout)
+        wait(idle, "the evaluation result")
         settle(1.0)
         probe.phase("end")
         window._close_confirmed = True
@@ -274,13 +285,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--classes", type=int, nargs="+", default=[11172], choices=sorted(ALPHABETS))
     p.add_argument("--epochs", type=int, default=6)
     p.add_argument("--timeout", type=float, default=600.0, help="longest wait per step, s")
+    p.add_argument("--smoke", action="store_true",
+                   help="seconds: 52 classes, 2 epochs, short pauses (make test)")
     args = p.parse_args(argv)
+    if args.smoke:
+        args.classes, args.epochs, args.timeout = [52], 2, 120.0
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    results = [run(n, args.epochs, args.timeout) for n in args.classes]
+    results = [run(n, args.epochs, args.timeout, 0.2 if args.smoke else 1.0)
+               for n in args.classes]
     worst = max((ph["max_gui_cpu_block_ms"] for r in results for ph in r["phases"]), default=0)
     print(json.dumps({"benchmark": "gui_scale", "tick_ms": TICK_MS, "goal_block_ms": 500,
                       "longest_gui_cpu_block_ms": worst, "load_avg_1min_at_start": load,
-                      "cpus": os.cpu_count(),
+                      "cpus": os.cpu_count(), "smoke": args.smoke,
                       "machine": platform.processor() or platform.machine(),
                       "results": results}, indent=1))
     return 0

@@ -15,6 +15,14 @@ journal → labelled.h5). Top-1 is among the 47 Omniglot classes.
         --omniglot /tmp/x/images_background_small2/Japanese_\\(katakana\\) --shots 0 1 2 5
 
 prints one JSON object; ``--plot FILE.png`` also draws the curve (matplotlib).
+
+    PYTHONPATH=src python benchmarks/labeling_curve.py --smoke   # make test; needs no data
+
+``--smoke`` runs every column (enrolment, mixed centers, fine-tune, pixel 1-NN, softmax, the
+plot where matplotlib is installed) on a tiny stand-in built here: a 10-class katakana project
+of synthetic stroke glyphs trained for 2 steps, and an Omniglot-layout folder of the same
+strokes drawn by 4 synthetic drawers (2 in the pool, 2 held out) for 8 of the classes, named by
+a table written beside it. Its figures say only that the code runs.
 """
 
 from __future__ import annotations
@@ -32,7 +40,8 @@ import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO))  # benchmarks._synth (the smoke run's stand-in data)
+sys.path.insert(0, str(REPO / "src"))
 
 from siam_workbench.data.baselines import pixel_nn  # noqa: E402
 from siam_workbench.data.glyphs import GlyphSet, load_glyphs  # noqa: E402
@@ -153,7 +162,92 @@ def images_budget(run, finetune_epochs: int) -> int:
     return int(state.get("images_seen", 0)) + finetune_epochs * t.iterations * step
 
 
-def main() -> None:
+SMOKE_TOML = """
+[project]
+name = "labeling smoke"
+
+[data]
+alphabet = "katakana"
+
+[train]
+epochs = 1
+iterations = 2
+classes_per_batch = 8
+samples_per_class = 4
+lr = 0.003
+device = "cpu"
+"""
+
+
+def _smoke_fonts(path: Path, classes: list[str], strokes: np.ndarray, faces: int,
+                 first: int, rng: np.random.Generator) -> None:
+    """A glyph file of the classes' strokes, each synthetic face shifting and thickening them."""
+    from benchmarks._synth import draw_strokes
+    from siam_workbench.data.glyphs import GlyphWriter
+
+    images, labels, sources = [], [], []
+    for f in range(faces):
+        shift = (float(rng.uniform(-0.05, 0.05)), float(rng.uniform(-0.05, 0.05)))
+        width = int(rng.integers(2, 4))
+        for c, cls in enumerate(strokes):
+            images.append(draw_strokes(cls, 37, shift, width))
+            labels.append(c)
+            sources.append(f)
+    with GlyphWriter(path, classes, [f"synth{first + i}.ttf#0" for i in range(faces)], 37,
+                     alphabet="katakana") as w:
+        w.append(np.stack(images), np.array(labels), np.array(sources))
+
+
+def smoke() -> int:
+    """Build the stand-in (module docstring), train it with ``siam train``, run :func:`main` on
+    it with every column and print its JSON object, marked ``"smoke": true``."""
+    import contextlib
+    import io
+    import os
+    import subprocess
+
+    from benchmarks._synth import stroke_classes, write_omniglot_like
+    from siam_workbench.data.alphabets import resolve_alphabet
+
+    kana = list(resolve_alphabet("katakana").classes)[:10]
+    strokes = stroke_classes(len(kana))
+    rng = np.random.default_rng(0)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(REPO / "src"), *filter(None, [os.environ.get("PYTHONPATH")])]))
+    out = io.StringIO()
+    with tempfile.TemporaryDirectory(prefix="labeling-smoke-") as tmp:
+        root = Path(tmp) / "project"
+        (root / "data").mkdir(parents=True)
+        _smoke_fonts(root / "data" / "train.h5", kana, strokes, 4, 0, rng)
+        _smoke_fonts(root / "data" / "val.h5", kana, strokes, 2, 10, rng)
+        (root / "project.toml").write_text(SMOKE_TOML, encoding="utf-8")
+        subprocess.run([sys.executable, "-m", "siam_workbench.cli", "train", str(root)],
+                       check=True, capture_output=True, text=True, timeout=600, env=env)
+        run = next(p.parent for p in sorted(root.glob("runs/*/config.toml")))
+        table = Path(tmp) / "katakana-smoke.tsv"
+        table.write_text("".join(f"Japanese_(katakana)/character{c:02d}\t{k}\n"
+                                 for c, k in enumerate(kana[:8], 1)), encoding="utf-8")
+        omniglot = write_omniglot_like(Path(tmp) / "omniglot" / "Japanese_(katakana)",
+                                       strokes[:8], [POOL[0], POOL[1], HELD_OUT[0], HELD_OUT[1]])
+        argv = ["--project", str(root), "--run", str(run), "--omniglot", str(omniglot),
+                "--map", str(table), "--shots", "0", "1", "--finetune-epochs", "1",
+                "--softmax"]
+        try:
+            import matplotlib  # noqa: F401
+            argv += ["--plot", str(Path(tmp) / "curve.png")]
+        except ImportError:
+            print("labeling_curve --smoke: matplotlib is not installed, no plot",
+                  file=sys.stderr)
+        with contextlib.redirect_stdout(out):
+            main(argv)
+        plotted = (Path(tmp) / "curve.png").exists()
+    result = json.loads(out.getvalue())
+    print(json.dumps({**result, "smoke": True, "plotted": plotted}, ensure_ascii=False,
+                     indent=1))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--project", type=Path, required=True)
     ap.add_argument("--run", type=Path, required=True, help="the font-trained run")
@@ -169,7 +263,7 @@ def main() -> None:
                     help="only the columns that need no training (enrolment, mixed centers)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--plot", type=Path)
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     torch.set_num_threads(1)
     t_start = time.perf_counter()
 
@@ -284,4 +378,4 @@ def plot(result: dict, path: Path) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(smoke() if sys.argv[1:] == ["--smoke"] else main())
