@@ -38,3 +38,40 @@ def test_no_empty_block_under_the_loss_plot(qtbot):
     plots.show_history(_history(parts=False, active=True), force=True)
     qtbot.wait(20)
     assert plots.active_plot.isVisible() and plots.loss_plot.height() < 1.2 * with_row
+
+
+def test_cluster_labels_never_cover_each_other(qtbot):
+    """Item 10: "cluster labels overlap" — nodes packed closer than a label is wide get a
+    label only where it covers no other; the selected class keeps its label."""
+    import numpy as np
+    from PySide6.QtGui import QPixmap
+
+    from siam_workbench.app.cluster_graph import LABEL_MAX, ClusterGraph
+
+    class Glyphs:
+        def pixmap(self, text: str, size: int) -> QPixmap:
+            return QPixmap(size, size)
+
+    graph = ClusterGraph(Glyphs())
+    qtbot.addWidget(graph)
+    graph.resize(900, 600)
+    graph.show()
+    n = min(LABEL_MAX, 120)
+    rng = np.random.default_rng(1)
+    pos = rng.normal(scale=0.05, size=(n, 2))  # a tight crowd: labels would pile up
+    classes = [f"class{i:03d}" for i in range(n)]
+    clusters = np.arange(n) // 4
+    edges = np.array([[i, i + 1] for i in range(0, n - 1, 4)])
+    graph.set_data(classes, pos, clusters, np.full(n, 1 / n), edges)
+    graph.select_class(7)
+    qtbot.waitUntil(lambda: graph.labelled() > 0, timeout=10_000)
+    qtbot.wait(50)  # painted: the labels' real extents on screen
+    shown = [t for t in graph.labels if t.isVisible()]
+    assert 0 < len(shown) < n  # some left out, not all drawn on top of each other
+    rects = [t.textItem.mapRectToScene(t.textItem.boundingRect()) for t in shown]
+    for a in range(len(rects)):
+        for b in range(a + 1, len(rects)):
+            inter = rects[a].intersected(rects[b])
+            assert inter.width() * inter.height() < 4.0, (shown[a].toPlainText(),
+                                                          shown[b].toPlainText())
+    assert any(t.toPlainText() == "class007" for t in shown)  # the selected one is labelled

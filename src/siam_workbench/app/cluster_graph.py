@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QPalette
 from PySide6.QtWidgets import (
     QLabel,
@@ -412,7 +412,9 @@ class ClusterGraph(QWidget):
                                   size=self._sizes[member] + 5)
 
     def _update_labels(self) -> None:
-        """Glyph text beside each node once at most LABEL_MAX nodes are in view."""
+        """Glyph text beside each node once at most LABEL_MAX nodes are in view; a label that
+        would cover one already placed is left out (issue 21, item 10: labels overlapped).
+        The selected class is labelled first, then its cluster, then the rest."""
         pos = self._pos
         visible: np.ndarray = np.zeros(0, dtype=np.int64)
         if pos is not None and self.shown.size and self.stack.currentWidget() is self.plot:
@@ -421,19 +423,40 @@ class ClusterGraph(QWidget):
             inside = (p[:, 0] >= x0) & (p[:, 0] <= x1) & (p[:, 1] >= y0) & (p[:, 1] <= y1)
             if int(inside.sum()) <= LABEL_MAX:
                 visible = self.shown[inside]
+        sel = getattr(self, "_selected_class", None)
+        if visible.size and sel is not None:
+            cl = self.clusters
+            mine = (cl[visible] == cl[sel]) if cl is not None and 0 <= sel < len(cl) \
+                else np.zeros(visible.size, bool)
+            rank = np.where(visible == sel, 0, np.where(mine, 1, 2))
+            visible = visible[np.argsort(rank, kind="stable")]
         while len(self.labels) < visible.size:
             t = pg.TextItem(color=self._label_fg, anchor=(0, 1))
             t.setZValue(10)
             self.plot.addItem(t, ignoreBounds=True)
             self.labels.append(t)
+        placed: list[QRectF] = []
+        vb = self.plot.getPlotItem().vb
         for k, t in enumerate(self.labels):
             if k < visible.size:
                 i = int(visible[k])
                 t.setText(self.classes[i] if i < len(self.classes) else str(i))
                 t.setPos(float(pos[i, 0]), float(pos[i, 1]))
+                rect = self.label_rect(t, vb.mapViewToScene(QPointF(pos[i, 0], pos[i, 1])))
+                if any(rect.intersects(r) for r in placed):
+                    t.hide()
+                    continue
+                placed.append(rect)
                 t.show()
             else:
                 t.hide()
+
+    @staticmethod
+    def label_rect(label: Any, at: QPointF) -> QRectF:
+        """Where ``label`` (a TextItem anchored at its bottom-left) covers the scene, in pixels,
+        standing at scene point ``at``: text items keep their pixel size whatever the zoom."""
+        box = label.textItem.boundingRect()
+        return QRectF(at.x(), at.y() - box.height(), box.width(), box.height())
 
     def labelled(self) -> int:
         """How many glyph labels are on screen (tests)."""
