@@ -158,7 +158,7 @@ class MainWindow(QMainWindow):
         # imported in the background while the user looks around.
         self.tracker = SettledTracker(self.loading_parts, self)
         self.tracker.settled.connect(self._settled)
-        self.tracker.changed.connect(lambda _names: self._job_state(self.train_state()))
+        self.tracker.changed.connect(self._loading_changed)
         self._prewarm: JobRunner | None = None
 
         self.watcher = ProjectWatcher(self)
@@ -372,6 +372,10 @@ class MainWindow(QMainWindow):
         if self.data_tab.browser.busy():
             parts.append("glyph browser")
         return parts
+
+    def _loading_changed(self, names: list[str]) -> None:
+        self.state_label.setToolTip("Still loading: " + ", ".join(names) if names else "")
+        self._job_state(self.train_state())
 
     #: Import the training stack once settled (off for a window that closes at once).
     prewarm = True
