@@ -75,3 +75,25 @@ def test_cluster_labels_never_cover_each_other(qtbot):
             assert inter.width() * inter.height() < 4.0, (shown[a].toPlainText(),
                                                           shown[b].toPlainText())
     assert any(t.toPlainText() == "class007" for t in shown)  # the selected one is labelled
+
+
+def test_accuracy_legend_names_line_styles_and_the_baseline_sits_in_it(qtbot):
+    """Item 9: the legend says solid = top-1, dashed = top-5; the pixel 1-NN baseline is a
+    legend entry (a label on the line sat on the curves and was clipped), the axis names the
+    measure, not one set."""
+    import pyqtgraph as pg
+
+    plots = TrainingPlots()
+    qtbot.addWidget(plots)
+    plots.resize(1280, 500)
+    plots.show()
+    h = _history(parts=False, active=True)
+    h.baselines["pixel-1nn val"] = 0.42
+    plots.show_history(h, force=True)
+    entries = {name: dashed for name, _c, dashed in plots.acc_plot.entries}
+    assert entries.get("top-1") is False and entries.get("top-5") is True
+    assert entries.get("pixel NN 42%") is True
+    assert plots.acc_plot.ylabel in ("accuracy", "accuracy (train)")
+    assert "val" not in plots.acc_plot.ylabel
+    items = plots.acc_plot.getPlotItem().vb.addedItems
+    assert not any(isinstance(i, pg.TextItem) and "pixel" in i.toPlainText() for i in items)
