@@ -56,13 +56,28 @@ def test_few_shot_mode_shows_episodes_beside_pixel_nn(qtbot, tmp_path):
     r = panel.last["episodes"]
     text = panel.summary.text()
     assert "4-way 1-shot" in text and "pixel 1-NN" in text and "±" in text
-    assert panel.model.rowCount() == 0
-    # No empty per-class tables in this mode: they give way to a note that says why.
-    assert not panel.tables.isVisible() and panel.fewshot_note.isVisible()
-    assert "no per-class table" in panel.fewshot_note.text()
+    # The per-class tables are filled from the episodes' queries (issue 21): every class an
+    # episode drew has a row, its counts add up to the queries, and they are the engine's.
+    assert panel.tables.isVisible() and panel.fewshot_note.isVisible()
+    assert "among its episode's 4 classes" in panel.fewshot_note.text()
+    rows = panel.model.rows
+    assert rows and sum(row.n for row in rows) == r["queries_total"]
+    assert panel.model.rowCount() == len(rows)
+    assert panel.table.model().index(0, 0).data() == rows[0].name
+    assert panel.pairs.count() >= 1
+    wrong = sum(round(row.n * (1 - row.top1)) for row in rows)
+    assert wrong == round(r["queries_total"] * (1 - r["top1"]))
+    if wrong:  # the confusions are listed as glyph pairs, the worst class read as another
+        assert "↔" in panel.pairs.item(0).text()
+        assert any(row.confused_with for row in rows)
     ref = evaluate_episodes(load_run(panel.run_combo.currentData()), root / "data" / "val.h5",
-                            episodes=25, way=4, shot=1, seed=3)
+                            episodes=25, way=4, shot=1, seed=3, keep_predictions=True)
     assert (r["top1"], r["pixel_top1"]) == (ref["top1"], ref["pixel_top1"])
+    from siam_workbench.infer.evaluate import per_class_table
+
+    engine = per_class_table(ref, ref["class_names"])
+    assert sorted((x.name, x.n, x.top1, x.confused_with) for x in engine) == \
+        sorted((x.name, x.n, x.top1, x.confused_with) for x in rows)
     assert f"{ref['top1']:.1%}" in text
     if progress:
         assert progress[-1][0] <= 25
@@ -71,7 +86,7 @@ def test_few_shot_mode_shows_episodes_beside_pixel_nn(qtbot, tmp_path):
     assert panel.start()
     qtbot.waitUntil(lambda: not panel.busy(), timeout=120_000)
     assert "fewer than 50" in panel.summary.text()
-    box.enabled_box.setChecked(False)  # back to nearest trained center: the tables return
+    box.enabled_box.setChecked(False)  # back to nearest trained center: no few-shot note
     assert panel.tables.isVisible() and not panel.fewshot_note.isVisible()
     qtbot.waitUntil(lambda: not live_threads(), timeout=60_000)
 

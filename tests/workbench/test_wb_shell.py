@@ -13,7 +13,7 @@ from siam_workbench.app.main_window import TAB_NAMES, default_project
 from siam_workbench.app.project_panel import DETAIL_ROLE
 
 
-def test_opens_project_with_tabs_and_panel(make_window, project_dir):
+def test_opens_project_with_tabs_and_panel(make_window, project_dir, qtbot):
     w = make_window(project_dir)
     assert [w.tabs.tabText(i) for i in range(w.tabs.count())] == list(TAB_NAMES)
     assert "tiny digits" in w.windowTitle()
@@ -26,6 +26,9 @@ def test_opens_project_with_tabs_and_panel(make_window, project_dir):
         texts = " ".join(lab.text() for lab in tab.findChildren(QLabel) if not lab.isHidden())
         assert "run" in texts.lower(), (type(tab).__name__, texts)
     assert w.device_label.text()  # "CPU" or the CUDA device name
+    # "loading…" while the parts load (fonts, glyph browser), then idle.
+    assert w.state_label.text() in ("loading…", "idle")
+    qtbot.waitUntil(lambda: w.tracker.done, timeout=120_000)
     assert w.state_label.text() == "idle"
 
 

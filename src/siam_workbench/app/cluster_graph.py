@@ -452,7 +452,7 @@ class ClusterGraph(QWidget):
                 self.probabilities)[visible]
             # A corner spot clears a node's disc at 0.71 × its radius from the centre.
             gap = GAP if radius is None else np.maximum(GAP, 0.71 * radius)
-            spots = place_labels(anchors, sizes, label_priority(clusters, probs, visible.size),
+            spots = place_labels(anchors, sizes, self._label_order(visible, clusters, probs),
                                  bounds=(width, height), gap=gap)
             for k, (left, top) in spots.items():
                 placed.append((int(visible[k]), x0 + left / sx, y1 - top / sy))
@@ -468,6 +468,22 @@ class ClusterGraph(QWidget):
                 t.show()
             else:
                 t.hide()
+
+    def _label_order(self, visible: np.ndarray, clusters: np.ndarray | None,
+                     probs: np.ndarray | None) -> np.ndarray:
+        """The largest clusters' labels first, but the selected class and then the rest of its
+        cluster before them: the class the user looks at keeps its label in a crowd."""
+        order = label_priority(clusters, probs, visible.size)
+        sel = self._selected_class
+        if sel is None or not visible.size:
+            return order
+        first = visible[order] == sel
+        if clusters is not None and self.clusters is not None and 0 <= sel < len(self.clusters):
+            mine = clusters[order] == np.asarray(self.clusters)[sel]
+        else:
+            mine = np.zeros(order.size, dtype=bool)
+        rank = np.where(first, 0, np.where(mine, 1, 2))
+        return order[np.argsort(rank, kind="stable")]
 
     def _text(self, index: int) -> str:
         return self.classes[index] if index < len(self.classes) else str(index)

@@ -39,7 +39,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from siam_workbench.app.fewshot_box import EpisodeJob, FewShotBox, summary_html
+from siam_workbench.app.fewshot_box import TOP_PAIRS, EpisodeJob, FewShotBox, summary_html
 from siam_workbench.app.workers import Job, JobRunner, RunEvaluationJob
 
 SPLITS = (("test", "test file"), ("val", "validation file"), ("train", "training file"),
@@ -50,7 +50,6 @@ SPLIT_TIPS = {"test": "held-out font families, distorted (data.test)",
               "drawn": "your labelled drawings (data.drawn, the Draw tab)"}
 OTHER_FILE = "__file__"
 GLYPH_PX = 28
-TOP_PAIRS = 30
 
 
 class EvaluateJob(RunEvaluationJob):
@@ -172,29 +171,30 @@ class EvaluatePanel(QWidget):
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
         self.tables = split
-        # Few-shot episodes draw their own W classes each time: there is no per-class table
-        # nor confused pairs to show, so the tables give way to this note in that mode.
-        self.fewshot_note = QLabel(
-            "<b>Few-shot episodes</b> have no per-class table or confused pairs: each episode "
-            "draws its own classes and supports, and the figure above is the mean over "
-            "episodes. Untick <i>Few-shot episodes</i> for the per-class table and the "
-            "most-confused pairs (nearest trained center).")
+        # Few-shot episodes fill the same tables, over every episode's queries: say what a
+        # row counts there (each query is read among its episode's W classes only).
+        self.fewshot_note = QLabel()
         self.fewshot_note.setWordWrap(True)
-        self.fewshot_note.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.fewshot_note.setProperty("role", "hint")
         self.fewshot_note.hide()
         self.fewshot.enabled_box.toggled.connect(self._sync_mode)
+        self.fewshot.way.valueChanged.connect(self._sync_mode)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addLayout(row)
         lay.addWidget(self.fewshot)
         lay.addWidget(self.bar)
         lay.addWidget(self.summary)
+        lay.addWidget(self.fewshot_note)
         lay.addWidget(split, 1)
-        lay.addWidget(self.fewshot_note, 1)
 
     def _sync_mode(self, *_: object) -> None:
         episodes = self.fewshot.active()
-        self.tables.setVisible(not episodes)
+        way = self.fewshot.way.value()
+        self.fewshot_note.setText(
+            f"<b>Few-shot:</b> the tables count the queries of every episode, each read among "
+            f"its episode's {way} classes (the nearest support center); Top-5 is among "
+            f"{min(5, way)} of them.")
         self.fewshot_note.setVisible(episodes)
 
     # -- choices -----------------------------------------------------------------------------
@@ -335,14 +335,14 @@ class EvaluatePanel(QWidget):
         self._fill(out)
         self.evaluated.emit(run_dir)
 
-    def _episodes_done(self, run_dir: Path, result: dict[str, Any]) -> None:
-        """Few-shot mode: the mean ± interval beside pixel 1-NN; the per-class tables are for
-        nearest-trained-center evaluations and are cleared."""
-        self.last = {"episodes": result}
+    def _episodes_done(self, run_dir: Path, out: dict[str, Any]) -> None:
+        """Few-shot mode: the mean ± interval beside pixel 1-NN, and the per-class table and
+        most-confused pairs over every episode's queries."""
+        result = out["result"]
+        self.last = {"episodes": result, "per_class": out["per_class"], "pairs": out["pairs"]}
         self.summary.setText(summary_html(run_dir, result))
-        self.model.set_rows([])
-        self.pairs.clear()
         self._sync_mode()
+        self._fill(out)
 
     def _fill(self, out: dict[str, Any]) -> None:
         self.model.set_rows(out["per_class"])

@@ -15,6 +15,9 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSpinBox, QWidget
 
 from siam_workbench.app.workers import RunEvaluationJob
 
+#: Most-confused pairs shown (as the Evaluate page's nearest-center mode).
+TOP_PAIRS = 30
+
 
 class EpisodeJob(RunEvaluationJob):
     """Few-shot episodes (:func:`siam_workbench.infer.episodes.evaluate_episodes`) with ``options``
@@ -26,10 +29,17 @@ class EpisodeJob(RunEvaluationJob):
         self.options = dict(options)
 
     def evaluate(self, run: Any) -> Any:
-        from siam_workbench.infer.episodes import evaluate_episodes
+        """The episodes' figures and, as :class:`~siam_workbench.app.evaluate_panel.EvaluateJob`
+        builds them, the per-class table and the most-confused pairs over every query
+        (``siam eval RUN --episodes N --per-class CSV --confused N``)."""
+        from siam_workbench.infer.episodes import evaluate_episodes, json_fields
+        from siam_workbench.infer.evaluate import confused_pairs, per_class_table
 
-        return evaluate_episodes(run, self.data, progress=self._progress, cancel=self._cancel,
-                                 **self.options)
+        result = evaluate_episodes(run, self.data, progress=self._progress, cancel=self._cancel,
+                                   keep_predictions=True, **self.options)
+        names = result["class_names"]
+        return {"result": json_fields(result), "per_class": per_class_table(result, names),
+                "pairs": confused_pairs(result, names, TOP_PAIRS)}
 
 
 def _spin(low: int, high: int, value: int, tip: str) -> QSpinBox:

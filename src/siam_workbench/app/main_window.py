@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QSize, Qt, QTimer, QUrl
 from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QIcon, QKeySequence
@@ -27,20 +28,25 @@ import siam_workbench.resources
 from siam_workbench.app import dialogs, settings
 from siam_workbench.app.data_tab import DataTab
 from siam_workbench.app.document import ProjectDocument
-from siam_workbench.app.draw_tab import DrawTab
 from siam_workbench.app.help_pages import METHODS_HTML, HelpDialog, shortcuts_html
-from siam_workbench.app.label_view import LabelView
-from siam_workbench.app.miners_tab import MinersTab
 from siam_workbench.app.project_panel import ProjectPanel
-from siam_workbench.app.runs_tab import RunsTab
-from siam_workbench.app.train_tab import TrainTab
+from siam_workbench.app.startup import SettledTracker
 from siam_workbench.app.watcher import ProjectWatcher
-from siam_workbench.app.workers import prewarm_imports, run_in_thread
+from siam_workbench.app.workers import JobRunner, prewarm_imports, run_in_thread
 from siam_workbench.base.errors import SiamError
 from siam_workbench.project.project import PROJECT_FILE, Project, create_project, load_project
 from siam_workbench.project.tomledit import fix_key
 
+if TYPE_CHECKING:
+    from siam_workbench.app.draw_tab import DrawTab
+    from siam_workbench.app.label_view import LabelView
+    from siam_workbench.app.miners_tab import MinersTab
+    from siam_workbench.app.runs_tab import RunsTab
+    from siam_workbench.app.train_tab import TrainTab
+
 TAB_NAMES = ("Data", "Train", "Miners", "Draw", "Runs", "Label")
+#: The window's attribute for each tab, in TAB_NAMES order.
+TAB_ATTRS = ("data_tab", "train_tab", "miners_tab", "draw_tab", "runs_tab", "label_tab")
 DEFAULT_SIZE = QSize(1400, 900)
 STOP_WAIT_MS = 120_000  # how long closing waits for a stopping trainer to save its checkpoint
 
@@ -62,7 +68,53 @@ def device_text() -> str:
         return f"device unknown ({type(exc).__name__})"
 
 
+def _build_tab(attr: str, doc: ProjectDocument) -> QWidget:
+    """A tab, its module imported now: only the Data tab is built with the window, the others
+    (and pyqtgraph, which only they use) when first shown or asked for — start-up work saved
+    for the tabs a user has not opened yet (issue 21, item 13)."""
+    import pyqtgraph as pg
+
+    pg.setConfigOptions(antialias=True)
+    if attr == "train_tab":
+        from siam_workbench.app.train_tab import TrainTab
+
+        tab: QWidget = TrainTab(doc)
+        if doc.project is not None:  # built after the project opened: show it as it would
+            tab._project_changed()
+        return tab
+    if attr == "miners_tab":
+        from siam_workbench.app.miners_tab import MinersTab
+
+        return MinersTab(doc)
+    if attr == "draw_tab":
+        from siam_workbench.app.draw_tab import DrawTab
+
+        return DrawTab(doc)
+    if attr == "runs_tab":
+        from siam_workbench.app.runs_tab import RunsTab
+
+        return RunsTab(doc)
+    if attr == "label_tab":
+        from siam_workbench.app.label_view import LabelView
+
+        return LabelView(doc)
+    raise KeyError(attr)
+
+
+def _lazy_tab(attr: str) -> Any:
+    def get(self: MainWindow) -> Any:
+        return self.tab(attr)
+
+    return property(get, doc=f"The {attr.split('_')[0].capitalize()} tab (built on first use).")
+
+
 class MainWindow(QMainWindow):
+    train_tab: TrainTab = _lazy_tab("train_tab")
+    miners_tab: MinersTab = _lazy_tab("miners_tab")
+    draw_tab: DrawTab = _lazy_tab("draw_tab")
+    runs_tab: RunsTab = _lazy_tab("runs_tab")
+    label_tab: LabelView = _lazy_tab("label_tab")
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.doc = ProjectDocument(self)
@@ -72,17 +124,15 @@ class MainWindow(QMainWindow):
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks)
 
         self.data_tab = DataTab(self.doc)
-        self.train_tab = TrainTab(self.doc)
-        self.miners_tab = MinersTab(self.doc)
-        self.draw_tab = DrawTab(self.doc)
-        self.runs_tab = RunsTab(self.doc)
-        self.label_tab = LabelView(self.doc)
+        self._built: dict[str, QWidget] = {"data_tab": self.data_tab}
         self._stale_tabs: set[QWidget] = set()
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
-        for widget, name in zip((self.data_tab, self.train_tab, self.miners_tab, self.draw_tab,
-                                 self.runs_tab, self.label_tab), TAB_NAMES):
-            self.tabs.addTab(widget, name)
+        for attr, name in zip(TAB_ATTRS, TAB_NAMES):
+            page = self.data_tab if attr == "data_tab" else QLabel(f"Opening {name}…")
+            if isinstance(page, QLabel):
+                page.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            self.tabs.addTab(page, name)
         self.setCentralWidget(self.tabs)
 
         self.panel = ProjectPanel()
@@ -103,15 +153,20 @@ class MainWindow(QMainWindow):
         sb.addPermanentWidget(self.state_label)
         sb.addPermanentWidget(self.device_label)
 
+        # The window's readiness signal: every part loaded after a project opened. Then, and
+        # not before (it would compete with the loaders for the CPU), the training stack is
+        # imported in the background while the user looks around.
+        self.tracker = SettledTracker(self.loading_parts, self)
+        self.tracker.settled.connect(self._settled)
+        self.tracker.changed.connect(self._loading_changed)
+        self._prewarm: JobRunner | None = None
+
         self.watcher = ProjectWatcher(self)
         self._make_actions()
         self._make_menus()
         self._connect()
         self._update_title()
         self._update_actions()
-
-        # Load the training stack in the background while the user looks around.
-        self._prewarm = run_in_thread(prewarm_imports, self, "siam-prewarm")
 
         geometry = settings.load_geometry("main")
         if geometry is None or not self.restoreGeometry(geometry):
@@ -160,9 +215,9 @@ class MainWindow(QMainWindow):
                                        sp.SP_DriveHDIcon, "Render train / val / test glyph files")
         self.start_act = self._action("&Start training", self.start_training, "Ctrl+R",
                                       sp.SP_MediaPlay, "Start a new run with the Train settings")
-        self.pause_act = self._action("&Pause / resume", self.train_tab.toggle_pause, "Ctrl+P",
-                                      sp.SP_MediaPause, "Pause or resume training")
-        self.stop_act = self._action("S&top", self.train_tab.stop, "Ctrl+.",
+        self.pause_act = self._action("&Pause / resume", lambda: self.train_tab.toggle_pause(),
+                                      "Ctrl+P", sp.SP_MediaPause, "Pause or resume training")
+        self.stop_act = self._action("S&top", lambda: self.train_tab.stop(), "Ctrl+.",
                                      sp.SP_MediaStop, "Stop training (resumable)")
 
     def _make_menus(self) -> None:
@@ -213,27 +268,72 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         self.doc.modifiedChanged.connect(lambda _m: self._update_title())
         self.doc.projectChanged.connect(self._project_changed)
-        self.train_tab.stateChanged.connect(self._job_state)
         self.data_tab.stateChanged.connect(self._job_state)
-        self.train_tab.throughputChanged.connect(
-            lambda v: self.speed_label.setText(f"{v:,.0f} images/s" if v else ""))
         self.data_tab.throughputChanged.connect(
             lambda v: self.speed_label.setText(f"{v:,.0f} glyphs/s" if v else ""))
-        self.train_tab.runsChanged.connect(self.refresh)
-        self.train_tab.stateChanged.connect(self._live_status)
-        self.runs_tab.runsChanged.connect(self.refresh)
-        self.runs_tab.showRun.connect(self.show_run)
-        self.runs_tab.active_run = lambda: self.train_tab.run_dir if self.train_tab.busy \
-            else None
         self.watcher.changed.connect(self._files_changed)
-        self.train_tab.trainerEvent.connect(self.miners_tab.on_trainer_event)
-        self.train_tab.renderRequested.connect(self._render_requested)
-        self.train_tab.jobFinished.connect(self._job_finished)
         self.data_tab.datasetsChanged.connect(self.refresh)
         self.data_tab.stateChanged.connect(self._render_state)
-        self.tabs.currentChanged.connect(self._refresh_current_tab)
+        self.tabs.currentChanged.connect(self._tab_shown)
         self.panel.runActivated.connect(self.show_run)
         self.panel.datasetActivated.connect(self._show_dataset)
+
+    def _wire(self, attr: str, tab: Any) -> None:
+        """Connect a tab just built to the window (and to the tabs built before it)."""
+        if attr == "train_tab":
+            tab.stateChanged.connect(self._job_state)
+            tab.throughputChanged.connect(
+                lambda v: self.speed_label.setText(f"{v:,.0f} images/s" if v else ""))
+            tab.runsChanged.connect(self.refresh)
+            tab.stateChanged.connect(self._live_status)
+            tab.renderRequested.connect(self._render_requested)
+            tab.jobFinished.connect(self._job_finished)
+            # The Miners tab follows a live run from its first event: built when one starts.
+            tab.stateChanged.connect(lambda state: self.miners_tab if state == "starting"
+                                     else None)
+            if "miners_tab" in self._built:
+                tab.trainerEvent.connect(self._built["miners_tab"].on_trainer_event)
+            tab.set_blocked("Wait for rendering to finish"
+                            if self.data_tab.render_runner is not None else "")
+        elif attr == "miners_tab":
+            if "train_tab" in self._built:
+                self._built["train_tab"].trainerEvent.connect(tab.on_trainer_event)
+        elif attr == "runs_tab":
+            tab.runsChanged.connect(self.refresh)
+            tab.showRun.connect(self.show_run)
+            tab.active_run = lambda: self.train_tab.run_dir if self.train_busy() else None
+
+    def tab(self, attr: str) -> Any:
+        """The tab named ``attr`` (:data:`TAB_ATTRS`), built and put in its place now if it was
+        not yet."""
+        tab = self._built.get(attr)
+        if tab is not None:
+            return tab
+        tab = _build_tab(attr, self.doc)
+        self._built[attr] = tab
+        i = TAB_ATTRS.index(attr)
+        current = self.tabs.currentIndex()
+        placeholder = self.tabs.widget(i)
+        self.tabs.blockSignals(True)
+        self.tabs.removeTab(i)
+        self.tabs.insertTab(i, tab, TAB_NAMES[i])
+        self.tabs.setCurrentIndex(current)
+        self.tabs.blockSignals(False)
+        placeholder.deleteLater()
+        self._wire(attr, tab)
+        self._update_actions()
+        return tab
+
+    def built_tabs(self) -> list[str]:
+        """The tabs built so far (:data:`TAB_ATTRS` names)."""
+        return [a for a in TAB_ATTRS if a in self._built]
+
+    def _tab_shown(self, index: int) -> None:
+        attr = TAB_ATTRS[index] if 0 <= index < len(TAB_ATTRS) else None
+        if attr is not None and attr not in self._built:
+            self.tab(attr)  # built now, with the open project: nothing stale to refresh
+            return
+        self._refresh_current_tab()
 
     def _fill_recent(self) -> None:
         self.recent_menu.clear()
@@ -250,7 +350,41 @@ class MainWindow(QMainWindow):
         return self.doc.project
 
     def busy(self) -> bool:
-        return self.train_tab.busy or self.data_tab.busy
+        return self.train_busy() or self.data_tab.busy
+
+    def train_busy(self) -> bool:
+        """A training job runs (False while the Train tab is not even built)."""
+        tab = self._built.get("train_tab")
+        return bool(tab is not None and tab.busy)
+
+    def train_state(self) -> str:
+        tab = self._built.get("train_tab")
+        return tab.state if tab is not None else "idle"
+
+    def loading_parts(self) -> list[str]:
+        """The parts still loading after a project opened (besides loader threads, which
+        :class:`SettledTracker` adds): those that chain several jobs."""
+        if self.doc.project is None:
+            return []
+        parts = []
+        if not self.data_tab.wait_idle():
+            parts.append("fonts")
+        if self.data_tab.browser.busy():
+            parts.append("glyph browser")
+        return parts
+
+    def _loading_changed(self, names: list[str]) -> None:
+        self.state_label.setToolTip("Still loading: " + ", ".join(names) if names else "")
+        self._job_state(self.train_state())
+
+    #: Import the training stack once settled (off for a window that closes at once).
+    prewarm = True
+
+    def _settled(self, seconds: float) -> None:
+        if self._prewarm is None and self.prewarm and self.isVisible() and not self._closing \
+                and not self._close_confirmed:
+            self._prewarm = run_in_thread(prewarm_imports, self, "siam-prewarm")
+        self._job_state(self.train_state())
 
     def _update_title(self) -> None:
         p = self.doc.project
@@ -265,7 +399,7 @@ class MainWindow(QMainWindow):
         self.edit_toml_act.setEnabled(has)
         self.render_act.setEnabled(has and idle)
         self.start_act.setEnabled(has and idle)
-        state = self.train_tab.state
+        state = self.train_state()
         self.pause_act.setEnabled(state in ("training", "paused"))
         self.stop_act.setEnabled(state in ("starting", "training", "paused"))
         self.new_act.setEnabled(idle)
@@ -276,19 +410,22 @@ class MainWindow(QMainWindow):
         label = {"training": "training", "paused": "paused", "starting": "starting…",
                  "stopping": "stopping…", "rendering": "rendering"}.get(state, "idle")
         if self.busy() and state == "idle":
-            label = "rendering" if self.data_tab.busy else self.train_tab.state
+            label = "rendering" if self.data_tab.busy else self.train_state()
+        elif label == "idle" and self.doc.project is not None and not self.tracker.done:
+            label = "loading…"
         self.state_label.setText(label)
         self._update_actions()
 
     def _render_state(self, state: str) -> None:
         # Training reads the glyph files: no Start while they are being replaced.
-        self.train_tab.set_blocked("Wait for rendering to finish" if state == "rendering"
-                                   else "")
+        tab = self._built.get("train_tab")
+        if tab is not None:
+            tab.set_blocked("Wait for rendering to finish" if state == "rendering" else "")
 
     def _live_status(self, state: str) -> None:
         """The run this window trains shows its live state at once (status.json is only
         rewritten at an epoch end), e.g. "running" right after Resume."""
-        busy = self.train_tab.busy and self.train_tab.run_dir is not None
+        busy = self.train_busy() and self.train_tab.run_dir is not None
         live = {"training": "running", "paused": "paused", "stopping": "stopping"}.get(state)
         self.panel.live = (self.train_tab.run_dir, live) if busy and live else None
         self.panel.refresh(keep=True)
@@ -298,20 +435,24 @@ class MainWindow(QMainWindow):
         added or removed by another program): re-read what shows it."""
         self.panel.refresh(keep=True)
         self.data_tab.files_changed()
-        self._stale_tabs = {self.miners_tab, self.draw_tab, self.runs_tab, self.label_tab}
+        self._mark_stale()
         self._refresh_current_tab()
+
+    def _mark_stale(self) -> None:
+        self._stale_tabs = {self._built[a] for a in ("miners_tab", "draw_tab", "runs_tab",
+                                                      "label_tab") if a in self._built}
 
     def _project_changed(self) -> None:
         self.watcher.watch(self.doc.project)
         self.panel.refresh(self.doc.project)
         self._update_title()
-        self._update_actions()
+        self._job_state(self.train_state())  # "loading…" while the parts load
 
     def refresh(self) -> None:
         self.panel.refresh(keep=True)
         # Run-based tabs re-read runs (and the Draw tab reloads a model) only when seen: a run
         # changing status must not start background loads for tabs nobody is looking at.
-        self._stale_tabs = {self.miners_tab, self.draw_tab, self.runs_tab, self.label_tab}
+        self._mark_stale()
         self._refresh_current_tab()
 
     def _refresh_current_tab(self, *_: object) -> None:
@@ -382,6 +523,7 @@ class MainWindow(QMainWindow):
                 return False
             if answer == trust_dialog.CANCEL:
                 return False
+        self.tracker.start()
         self.doc.set_project(project)
         settings.remember_project(project.root)
         self.statusBar().showMessage(project.restricted_line() or f"Opened {project.root}",
@@ -496,7 +638,7 @@ class MainWindow(QMainWindow):
     # -- closing -----------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         if not self._close_confirmed:
-            if self.train_tab.busy and not dialogs.ask(
+            if self.train_busy() and not dialogs.ask(
                     self, "Training is running",
                     "Stop training and close? The run saves a checkpoint and can be resumed."):
                 event.ignore()
@@ -510,7 +652,7 @@ class MainWindow(QMainWindow):
                 event.ignore()
                 return
             self._close_confirmed = True
-        if self.train_tab.busy:
+        if self.train_busy():
             # Stop, then close once the worker has saved its checkpoint and ended.
             self._closing = True
             self.train_tab.stop()
@@ -523,9 +665,11 @@ class MainWindow(QMainWindow):
             else:
                 event.ignore()
                 return
+        self.tracker.stop()
         self.data_tab.shutdown()
         # Imports cannot be interrupted; Qt aborts if a QThread is destroyed while running.
-        self._prewarm.wait(60_000)
+        if self._prewarm is not None:
+            self._prewarm.wait(60_000)
         settings.save_geometry("main", self.saveGeometry())
         s = settings.settings()
         s.setValue("window/state", self.saveState())

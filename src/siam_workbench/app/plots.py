@@ -238,6 +238,7 @@ class TrainingPlots(QWidget):
         self.parts_row.setContentsMargins(0, 0, 0, 0)
         grid = QGridLayout()
         grid.setSpacing(4)
+        self._grid, self._parts_box = grid, parts_box
         grid.addWidget(self.loss_plot, 0, 0)
         grid.addWidget(self.acc_plot, 0, 1)
         grid.addWidget(parts_box, 1, 0)
@@ -284,6 +285,15 @@ class TrainingPlots(QWidget):
             plot.scene().sigMouseMoved.connect(lambda pos, p=plot: self._hover(p, pos))
 
     # -- parts -------------------------------------------------------------------------------
+    def _fill_parts_row(self, any_shown: bool) -> None:
+        """A loss without parts and without the active share leaves no empty block under the
+        loss plot (issue 21, item 11): the loss plot then takes the row as well."""
+        if self._parts_box.isHidden() == (not any_shown):
+            return
+        self._grid.removeWidget(self.loss_plot)
+        self._grid.addWidget(self.loss_plot, 0, 0, 1 if any_shown else 2, 1)
+        self._parts_box.setVisible(any_shown)
+
     def _add_hover_line(self, plot: pg.PlotWidget) -> None:
         line = pg.InfiniteLine(angle=90, movable=False,
                                pen=pg.mkPen(QColor(120, 120, 120, 200), width=1))
@@ -390,6 +400,7 @@ class TrainingPlots(QWidget):
         active = h.active.view()
         has_active = bool(np.isfinite(active).any())
         self.active_plot.setVisible(has_active)
+        self._fill_parts_row(has_active or any(k in h.parts for k in self.part_plots))
         if has_active:
             self.active_raw.setData(x, active)
             self.active_curve.setData(x, h.smoothed(factor, "active"))

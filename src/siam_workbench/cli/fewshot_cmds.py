@@ -136,12 +136,13 @@ def add_episode_args(p: argparse.ArgumentParser) -> None:
 
 def cmd_episodes(args: argparse.Namespace) -> int:
     from siam_workbench.cli.progress import ProgressBar
-    from siam_workbench.infer.episodes import evaluate_episodes, summary_line
-    from siam_workbench.infer.evaluate import load_run
+    from siam_workbench.infer.episodes import evaluate_episodes, json_fields, summary_line
+    from siam_workbench.infer.evaluate import confused_pairs, load_run, per_class_table
     from siam_workbench.infer.runs import split_path
 
-    if args.per_class or args.confused:
-        raise SiamError("--per-class / --confused do not go with --episodes")
+    if args.confused < 0:
+        raise SiamError(f"--confused must be ≥ 0, got {args.confused}")
+    detail = bool(args.per_class or args.confused)
     run = load_run(args.run, which=args.checkpoint, device=args.device)
     data = args.data
     if data is None:
@@ -158,11 +159,35 @@ def cmd_episodes(args: argparse.Namespace) -> int:
                                    within_group=args.within_group, group=args.group,
                                    seed=args.seed, unseen=args.unseen,
                                    pixel=not args.no_pixel,
-                                   progress=lambda d, t: bar.update(d))
+                                   progress=lambda d, t: bar.update(d),
+                                   keep_predictions=detail)
     finally:
         bar.close()
+    # Per class over every episode's queries, each read among its episode's W classes (the
+    # Evaluate page's few-shot tables): top-5 is among min(5, W) of them.
+    names = result.get("class_names", [])
+    pairs = confused_pairs(result, names, args.confused) if args.confused else []
+    if args.per_class:
+        from siam_workbench.base.atomic import write_text_atomic
+        from siam_workbench.infer.analysis import table_csv
+
+        rows = per_class_table(result, names)
+        write_text_atomic(args.per_class, table_csv(
+            ["index", "class", "n", "top1", "top5", "confused_with", "confused_count"],
+            [[r.index, r.name, r.n, round(r.top1, 4), round(r.top5, 4), r.confused_with,
+              r.confused_count] for r in rows]))
     if args.json:
-        print(json.dumps(result, ensure_ascii=False))
+        out = json_fields(result)
+        if args.confused:
+            out["confused"] = [{"a": p.a_name, "b": p.b_name, "a_as_b": p.a_as_b,
+                                "b_as_a": p.b_as_a} for p in pairs]
+        print(json.dumps(out, ensure_ascii=False))
     else:
         print(f"{data}: {summary_line(result)}")
+        for p in pairs:
+            print(f"  {p.a_name} ↔ {p.b_name}: {p.count} ({p.a_name}→{p.b_name} {p.a_as_b}, "
+                  f"{p.b_name}→{p.a_name} {p.b_as_a})")
+        if args.per_class:
+            print(f"per-class table: {args.per_class} (queries of all episodes, each among "
+                  f"its episode's {result['way']} classes)")
     return 0

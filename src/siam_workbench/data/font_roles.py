@@ -6,9 +6,12 @@ of those imports this."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -93,13 +96,60 @@ def font_analysis(faces: Sequence[FontFace], classes: list[str]) -> Any:
     hit = _ANALYSIS_MEMO.get(key)
     if hit is not None:
         return hit
-    cov = (np.stack([coverage(f, classes) for f in faces]) if faces
-           else np.zeros((0, len(classes)), dtype=bool))
-    result = analyse_faces(faces, cov, classes)
+    disk = _analysis_cache_path(key)
+    result = _read_analysis(disk, faces)
+    if result is None:
+        cov = (np.stack([coverage(f, classes) for f in faces]) if faces
+               else np.zeros((0, len(classes)), dtype=bool))
+        result = analyse_faces(faces, cov, classes)
+        _write_analysis(disk, faces, result)
     if len(_ANALYSIS_MEMO) >= 4:
         _ANALYSIS_MEMO.pop(next(iter(_ANALYSIS_MEMO)))
     _ANALYSIS_MEMO[key] = result
     return result
+
+
+#: Bump when the checks' thresholds or features change: cached verdicts are then recomputed.
+_ANALYSIS_VERSION = "analysis1"
+
+
+def _analysis_cache_path(key: tuple) -> Path:
+    """On disk beside the samples: a new process (the next launch) reads the verdicts instead of
+    recomputing every face's ink features (0.4 s of CPU for 80 faces at start-up)."""
+    from siam_workbench.data.font_checks import _CACHE_VERSION
+
+    digest = hashlib.sha1(f"{_ANALYSIS_VERSION}|{_CACHE_VERSION}|{key!r}".encode()).hexdigest()
+    return cache_dir() / "analysis" / f"{digest}.json"
+
+
+def _read_analysis(path: Path, faces: list[FontFace]) -> Any:
+    from siam_workbench.data.font_checks import FaceCheck, FontAnalysis
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if len(data["checks"]) != len(faces):
+            return None
+        checks = {f: FaceCheck(reason=str(c[0]), kind=str(c[1]),
+                               score=None if c[2] is None else float(c[2]), compared=int(c[3]))
+                  for f, c in zip(faces, data["checks"], strict=True)}
+        clones = [(faces[int(i)], faces[int(j)], float(v)) for i, j, v in data["clones"]]
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        return None  # missing or unreadable: recomputed
+    return FontAnalysis(checks=checks, clones=clones)
+
+
+def _write_analysis(path: Path, faces: list[FontFace], result: Any) -> None:
+    from siam_workbench.base.atomic import write_text_atomic
+
+    index = {f: i for i, f in enumerate(faces)}
+    try:
+        data = {"checks": [[c.reason, c.kind, c.score, c.compared]
+                           for c in (result.checks[f] for f in faces)],
+                "clones": [[index[a], index[b], s] for a, b, s in result.clones]}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(path, json.dumps(data))
+    except (OSError, KeyError, TypeError, ValueError):
+        pass  # best effort, like the samples cache
 
 
 def face_checks(faces: Sequence[FontFace], classes: list[str]) -> dict[FontFace, Any]:

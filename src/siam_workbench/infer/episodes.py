@@ -192,9 +192,18 @@ def evaluate_episodes(run: Any, data: GlyphSet | str | Path, episodes: int = 100
                       shot: int = 1, queries: int = 1, within_group: bool = False,
                       group: str = "prefix", seed: int = 0, unseen: bool = False,
                       pixel: bool = True, progress: Progress | None = None,
-                      cancel: threading.Event | None = None) -> dict[str, Any]:
+                      cancel: threading.Event | None = None,
+                      keep_predictions: bool = False) -> dict[str, Any]:
     """W-way K-shot accuracy of ``run`` (a :class:`siam_workbench.infer.evaluate.RunModel`) on a
-    glyph file, beside pixel 1-NN on the same episodes (``progress(done, total)`` in episodes)."""
+    glyph file, beside pixel 1-NN on the same episodes (``progress(done, total)`` in episodes).
+
+    ``keep_predictions`` adds every query's answers as :func:`siam_workbench.infer.evaluate.
+    evaluate` keeps them — ``labels`` (int64 ``[Q]``, the query's class in the file),
+    ``pred`` (int64 ``[Q, k]``, the episode's classes by nearness of their support centers,
+    k = min(5, way), as file class indices) and ``class_names`` — so that
+    :func:`~siam_workbench.infer.evaluate.per_class_table` and
+    :func:`~siam_workbench.infer.evaluate.confused_pairs` read them: per class, how often its
+    queries were right among their episode's W classes, and which class they were read as."""
     from siam_workbench.parts.centers import nearest_centers
 
     if not isinstance(data, GlyphSet):
@@ -218,6 +227,9 @@ def evaluate_episodes(run: Any, data: GlyphSet | str | Path, episodes: int = 100
     slot = np.full(len(data), -1, np.int64)
     slot[used] = np.arange(used.size)
     model_acc, pixel_acc = [], []
+    k = min(5, way)
+    kept_labels: list[np.ndarray] = []
+    kept_pred: list[np.ndarray] = []
     if progress is not None:
         progress(0, len(eps))
     for i, ep in enumerate(eps):
@@ -227,8 +239,12 @@ def evaluate_episodes(run: Any, data: GlyphSet | str | Path, episodes: int = 100
         centers = torch.zeros(way, s_emb.shape[1], dtype=torch.float64)
         centers.index_add_(0, torch.from_numpy(ep.support_labels), s_emb.double())
         centers = (centers / shot).float()
-        _, idx = nearest_centers(emb_used[torch.from_numpy(slot[ep.query])], centers, k=1)
+        # Always the same k: the top-1 answer never depends on whether predictions are kept.
+        _, idx = nearest_centers(emb_used[torch.from_numpy(slot[ep.query])], centers, k=k)
         model_acc.append(float((idx[:, 0].numpy() == ep.query_labels).mean()))
+        if keep_predictions:
+            kept_labels.append(ep.classes[ep.query_labels])
+            kept_pred.append(ep.classes[idx.numpy().astype(np.int64)])
         if pixel:
             pixel_acc.append(_pixel_episode(data.images, ep, way))
         if progress is not None:
@@ -248,7 +264,17 @@ def evaluate_episodes(run: Any, data: GlyphSet | str | Path, episodes: int = 100
     if pixel:
         p1, pci = mean_ci(np.array(pixel_acc))
         result.update(pixel_top1=p1, pixel_ci95=pci)
+    if keep_predictions:
+        result.update(labels=np.concatenate(kept_labels), pred=np.concatenate(kept_pred),
+                      pred_k=k, class_names=list(data.classes))
     return result
+
+
+def json_fields(result: dict[str, Any]) -> dict[str, Any]:
+    """``result`` without the kept predictions (arrays, the class list): what ``--json``
+    prints."""
+    return {key: v for key, v in result.items()
+            if key not in ("labels", "pred", "class_names")}
 
 
 def summary_line(r: dict[str, Any]) -> str:

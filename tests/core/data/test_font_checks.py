@@ -217,3 +217,36 @@ def test_d2coding_hangul_is_nanum_barun_gothic(korean_faces):
     assert hangul[d2[0]] == hangul[barun[0]]
     latin = design_groups(faces, LATIN_DIGITS)  # its Latin letters are its own
     assert latin[d2[0]] != latin[barun[0]]
+
+
+def test_analysis_verdicts_are_read_back_from_disk_in_a_new_process(odd_faces, monkeypatch,
+                                                                   tmp_path):
+    """The next launch reads the checks instead of recomputing every face's ink (start-up):
+    the same verdicts and clones, for the same files; a changed file is checked again."""
+    from siam_workbench.data import font_roles
+
+    monkeypatch.setenv("SIAM_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(font_roles, "_ANALYSIS_MEMO", {})
+    first = font_analysis(odd_faces, LATIN_DIGITS)
+    assert list((tmp_path / "cache" / "analysis").glob("*.json"))
+    font_roles._ANALYSIS_MEMO.clear()  # as in a new process
+
+    def recompute(*_a, **_k):
+        raise AssertionError("recomputed although cached")
+
+    monkeypatch.setattr(font_roles, "analyse_faces", recompute)
+    again = font_analysis(odd_faces, LATIN_DIGITS)
+    assert {f.id: (c.reason, c.kind, c.score, c.compared) for f, c in again.checks.items()} == \
+        {f.id: (c.reason, c.kind, c.score, c.compared) for f, c in first.checks.items()}
+    assert [(a.id, b.id, s) for a, b, s in again.clones] == \
+        [(a.id, b.id, s) for a, b, s in first.clones]
+    assert any(not c.ok for c in again.checks.values())  # the odd faces are still flagged
+    # A face file that changed is analysed again.
+    font_roles._ANALYSIS_MEMO.clear()
+    face = next(f for f in odd_faces if f.path.name == "Pictos.ttf")
+    st = face.path.stat()
+    import os
+
+    os.utime(face.path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    with pytest.raises(AssertionError, match="recomputed"):
+        font_analysis(odd_faces, LATIN_DIGITS)

@@ -145,3 +145,39 @@ def test_cli_episodes_json_and_errors(run_and_file, capsys):
     code = main(["eval", str(Path(run_dir).parent / "ghost"), "--episodes", "5"])
     _, err = capsys.readouterr()
     assert code == 2 and "not a run folder" in err
+
+
+def test_kept_predictions_give_per_class_tables_and_the_cli_writes_them(run_and_file, capsys,
+                                                                        tmp_path):
+    """The few-shot per-class table (the Evaluate page fills it): every query counted once, in
+    its own class's row, its answers among its episode's W classes only."""
+    from siam_workbench.infer.evaluate import confused_pairs, per_class_table
+
+    run_dir, data = run_and_file
+    run = load_run(run_dir, which="last")  # as siam eval
+    r = evaluate_episodes(run, data, episodes=20, way=4, shot=1, queries=2, seed=2,
+                          keep_predictions=True)
+    plain = evaluate_episodes(run, data, episodes=20, way=4, shot=1, queries=2, seed=2)
+    assert r["top1"] == plain["top1"] and "labels" not in plain
+    assert r["labels"].shape == (r["queries_total"],) and r["pred"].shape == (r["queries_total"],
+                                                                            4)
+    names = r["class_names"]
+    rows = per_class_table(r, names)
+    assert sum(x.n for x in rows) == r["queries_total"]
+    hits = sum(x.n * x.top1 for x in rows)
+    assert abs(hits / r["queries_total"] - r["top1"]) < 1e-9  # equal queries per episode
+    assert all(x.top5 == 1.0 for x in rows)  # 4-way: the truth is always among the 4
+    pairs = confused_pairs(r, names, 5)
+    assert sum(p.count for p in confused_pairs(r, names, 10**6)) == \
+        sum(round(x.n * (1 - x.top1)) for x in rows)
+    csv = tmp_path / "pc.csv"
+    code = main(["eval", str(run_dir), "--data", str(data), "--episodes", "20", "--way", "4",
+                 "--queries", "2", "--seed", "2", "--per-class", str(csv), "--confused", "5",
+                 "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    j = json.loads(out)
+    assert j["top1"] == r["top1"] and "labels" not in j
+    assert [(p["a"], p["b"]) for p in j["confused"]] == [(p.a_name, p.b_name) for p in pairs]
+    lines = csv.read_text(encoding="utf-8").splitlines()
+    assert lines[0].startswith("index,class,n,top1") and len(lines) == len(rows) + 1
