@@ -84,7 +84,7 @@ def closest_pairs(
         gid = _dense_closest_ids(centers, eta, block_elements)
     i, j = gid // k_rows, gid % k_rows
     dist = _exact_distances(centers, i, j)
-    order = np.lexsort((j, i, dist))
+    order = np.lexsort((j, i, dist))[:eta]  # the cell search may hand back a few more
     return np.stack([i[order], j[order]], axis=1).astype(np.int64), dist[order]
 
 
