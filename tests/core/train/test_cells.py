@@ -31,7 +31,7 @@ def cells_pairs(centers: np.ndarray, eta: int) -> tuple[np.ndarray, np.ndarray]:
     assert gid is not None
     i, j = gid // k, gid % k
     d = np.sqrt(((centers[i].astype(np.float64) - centers[j]) ** 2).sum(1))
-    order = np.lexsort((j, i, d))
+    order = np.lexsort((j, i, d))[:eta]  # it may hand back pairs within rounding of the η-th
     return np.stack([i[order], j[order]], axis=1), d[order]
 
 
@@ -75,3 +75,49 @@ def test_cells_tiny_and_degenerate_inputs():
     assert len(np.unique(pairs, axis=0)) == 50 and np.all(dist == 0)
     with pytest.raises(ValueError):
         closest_pairs(two, 1, method="nope")
+
+
+def brute_force(centers: np.ndarray, eta: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair's float64 distance, sorted by (distance, i, j): the exact answer."""
+    c = centers.astype(np.float64)
+    i, j = np.triu_indices(len(c), 1)
+    d = np.sqrt(((c[i] - c[j]) ** 2).sum(1))
+    order = np.lexsort((j, i, d))[:eta]
+    return np.stack([i[order], j[order]], axis=1), d[order]
+
+
+@pytest.mark.parametrize("kind,c,dim,eta", [
+    ("uniform", 2000, 25, 860), ("clustered", 2000, 25, 860), ("uniform", 1500, 8, 3000),
+    ("clustered", 1800, 3, 774), ("uniform", 600, 64, 258), ("clustered", 700, 2, 5000)])
+def test_cells_equal_brute_force(kind, c, dim, eta):
+    """The certified search against every pair in float64, at several dimensions."""
+    centers = make_centers(kind, c, 5, dim=dim)
+    want, want_d = brute_force(centers, eta)
+    got, got_d = cells_pairs(centers, eta)
+    auto, auto_d = closest_pairs(centers, eta, method="cells")
+    assert np.array_equal(got, want) and np.array_equal(auto, want)
+    assert np.allclose(got_d, want_d, rtol=1e-12, atol=0) and np.allclose(auto_d, want_d)
+
+
+def test_cells_with_duplicates_and_a_far_outlier():
+    """Exact duplicates (distance 0, many tied pairs) and one center far from the rest."""
+    rng = np.random.default_rng(7)
+    base = rng.standard_normal((300, 25)).astype(np.float32)
+    centers = np.concatenate([base, base[:120], base[:40], [np.full(25, 1e3, np.float32)]])
+    for eta in (50, 160, 400):
+        _, want_d = brute_force(centers, eta)
+        got, got_d = cells_pairs(centers, eta)
+        assert len(np.unique(got, axis=0)) == len(got) == eta
+        assert np.all(got[:, 0] < got[:, 1])
+        assert np.allclose(got_d, want_d, atol=1e-9)
+        real = np.sqrt(((centers[got[:, 0]].astype(np.float64) - centers[got[:, 1]]) ** 2
+                        ).sum(1))
+        assert np.allclose(real, got_d)
+
+
+@pytest.mark.parametrize("c,eta", [(2, 1), (3, 3), (5, 10), (9, 4)])
+def test_cells_tiny_c(c, eta):
+    centers = make_centers("uniform", c, 8)
+    want, want_d = brute_force(centers, eta)
+    got, got_d = cells_pairs(centers, eta)
+    assert np.array_equal(got, want) and np.allclose(got_d, want_d)

@@ -181,7 +181,7 @@ class _Best:
             # A pair may come twice (each end probing the other's cell): count it once.
             g, first = _unique_first(g)
             v = v[first]
-        if v.numel() > self.eta:
+        if v.numel() >= self.eta:
             tau = float(torch.kthvalue(v, self.eta).values)
             keep = v <= tau + self.margin
             v, g = v[keep], g[keep]
