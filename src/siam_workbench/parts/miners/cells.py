@@ -50,8 +50,8 @@ WORTH_IT = 0.3
 _ROW_BLOCK = 4096
 #: Tile pairs per batched matrix product (256 × 64 × 64 floats = 4 MiB).
 _PAIR_CHUNK = 256
-#: Rows per block of the plane test (whole cells, against their reachable centroids).
-_PLANE_ROWS = 1024
+#: Tiles per block of the plane test (against the centroids their cells can reach).
+_PLANE_TILES = 16
 
 
 def _kmeans(x: torch.Tensor, n_cells: int, gen: torch.Generator) -> torch.Tensor:
@@ -140,6 +140,7 @@ class _Tiles:
         tile_end = start[tile_cell] + count[tile_cell]
         rows = tile_start[:, None] + torch.arange(TILE)[None]
         valid = rows < tile_end[:, None]
+        self.valid, self.tile_cell = valid, tile_cell
         self.rows = torch.where(valid, rows, 0)  # [n_tiles, TILE] rows of xs
         sq = (xs * xs).sum(1)
         self.sq = sq
@@ -257,31 +258,37 @@ def _plane_probes(tl: _Tiles, radius: float, done: torch.Tensor, budget: float
     limit.masked_fill_(~reach, -math.inf)
     found = []
     work = 0.0
-    k = tl.xs.shape[0]
-    ends = torch.cumsum(count, 0).tolist()
-    c0 = 0
-    while c0 < nc:  # runs of whole cells, ~_PLANE_ROWS rows each (rows are grouped by cell)
-        c1 = c0 + 1
-        while c1 < nc and ends[c1] - (ends[c0 - 1] if c0 else 0) <= _PLANE_ROWS:
-            c1 += 1
-        r0, r1 = (ends[c0 - 1] if c0 else 0), ends[c1 - 1]
-        cols = reach[c0:c1].any(0).nonzero().squeeze(1)
-        if cols.numel():
-            xb, own = tl.xs[r0:r1], tl.own[r0:r1]
-            d2 = torch.addmm(csq[cols][None], xb, tl.cent[cols].T, alpha=-2.0)
-            d2 -= (csq[own] - 2.0 * (xb * tl.cent[own]).sum(1))[:, None]  # − ‖a−c_A‖² + ‖a‖²
-            r, c = (d2 <= limit[c0:c1, cols][own - c0]).nonzero(as_tuple=True)
-            bc = cols[c]
-            work += float(count[bc].sum())
-            # Projected from the rows seen so far: evenly spread centers give up early.
-            if work * (k / r1 if r1 * 8 >= k else 1.0) > budget:
-                return None
-            n = tl.ntiles[bc]
-            which = torch.repeat_interleave(torch.arange(bc.numel()), n)
-            local = (torch.arange(int(n.sum()))
-                     - torch.repeat_interleave(torch.cumsum(n, 0) - n, n))
-            found.append((r[which] + r0) * tl.n_tiles + tl.first[bc][which] + local)
-        c0 = c1
+    nt = tl.n_tiles
+    # One matrix product gives ‖a−c_B‖² − ‖a−c_A‖² = ‖c_B‖² − 2a·c_B − (‖c_A‖² − 2a·c_A):
+    # rows [a, 1, own] against columns [−2c_B, ‖c_B‖², −1]; padding rows get own = −inf, so
+    # their values are +inf, never within.
+    own_c = tl.cent[tl.tile_cell]  # [n_tiles, D]
+    own_term = csq[tl.tile_cell][:, None] - 2.0 * torch.einsum("trd,td->tr", tl.xp, own_c)
+    own_term.masked_fill_(~tl.valid, -math.inf)
+    dim = tl.xp.shape[2]
+    rows_aug = torch.cat([tl.xp, torch.ones_like(own_term)[:, :, None], own_term[:, :, None]],
+                         dim=2).reshape(-1, dim + 2)
+    cols_aug = torch.cat([-2.0 * tl.cent, csq[:, None], -torch.ones(nc, 1)], dim=1)
+    for t0 in range(0, nt, _PLANE_TILES):  # tiles are ordered by cell
+        t1 = min(nt, t0 + _PLANE_TILES)
+        cells = tl.tile_cell[t0:t1]
+        cols = reach[cells].any(0).nonzero().squeeze(1)
+        if cols.numel() == 0:
+            continue
+        xb = rows_aug[t0 * TILE:t1 * TILE]
+        d2 = torch.mm(xb, (cols_aug if cols.numel() == nc else cols_aug[cols]).T)
+        d2 = d2.view(t1 - t0, TILE, cols.numel())
+        q, r, c = (d2 <= limit[cells][:, cols][:, None, :]).nonzero(as_tuple=True)
+        bc = cols[c]
+        work += float(count[bc].sum())
+        # Projected from the tiles seen so far: evenly spread centers give up early.
+        if work * (nt / t1 if t1 * 8 >= nt else 1.0) > budget:
+            return None
+        n = tl.ntiles[bc]
+        which = torch.repeat_interleave(torch.arange(bc.numel()), n)
+        local = torch.arange(int(n.sum())) - torch.repeat_interleave(torch.cumsum(n, 0) - n, n)
+        pt = tl.rows[q + t0, r]
+        found.append(pt[which] * nt + tl.first[bc][which] + local)
     if not found:
         return torch.empty(0, dtype=torch.int64)
     return torch.cat(found)
@@ -319,7 +326,12 @@ def _scan_probes(tl: _Tiles, probes: torch.Tensor, best: _Best) -> None:
         d2 = torch.baddbmm(tl.sqp[t][:, None, :], tl.xs[r_], tl.xp[t].transpose(1, 2),
                            alpha=-2.0)
         d2 += qsq[c0:c0 + per][:, :, None]
-        b, r, c = (d2 <= best.limit).nonzero(as_tuple=True)
+        lim = best.limit
+        hit = d2.view(d2.shape[0], -1).amin(1) <= lim  # most blocks hold no new pair
+        if not bool(hit.any()):
+            continue
+        r_, t, d2 = r_[hit], t[hit], d2[hit]
+        b, r, c = (d2 <= lim).nonzero(as_tuple=True)
         if b.numel() == 0:
             continue
         i = tl.ids[r_[b, r]]
