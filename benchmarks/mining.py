@@ -9,16 +9,19 @@ Run from the repository root::
 Prints one JSON object. Centers are synthetic, D = 25, of two kinds: ``clustered`` (families of
 ~8 look-alike classes, what training makes of similar glyphs) and ``uniform`` (standard normal:
 spread evenly over all 25 dimensions, the worst case of any pruning, where the closest-pairs
-search falls back to comparing every pair). Labels uniform over the classes (N = 900,000 for
-sampling). Times are the process's CPU time (``time.process_time``), which a loaded machine
-disturbs less than wall time; ``growth`` fits log time against log C over 2,350 / 11,172 /
-50,000 classes (AP + AC update at η = 0.43·C, the default; ``--growth`` runs that part alone).
-Peak memory is measured two ways: ``tracemalloc`` sees
-Python/numpy allocations only; torch's CPU allocator is invisible to it, so the peak resident set
-during the call (Linux ``VmHWM`` after resetting it through ``/proc/self/clear_refs``, measured
-on a cold update in a fresh process with glibc's mmap threshold lowered so freed blocks cannot
-hide in the heap) is the figure that covers everything. ``dense_matrix_mb`` is what one float32
-C×C matrix would take.
+search falls back to comparing every pair); each growth row says which search ran (``search``:
+the certified cell search or the dense one) and the cell search's own time. Where faiss is
+importable (optional extra), ``faiss`` compares the query path's center search through torch
+and through faiss (alternated, one thread) and faiss's exact range search with our closest-
+pairs search. Labels uniform over the classes (N = 900,000 for sampling). Times are the
+process's CPU time (``time.process_time``), which a loaded machine disturbs less than wall
+time; ``growth`` fits log time against log C over 2,350 / 11,172 / 50,000 classes (AP + AC
+update at η = 0.43·C, the default; ``--growth`` runs that part alone). Peak memory is measured
+two ways: ``tracemalloc`` sees Python/numpy allocations only; torch's CPU allocator is
+invisible to it, so the peak resident set during the call (Linux ``VmHWM`` after resetting it
+through ``/proc/self/clear_refs``, measured on a cold update in a fresh process with glibc's
+mmap threshold lowered so freed blocks cannot hide in the heap) is the figure that covers
+everything. ``dense_matrix_mb`` is what one float32 C×C matrix would take.
 """
 
 from __future__ import annotations

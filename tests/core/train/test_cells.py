@@ -121,3 +121,17 @@ def test_cells_tiny_c(c, eta):
     want, want_d = brute_force(centers, eta)
     got, got_d = cells_pairs(centers, eta)
     assert np.array_equal(got, want) and np.allclose(got_d, want_d)
+
+
+def test_auto_falls_back_exactly_on_evenly_spread_centers(monkeypatch):
+    """Uniform 25-d centers: the cells give up (work budget) and the fallback — faiss's range
+    search within the first pass's bound where faiss is installed, the dense search otherwise
+    — still returns the exact pairs."""
+    centers = make_centers("uniform", CELLS_FROM + 904, 9)
+    eta = round(0.43 * len(centers))
+    assert cell_closest_pairs(centers, eta) is None
+    want, want_d = closest_pairs(centers, eta, method="dense")
+    for faiss_flag in ("1", "0"):
+        monkeypatch.setenv("SIAM_FAISS", faiss_flag)
+        got, got_d = closest_pairs(centers, eta)
+        assert np.array_equal(got, want) and np.allclose(got_d, want_d, rtol=1e-12, atol=0)

@@ -341,12 +341,14 @@ def _scan_probes(tl: _Tiles, probes: torch.Tensor, best: _Best) -> None:
         best.add(d2[b, r, c][keep], torch.minimum(i, j) * k + torch.maximum(i, j))
 
 
-def cell_closest_pairs(centers: np.ndarray, eta: int, worth_it: float = WORTH_IT
-                       ) -> np.ndarray | None:
+def cell_closest_pairs(centers: np.ndarray, eta: int, worth_it: float = WORTH_IT,
+                       bound: list[float] | None = None) -> np.ndarray | None:
     """Pair ids ``i·K + j`` (``i < j``) holding the η closest pairs (and any others within
     float32 rounding of the η-th: the caller re-ranks exactly and keeps η), or ``None`` when the
     cells would compare more than ``worth_it`` of all pairs (the caller then runs the dense
-    search)."""
+    search). ``bound``, when given, receives an upper bound of the η-th smallest *squared*
+    distance (with the rounding margin) once the first pass has found η pairs, so that a
+    fallback can search within it."""
     k = int(centers.shape[0])
     x = torch.from_numpy(np.ascontiguousarray(centers, dtype=np.float32))
     x = x - x.mean(dim=0, keepdim=True)
@@ -366,6 +368,8 @@ def cell_closest_pairs(centers: np.ndarray, eta: int, worth_it: float = WORTH_IT
     _scan(tl, first, best)
     if best.v.numel() < eta or not math.isfinite(best.tau):
         return None
+    if bound is not None:
+        bound.append(best.tau + 2.0 * err)
     radius = 0.5 * math.sqrt(max(best.tau, 0.0) + 2.0 * err) * (1.0 + 1e-6)
     # Stop as soon as the second pass would cost more than the dense search's share: on evenly
     # spread centers most cells lie within τ/2 of most points (the curse of dimensionality).
