@@ -135,3 +135,33 @@ def test_auto_falls_back_exactly_on_evenly_spread_centers(monkeypatch):
         monkeypatch.setenv("SIAM_FAISS", faiss_flag)
         got, got_d = closest_pairs(centers, eta)
         assert np.array_equal(got, want) and np.allclose(got_d, want_d, rtol=1e-12, atol=0)
+
+
+def test_massive_ties_stay_bounded_and_exact(monkeypatch):
+    """Thousands of identical centers (every pair at distance 0): the cell search keeps a
+    bounded number of candidates, and the fallback (cells forced to give up) does not list
+    all pairs at once through faiss; every path returns η distinct pairs at distance 0."""
+    from siam_workbench.parts.miners import cells, geometry
+
+    monkeypatch.setattr(geometry, "CELLS_FROM", 1000)  # "many centers", at a test's size
+    centers = np.zeros((1200, 25), dtype=np.float32)
+    centers[:50] = make_centers("uniform", 50, 10)
+    eta = 300
+    gid = cell_closest_pairs(centers, eta)
+    assert gid is not None and eta <= len(gid) <= 2 * eta + 65536 < 1150 * 1149 // 2
+    bound: list[float] = []
+    assert cell_closest_pairs(centers, eta, worth_it=0.0, bound=bound) is None
+    assert bound[1] > 3e5  # the first pass sees that nearly every pair is within the bound
+    real = cells.cell_closest_pairs
+    for give_up in (False, True):
+        if give_up:
+            monkeypatch.setattr(cells, "cell_closest_pairs",
+                                lambda c, e, bound=None: real(c, e, worth_it=0.0, bound=bound))
+            # as if this were 50,000 identical centers: the estimate rules faiss's list out
+            monkeypatch.setattr(geometry, "FAISS_RANGE_MAX", int(bound[1] // 2))
+            monkeypatch.setattr(geometry, "_faiss_within", None)  # must not be called
+        for faiss_flag in ("1", "0"):
+            monkeypatch.setenv("SIAM_FAISS", faiss_flag)
+            pairs, dist = closest_pairs(centers, eta)
+            assert len(np.unique(pairs, axis=0)) == eta and np.all(dist == 0)
+            assert np.all(pairs >= 50) and np.all(pairs[:, 0] < pairs[:, 1])

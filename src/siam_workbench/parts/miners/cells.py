@@ -172,6 +172,12 @@ class _Best:
 
     def __init__(self, eta: int, margin: float) -> None:
         self.eta, self.margin = eta, margin
+        #: At most this many are kept: with massive exact ties (many duplicate centers) "all
+        #: within the margin" could be every pair, and any η of exactly tied pairs will do.
+        self.cap = 2 * eta + 65536
+        #: Entries offered under the limit of their time (an over-count of the pairs within
+        #: the final bound: the limit only falls).
+        self.offered = 0
         self.v = torch.empty(0, dtype=torch.float32)
         self.g = torch.empty(0, dtype=torch.int64)
         self.tau = math.inf
@@ -186,6 +192,9 @@ class _Best:
             tau = float(torch.kthvalue(v, self.eta).values)
             keep = v <= tau + self.margin
             v, g = v[keep], g[keep]
+            if v.numel() > self.cap:
+                v, t = torch.topk(v, self.cap, largest=False, sorted=False)
+                g = g[t]
             self.tau = tau
         self.v, self.g = v, g
 
@@ -230,6 +239,7 @@ def _scan(tl: _Tiles, pairs: torch.Tensor, best: _Best) -> None:
         q, r, c = (d2 <= lim).nonzero(as_tuple=True)
         if q.numel() == 0:
             continue
+        best.offered += q.numel()
         i = tl.ids[tl.rows[s[q], r]]
         j = tl.ids[tl.rows[t[q], c]]
         best.add(d2[q, r, c], torch.minimum(i, j) * k + torch.maximum(i, j))
@@ -347,8 +357,8 @@ def cell_closest_pairs(centers: np.ndarray, eta: int, worth_it: float = WORTH_IT
     float32 rounding of the η-th: the caller re-ranks exactly and keeps η), or ``None`` when the
     cells would compare more than ``worth_it`` of all pairs (the caller then runs the dense
     search). ``bound``, when given, receives an upper bound of the η-th smallest *squared*
-    distance (with the rounding margin) once the first pass has found η pairs, so that a
-    fallback can search within it."""
+    distance (with the rounding margin) once the first pass has found η pairs, and an estimate
+    of how many pairs lie within it, so that a fallback can search within it."""
     k = int(centers.shape[0])
     x = torch.from_numpy(np.ascontiguousarray(centers, dtype=np.float32))
     x = x - x.mean(dim=0, keepdim=True)
@@ -369,7 +379,11 @@ def cell_closest_pairs(centers: np.ndarray, eta: int, worth_it: float = WORTH_IT
     if best.v.numel() < eta or not math.isfinite(best.tau):
         return None
     if bound is not None:
-        bound.append(best.tau + 2.0 * err)
+        # How many pairs lie within it, extrapolated from the first pass (whose near cells
+        # hold more close pairs than average, so this errs high): a fallback that returns
+        # every pair within the bound can tell when that would not fit in memory.
+        seen = max(1, first.numel()) * TILE * TILE / 2
+        bound += [best.tau + 2.0 * err, best.offered * dense_work / min(seen, dense_work)]
     radius = 0.5 * math.sqrt(max(best.tau, 0.0) + 2.0 * err) * (1.0 + 1e-6)
     # Stop as soon as the second pass would cost more than the dense search's share: on evenly
     # spread centers most cells lie within τ/2 of most points (the curse of dimensionality).

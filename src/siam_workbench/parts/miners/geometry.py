@@ -81,7 +81,7 @@ def closest_pairs(
         from siam_workbench.parts.miners.cells import cell_closest_pairs
 
         gid = cell_closest_pairs(centers, eta, bound=bound)
-    if gid is None and bound and method == "auto":
+    if gid is None and bound and method == "auto" and bound[1] <= FAISS_RANGE_MAX:
         gid = _faiss_within(centers, bound[0])
     if gid is None:
         gid = _dense_closest_ids(centers, eta, block_elements)
@@ -89,6 +89,12 @@ def closest_pairs(
     dist = _exact_distances(centers, i, j)
     order = np.lexsort((j, i, dist))[:eta]  # the cell search may hand back a few more
     return np.stack([i[order], j[order]], axis=1).astype(np.int64), dist[order]
+
+
+#: The faiss range search returns every pair within the bound at once: used only where the
+#: cell search's first pass expects at most this many (many duplicates or ties would
+#: otherwise fill memory; the dense search keeps only a running top-η).
+FAISS_RANGE_MAX = 20_000_000
 
 
 def _faiss_within(centers: np.ndarray, bound_sq: float) -> np.ndarray | None:
