@@ -38,8 +38,9 @@ CELL_SIZE = 48
 #: Rows per tile: a cell's members in runs of at most this many (padded), the unit of the
 #: batched comparisons.
 TILE = 64
-#: Cells each cell compares with in the first pass (its own included).
-FIRST_PROBES = 3
+#: Cells each cell compares with in the first pass (its own included). Its own alone gives a
+#: bound τ within a few % of the true one on clustered centers, at a third of the cost of 3.
+FIRST_PROBES = 1
 #: Lloyd iterations of the k-means (on a subsample of :data:`KMEANS_SAMPLE` points per cell).
 KMEANS_ITERS = 5
 KMEANS_SAMPLE = 16
