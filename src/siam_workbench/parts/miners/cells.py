@@ -8,7 +8,7 @@ for every ``b`` in ``B``, whatever side each point lies on. Hence a pair at dist
 ``h(a, B) ≤ τ/2`` or ``h(b, A) ≤ τ/2``: comparing each point with the cells whose plane is within
 ``τ/2`` of it finds *every* such pair.
 
-Two passes: the first compares each cell with itself and its few nearest cells, which gives η
+Two passes: the first compares each cell with itself (and its FIRST_PROBES − 1 nearest), giving η
 real pairs and so an upper bound ``τ`` of the η-th smallest distance; the second compares the
 cell pairs within ``τ/2`` that the first skipped. All comparisons run on **tiles** (a cell's
 rows in runs of at most :data:`TILE`, padded), as a few batched matrix products of tile pairs,
