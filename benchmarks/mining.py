@@ -9,16 +9,19 @@ Run from the repository root::
 Prints one JSON object. Centers are synthetic, D = 25, of two kinds: ``clustered`` (families of
 ~8 look-alike classes, what training makes of similar glyphs) and ``uniform`` (standard normal:
 spread evenly over all 25 dimensions, the worst case of any pruning, where the closest-pairs
-search falls back to comparing every pair). Labels uniform over the classes (N = 900,000 for
-sampling). Times are the process's CPU time (``time.process_time``), which a loaded machine
-disturbs less than wall time; ``growth`` fits log time against log C over 2,350 / 11,172 /
-50,000 classes (AP + AC update at η = 0.43·C, the default; ``--growth`` runs that part alone).
-Peak memory is measured two ways: ``tracemalloc`` sees
-Python/numpy allocations only; torch's CPU allocator is invisible to it, so the peak resident set
-during the call (Linux ``VmHWM`` after resetting it through ``/proc/self/clear_refs``, measured
-on a cold update in a fresh process with glibc's mmap threshold lowered so freed blocks cannot
-hide in the heap) is the figure that covers everything. ``dense_matrix_mb`` is what one float32
-C×C matrix would take.
+search falls back to comparing every pair); each growth row says which search ran (``search``:
+the certified cell search or the dense one) and the cell search's own time. Where faiss is
+importable (optional extra), ``faiss`` compares the query path's center search through torch
+and through faiss (alternated, one thread) and faiss's exact range search with our closest-
+pairs search. Labels uniform over the classes (N = 900,000 for sampling). Times are the
+process's CPU time (``time.process_time``), which a loaded machine disturbs less than wall
+time; ``growth`` fits log time against log C over 2,350 / 11,172 / 50,000 classes (AP + AC
+update at η = 0.43·C, the default; ``--growth`` runs that part alone). Peak memory is measured
+two ways: ``tracemalloc`` sees Python/numpy allocations only; torch's CPU allocator is
+invisible to it, so the peak resident set during the call (Linux ``VmHWM`` after resetting it
+through ``/proc/self/clear_refs``, measured on a cold update in a fresh process with glibc's
+mmap threshold lowered so freed blocks cannot hide in the heap) is the figure that covers
+everything. ``dense_matrix_mb`` is what one float32 C×C matrix would take.
 """
 
 from __future__ import annotations
@@ -41,7 +44,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from siam_workbench.parts.ann import faiss_module  # noqa: E402
 from siam_workbench.parts.augment import Augmenter  # noqa: E402
+from siam_workbench.parts.centers import CenterIndex  # noqa: E402
+from siam_workbench.parts.miners.cells import cell_closest_pairs  # noqa: E402
+from siam_workbench.parts.miners.geometry import CELLS_FROM, closest_pairs  # noqa: E402
 from siam_workbench.parts.miners.sampler import make_sampler  # noqa: E402
 from siam_workbench.project.config import Config  # noqa: E402
 
@@ -187,17 +194,88 @@ def measure_augment(batch: int, repeats: int) -> dict[str, Any]:
             "images_per_s": round(batch / med)}
 
 
+def _exponent(classes: tuple[int, ...], seconds: list[float]) -> float | None:
+    """Slope of log time against log C (1 = linear, 2 = quadratic)."""
+    if len(classes) < 2:
+        return None
+    t = np.log([max(s, 1e-6) for s in seconds])
+    return round(float(np.polyfit(np.log(classes), t, 1)[0]), 2)
+
+
+def search_path(classes: int, kind: str) -> dict[str, Any]:
+    """Which closest-pairs search the update runs at this C (the certified cell search, or the
+    dense one when the cells would not pay), and the cell search's own CPU time."""
+    centers = make_centers(classes, kind, np.random.default_rng(0))
+    eta = max(1, round(0.43 * classes))
+    t0 = time.process_time()
+    gid = cell_closest_pairs(centers, eta)
+    cells_s = time.process_time() - t0
+    auto = ("cells" if classes >= CELLS_FROM and gid is not None
+            else "faiss range" if classes >= CELLS_FROM and faiss_module() is not None
+            else "dense")
+    return {"classes": classes, "search": auto, "cell_search_s": round(cells_s, 4),
+            "cells_gave_up": gid is None}
+
+
 def growth(classes: tuple[int, ...], kind: str, repeats: int) -> dict[str, Any]:
     """AP + AC update (η = 0.43·C, the default) at each C, and the slope of log time vs log C
     (1 = linear, 2 = quadratic)."""
     rows = [measure_update(c, "auto-clustering", max(1, round(0.43 * c)), repeats, kind,
                            memory=False) for c in classes]
-    t = np.log([max(r["seconds_median"], 1e-6) for r in rows])
-    slope = float(np.polyfit(np.log(classes), t, 1)[0]) if len(classes) > 1 else None
-    return {"centers": kind, "updates": [{k: r[k] for k in ("classes", "eta", "seconds_median",
-                                                             "seconds_min", "clusters")}
-                                         for r in rows],
-            "exponent": None if slope is None else round(slope, 2)}
+    paths = {p["classes"]: p for p in (search_path(c, kind) for c in classes)}
+    return {"centers": kind,
+            "updates": [{**{k: r[k] for k in ("classes", "eta", "seconds_median",
+                                               "seconds_min", "clusters")},
+                         "search": paths[r["classes"]]["search"],
+                         "cell_search_s": paths[r["classes"]]["cell_search_s"]}
+                        for r in rows],
+            "exponent": _exponent(classes, [r["seconds_median"] for r in rows])}
+
+
+def faiss_comparison(classes: tuple[int, ...], queries: int, repeats: int) -> dict[str, Any]:
+    """Where faiss is installed: the query path's center search (:class:`CenterIndex`, one
+    query image at a time) through torch and through faiss, alternated in this process, and
+    the closest-pairs search without and with faiss (its range search serves where the cell
+    search gives up), against the dense search's pairs. One thread each."""
+    faiss = faiss_module()
+    if faiss is None:
+        return {"installed": False}
+    faiss.omp_set_num_threads(1)
+    rng = np.random.default_rng(3)
+    out: dict[str, Any] = {"installed": True, "version": faiss.__version__, "search": [],
+                           "closest_pairs": []}
+    for c in classes:
+        centers = torch.from_numpy(make_centers(c, "clustered", rng))
+        emb = centers[torch.from_numpy(rng.integers(0, c, queries))] + 0.3 * torch.randn(
+            queries, DIM)
+        idx = {b: CenterIndex(centers, backend=b) for b in ("torch", "faiss")}
+        times: dict[str, list[float]] = {"torch": [], "faiss": []}
+        for _ in range(repeats):
+            for b in ("torch", "faiss"):
+                for q in emb:
+                    t0 = time.process_time()
+                    idx[b].search(q[None], k=5)
+                    times[b].append(time.process_time() - t0)
+        same = bool(torch.equal(idx["torch"].search(emb, k=5)[1], idx["faiss"].search(emb, k=5)[1]))
+        out["search"].append({"classes": c, "same_top5": same, **{
+            f"{b}_ms_p50": round(float(np.percentile(v, 50)) * 1e3, 3) for b, v in times.items()},
+            **{f"{b}_ms_p95": round(float(np.percentile(v, 95)) * 1e3, 3)
+               for b, v in times.items()}})
+        for kind in ("clustered", "uniform"):
+            x = make_centers(c, kind, np.random.default_rng(0))
+            eta = max(1, round(0.43 * c))
+            row: dict[str, Any] = {"classes": c, "centers": kind}
+            for flag in ("0", "1", "0"):  # without, with, without again (alternated)
+                os.environ["SIAM_FAISS"] = flag
+                t0 = time.process_time()
+                closest_pairs(x, eta)
+                key = "closest_pairs_with_faiss_s" if flag == "1" else "closest_pairs_torch_s"
+                row.setdefault(key, []).append(round(time.process_time() - t0, 4))
+            os.environ.pop("SIAM_FAISS")
+            row["same_pairs"] = bool(np.array_equal(closest_pairs(x, eta)[0],
+                                                    closest_pairs(x, eta, method="dense")[0]))
+            out["closest_pairs"].append(row)
+    return out
 
 
 def main() -> None:
@@ -227,11 +305,13 @@ def main() -> None:
     growth_counts = (200, 1000) if args.smoke else (2350, 11_172, 50_000)
     grow = [growth(growth_counts, kind, 1 if args.smoke else 3)
             for kind in ("clustered", "uniform")]
+    fcmp = faiss_comparison((300,) if args.smoke else (11_172, 50_000),
+                            20 if args.smoke else 200, 1 if args.smoke else 3)
     if args.growth:
         print(json.dumps({"benchmark": "mining", "seconds": "process CPU time",
                           "torch_threads": torch.get_num_threads(),
-                          "load_avg_1min": round(os.getloadavg()[0], 2), "growth": grow},
-                         indent=1))
+                          "load_avg_1min": round(os.getloadavg()[0], 2), "growth": grow,
+                          "faiss": fcmp}, indent=1))
         return
     updates = []
     for c in class_counts:
@@ -254,6 +334,7 @@ def main() -> None:
                     "load_avg_1min": round(os.getloadavg()[0], 2)},
         "seconds": "process CPU time",
         "growth": grow,
+        "faiss": fcmp,
         "update": updates,
         "sample": samples,
         "augment": augment,

@@ -18,12 +18,14 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
 from siam_workbench.model.perf import intra_op_threads
+from siam_workbench.parts.ann import faiss_module
 from siam_workbench.parts.losses.registry import space_for_loss  # noqa: F401  (re-exported)
 from siam_workbench.parts.losses.spaces import SPACES, to_space  # noqa: F401  (re-exported)
 
@@ -154,7 +156,12 @@ class CenterIndex:
     """
 
     def __init__(self, centers: Tensor, device: torch.device | str | None = None,
-                 dtype: torch.dtype = torch.float32) -> None:
+                 dtype: torch.dtype = torch.float32, backend: str = "auto") -> None:
+        """``backend``: ``"torch"`` (the blockwise search below), ``"faiss"`` (faiss's exact
+        flat index; an error where faiss is missing) or ``"auto"``: faiss for float32 CPU
+        searches where it is importable (:mod:`siam_workbench.parts.ann`), else torch."""
+        if backend not in ("auto", "torch", "faiss"):
+            raise ValueError(f"CenterIndex: unknown backend {backend!r}")
         device = torch.device(device) if device is not None else centers.device
         valid = ~torch.isnan(centers).any(dim=1)
         self.ids = torch.nonzero(valid).squeeze(1).to(device)
@@ -166,6 +173,20 @@ class CenterIndex:
         self.c_t[:, :self.size] = c.T
         self.c_sq = torch.full((self.width,), float("inf"), dtype=dtype, device=device)
         self.c_sq[:self.size] = (c * c).sum(1)
+        self._faiss: Any = None
+        faiss = faiss_module() if backend != "torch" else None
+        if backend == "faiss" and faiss is None:
+            raise ValueError("CenterIndex: faiss is not installed (pip install faiss-cpu)")
+        if (faiss is not None and device.type == "cpu" and dtype == torch.float32
+                and self.size > 0):
+            self._faiss_lib = faiss
+            self._faiss = faiss.IndexFlatL2(dim)
+            self._faiss.add(np.ascontiguousarray(c.numpy(), dtype=np.float32))
+
+    @property
+    def backend(self) -> str:
+        """``"faiss"`` or ``"torch"``: what :meth:`search` runs."""
+        return "torch" if self._faiss is None else "faiss"
 
     def search(self, emb: Tensor, k: int = 5, block_elements: int | None = None,
                workers: int | None = None) -> tuple[Tensor, Tensor]:
@@ -181,6 +202,8 @@ class CenterIndex:
         if n == 0 or k == 0:
             return (torch.zeros(n, k, dtype=self.dtype, device=self.device),
                     torch.zeros(n, k, dtype=torch.int64, device=self.device))
+        if self._faiss is not None:
+            return self._search_faiss(emb, k, workers)
         if block_elements is None:
             block_elements = (CPU_BLOCK_ELEMENTS if self.device.type == "cpu"
                               else CUDA_BLOCK_ELEMENTS)
@@ -211,6 +234,16 @@ class CenterIndex:
         return dist, self.ids[idx]
 
 
+    def _search_faiss(self, emb: Tensor, k: int, workers: int | None) -> tuple[Tensor, Tensor]:
+        """The same exact L2 top-k through faiss's flat index (its own OpenMP threads: as many
+        as the caller's intra-op threads, or ``workers``)."""
+        self._faiss_lib.omp_set_num_threads(max(1, workers or torch.get_num_threads()))
+        d2, i = self._faiss.search(np.ascontiguousarray(emb.detach().numpy(), dtype=np.float32),
+                                   k)
+        dist = torch.from_numpy(d2).clamp_(min=0).sqrt_()
+        return dist, self.ids[torch.from_numpy(i.astype(np.int64))]
+
+
 def nearest_centers(
     emb: Tensor, centers: Tensor, k: int = 5, block_elements: int | None = None,
     workers: int | None = None,
@@ -223,7 +256,7 @@ def nearest_centers(
     """
     dtype = torch.float64 if emb.dtype == torch.float64 else torch.float32
     # Half-precision embeddings (autocast) are searched in float32.
-    return CenterIndex(centers, device=emb.device, dtype=dtype).search(
+    return CenterIndex(centers, device=emb.device, dtype=dtype, backend="torch").search(
         emb, k=k, block_elements=block_elements, workers=workers)
 
 

@@ -35,8 +35,8 @@ def test_matches_brute_force(num, n, k):
     assert torch.equal(i, ri)
     assert torch.allclose(d, rd, atol=1e-4)
     assert not torch.isin(i, torch.arange(1, num, 9)).any()
-    # the same through a prepared index, reused
-    index = C.CenterIndex(centers)
+    # the same through a prepared index, reused (torch's; faiss's: test_centers_faiss.py)
+    index = C.CenterIndex(centers, backend="torch")
     for _ in range(2):
         d2, i2 = index.search(emb, k=k)
         assert torch.equal(i2, i) and torch.equal(d2, d)

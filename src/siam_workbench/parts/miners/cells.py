@@ -1,23 +1,28 @@
-"""Exact η closest pairs without comparing every pair: Voronoi cells and a certified bound.
+"""Exact η closest pairs without comparing every pair: k-means cells and a certified bound.
 
 The centers are split into cells of ~:data:`CELL_SIZE` by k-means (seeded, so the result is
 reproducible). For a point ``a`` of cell ``A`` and any other cell ``B``, let ``h(a, B)`` be the
-distance from ``a`` to the bisecting hyperplane of the two cells' centroids. Every ``b`` in ``B``
-lies on the other side of that plane, so ``‖a − b‖ ≥ h(a, B) + h(b, A)``. Hence a pair at
-distance ``≤ τ`` has ``h(a, B) ≤ τ/2`` or ``h(b, A) ≤ τ/2``, and comparing each point only with
-the members of the cells whose plane is within ``τ/2`` of it finds *every* such pair.
+signed distance from ``a`` to the bisecting hyperplane of the two cells' centroids (positive on
+``A``'s side). Projecting ``b − a`` on the plane's normal gives ``‖a − b‖ ≥ h(a, B) + h(b, A)``
+for every ``b`` in ``B``, whatever side each point lies on. Hence a pair at distance ``≤ τ`` has
+``h(a, B) ≤ τ/2`` or ``h(b, A) ≤ τ/2``: comparing each point with the cells whose plane is within
+``τ/2`` of it finds *every* such pair.
 
-Two passes: the first compares each point with its own cell and its few nearest cells, which
-gives η real pairs and so an upper bound ``τ`` of the η-th smallest distance; the second scans
-the cells within ``τ/2`` that the first skipped. The result is the same pair set as the dense
-search (:func:`siam_workbench.parts.miners.geometry.closest_pairs` with ``method="dense"``), not an
-approximation. How much it saves depends on the centers: clustered centers (what training makes
-of look-alike classes) need a few cells per point, near-linear in C; centers spread evenly over
-all 25 dimensions leave most cells within ``τ/2`` (the curse of dimensionality), and then
-:meth:`CellPlan.probes` stops at a budget and hands back to the dense search. docs/ENGINE.md
-has the figures.
+Two passes: the first compares each cell with itself (and its FIRST_PROBES − 1 nearest), giving η
+real pairs and so an upper bound ``τ`` of the η-th smallest distance; the second compares the
+cell pairs within ``τ/2`` that the first skipped. All comparisons run on **tiles** (a cell's
+rows in runs of at most :data:`TILE`, padded), as a few batched matrix products of tile pairs,
+not a Python loop over cells. The result is every pair at most ``τ`` apart (up to a rounding
+margin), so the caller's exact float64 re-ranking gives the true η closest pairs, not an
+approximation.
 
-Memory: O(C·probes) indices and one block of ``|queries of a cell| × |cell|`` distances.
+How much it saves depends on the centers: clustered centers (what training makes of look-alike
+classes; trained 25-d centers have ~8 strong principal directions) need a few cells per point,
+near-linear in C; centers spread evenly over all 25 dimensions leave most cells within ``τ/2``
+(the curse of dimensionality), and then the search stops at a budget and hands back to the
+dense search. docs/RESULTS.md has the figures.
+
+Memory: O(C · reachable cells) for the plane test and one chunk of tile-pair distances.
 """
 
 from __future__ import annotations
@@ -28,17 +33,26 @@ import numpy as np
 import torch
 
 #: Target members per cell. Smaller cells prune better (fewer wasted comparisons per probed
-#: cell) but cost more centroids (the point×centroid pass is C²/CELL_SIZE).
-CELL_SIZE = 64
-#: Cells each point compares with in the first pass (its own included).
-FIRST_PROBES = 4
+#: cell) but cost more centroids; 48 keeps most cells within one tile.
+CELL_SIZE = 48
+#: Rows per tile: a cell's members in runs of at most this many (padded), the unit of the
+#: batched comparisons.
+TILE = 64
+#: Cells each cell compares with in the first pass (its own included). Its own alone gives a
+#: bound τ within a few % of the true one on clustered centers, at a third of the cost of 3.
+FIRST_PROBES = 1
 #: Lloyd iterations of the k-means (on a subsample of :data:`KMEANS_SAMPLE` points per cell).
 KMEANS_ITERS = 5
 KMEANS_SAMPLE = 16
-#: Above this share of the dense search's comparisons the cells are not worth their overhead.
-WORTH_IT = 0.5
+#: Above this share of the dense search's comparisons the cells are not worth their overhead
+#: (a distance of the cells costs ~2.5 of the dense search's one large matrix product).
+WORTH_IT = 0.3
 #: Rows of the point×centroid distance pass per block.
 _ROW_BLOCK = 4096
+#: Tile pairs per batched matrix product (256 × 64 × 64 floats = 4 MiB).
+_PAIR_CHUNK = 256
+#: Tiles per block of the plane test (against the centroids their cells can reach).
+_PLANE_TILES = 16
 
 
 def _kmeans(x: torch.Tensor, n_cells: int, gen: torch.Generator) -> torch.Tensor:
@@ -77,8 +91,10 @@ def _two_level_cells(x: torch.Tensor, cell_size: int, gen: torch.Generator
     own = torch.empty(k, dtype=torch.int64)
     cents = []
     n = 0
+    order = torch.argsort(group, stable=True)
+    bounds = torch.searchsorted(group[order], torch.arange(n_groups + 1)).tolist()
     for g in range(n_groups):
-        idx = (group == g).nonzero().squeeze(1)
+        idx = order[bounds[g]:bounds[g + 1]]
         if idx.numel() == 0:
             continue
         xg = x[idx]
@@ -91,114 +107,101 @@ def _two_level_cells(x: torch.Tensor, cell_size: int, gen: torch.Generator
     return own, torch.cat(cents)
 
 
-class CellPlan:
-    """Cells of the centers (float32): members per cell, centroids, radii, centroid gaps."""
+def _expand(a: torch.Tensor, b: torch.Tensor, first: torch.Tensor, ntiles: torch.Tensor
+            ) -> torch.Tensor:
+    """Tile pairs ``(s, t)`` (``s ≤ t``, unique, as ids ``s·T + t`` with T tiles) of the cell
+    pairs ``(a, b)``: every tile of ``a`` with every tile of ``b``."""
+    n = ntiles[a] * ntiles[b]
+    which = torch.repeat_interleave(torch.arange(a.numel()), n)
+    local = torch.arange(int(n.sum())) - torch.repeat_interleave(torch.cumsum(n, 0) - n, n)
+    tb = ntiles[b][which]
+    s = first[a][which] + local // tb
+    t = first[b][which] + local % tb
+    total = int(ntiles.sum())
+    return torch.unique(torch.minimum(s, t) * total + torch.maximum(s, t))
 
-    def __init__(self, x: torch.Tensor, cell_size: int = CELL_SIZE) -> None:
-        own, self.cent = _two_level_cells(x, cell_size, torch.Generator().manual_seed(0))
+
+class _Tiles:
+    """The centers grouped by cell and cut into padded tiles of :data:`TILE` rows."""
+
+    def __init__(self, x: torch.Tensor) -> None:
+        own, self.cent = _two_level_cells(x, CELL_SIZE, torch.Generator().manual_seed(0))
         self.n_cells = int(self.cent.shape[0])
-        #: Row ``r`` of :attr:`x` is center ``ids[r]``; rows are grouped by cell, so a cell's
-        #: members are the slice ``start[a]:start[a+1]`` (no gathers in the scans).
-        self.ids = torch.argsort(own, stable=True)
-        self.x = x[self.ids]
-        self.own = own[self.ids]
-        self.count = torch.bincount(self.own, minlength=self.n_cells)
-        self.start = torch.zeros(self.n_cells + 1, dtype=torch.int64)
-        self.start[1:] = torch.cumsum(self.count, 0)
-        self._bounds = self.start.tolist()
-        x = self.x
-        dist = (x - self.cent[self.own]).norm(dim=1)
-        self.radius = torch.zeros(self.n_cells).scatter_reduce_(0, self.own, dist, "amax")
+        order = torch.argsort(own, stable=True)
+        self.ids = order  # row r of the sorted centers is center ids[r]
+        xs, own = x[order], own[order]
+        self.xs, self.own = xs, own
+        count = torch.bincount(own, minlength=self.n_cells)
+        start = torch.cumsum(count, 0) - count
+        self.ntiles = (count + TILE - 1) // TILE
+        self.first = torch.cumsum(self.ntiles, 0) - self.ntiles  # first tile of each cell
+        self.n_tiles = int(self.ntiles.sum())
+        tile_cell = torch.repeat_interleave(torch.arange(self.n_cells), self.ntiles)
+        tile_start = start[tile_cell] + (torch.arange(self.n_tiles) - self.first[tile_cell]) * TILE
+        tile_end = start[tile_cell] + count[tile_cell]
+        rows = tile_start[:, None] + torch.arange(TILE)[None]
+        valid = rows < tile_end[:, None]
+        self.valid, self.tile_cell = valid, tile_cell
+        self.rows = torch.where(valid, rows, 0)  # [n_tiles, TILE] rows of xs
+        sq = (xs * xs).sum(1)
+        self.sq = sq
+        self.xp = xs[self.rows]  # [n_tiles, TILE, D]
+        self.sqp = torch.where(valid, sq[self.rows], math.inf)
+        self.tile_of_row = torch.empty(xs.shape[0], dtype=torch.int64)
+        self.tile_of_row[self.rows[valid]] = (
+            torch.arange(self.n_tiles)[:, None].expand(-1, TILE)[valid])
+        dist = (xs - self.cent[own]).norm(dim=1)
+        self.radius = torch.zeros(self.n_cells).scatter_reduce_(0, own, dist, "amax")
         self.gap = torch.cdist(self.cent, self.cent)
         # Rounding of ‖c‖² − 2a·c in float32, with room to spare: it only widens the scan.
-        scale = float((x * x).sum(1).max()) ** 0.5 + float(self.cent.norm(dim=1).max())
-        self._slack = 1e-5 * scale * scale + 1e-30
+        scale = float(sq.max()) ** 0.5 + float(self.cent.norm(dim=1).max())
+        self.slack = 1e-5 * scale * scale + 1e-30
+        self.upper = torch.ones(TILE, TILE, dtype=torch.bool).triu(1)
 
-    def rows(self, a: int) -> slice:
-        return slice(self._bounds[a], self._bounds[a + 1])
-
-    def neighbours(self, m: int) -> torch.Tensor:
+    def nearest_cells(self, m: int) -> torch.Tensor:
         """``[n_cells, m]``: each cell itself first, then its nearest cells by centroid."""
         m = min(m, self.n_cells)
         gap = self.gap.clone()
         gap.fill_diagonal_(-1.0)
         return torch.topk(gap, m, dim=1, largest=False).indices
 
-    def probes(self, radius: float, done: torch.Tensor, budget: float = math.inf
-               ) -> tuple[torch.Tensor, torch.Tensor] | None:
-        """(cell, point) pairs, grouped by cell: every cell ``B`` whose plane with the point's own
-        cell ``A`` lies within ``radius`` of it, except the cells ``done[A]`` already compared;
-        ``None`` as soon as scanning them would compute more than ``budget`` distances.
 
-        The signed distance to the plane is ``(‖a−c_B‖² − ‖a−c_A‖²) / (2‖c_A−c_B‖)``, which is
-        at least ``‖c_A−c_B‖/2 − r_A`` (r_A: the cell's radius), so far cells are ruled out from
-        the centroids alone. It is compared without dividing, so coinciding centroids are always
-        within. Blocks of :data:`_ROW_BLOCK` points against all centroids (one GEMM each): a few
-        dozen calls at any C, where a loop over cells made ~C/64 small ones."""
-        csq = (self.cent * self.cent).sum(1)
-        skip = torch.zeros(self.n_cells, self.n_cells, dtype=torch.bool)
-        skip.scatter_(1, done, True)
-        reach = (self.gap <= 2.0 * (radius + self.radius[:, None]) + 1e-5 * (1.0 + self.gap))
-        reach &= ~skip
-        limit = 2.0 * radius * self.gap + self._slack
-        limit.masked_fill_(~reach, -math.inf)
-        cells, points = [], []
-        work = 0
-        k = self.x.shape[0]
-        for s in range(0, k, _ROW_BLOCK):
-            xb, own = self.x[s:s + _ROW_BLOCK], self.own[s:s + _ROW_BLOCK]
-            d2 = torch.addmm(csq[None], xb, self.cent.T, alpha=-2.0)
-            d2 -= d2.gather(1, own[:, None])  # ‖a−c_B‖² − ‖a−c_A‖² (the ‖a‖² cancels)
-            r, c = (d2 <= limit[own]).nonzero(as_tuple=True)
-            work += int(self.count[c].sum())
-            if work > budget:
-                return None
-            cells.append(c)
-            points.append(r + s)
-        if not cells:
-            return torch.empty(0, dtype=torch.int64), torch.empty(0, dtype=torch.int64)
-        cell = torch.cat(cells)
-        point = torch.cat(points)
-        order = torch.argsort(cell, stable=True)
-        return cell[order], point[order]
+class _Best:
+    """The smallest squared distances seen so far, with their pair ids; ``tau`` is the η-th
+    smallest once η are known. Entries up to ``tau + margin`` are all kept, so that the exact
+    re-ranking can settle pairs whose float32 values are within rounding of the η-th."""
 
-    def work(self, cell: torch.Tensor) -> int:
-        """Distances a scan of these (cell, point) pairs computes."""
-        return int(self.count[cell].sum())
-
-
-class _TopPairs:
-    """Running η smallest (squared distance, pair id) with duplicates merged lazily."""
-
-    def __init__(self, eta: int, k: int) -> None:
-        self.eta, self.k = eta, k
+    def __init__(self, eta: int, margin: float) -> None:
+        self.eta, self.margin = eta, margin
+        #: At most this many are kept: with massive exact ties (many duplicate centers) "all
+        #: within the margin" could be every pair, and any η of exactly tied pairs will do.
+        self.cap = 2 * eta + 65536
+        #: Entries offered under the limit of their time (an over-count of the pairs within
+        #: the final bound: the limit only falls).
+        self.offered = 0
         self.v = torch.empty(0, dtype=torch.float32)
         self.g = torch.empty(0, dtype=torch.int64)
-        self.pend_v: list[torch.Tensor] = []
-        self.pend_g: list[torch.Tensor] = []
-        self.pending = 0
         self.tau = math.inf
 
     def add(self, v: torch.Tensor, g: torch.Tensor) -> None:
-        if v.numel():
-            self.pend_v.append(v)
-            self.pend_g.append(g)
-            self.pending += v.numel()
-            if self.pending > 2 * self.eta + 65536:
-                self.compact()
-
-    def compact(self) -> None:
-        v = torch.cat([self.v, *self.pend_v])
-        g = torch.cat([self.g, *self.pend_g])
-        self.pend_v, self.pend_g, self.pending = [], [], 0
-        g, first = _unique_first(g)
-        v = v[first]
+        v, g = torch.cat([self.v, v]), torch.cat([self.g, g])
         if v.numel() > self.eta:
-            v, t = torch.topk(v, self.eta, largest=False, sorted=False)
-            g = g[t]
-        self.v, self.g = v, g
+            # A pair may come twice (each end probing the other's cell): count it once.
+            g, first = _unique_first(g)
+            v = v[first]
         if v.numel() >= self.eta:
-            self.tau = float(v.max())
+            tau = float(torch.kthvalue(v, self.eta).values)
+            keep = v <= tau + self.margin
+            v, g = v[keep], g[keep]
+            if v.numel() > self.cap:
+                v, t = torch.topk(v, self.cap, largest=False, sorted=False)
+                g = g[t]
+            self.tau = tau
+        self.v, self.g = v, g
+
+    @property
+    def limit(self) -> float:
+        return self.tau + self.margin
 
 
 def _unique_first(g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -209,79 +212,184 @@ def _unique_first(g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return sg[keep], order[keep]
 
 
-def _scan_neighbours(plan: CellPlan, sq: torch.Tensor, nbr: torch.Tensor,
-                     top: _TopPairs) -> None:
-    """First pass: each cell against itself (upper triangle) and its listed neighbour cells."""
-    x, k = plan.x, plan.x.shape[0]
-    for a in range(plan.n_cells):
-        mem = plan.rows(a)
-        other = torch.cat([torch.arange(plan._bounds[b], plan._bounds[b + 1])
-                           for b in nbr[a].tolist()])
-        d2 = torch.addmm(sq[other][None], x[mem], x[other].T, alpha=-2.0)
-        d2 += sq[mem, None]
-        n = mem.stop - mem.start
-        d2[:, :n].masked_fill_(torch.ones(n, n, dtype=torch.bool).tril(), math.inf)
-        _keep(d2, torch.arange(mem.start, mem.stop), other, top, k)
+def _chunk_bound(flat: torch.Tensor, eta: int) -> float:
+    """The η-th smallest finite value of ``flat`` (its largest finite one if fewer): the
+    entries up to it hold this chunk's share of the η smallest."""
+    fin = flat[torch.isfinite(flat)]
+    if fin.numel() == 0:
+        return -math.inf
+    return float(torch.kthvalue(fin, min(eta, fin.numel())).values)
 
 
-def _scan_probes(plan: CellPlan, sq: torch.Tensor, cell: torch.Tensor, point: torch.Tensor,
-                 top: _TopPairs) -> None:
-    """Second pass: each listed point against every member of the listed (other) cell."""
-    x, k = plan.x, plan.x.shape[0]
-    bounds = torch.searchsorted(cell, torch.arange(plan.n_cells + 1)).tolist()
-    for b in torch.unique(cell).tolist():
-        q = point[bounds[b]:bounds[b + 1]]
-        mem = plan.rows(b)
-        d2 = torch.addmm(sq[mem][None], x[q], x[mem].T, alpha=-2.0)
-        d2 += sq[q][:, None]
-        _keep(d2, q, mem.start, top, k)
+def _scan(tl: _Tiles, pairs: torch.Tensor, best: _Best) -> None:
+    """Every center pair of the tile pairs ``pairs`` (ids ``s·T + t``, ``s ≤ t``; a tile with
+    itself: its upper triangle), offered to ``best`` where under its limit."""
+    n, k = tl.n_tiles, tl.xs.shape[0]
+    for c0 in range(0, pairs.numel(), _PAIR_CHUNK):
+        p = pairs[c0:c0 + _PAIR_CHUNK]
+        s, t = p // n, p % n
+        d2 = torch.baddbmm(tl.sqp[t][:, None, :], tl.xp[s], tl.xp[t].transpose(1, 2),
+                           alpha=-2.0)
+        d2 += tl.sqp[s][:, :, None]
+        same = s == t
+        if bool(same.any()):
+            d2[same] = d2[same].masked_fill(~tl.upper, math.inf)
+        lim = best.limit
+        if not math.isfinite(lim):  # no bound yet: this chunk's η smallest give one
+            lim = _chunk_bound(d2.view(-1), best.eta) + best.margin
+        q, r, c = (d2 <= lim).nonzero(as_tuple=True)
+        if q.numel() == 0:
+            continue
+        best.offered += q.numel()
+        i = tl.ids[tl.rows[s[q], r]]
+        j = tl.ids[tl.rows[t[q], c]]
+        best.add(d2[q, r, c], torch.minimum(i, j) * k + torch.maximum(i, j))
 
 
-def _keep(d2: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor | int, top: _TopPairs,
-          k: int) -> None:
-    """Offer the entries under τ to ``top`` (``cols`` an int: columns start there)."""
-    if math.isfinite(top.tau):
-        hit = d2 < top.tau
+def _plane_probes(tl: _Tiles, radius: float, done: torch.Tensor, budget: float
+                  ) -> torch.Tensor | None:
+    """(point row, tile) probes, as ids ``row·T + tile``: each point against every tile of
+    each cell whose plane with the point's own cell lies within ``radius`` of the point, except
+    the cell pairs of ``done`` (compared already, in either direction); ``None`` as soon as the
+    work passes ``budget`` distances.
+
+    ``h(a, B) = (‖a−c_B‖² − ‖a−c_A‖²) / (2‖c_A−c_B‖) ≥ ‖c_A−c_B‖/2 − r_A``, so cells farther than
+    ``2(radius + r_A)`` are ruled out from the centroids alone; the rest are tested point by
+    point (compared without dividing, so coinciding centroids are always within)."""
+    nc = tl.n_cells
+    reach = tl.gap <= 2.0 * (radius + tl.radius[:, None]) + 1e-5 * (1.0 + tl.gap)
+    ar = torch.arange(nc)[:, None]
+    reach[ar, done] = False
+    reach[done, ar] = False
+    count = torch.bincount(tl.own, minlength=nc)
+    if float((count[:, None] * reach).sum()) > budget:  # a plane test costs about a distance
+        return None
+    csq = (tl.cent * tl.cent).sum(1)
+    limit = (2.0 * radius) * tl.gap + tl.slack
+    limit.masked_fill_(~reach, -math.inf)
+    found = []
+    work = 0.0
+    nt = tl.n_tiles
+    # One matrix product gives ‖a−c_B‖² − ‖a−c_A‖² = ‖c_B‖² − 2a·c_B − (‖c_A‖² − 2a·c_A):
+    # rows [a, 1, own] against columns [−2c_B, ‖c_B‖², −1]; padding rows get own = −inf, so
+    # their values are +inf, never within.
+    own_c = tl.cent[tl.tile_cell]  # [n_tiles, D]
+    own_term = csq[tl.tile_cell][:, None] - 2.0 * torch.einsum("trd,td->tr", tl.xp, own_c)
+    own_term.masked_fill_(~tl.valid, -math.inf)
+    dim = tl.xp.shape[2]
+    rows_aug = torch.cat([tl.xp, torch.ones_like(own_term)[:, :, None], own_term[:, :, None]],
+                         dim=2).reshape(-1, dim + 2)
+    cols_aug = torch.cat([-2.0 * tl.cent, csq[:, None], -torch.ones(nc, 1)], dim=1)
+    for t0 in range(0, nt, _PLANE_TILES):  # tiles are ordered by cell
+        t1 = min(nt, t0 + _PLANE_TILES)
+        cells = tl.tile_cell[t0:t1]
+        cols = reach[cells].any(0).nonzero().squeeze(1)
+        if cols.numel() == 0:
+            continue
+        xb = rows_aug[t0 * TILE:t1 * TILE]
+        d2 = torch.mm(xb, (cols_aug if cols.numel() == nc else cols_aug[cols]).T)
+        d2 = d2.view(t1 - t0, TILE, cols.numel())
+        q, r, c = (d2 <= limit[cells][:, cols][:, None, :]).nonzero(as_tuple=True)
+        bc = cols[c]
+        work += float(count[bc].sum())
+        # Projected from the tiles seen so far: evenly spread centers give up early.
+        if work * (nt / t1 if t1 * 8 >= nt else 1.0) > budget:
+            return None
+        n = tl.ntiles[bc]
+        which = torch.repeat_interleave(torch.arange(bc.numel()), n)
+        local = torch.arange(int(n.sum())) - torch.repeat_interleave(torch.cumsum(n, 0) - n, n)
+        pt = tl.rows[q + t0, r]
+        found.append(pt[which] * nt + tl.first[bc][which] + local)
+    if not found:
+        return torch.empty(0, dtype=torch.int64)
+    return torch.cat(found)
+
+
+#: Query rows per block of the second pass (points probing the same tile, padded).
+_QUERY_ROWS = 64
+
+
+def _scan_probes(tl: _Tiles, probes: torch.Tensor, best: _Best) -> None:
+    """Each probing point against the members of its probed tile: the probes grouped by tile
+    into blocks of :data:`_QUERY_ROWS` points (padded), then batched matrix products."""
+    if probes.numel() == 0:
+        return
+    n, k, q = tl.n_tiles, tl.xs.shape[0], _QUERY_ROWS
+    tile = probes % n
+    order = torch.argsort(tile, stable=True)
+    pt, tile = probes[order] // n, tile[order]
+    cnt = torch.bincount(tile, minlength=n)
+    blocks = (cnt + q - 1) // q
+    first_slot = torch.cumsum(blocks, 0) - blocks  # first block of each tile
+    rank = torch.arange(pt.numel()) - (torch.cumsum(cnt, 0) - cnt)[tile]
+    slot = (first_slot[tile] + rank // q) * q + rank % q
+    n_blocks = int(blocks.sum())
+    qrow = torch.zeros(n_blocks * q, dtype=torch.int64)
+    qsq = torch.full((n_blocks * q,), math.inf)
+    qrow[slot] = pt
+    qsq[slot] = tl.sq[pt]
+    qrow, qsq = qrow.view(n_blocks, q), qsq.view(n_blocks, q)
+    btile = torch.repeat_interleave(torch.arange(n), blocks)
+    per = max(1, (_PAIR_CHUNK * TILE) // q)
+    for c0 in range(0, n_blocks, per):
+        r_ = qrow[c0:c0 + per]
+        t = btile[c0:c0 + per]
+        d2 = torch.baddbmm(tl.sqp[t][:, None, :], tl.xs[r_], tl.xp[t].transpose(1, 2),
+                           alpha=-2.0)
+        d2 += qsq[c0:c0 + per][:, :, None]
+        lim = best.limit
+        hit = d2.view(d2.shape[0], -1).amin(1) <= lim  # most blocks hold no new pair
         if not bool(hit.any()):
-            return
-        r, c = hit.nonzero(as_tuple=True)
-        v = d2[r, c]
-    else:
-        flat = d2.reshape(-1)
-        idx = torch.isfinite(flat).nonzero().squeeze(1)
-        v = flat[idx]
-        r, c = idx // d2.shape[1], idx % d2.shape[1]
-    i, j = rows[r], (c + cols if isinstance(cols, int) else cols[c])
-    top.add(v, torch.minimum(i, j) * k + torch.maximum(i, j))
+            continue
+        r_, t, d2 = r_[hit], t[hit], d2[hit]
+        b, r, c = (d2 <= lim).nonzero(as_tuple=True)
+        if b.numel() == 0:
+            continue
+        i = tl.ids[r_[b, r]]
+        j = tl.ids[tl.rows[t[b], c]]
+        keep = i != j
+        i, j = i[keep], j[keep]
+        best.add(d2[b, r, c][keep], torch.minimum(i, j) * k + torch.maximum(i, j))
 
 
-def cell_closest_pairs(centers: np.ndarray, eta: int, worth_it: float = WORTH_IT
-                       ) -> np.ndarray | None:
-    """Pair ids ``i·K + j`` (``i < j``) of the η closest pairs, or ``None`` when the cells would
-    compare more than ``worth_it`` of all pairs (the caller then runs the dense search)."""
+def cell_closest_pairs(centers: np.ndarray, eta: int, worth_it: float = WORTH_IT,
+                       bound: list[float] | None = None) -> np.ndarray | None:
+    """Pair ids ``i·K + j`` (``i < j``) holding the η closest pairs (and any others within
+    float32 rounding of the η-th: the caller re-ranks exactly and keeps η), or ``None`` when the
+    cells would compare more than ``worth_it`` of all pairs (the caller then runs the dense
+    search). ``bound``, when given, receives an upper bound of the η-th smallest *squared*
+    distance (with the rounding margin) once the first pass has found η pairs, and an estimate
+    of how many pairs lie within it, so that a fallback can search within it."""
     k = int(centers.shape[0])
     x = torch.from_numpy(np.ascontiguousarray(centers, dtype=np.float32))
     x = x - x.mean(dim=0, keepdim=True)
-    plan = CellPlan(x)
-    sq = (plan.x * plan.x).sum(dim=1)
+    tl = _Tiles(x)
     dense_work = k * (k - 1) / 2
-    top = _TopPairs(eta, k)
-    nbr = plan.neighbours(FIRST_PROBES)
-    _scan_neighbours(plan, sq, nbr, top)
-    top.compact()
-    if top.v.numel() < eta:
+    budget = worth_it * dense_work
+    # The float32 ranking values err by ≈ 1e-6 of the squared norms; keep a generous margin.
+    err = 1e-5 * float(2.0 * tl.sq.max() + 1.0)
+    best = _Best(eta, err)
+    nbr = tl.nearest_cells(FIRST_PROBES)
+    a = torch.arange(tl.n_cells)[:, None].expand_as(nbr).reshape(-1)
+    first = _expand(a, nbr.reshape(-1), tl.first, tl.ntiles)
+    # Each tile with itself first: those pairs alone give a good bound τ, which then filters
+    # the rest (a pass that knows no bound keeps every distance it computes).
+    n = tl.n_tiles
+    first = first[torch.argsort((first // n != first % n).to(torch.int8), stable=True)]
+    _scan(tl, first, best)
+    if best.v.numel() < eta or not math.isfinite(best.tau):
         return None
-    # The float32 ranking values err by ≈ 1e-6 of the squared norms: the radius errs on the
-    # generous side, which costs time, never a pair.
-    err = 1e-5 * float(2.0 * sq.max() + 1.0)
-    radius = 0.5 * math.sqrt(max(top.tau, 0.0) + err) * (1.0 + 1e-6)
+    if bound is not None:
+        # How many pairs lie within it, extrapolated from the first pass (whose near cells
+        # hold more close pairs than average, so this errs high): a fallback that returns
+        # every pair within the bound can tell when that would not fit in memory.
+        seen = max(1, first.numel()) * TILE * TILE / 2
+        bound += [best.tau + 2.0 * err, best.offered * dense_work / min(seen, dense_work)]
+    radius = 0.5 * math.sqrt(max(best.tau, 0.0) + 2.0 * err) * (1.0 + 1e-6)
     # Stop as soon as the second pass would cost more than the dense search's share: on evenly
     # spread centers most cells lie within τ/2 of most points (the curse of dimensionality).
-    found = plan.probes(radius, nbr, budget=worth_it * dense_work)
-    if found is None:
+    probes = _plane_probes(tl, radius, nbr, budget)
+    if probes is None:
         return None
-    cell, point = found
-    _scan_probes(plan, sq, cell, point, top)
-    top.compact()
-    i, j = plan.ids[top.g // k], plan.ids[top.g % k]  # rows of plan.x → center ids
-    return (torch.minimum(i, j) * k + torch.maximum(i, j)).numpy()
+    _scan_probes(tl, probes, best)
+    return torch.unique(best.g).numpy()
