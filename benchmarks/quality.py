@@ -175,7 +175,7 @@ def run_siamese(project: Project, name: str, seed: int, images: int,
 def priorities(run_dir: Path, top: int = 16) -> list[dict[str, Any]]:
     """Per epoch, the classes the positive miner prioritised most (the AP snapshots) and how
     peaked its distribution was (share of the mass on the top 10 % of classes)."""
-    from siam_workbench.infer.analysis import read_mining
+    from siam_workbench.infer.mining_log import read_mining
 
     hist = read_mining(run_dir / "mining.h5")
     out = []

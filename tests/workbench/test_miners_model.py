@@ -87,15 +87,14 @@ def _no_mining_reads(monkeypatch):
     """Every way to open a mining log fails: what the model shows came from the events."""
     import h5py
 
-    import siam_workbench.infer.analysis as analysis
+    import siam_workbench.infer.mining_log as mining_log
 
     def refuse(*_a, **_k):
         raise AssertionError("the live view read a run file")
 
     monkeypatch.setattr(h5py, "File", refuse)
-    monkeypatch.setattr(analysis, "read_mining", refuse, raising=False)
-    monkeypatch.setattr(analysis, "read_epoch_edges", refuse, raising=False)
-    monkeypatch.setattr(analysis, "load_run_mining", refuse, raising=False)
+    monkeypatch.setattr(mining_log, "read_mining", refuse)
+    monkeypatch.setattr(mining_log, "load_run_mining", refuse)
 
 
 def test_live_epochs_update_the_model_from_the_events_alone(tmp_path, monkeypatch):
@@ -164,7 +163,7 @@ def test_view_model_messages_selection_and_epochs(tmp_path):
     import numpy as np
 
     from siam_workbench.app.miners_model import MinersModel
-    from siam_workbench.infer.analysis import MiningHistory, RunMining
+    from siam_workbench.infer.mining_log import MiningHistory, RunMining
 
     c, e = 10, 3
     rng = np.random.default_rng(2)

@@ -283,7 +283,7 @@ def test_live_epochs_draw_from_the_events_alone(qtbot, tmp_path, monkeypatch):
     it never opens the mining.h5 the trainer just rewrote — here there is none, and every
     reader of one fails."""
     import siam_workbench.app.miners_tab as miners_tab
-    import siam_workbench.infer.analysis as analysis
+    import siam_workbench.infer.mining_log as mining_log
     from siam_workbench.train.events import EpochFinished, RunFinished
 
     reads: list[tuple] = []
@@ -292,10 +292,9 @@ def test_live_epochs_draw_from_the_events_alone(qtbot, tmp_path, monkeypatch):
         reads.append(args)
         raise OSError("no mining log may be read for a live run")
 
-    for module, name in ((h5py, "File"), (analysis, "read_mining"),
-                         (analysis, "read_epoch_edges"), (analysis, "load_run_mining"),
-                         (miners_tab, "load_run_mining")):
-        monkeypatch.setattr(module, name, refuse, raising=False)
+    for module, name in ((h5py, "File"), (mining_log, "read_mining"),
+                         (mining_log, "load_run_mining"), (miners_tab, "load_run_mining")):
+        monkeypatch.setattr(module, name, refuse)
     root = _write_project(tmp_path / "p")
     run = root / "runs" / "live"
     run.mkdir(parents=True)

@@ -387,7 +387,7 @@ def test_runs_tab_overlays_runs_on_a_chosen_x_axis(qtbot, tmp_path):
 
 def test_automatic_eta_shows_the_value_used():
     """Issue 21 #10: "the η = 0 closest pairs" read as zero; η = 0 means automatic."""
-    from siam_workbench.infer.analysis import formula_text
+    from siam_workbench.infer.miner_effect import formula_text
     from siam_workbench.parts.miners.auto_clustering import default_eta
 
     cfg = Config().replace({"mining": {"negative": "auto-clustering", "eta": 0}})

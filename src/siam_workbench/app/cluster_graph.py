@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (
 )
 
 from siam_workbench.app.miners_labels import GAP, label_priority, place_labels
-from siam_workbench.infer.analysis import cluster_sizes
+from siam_workbench.infer.mining_log import cluster_sizes
 from siam_workbench.project.runfolder import CENTERS
 
 LARGE = 2500  # above this many classes, draw only the nodes that are in a cluster

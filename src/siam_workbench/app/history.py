@@ -1,8 +1,8 @@
 """Training curves as plain growing arrays, fed live from trainer events or filled from a run's
-files through :func:`siam_workbench.infer.analysis.read_curves` (the GUI never parses run files
+files through :func:`siam_workbench.infer.curves.read_curves` (the GUI never parses run files
 itself). Qt-free so the plots, the screenshot mode and tests share it.
 
-Throughput has one definition everywhere (:data:`siam_workbench.infer.analysis.THROUGHPUT_EMA`): the
+Throughput has one definition everywhere (:data:`siam_workbench.infer.curves.THROUGHPUT_EMA`): the
 trainer's events carry the smoothed rate, read-back smooths the logged per-iteration rates the
 same way, so live and reloaded curves agree.
 """
@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from siam_workbench.infer.analysis import EPOCH_KEYS, RunCurves, read_curves
+from siam_workbench.infer.curves import EPOCH_KEYS, RunCurves, read_curves
 
 
 def auto_smoothing(iterations: int) -> float:
@@ -198,6 +198,6 @@ def _at(values: np.ndarray, i: int) -> float | None:
 
 
 def read_metrics(path: Path, history: History | None = None) -> History:
-    """A run's curves (``siam_workbench.infer.analysis.read_curves`` of a run folder or its
+    """A run's curves (``siam_workbench.infer.curves.read_curves`` of a run folder or its
     ``metrics.jsonl``) as a :class:`History`; ``history`` is ignored (kept for callers)."""
     return History.from_curves(read_curves(Path(path)))

@@ -10,7 +10,7 @@ and note, the Why view's run, the header and the banner. The tab
 here. Worker threads, timers and widgets stay in the tab.
 
 Where the data come from: a finished run is read from disk through
-:func:`siam_workbench.infer.analysis.load_run_mining` (the run folder's names are
+:func:`siam_workbench.infer.mining_log.load_run_mining` (the run folder's names are
 :class:`siam_workbench.project.runfolder.RunFolder`'s); the live training is what the trainer's
 ``EpochFinished`` events carry (probabilities, clusters, distances, centers, the clustering's
 edges and every miner's own series), so nothing re-reads the mining log the trainer just
@@ -29,14 +29,13 @@ from typing import Any
 import numpy as np
 
 from siam_workbench.infer.advice import cluster_warning
-from siam_workbench.infer.analysis import (
+from siam_workbench.infer.mining_log import (
     MiningHistory,
     RunMining,
     class_samples,
     nearest_classes,
-    read_run_config,
-    run_miners,
 )
+from siam_workbench.infer.run_config import read_run_config, run_miners
 from siam_workbench.project.partinfo import params_text
 from siam_workbench.project.runfolder import CENTERS, MINING, RunFolder
 from siam_workbench.train.events import (
@@ -156,7 +155,7 @@ class LiveMining:
     series: list[dict[str, np.ndarray]] = field(default_factory=list)
     centers: np.ndarray | None = None
     finished: str = ""  # "" while running, else finished / stopped / failed
-    config: Any = None  # the run's Config (siam_workbench.infer.analysis.read_run_config)
+    config: Any = None  # the run's Config (siam_workbench.infer.run_config.read_run_config)
 
     def add(self, event: Any) -> None:
         epoch = int(event.epoch)

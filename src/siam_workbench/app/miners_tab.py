@@ -61,7 +61,7 @@ from siam_workbench.app.miners_model import (
 )
 from siam_workbench.app.style import set_role
 from siam_workbench.app.workers import run_in_thread
-from siam_workbench.infer.analysis import MiningHistory, RunMining, load_run_mining, pca_2d
+from siam_workbench.infer.mining_log import MiningHistory, RunMining, load_run_mining, pca_2d
 from siam_workbench.project.project import Project, RunInfo
 from siam_workbench.project.runfolder import MINING
 

@@ -6,7 +6,7 @@
   jumps when the miners re-weight at an epoch end), a hover read-out of every curve at the
   step under the mouse, and a smoothing control for the loss.
 * Accuracy names the set it is measured on and shows the pixel 1-NN baseline as a reference.
-* Throughput has one definition (siam_workbench.infer.analysis.THROUGHPUT_EMA).
+* Throughput has one definition (siam_workbench.infer.curves.THROUGHPUT_EMA).
 
 Curves are created once and only ever updated with ``setData`` from a :class:`History`; the
 plots never see individual events, so the caller decides the redraw rate (≤ 10 Hz).

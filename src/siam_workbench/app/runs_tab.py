@@ -4,7 +4,7 @@
   accuracy: their losses are on different scales, and random mining shows a lower loss *and* a
   lower accuracy), with the set each curve is measured on and the pixel 1-NN baseline; the
   loss below, with that caveat spelled out when it applies; the comparison table of
-  ``siam_workbench.infer.analysis.comparison_table`` (final / best / test top-1 / top-5, wall time
+  ``siam_workbench.infer.compare.comparison_table`` (final / best / test top-1 / top-5, wall time
   and the settings that differ), exportable as CSV; the plots saved as PNG.
 * **Evaluate** — :class:`siam_workbench.app.evaluate_panel.EvaluatePanel` (test / val / drawings /
 any glyph file, per-class table, most-confused pairs).
@@ -58,7 +58,7 @@ from siam_workbench.app.plots import BASELINE_COLOR, COLORS, themed_plot
 from siam_workbench.app.workers import run_in_thread
 from siam_workbench.base.atomic import write_text_atomic
 from siam_workbench.base.errors import SiamError
-from siam_workbench.infer.analysis import RunSummary, comparison_table, summarize_run, table_csv
+from siam_workbench.infer.compare import RunSummary, comparison_table, summarize_run, table_csv
 from siam_workbench.project.project import Project, RunInfo
 
 DEFAULT_CHECKED = 3  # newest runs ticked when a project opens
@@ -86,7 +86,7 @@ X_LABELS = {"step": ("iteration", "epoch"), "images": ("images through the netwo
 
 def _run_clock(records: list[dict[str, Any]]) -> Any:
     """(record times, their training seconds) of a run's iteration records, for wall time."""
-    from siam_workbench.infer.analysis import elapsed_seconds
+    from siam_workbench.infer.curves import elapsed_seconds
 
     t = np.array([float(r["time"]) if isinstance(r.get("time"), (int, float)) else np.nan
                   for r in records])
@@ -739,7 +739,7 @@ class RunsTab(QWidget):
 
     # -- export ------------------------------------------------------------------------------
     def export_csv(self, path: str | Path) -> Path:
-        """Write the comparison table (``siam_workbench.infer.analysis.table_csv``) to ``path``."""
+        """Write the comparison table (``siam_workbench.infer.compare.table_csv``) to ``path``."""
         path = Path(path)
         write_text_atomic(path, table_csv(self.header, self.rows))
         return path

@@ -169,7 +169,7 @@ def cmd_episodes(args: argparse.Namespace) -> int:
     pairs = confused_pairs(result, names, args.confused) if args.confused else []
     if args.per_class:
         from siam_workbench.base.atomic import write_text_atomic
-        from siam_workbench.infer.analysis import table_csv
+        from siam_workbench.infer.compare import table_csv
 
         rows = per_class_table(result, names)
         write_text_atomic(args.per_class, table_csv(

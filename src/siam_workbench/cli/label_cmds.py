@@ -205,7 +205,7 @@ def cmd_outliers(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from siam_workbench.infer.analysis import comparison_table, summarize_run, table_csv
+    from siam_workbench.infer.compare import comparison_table, summarize_run, table_csv
 
     summaries = [summarize_run(r) for r in args.runs]
     header, rows = comparison_table(summaries)
@@ -227,7 +227,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_mining(args: argparse.Namespace) -> int:
-    from siam_workbench.infer.analysis import read_mining
+    from siam_workbench.infer.mining_log import read_mining
     from siam_workbench.project.runfolder import RunFolder
 
     hist = read_mining(RunFolder(args.run).mining)

@@ -403,7 +403,7 @@ def _project_of_run(run: Path):
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from siam_workbench.base.atomic import write_text_atomic
-    from siam_workbench.infer.analysis import table_csv
+    from siam_workbench.infer.compare import table_csv
     from siam_workbench.infer.evaluate import (
         confused_pairs,
         evaluate,

@@ -280,7 +280,8 @@ def advise(snapshot: Snapshot) -> list[Notice]:
 
 def snapshot_of_run(run_dir: str | Path) -> Snapshot | None:
     """What a run folder has recorded (None when its config cannot be read)."""
-    from siam_workbench.infer.analysis import read_mining, read_run_config
+    from siam_workbench.infer.mining_log import read_mining
+    from siam_workbench.infer.run_config import read_run_config
     from siam_workbench.project.runfiles import read_metrics
     from siam_workbench.project.runfolder import RunFolder
 

@@ -11,14 +11,13 @@ from siam_workbench.base.errors import SiamError
 from siam_workbench.cli import main
 from siam_workbench.data.drawn import DrawnStore
 from siam_workbench.data.glyphs import GlyphFile, load_glyphs
-from siam_workbench.infer.analysis import (
+from siam_workbench.infer.compare import (
     comparison_table,
     differing_settings,
-    pca_2d,
-    read_mining,
     summarize_run,
     table_csv,
 )
+from siam_workbench.infer.mining_log import pca_2d, read_mining
 from siam_workbench.train.trainer import Trainer
 
 

@@ -13,7 +13,8 @@ import torch
 
 from siam_workbench.base.errors import Cancelled, SiamError
 from siam_workbench.data.framing import Preprocess
-from siam_workbench.infer import analysis, runs
+from siam_workbench.infer import compare, mining_log, runs
+from siam_workbench.infer import curves as run_curves
 from siam_workbench.infer.evaluate import (
     confused_pairs,
     evaluate,
@@ -78,8 +79,8 @@ def test_evaluations_are_kept_and_shown_in_the_comparison(trained):
     assert (run_dir.parent / "pc.csv").read_text().startswith("index,class,n,top1")
     kept = runs.read_evaluations(run_dir)["test"]
     assert kept["top1"] == pytest.approx(out["top1"])
-    summaries = [analysis.summarize_run(p) for p in (run_dir, other)]
-    header, rows = analysis.comparison_table(summaries)
+    summaries = [compare.summarize_run(p) for p in (run_dir, other)]
+    header, rows = compare.comparison_table(summaries)
     assert rows[0][header.index("test_top1")] == pytest.approx(out["top1"])
     assert rows[1][header.index("test_top1")] is None
     assert summaries[0].accuracy_set == "val"
@@ -117,18 +118,18 @@ def test_notes_rename_delete_and_best(trained, tmp_path):
 
 def test_run_files_read_back_for_the_views(trained):
     _, (run_dir, _) = trained
-    curves = analysis.read_curves(run_dir)
+    curves = run_curves.read_curves(run_dir)
     assert len(curves.steps) == 8 and set(curves.parts) >= {"g1", "g2", "g3"}
     assert len(curves.epoch_starts) == 1
     assert np.isfinite(curves.throughput).all()
-    assert analysis.pixel_baseline(curves) is not None
-    mining = analysis.load_run_mining(run_dir)
+    assert run_curves.pixel_baseline(curves) is not None
+    mining = mining_log.load_run_mining(run_dir)
     assert mining.config is not None and mining.history.positive == "auto-probabilistic"
     # A plug-in miner's per-class series under /extra/<name> is read as a named series.
     with h5py.File(run_dir / "mining.h5", "a") as h5:
         n_e, n_c = h5["probabilities"].shape
         h5.create_dataset("extra/error_rate", data=np.linspace(0, 1, n_e * n_c).reshape(n_e, n_c))
-    h = analysis.read_mining(run_dir / "mining.h5")
+    h = mining_log.read_mining(run_dir / "mining.h5")
     assert h.series("error_rate").shape == (n_e, n_c)
     assert run_preprocess(run_dir) == Preprocess("fit", 2, 37)
     assert run_preprocess(run_dir, {"preprocess": {"margin": 4, "size_mode": "em"}}) == \

@@ -22,7 +22,7 @@ import torch
 
 from siam_workbench.data.drawn import DrawnStore
 from siam_workbench.data.glyphs import GlyphFile, GlyphWriter
-from siam_workbench.infer.analysis import read_mining
+from siam_workbench.infer.mining_log import read_mining
 from siam_workbench.model.checkpoint import load_checkpoint, save_checkpoint
 from siam_workbench.project.config import Config
 from siam_workbench.project.project import create_project, load_project

@@ -11,7 +11,8 @@ import sys
 import time
 from pathlib import Path
 
-from siam_workbench.infer.analysis import read_curves, summarize_run
+from siam_workbench.infer.compare import summarize_run
+from siam_workbench.infer.curves import read_curves
 from siam_workbench.project.runfiles import read_metrics
 from tests.conftest import make_tiny_project
 

@@ -1,6 +1,6 @@
 """Plug-in parts: the example miner from outside src/siam_workbench/ trains a run, and its
 distribution comes
-back through the API the Miners view reads (siam_workbench.infer.analysis.read_mining)."""
+back through the API the Miners view reads (siam_workbench.infer.mining_log.read_mining)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from siam_workbench.base.errors import SiamError
-from siam_workbench.infer.analysis import read_mining
+from siam_workbench.infer.mining_log import read_mining
 from siam_workbench.parts.miners import MINERS
 from siam_workbench.project import plugins
 from siam_workbench.project.config import SCHEMA, Config

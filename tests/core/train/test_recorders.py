@@ -10,7 +10,8 @@ import json
 
 import numpy as np
 
-from siam_workbench.infer.analysis import read_curves, read_mining
+from siam_workbench.infer.curves import read_curves
+from siam_workbench.infer.mining_log import read_mining
 from siam_workbench.project.runfiles import MiningLog, iteration_parts, read_metrics
 from siam_workbench.project.runfolder import RunFolder
 from siam_workbench.train import events as E

@@ -37,8 +37,9 @@ def test_checkpoint_choice_and_tests(tmp_path):
 
 
 def test_a_trained_run_is_found_by_every_reader(make_project):
-    from siam_workbench.infer.analysis import read_curves, read_run_config
+    from siam_workbench.infer.curves import read_curves
     from siam_workbench.infer.evaluate import load_run
+    from siam_workbench.infer.run_config import read_run_config
     from siam_workbench.infer.runs import has_checkpoint
     from siam_workbench.project.project import is_run_dir
     from siam_workbench.train.finetune import source_checkpoint

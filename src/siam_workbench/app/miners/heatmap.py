@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from siam_workbench.app.miners_model import is_uniform
 from siam_workbench.app.plots import themed_plot
-from siam_workbench.infer.analysis import MiningHistory
+from siam_workbench.infer.mining_log import MiningHistory
 from siam_workbench.project.runfolder import MINING
 
 LABEL_ROWS = 60  # at most this many rows in view: label each with its class

@@ -2,10 +2,11 @@
 
 Each class is a point: its sampling probability (x, log) against its validation error (y,
 1 − top-1 on held-out fonts, measured with the run's last checkpoint). The verdict, the rank
-correlation and the probability ratio come from :func:`siam_workbench.infer.analysis.miner_effect`;
-the selected class's confusers (what its validation images are read as) from
-:func:`siam_workbench.infer.analysis.confusers`. Above it the miners' formulas with the run's γ, w,
-θ, η (:func:`siam_workbench.infer.analysis.formula_text`).
+correlation and the probability ratio come from
+:func:`siam_workbench.infer.miner_effect.miner_effect`; the selected class's confusers (what its
+validation images are read as) from :func:`siam_workbench.infer.miner_effect.confusers`. Above
+it the miners' formulas with the run's γ, w, θ, η
+(:func:`siam_workbench.infer.miner_effect.formula_text`).
 
 Measuring the errors is an evaluation pass over the validation file (a worker thread, with
 progress); it runs when the page is first shown for a run and again on request.
@@ -35,7 +36,7 @@ from PySide6.QtWidgets import (
 from siam_workbench.app.miners_model import scatter_labels
 from siam_workbench.app.plots import COLORS, themed_plot
 from siam_workbench.app.workers import Job, JobRunner, _Throttle
-from siam_workbench.infer.analysis import MinerEffect, confusers, formula_text, miner_effect
+from siam_workbench.infer.miner_effect import MinerEffect, confusers, formula_text, miner_effect
 from siam_workbench.project.runfolder import RunFolder
 
 CONFUSERS = 6
