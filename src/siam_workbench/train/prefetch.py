@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -73,6 +74,10 @@ class BatchPrefetcher:
         self._results: queue.Queue[tuple[Batch | None, BaseException | None]] = queue.Queue()
         self._pending = False
         self._saved: Any = None
+        # Seconds the loop waited for a prefetched batch, and how many it took: near 0 when the
+        # worker keeps ahead (it has a core of its own), near the preparation time when it only
+        # takes turns with the step (benchmarks/speed.py reports it).
+        self.waited, self.taken = 0.0, 0
         self._thread = threading.Thread(target=self._work, name="siam-prefetch", daemon=True)
         self._thread.start()
 
@@ -95,7 +100,10 @@ class BatchPrefetcher:
         follow in this epoch, start preparing the next."""
         if self._pending:
             self._pending = False
+            t0 = time.perf_counter()
             batch, exc = self._results.get()
+            self.waited += time.perf_counter() - t0
+            self.taken += 1
             if exc is not None:
                 raise exc
             assert batch is not None
