@@ -461,21 +461,23 @@ def stroke_weight(x: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
         # Pool depths of the two images each sample interpolates between (≥ 0).
         d_lo, d_hi = ((lo[rows] - top, hi[rows] - top) if grow
                       else (top - lo[rows], top - hi[rows]))
-        low, high = _pool_levels(x[rows], d_lo, d_hi, grow)
+        order, low, high = _pool_levels(x, rows, d_lo, d_hi, grow)
+        rows = rows[order]  # the rows of low and high
         f = frac[rows][:, None]  # 2-D broadcasts: a 4-D one costs several times more
         n = rows.numel()
         out[rows] = (low.reshape(n, -1) * (1 - f) + high.reshape(n, -1) * f).view(low.shape)
     return out
 
 
-def _pool_levels(x: torch.Tensor, d_a: torch.Tensor, d_b: torch.Tensor,
-                 grow: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """Each sample of ``x`` pooled ``d_a[i]`` and ``d_b[i]`` times (max pools if ``grow``, else
-    min pools). The samples are ordered by depth, deepest first, so every round pools a
-    leading slice in place and no sample is pooled beyond its deeper level."""
+def _pool_levels(x: torch.Tensor, rows: torch.Tensor, d_a: torch.Tensor, d_b: torch.Tensor,
+                 grow: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Each sample ``x[rows[i]]`` pooled ``d_a[i]`` and ``d_b[i]`` times (max pools if
+    ``grow``, else min pools). The samples are ordered by depth, deepest first, so every round
+    pools a leading slice in place and no sample is pooled beyond its deeper level; returns that
+    order (into ``rows``) and the two results in it (the caller scatters them once)."""
     need = torch.maximum(d_a, d_b)
     order = torch.argsort(need, descending=True, stable=True)
-    cur = x[order]
+    cur = x[rows[order]]
     need, d_a, d_b = need[order], d_a[order], d_b[order]
     a, b = torch.empty_like(cur), torch.empty_like(cur)
     deepest = int(need[0])
@@ -487,9 +489,7 @@ def _pool_levels(x: torch.Tensor, d_a: torch.Tensor, d_b: torch.Tensor,
             at = torch.nonzero(d == depth).squeeze(1)
             if at.numel():
                 target[at] = cur[at]
-    back = torch.empty_like(order)
-    back[order] = torch.arange(order.numel(), device=order.device)
-    return a[back], b[back]
+    return order, a, b
 
 
 def _pool3(x: torch.Tensor, grow: bool) -> torch.Tensor:
@@ -511,13 +511,16 @@ def gaussian_operators(n: int, sigma: torch.Tensor) -> torch.Tensor:
     0.05 pixel gives the identity exactly.
 
     A row's weights depend only on the offset ``i − j``, so the exponential is taken over the
-    ``2n − 1`` offsets and spread into the ``n × n`` matrix (``n``/2 times fewer ``exp``)."""
-    idx = torch.arange(n, device=sigma.device)
+    ``2n − 1`` offsets (``n``/2 times fewer ``exp``) and the matrix is a strided view of them:
+    the weights are symmetric, so row ``i`` is the window of ``n`` starting at ``n − 1 − i``."""
     offsets = torch.arange(-(n - 1), n, device=sigma.device, dtype=torch.float32)
     d2 = offsets ** 2
     s = sigma.clamp(min=0.05)[:, None]
     weights = torch.exp(-d2 / (2 * s * s))  # [B, 2n − 1]
-    g = weights[:, idx[:, None] - idx[None, :] + (n - 1)]  # [B, n, n]
+    g = weights.unfold(1, n, 1).flip(1)  # [B, n, n]: g[b, i, j] = weights[b, i − j + n − 1]
     g = g / g.sum(dim=2, keepdim=True)
+    tiny = sigma < 0.05
+    if not bool(tiny.any()):
+        return g
     eye = torch.eye(n, device=sigma.device).expand_as(g)
-    return torch.where((sigma < 0.05)[:, None, None], eye, g)
+    return torch.where(tiny[:, None, None], eye, g)
