@@ -121,7 +121,9 @@ def test_worker_errors_reach_the_caller_and_cancel_rolls_back():
 
     pf = BatchPrefetcher(prepare, lambda: state["n"], lambda n: state.update(n=n))
     assert int(pf.take(more=True).rows[0]) == 1  # prepared now; 2 starts in the background
+    assert pf.taken == 0  # nothing prefetched was taken yet
     assert int(pf.take(more=True).rows[0]) == 2  # the prefetched one; 3 fails in the worker
+    assert pf.taken == 1 and pf.waited >= 0.0  # the loop's wait for it is counted
     with pytest.raises(ValueError, match="bad batch"):
         pf.take(more=True)
     state["n"] = 10
