@@ -364,8 +364,10 @@ class Augmenter:
             z = g[:, 2:]
             # A strongly degenerate homography (corner shifts near 0.5) can send points behind
             # the camera (z ≤ 0); they are pushed far outside the image (read as 0).
-            far = (z <= 1e-6).to(g.dtype) * 8.0
-            grid = torch.addcmul(far, g[:, :2], 1.0 / z.clamp(min=1e-6))
+            grid = g[:, :2] * (1.0 / z.clamp(min=1e-6))
+            behind = z <= 1e-6
+            if bool(behind.any()):
+                grid = grid + behind.to(g.dtype) * 8.0
         else:
             grid = g
         if displacement is not None:
