@@ -213,6 +213,14 @@ def pk_step(p: int, k: int, iterations: int, repeats: int, classes: int,
                 row[f"ratio_prefetch_{key}"] = {
                     c: round(float(med["bare"][i] / med[key][i]), 3)
                     for i, c in enumerate(clocks)}
+                # The same within each repeat (a trainer run and the bare run beside it), whose
+                # median drifts less when the machine's speed changes during the benchmark.
+                per = [[b[i] / t[i] for b, t in zip(got["bare"], got[key], strict=True)]
+                       for i in range(len(clocks))]
+                row[f"ratio_prefetch_{key}_per_repeat"] = {
+                    c: {"median": round(float(np.median(per[i])), 3),
+                        "min": round(min(per[i]), 3), "max": round(max(per[i]), 3)}
+                    for i, c in enumerate(clocks)}
             row["goal"] = ">= 0.95"
             out.append(row)
     return out

@@ -133,3 +133,20 @@ def test_worker_errors_reach_the_caller_and_cancel_rolls_back():
     pf.close()
     assert not pf.alive
     pf.close()  # idempotent
+
+
+def test_prefetch_by_default_only_with_a_core_beyond_the_step_threads(monkeypatch):
+    import os
+
+    import torch
+
+    from siam_workbench.train.prefetch import prefetch_wanted
+
+    cpu = torch.device("cpu")
+    monkeypatch.delenv("SIAM_PREFETCH", raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1}, raising=False)
+    assert prefetch_wanted(cpu, False, threads=1)
+    assert not prefetch_wanted(cpu, False, threads=2)  # no core left for the worker
+    assert not prefetch_wanted(cpu, True, threads=1)  # a distributed rank never
+    monkeypatch.setenv("SIAM_PREFETCH", "1")
+    assert prefetch_wanted(cpu, False, threads=2)  # forced
