@@ -124,10 +124,15 @@ def _mark() -> tuple[float, float, float]:
     return time.perf_counter(), time.process_time(), time.thread_time()
 
 
-def _median_step(marks: list[tuple[float, float, float]]) -> tuple[float, ...]:
+#: Every step's (wall, process CPU, thread CPU) seconds of the runs so far, by variant.
+_STEPS: dict[str, list[np.ndarray]] = {}
+
+
+def _median_step(marks: list[tuple[float, float, float]], variant: str) -> tuple[float, ...]:
     """Median (wall, process CPU, thread CPU) seconds between consecutive marks, the first two
     steps left out (the first has nothing prefetched; both warm the allocator)."""
     d = np.diff(np.array(marks), axis=0)[2:]
+    _STEPS.setdefault(variant, []).append(d)
     return tuple(float(np.median(d[:, i])) for i in range(d.shape[1]))
 
 
@@ -147,7 +152,7 @@ def trainer_step(root: Path, prefetch: bool) -> tuple[float, ...]:
     trainer.run()
     batches = trainer._batches  # the prefetcher, if the run had one
     wait = batches.waited / batches.taken if batches is not None and batches.taken else 0.0
-    return (*_median_step(marks), wait)
+    return (*_median_step(marks, "on" if prefetch else "off"), wait)
 
 
 def bare_step(images: int, iterations: int) -> tuple[float, ...]:
@@ -168,7 +173,7 @@ def bare_step(images: int, iterations: int) -> tuple[float, ...]:
         opt.step()
         float(per[0].detach())
         marks.append(_mark())
-    return _median_step(marks)
+    return _median_step(marks, "bare")
 
 
 def pk_step(p: int, k: int, iterations: int, repeats: int, classes: int,
@@ -183,6 +188,7 @@ def pk_step(p: int, k: int, iterations: int, repeats: int, classes: int,
             root = write_synth_project(Path(tmp) / f"pk{threads}", classes, 4, PK_TOML.format(
                 p=p, k=k, iterations=iterations, threads=threads))
             got: dict[str, list[tuple[float, ...]]] = {"bare": [], "off": [], "on": []}
+            _STEPS.clear()
             load_start = _load()
             for _ in range(repeats):  # alternated: the machine's noise hits all three alike
                 got["off"].append(trainer_step(root, prefetch=False))
@@ -220,6 +226,20 @@ def pk_step(p: int, k: int, iterations: int, repeats: int, classes: int,
                 row[f"ratio_prefetch_{key}_per_repeat"] = {
                     c: {"median": round(float(np.median(per[i])), 3),
                         "min": round(min(per[i]), 3), "max": round(max(per[i]), 3)}
+                    for i, c in enumerate(clocks)}
+                # The 10th percentile of every step of every repeat: the machine's neighbours
+                # only ever add time (on a shared VM even to CPU time), so the fast steps are
+                # the least disturbed measure of each side.
+                fast = {v: np.percentile(np.concatenate(_STEPS[v]), 10, axis=0)
+                        for v in ("bare", key)}
+                row[f"ratio_prefetch_{key}_p10_steps"] = {
+                    c: round(float(fast["bare"][i] / fast[key][i]), 3)
+                    for i, c in enumerate(clocks)}
+            row["bare_p10_ms"] = {c: round(1000 * float(np.percentile(
+                np.concatenate(_STEPS["bare"]), 10, axis=0)[i]), 1) for i, c in enumerate(clocks)}
+            for key in ("off", "on"):
+                row[f"trainer_prefetch_{key}_p10_ms"] = {c: round(1000 * float(np.percentile(
+                    np.concatenate(_STEPS[key]), 10, axis=0)[i]), 1)
                     for i, c in enumerate(clocks)}
             row["goal"] = ">= 0.95"
             out.append(row)
