@@ -11,7 +11,12 @@
 - the shipped P×K step (hangul-2350's settings: 128 classes × 4 samples, semi-hard triplet
   loss, the default augmentation) at 1 and at 2 intra-op threads, prefetch on and off: the real
   trainer's time per step ÷ the bare network's (forward + backward + Adam step on a batch of the
-  same shape), by wall time and by the process's CPU time, runs alternated (section ``pk_step``).
+  same shape), by wall time, by the process's CPU time and by the training thread's own CPU
+  time, runs alternated (section ``pk_step``). One process each. With prefetch the process CPU
+  includes the prefetch thread's (the next batch's sampling and augmentation); the training
+  thread's CPU is the step's critical path on a machine with a core to spare for that thread,
+  and the only figure that means something when other processes load the machine (wall time
+  then measures the neighbours).
 
 Usage: python benchmarks/speed.py [--quick | --smoke] [--device cpu|cuda] [--only trainer,...]
                                   [--modes pk,triplets] [--triplets N] [--out FILE.json]
@@ -114,15 +119,26 @@ eval_max = 0
 """
 
 
-def _median_step(marks: list[tuple[float, float]]) -> tuple[float, float]:
-    """Median (wall, CPU) seconds between consecutive marks, the first two steps left out
-    (the first has nothing prefetched; both warm the allocator)."""
+def _mark() -> tuple[float, float, float]:
+    """(wall, process CPU, this thread's CPU) now."""
+    return time.perf_counter(), time.process_time(), time.thread_time()
+
+
+#: Every step's (wall, process CPU, thread CPU) seconds of the runs so far, by variant.
+_STEPS: dict[str, list[np.ndarray]] = {}
+
+
+def _median_step(marks: list[tuple[float, float, float]], variant: str) -> tuple[float, ...]:
+    """Median (wall, process CPU, thread CPU) seconds between consecutive marks, the first two
+    steps left out (the first has nothing prefetched; both warm the allocator)."""
     d = np.diff(np.array(marks), axis=0)[2:]
-    return float(np.median(d[:, 0])), float(np.median(d[:, 1]))
+    _STEPS.setdefault(variant, []).append(d)
+    return tuple(float(np.median(d[:, i])) for i in range(d.shape[1]))
 
 
-def trainer_step(root: Path, prefetch: bool) -> tuple[float, float]:
-    """(wall, process CPU) seconds of one real trainer step, between iteration events."""
+def trainer_step(root: Path, prefetch: bool) -> tuple[float, ...]:
+    """(wall, process CPU, training thread CPU) seconds of one real trainer step, between
+    iteration events (whose subscribers run on the training thread)."""
     import os
 
     from siam_workbench.project.project import load_project
@@ -130,22 +146,24 @@ def trainer_step(root: Path, prefetch: bool) -> tuple[float, float]:
 
     os.environ["SIAM_PREFETCH"] = "1" if prefetch else "0"
     trainer = Trainer(load_project(root), run_dir=root / "runs" / f"r{time.time_ns()}")
-    marks: list[tuple[float, float]] = []
-    trainer.subscribe(lambda ev: marks.append((time.perf_counter(), time.process_time()))
+    marks: list[tuple[float, float, float]] = []
+    trainer.subscribe(lambda ev: marks.append(_mark())
                       if isinstance(ev, E.IterationFinished) else None)
     trainer.run()
-    return _median_step(marks)
+    batches = trainer._batches  # the prefetcher, if the run had one
+    wait = batches.waited / batches.taken if batches is not None and batches.taken else 0.0
+    return (*_median_step(marks, "on" if prefetch else "off"), wait)
 
 
-def bare_step(images: int, iterations: int) -> tuple[float, float]:
-    """(wall, process CPU) seconds of forward + loss + backward + Adam step on ``images``
-    fixed images (the same network and batch shape, nothing else)."""
+def bare_step(images: int, iterations: int) -> tuple[float, ...]:
+    """(wall, process CPU, thread CPU) seconds of forward + loss + backward + Adam step on
+    ``images`` fixed images (the same network and batch shape, nothing else)."""
     model = build_model("mokin37", 25)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     x = torch.rand(images, 1, 37, 37)
     centers = torch.rand(images, 25)
     b = images // 3
-    marks = [(time.perf_counter(), time.process_time())]
+    marks = [_mark()]
     for _ in range(iterations):
         emb = model(x)
         per = metric_per_sample(emb[:b], emb[b:2 * b], emb[2 * b:3 * b], centers[:b],
@@ -154,8 +172,8 @@ def bare_step(images: int, iterations: int) -> tuple[float, float]:
         per.mean().backward()
         opt.step()
         float(per[0].detach())
-        marks.append((time.perf_counter(), time.process_time()))
-    return _median_step(marks)
+        marks.append(_mark())
+    return _median_step(marks, "bare")
 
 
 def pk_step(p: int, k: int, iterations: int, repeats: int, classes: int,
@@ -169,26 +187,73 @@ def pk_step(p: int, k: int, iterations: int, repeats: int, classes: int,
             torch.set_num_threads(threads)
             root = write_synth_project(Path(tmp) / f"pk{threads}", classes, 4, PK_TOML.format(
                 p=p, k=k, iterations=iterations, threads=threads))
-            got: dict[str, list[tuple[float, float]]] = {"bare": [], "off": [], "on": []}
+            got: dict[str, list[tuple[float, ...]]] = {"bare": [], "off": [], "on": []}
+            _STEPS.clear()
+            load_start = _load()
             for _ in range(repeats):  # alternated: the machine's noise hits all three alike
                 got["off"].append(trainer_step(root, prefetch=False))
                 got["bare"].append(bare_step(p * k, iterations))
                 got["on"].append(trainer_step(root, prefetch=True))
             med = {key: np.median(np.array(v), axis=0) for key, v in got.items()}
+            # The training thread's own CPU time is the step's only with one intra-op thread
+            # (at more, the pool's other threads compute part of every operation).
+            clocks = ("wall", "cpu", "train_thread_cpu") if threads == 1 else ("wall", "cpu")
             row: dict = {"threads": threads, "images_per_step": p * k, "classes": classes,
-                         "repeats": repeats, "steps_per_run": iterations,
-                         "bare_ms": {"wall": round(1000 * med["bare"][0], 1),
-                                     "cpu": round(1000 * med["bare"][1], 1)}}
+                         "processes": 1, "repeats": repeats, "steps_per_run": iterations,
+                         "load_average_1_5_15min": {
+                             "start": [round(v, 2) for v in load_start],
+                             "end": [round(v, 2) for v in _load()]},
+                         "bare_ms": {c: round(1000 * med["bare"][i], 1)
+                                     for i, c in enumerate(clocks)}}
             for key in ("off", "on"):
-                row[f"trainer_prefetch_{key}_ms"] = {"wall": round(1000 * med[key][0], 1),
-                                                     "cpu": round(1000 * med[key][1], 1)}
+                row[f"trainer_prefetch_{key}_ms"] = {c: round(1000 * med[key][i], 1)
+                                                     for i, c in enumerate(clocks)}
+            # Wall time the loop waited for the prefetched batch (0: the worker kept ahead).
+            on_ms = row["trainer_prefetch_on_ms"]
+            on_ms["waited_for_batch"] = round(1000 * med["on"][3], 1)
+            if threads == 1:
+                on_ms["prefetch_thread_cpu"] = round(on_ms["cpu"] - on_ms["train_thread_cpu"],
+                                                     1)
+            for key in ("off", "on"):
                 # Ratio of rates = bare time ÷ trainer time (1.0: the trainer adds nothing).
                 row[f"ratio_prefetch_{key}"] = {
-                    "wall": round(float(med["bare"][0] / med[key][0]), 3),
-                    "cpu": round(float(med["bare"][1] / med[key][1]), 3)}
+                    c: round(float(med["bare"][i] / med[key][i]), 3)
+                    for i, c in enumerate(clocks)}
+                # The same within each repeat (a trainer run and the bare run beside it), whose
+                # median drifts less when the machine's speed changes during the benchmark.
+                per = [[b[i] / t[i] for b, t in zip(got["bare"], got[key], strict=True)]
+                       for i in range(len(clocks))]
+                row[f"ratio_prefetch_{key}_per_repeat"] = {
+                    c: {"median": round(float(np.median(per[i])), 3),
+                        "min": round(min(per[i]), 3), "max": round(max(per[i]), 3)}
+                    for i, c in enumerate(clocks)}
+                # The 10th percentile of every step of every repeat: the machine's neighbours
+                # only ever add time (on a shared VM even to CPU time), so the fast steps are
+                # the least disturbed measure of each side.
+                fast = {v: np.percentile(np.concatenate(_STEPS[v]), 10, axis=0)
+                        for v in ("bare", key)}
+                row[f"ratio_prefetch_{key}_p10_steps"] = {
+                    c: round(float(fast["bare"][i] / fast[key][i]), 3)
+                    for i, c in enumerate(clocks)}
+            row["bare_p10_ms"] = {c: round(1000 * float(np.percentile(
+                np.concatenate(_STEPS["bare"]), 10, axis=0)[i]), 1) for i, c in enumerate(clocks)}
+            for key in ("off", "on"):
+                row[f"trainer_prefetch_{key}_p10_ms"] = {c: round(1000 * float(np.percentile(
+                    np.concatenate(_STEPS[key]), 10, axis=0)[i]), 1)
+                    for i, c in enumerate(clocks)}
             row["goal"] = ">= 0.95"
             out.append(row)
     return out
+
+
+def _load() -> tuple[float, ...]:
+    """The machine's 1-, 5- and 15-minute load averages (other processes' share of it)."""
+    import os
+
+    try:
+        return os.getloadavg()
+    except OSError:
+        return (float("nan"),) * 3
 
 
 def bare_rate(images: int, iterations: int, device: str = "cpu") -> float:

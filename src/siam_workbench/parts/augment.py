@@ -228,7 +228,9 @@ class Augmenter:
                field: torch.Tensor | None = None,
                normal: torch.Tensor | None = None) -> torch.Tensor:
         touched = self._touched(u, u2)
-        if bool(touched.all()):
+        if 2 * int(touched.sum()) > touched.numel():
+            # Each operation works on its own selected rows only (_apply_rows): the few
+            # untouched ones cost less than gathering the others out and back.
             return self._apply_rows(x, u, u2, field, normal)
         # Every operation is per sample (the stroke level count, the one batch-wide number, is
         # set by the selected samples), so the untouched rows are left out of the work.
@@ -259,25 +261,33 @@ class Augmenter:
             elastic = u2[:, _E_SEL] < self.elastic_p
             touched = touched | elastic
         out = x
-        if self.geometric or elastic is not None:
+        warped = selected if self.geometric else torch.zeros_like(selected)
+        if elastic is not None:
+            warped = warped | elastic
+        if bool(warped.any()):
+            # Only the rows with a geometric map or an elastic field (the others' map is the
+            # identity, so grid_sample would only copy them).
+            rows = torch.nonzero(warped).squeeze(1)
             projective = self.projective and self.projective_shift > 0.0
-            m = self._matrices(u, selected, h, w) if self.geometric else torch.eye(
-                3, device=x.device).expand(b, 3, 3)
+            m = self._matrices(u[rows], selected[rows], h, w) if self.geometric else torch.eye(
+                3, device=x.device).expand(rows.numel(), 3, 3)
             disp = None
             if elastic is not None:
                 assert field is not None
-                disp = self._elastic_field(field, elastic, h, w)
-            out = self._warp(x, m, projective, disp)
-        if self.scale:
-            s = self.scale_min + (self.scale_max - self.scale_min) * u[:, _SCALE]
-            # Unselected samples get m = n, whose operator is the identity.
-            ph = self._pixelation(h, s, selected, x)  # [B, H, H]
-            pw = ph if w == h else self._pixelation(w, s, selected, x)  # [B, W, W]
-            out = ph[:, None] @ out @ pw[:, None].transpose(-1, -2)
+                disp = self._elastic_field(field[rows], elastic[rows], h, w)
+            out = out.index_copy(0, rows, self._warp(x[rows], m, projective, disp))
+        if self.scale and bool(selected.any()):
+            # Only the selected samples: an unselected one's operator (m = n) is the identity.
+            rows = torch.nonzero(selected).squeeze(1)
+            s = self.scale_min + (self.scale_max - self.scale_min) * u[rows, _SCALE]
+            keep = torch.ones_like(rows, dtype=torch.bool)
+            ph = self._pixelation(h, s, keep, x)  # [R, H, H]
+            pw = ph if w == h else self._pixelation(w, s, keep, x)  # [R, W, W]
+            out = out.index_copy(0, rows, _sandwich(ph, out[rows], pw))
         if u2 is not None:
             out, touched = self._appearance(out, u2, normal, touched)
-        out = torch.where(touched[:, None, None, None], out, x)
-        return out.clamp_(0.0, 1.0)
+        out = torch.where(touched[:, None], out.reshape(b, -1), x.reshape(b, -1))
+        return out.clamp_(0.0, 1.0).view(x.shape)
 
     def _appearance(self, x: torch.Tensor, u2: torch.Tensor, normal: torch.Tensor | None,
                     touched: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -291,14 +301,18 @@ class Augmenter:
         if self.blur_p > 0:
             sel = u2[:, _B_SEL] < self.blur_p
             sigma = torch.where(sel, self.blur_sigma * u2[:, _B_SIG], torch.zeros_like(u2[:, 0]))
-            gh = gaussian_operators(h, sigma).to(x.dtype)
-            gw = gh if w == h else gaussian_operators(w, sigma).to(x.dtype)
-            x = gh[:, None] @ x @ gw[:, None].transpose(-1, -2)
+            # Only the samples it changes: below σ = 0.05 the operator is the identity.
+            rows = torch.nonzero(sigma >= 0.05).squeeze(1)
+            if rows.numel():
+                gh = gaussian_operators(h, sigma[rows]).to(x.dtype)
+                gw = gh if w == h else gaussian_operators(w, sigma[rows]).to(x.dtype)
+                x = x.index_copy(0, rows, _sandwich(gh, x[rows], gw))
             touched = touched | sel
         if self.noise_p > 0 and normal is not None:
             sel = u2[:, _N_SEL] < self.noise_p
             std = torch.where(sel, self.noise_std * u2[:, _N_STD], torch.zeros_like(u2[:, 0]))
-            x = x + std[:, None, None, None] * normal.to(x.dtype)
+            b = x.shape[0]  # 2-D broadcasts: a 4-D one costs several times more on a CPU
+            x = (x.reshape(b, -1) + std[:, None] * normal.to(x.dtype).reshape(b, -1)).view(x.shape)
             touched = touched | sel
         return x, touched
 
@@ -359,25 +373,29 @@ class Augmenter:
         cx = (2.0 * torch.arange(w, device=dev, dtype=torch.float32) + 1.0) / w - 1.0
         cy = (2.0 * torch.arange(h, device=dev, dtype=torch.float32) + 1.0) / h - 1.0
         # m·(cx, cy, 1) is separable before the division: the cx terms vary along W, the cy
-        # term along H, so the whole [B, H, W, rows] grid is one broadcast add (far cheaper than
-        # a [B, H·W, 3] @ [B, 3, 3] product with its tiny inner dimension, or a stack).
-        rows = 3 if projective else 2
-        mt = m[:, :rows].transpose(1, 2)  # [B, 3, rows]: columns of m as row vectors
-        along_w = cx[None, :, None] * mt[:, None, 0] + mt[:, None, 2]  # [B, W, rows]
-        along_h = cy[None, :, None] * mt[:, None, 1]  # [B, H, rows]
-        g = along_w[:, None, :, :] + along_h[:, :, None, :]  # [B, H, W, rows]
+        # term along H, so each coordinate plane is one broadcast add. The planes are built
+        # channels first (W innermost) as one 3-D broadcast over B·rows planes, and only
+        # viewed as grid_sample's [B, H, W, 2] at the end: a broadcast over a trailing axis of
+        # 2 or 3, or a 4-D one, costs ~4× more on a CPU.
+        b, rows = m.shape[0], 3 if projective else 2
+        mr = m[:, :rows]  # [B, rows, 3]
+        along_w = (cx[None, None, :] * mr[:, :, 0:1] + mr[:, :, 2:3]).reshape(b * rows, 1, w)
+        along_h = (cy[None, None, :] * mr[:, :, 1:2]).reshape(b * rows, h, 1)
+        g = (along_w + along_h).view(b, rows, h, w)
         if projective:
-            z = g[..., 2:]
+            z = g[:, 2:]
             # A strongly degenerate homography (corner shifts near 0.5) can send points behind
             # the camera (z ≤ 0); they are pushed far outside the image (read as 0).
-            far = (z <= 1e-6).to(g.dtype) * 8.0
-            grid = torch.addcmul(far, g[..., :2], 1.0 / z.clamp(min=1e-6))
+            grid = g[:, :2] * (1.0 / z.clamp(min=1e-6))
+            behind = z <= 1e-6
+            if bool(behind.any()):
+                grid = grid + behind.to(g.dtype) * 8.0
         else:
             grid = g
         if displacement is not None:
-            grid = grid + displacement
-        return F.grid_sample(x, grid.to(x.dtype), mode="bilinear", padding_mode="zeros",
-                             align_corners=False)
+            grid = grid + displacement.permute(0, 3, 1, 2)
+        return F.grid_sample(x, grid.permute(0, 2, 3, 1).to(x.dtype), mode="bilinear",
+                             padding_mode="zeros", align_corners=False)
 
     def _matrices(self, u: torch.Tensor, selected: torch.Tensor, h: int, w: int) -> torch.Tensor:
         """Per-sample 3×3 maps from output to input normalised coordinates.
@@ -404,6 +422,16 @@ class Augmenter:
                              zero, zero, one], dim=-1).view(b, 3, 3)
             m = r @ m
         return torch.where(selected[:, None, None], m, eye)
+
+
+def _sandwich(left: torch.Tensor, x: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
+    """``left[i] · x[i, c] · right[i]ᵀ`` for every sample ``i`` and channel ``c`` (``left``
+    ``[B, H, H]``, ``right`` ``[B, W, W]``, ``x`` ``[B, C, H, W]``): two batched products, as
+    3-D ``bmm`` when there is one channel (a broadcast 4-D matmul costs more)."""
+    b, c, h, w = x.shape
+    if c == 1:
+        return torch.bmm(torch.bmm(left, x.view(b, h, w)), right.transpose(1, 2)).view(b, 1, h, w)
+    return left[:, None] @ x @ right[:, None].transpose(-1, -2)
 
 
 def pixelation_operators(n: int, m_min: int = 1) -> torch.Tensor:
@@ -457,20 +485,23 @@ def stroke_weight(x: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
         # Pool depths of the two images each sample interpolates between (≥ 0).
         d_lo, d_hi = ((lo[rows] - top, hi[rows] - top) if grow
                       else (top - lo[rows], top - hi[rows]))
-        low, high = _pool_levels(x[rows], d_lo, d_hi, grow)
-        f = frac[rows][:, None, None, None]
-        out[rows] = low * (1 - f) + high * f
+        order, low, high = _pool_levels(x, rows, d_lo, d_hi, grow)
+        rows = rows[order]  # the rows of low and high
+        f = frac[rows][:, None]  # 2-D broadcasts: a 4-D one costs several times more
+        n = rows.numel()
+        out[rows] = (low.reshape(n, -1) * (1 - f) + high.reshape(n, -1) * f).view(low.shape)
     return out
 
 
-def _pool_levels(x: torch.Tensor, d_a: torch.Tensor, d_b: torch.Tensor,
-                 grow: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """Each sample of ``x`` pooled ``d_a[i]`` and ``d_b[i]`` times (max pools if ``grow``, else
-    min pools). The samples are ordered by depth, deepest first, so every round pools a
-    leading slice in place and no sample is pooled beyond its deeper level."""
+def _pool_levels(x: torch.Tensor, rows: torch.Tensor, d_a: torch.Tensor, d_b: torch.Tensor,
+                 grow: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Each sample ``x[rows[i]]`` pooled ``d_a[i]`` and ``d_b[i]`` times (max pools if
+    ``grow``, else min pools). The samples are ordered by depth, deepest first, so every round
+    pools a leading slice in place and no sample is pooled beyond its deeper level; returns that
+    order (into ``rows``) and the two results in it (the caller scatters them once)."""
     need = torch.maximum(d_a, d_b)
     order = torch.argsort(need, descending=True, stable=True)
-    cur = x[order]
+    cur = x[rows[order]]
     need, d_a, d_b = need[order], d_a[order], d_b[order]
     a, b = torch.empty_like(cur), torch.empty_like(cur)
     deepest = int(need[0])
@@ -482,9 +513,7 @@ def _pool_levels(x: torch.Tensor, d_a: torch.Tensor, d_b: torch.Tensor,
             at = torch.nonzero(d == depth).squeeze(1)
             if at.numel():
                 target[at] = cur[at]
-    back = torch.empty_like(order)
-    back[order] = torch.arange(order.numel(), device=order.device)
-    return a[back], b[back]
+    return order, a, b
 
 
 def _pool3(x: torch.Tensor, grow: bool) -> torch.Tensor:
@@ -506,13 +535,16 @@ def gaussian_operators(n: int, sigma: torch.Tensor) -> torch.Tensor:
     0.05 pixel gives the identity exactly.
 
     A row's weights depend only on the offset ``i − j``, so the exponential is taken over the
-    ``2n − 1`` offsets and spread into the ``n × n`` matrix (``n``/2 times fewer ``exp``)."""
-    idx = torch.arange(n, device=sigma.device)
+    ``2n − 1`` offsets (``n``/2 times fewer ``exp``) and the matrix is a strided view of them:
+    the weights are symmetric, so row ``i`` is the window of ``n`` starting at ``n − 1 − i``."""
     offsets = torch.arange(-(n - 1), n, device=sigma.device, dtype=torch.float32)
     d2 = offsets ** 2
     s = sigma.clamp(min=0.05)[:, None]
     weights = torch.exp(-d2 / (2 * s * s))  # [B, 2n − 1]
-    g = weights[:, idx[:, None] - idx[None, :] + (n - 1)]  # [B, n, n]
+    g = weights.unfold(1, n, 1).flip(1)  # [B, n, n]: g[b, i, j] = weights[b, i − j + n − 1]
     g = g / g.sum(dim=2, keepdim=True)
+    tiny = sigma < 0.05
+    if not bool(tiny.any()):
+        return g
     eye = torch.eye(n, device=sigma.device).expand_as(g)
-    return torch.where((sigma < 0.05)[:, None, None], eye, g)
+    return torch.where(tiny[:, None, None], eye, g)

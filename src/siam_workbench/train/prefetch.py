@@ -17,7 +17,8 @@ What keeps it exact:
   checkpoint is the one a run without prefetch would save and a resume continues exactly.
 
 ``SIAM_PREFETCH=0`` (or ``1``) forces the choice; by default it is on for a single CPU process
-with more than one core (with one core the worker only takes turns with the step).
+with a core beyond its intra-op threads (otherwise the worker only takes turns with the step:
+at 2 threads on 2 cores, benchmarks/speed.py measured the step slower with it than without).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from __future__ import annotations
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -43,9 +45,9 @@ class Batch:
     x: Tensor  # augmented network input [N, 1, S, S]
 
 
-def prefetch_wanted(device: torch.device, distributed: bool) -> bool:
-    """Whether a run prefetches: ``SIAM_PREFETCH`` if set, else a single CPU process on a
-    machine with more than one core."""
+def prefetch_wanted(device: torch.device, distributed: bool, threads: int = 1) -> bool:
+    """Whether a run prefetches: ``SIAM_PREFETCH`` if set, else a single CPU process that may
+    use more cores than its ``threads`` intra-op threads."""
     env = os.environ.get("SIAM_PREFETCH", "").strip()
     if env in ("0", "1"):
         return env == "1" and device.type == "cpu" and not distributed
@@ -55,7 +57,7 @@ def prefetch_wanted(device: torch.device, distributed: bool) -> bool:
         cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         cores = os.cpu_count() or 1
-    return cores > 1
+    return cores > max(1, threads)
 
 
 class BatchPrefetcher:
@@ -73,6 +75,10 @@ class BatchPrefetcher:
         self._results: queue.Queue[tuple[Batch | None, BaseException | None]] = queue.Queue()
         self._pending = False
         self._saved: Any = None
+        # Seconds the loop waited for a prefetched batch, and how many it took: near 0 when the
+        # worker keeps ahead (it has a core of its own), near the preparation time when it only
+        # takes turns with the step (benchmarks/speed.py reports it).
+        self.waited, self.taken = 0.0, 0
         self._thread = threading.Thread(target=self._work, name="siam-prefetch", daemon=True)
         self._thread.start()
 
@@ -95,7 +101,10 @@ class BatchPrefetcher:
         follow in this epoch, start preparing the next."""
         if self._pending:
             self._pending = False
+            t0 = time.perf_counter()
             batch, exc = self._results.get()
+            self.waited += time.perf_counter() - t0
+            self.taken += 1
             if exc is not None:
                 raise exc
             assert batch is not None

@@ -3,7 +3,8 @@ the loss per triplet → the batch miner's choice → the mean over the kept tri
 
 Kept apart from the trainer loop so the arithmetic can be tested on hand-made embeddings, and so
 that what hard mining ranks is provably what the gradient flows from: the mask the batch miner
-returns multiplies the very loss tensor that is back-propagated.
+returns multiplies the very loss tensor that is back-propagated (for the built-in triplet loss
+on P×K batches, an equal sum over per-pair counts of the same mask: :func:`_pk_hinge`).
 """
 
 from __future__ import annotations
@@ -104,6 +105,8 @@ def pk_step(emb: Tensor, centers: Tensor | None, labels: Tensor, layout: PKLayou
     views of one distance matrix (no triplet list is materialised)."""
     s = to_space(emb, loss_fn.space)
     d = pairwise_dist(s)
+    if _hinge_of_distances(loss_fn):
+        return _pk_hinge(d, layout, loss_fn, miner)
     d_ap = d.gather(1, layout.pos)[:, :, None]  # [B, K−1, 1]
     d_an = d.gather(1, layout.neg)[:, None, :]  # [B, 1, B−K]
     dc: list[Tensor | None] = [None, None, None]
@@ -117,3 +120,43 @@ def pk_step(emb: Tensor, centers: Tensor | None, labels: Tensor, layout: PKLayou
     loss, parts, kept = reduce_kept(per, mask)
     return StepLoss(loss, parts, kept, layout.triplets, mask, float(d_an.detach().mean()),
                     active_share(d_ap, d_an, loss_fn.margin))
+
+
+def _hinge_of_distances(loss_fn: Loss) -> bool:
+    """The built-in triplet loss, ``max(0, d_ap − d_an + α)`` and nothing else (a subclass that
+    redefines ``per_triplet`` takes the general path)."""
+    from siam_workbench.parts.losses.triplet import TripletLoss
+
+    return (isinstance(loss_fn, TripletLoss)
+            and type(loss_fn).per_triplet is TripletLoss.per_triplet)
+
+
+def _pk_hinge(d: Tensor, layout: PKLayout, loss_fn: Loss, miner: BatchMiner) -> StepLoss:
+    """The P×K triplet loss with its gradient through ``[B, K−1]`` and ``[B, B−K]`` tensors only.
+
+    Over the kept triplets whose hinge is open (``d_ap − d_an + α > 0``) the loss is linear:
+    ``Σ (d_ap − d_an + α) = Σ d_ap·n_p − Σ d_an·n_n + α·n``, with ``n_p`` (``n_n``) the number
+    of such triplets of each anchor–positive (anchor–negative) pair. The same value and the same
+    gradient as the general path (tests/core/train/test_step.py), without back-propagating
+    through the ``[B, K−1, B−K]`` hinge, mask and product — on one CPU thread ~3× cheaper. The
+    batch miner sees exactly what it sees on the general path (the detached hinge values).
+    """
+    d_ap2 = d.gather(1, layout.pos)  # [B, K−1]
+    d_an2 = d.gather(1, layout.neg)  # [B, B−K]
+    margin = loss_fn.margin
+    with torch.no_grad():
+        ap, an = d_ap2.detach()[:, :, None], d_an2.detach()[:, None, :]
+        hinge = (ap + margin - an).clamp_(min=0.0)  # [B, K−1, B−K], the per-triplet loss
+        mask = _select(miner, ap, an, hinge, margin).expand(hinge.shape)
+        inside = hinge > 0  # d_an < d_ap + α, bit for bit (x − y > 0 ⇔ x > y in floats)
+        weight = mask & inside
+        # Counts, not float sums: count_nonzero skips the bool → float copy of [B, K−1, B−K].
+        kept = int(torch.count_nonzero(mask))
+        n_p = torch.count_nonzero(weight, dim=2).to(d.dtype)
+        n_n = torch.count_nonzero(weight, dim=1).to(d.dtype)
+        spread = float(d_an2.detach().mean())
+        active = int(torch.count_nonzero(inside)) / max(inside.numel(), 1)
+    n = max(kept, 1)
+    loss = ((d_ap2 * n_p).sum() - (d_an2 * n_n).sum() + margin * float(n_p.sum())) / n
+    return StepLoss(loss, {"triplet": loss.detach()}, kept, layout.triplets, mask, spread,
+                    active)

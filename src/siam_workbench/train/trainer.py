@@ -361,7 +361,8 @@ class Trainer:
         # (src/siam_workbench/train/prefetch.py).
         self._batches = BatchPrefetcher(self._draw_batch, self._draws_state,
                                         self._set_draws_state) if prefetch_wanted(
-                                            self.device, self.dist is not None) else None
+                                            self.device, self.dist is not None,
+                                            torch.get_num_threads()) else None
         self.images = train.images.to(self.device)
         self.labels = train.labels.to(self.device)
         self._layouts: dict[tuple[int, int], PKLayout] = {}

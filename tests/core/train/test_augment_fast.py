@@ -60,3 +60,23 @@ def test_untouched_rows_are_copied_and_touched_rows_do_not_depend_on_them():
     same = (out == x).flatten(1).all(1)
     assert same.any() and not same.all()
     assert out.min() >= 0 and out.max() <= 1
+
+
+def test_blur_of_the_selected_rows_equals_the_whole_batch_product():
+    """Blur works on the rows it changes only; the others' operator is the identity."""
+    from siam_workbench.parts import augment as A
+
+    aug = Augmenter(Config().replace({"augment": {
+        "p": 0.0, "elastic": False, "stroke": False, "noise": False, "blur_p": 0.5}}).augment, 37)
+    x = (torch.rand(48, 1, 37, 37, generator=torch.Generator().manual_seed(4)) > 0.8).float()
+    out = aug(x, torch.Generator().manual_seed(5))
+    g = torch.Generator().manual_seed(5)
+    torch.rand(48, A._DRAWS, generator=g)
+    u2 = torch.rand(48, A._DRAWS2, generator=g)
+    sel = u2[:, A._B_SEL] < 0.5
+    sigma = torch.where(sel, aug.blur_sigma * u2[:, A._B_SIG], torch.zeros(48))
+    op = gaussian_operators(37, sigma)
+    want = (op[:, None] @ x @ op[:, None].transpose(-1, -2)).clamp(0, 1)
+    want = torch.where(sel[:, None, None, None], want, x)
+    assert 0 < int(sel.sum()) < 48
+    assert torch.allclose(out, want, atol=1e-6)

@@ -121,7 +121,9 @@ def test_worker_errors_reach_the_caller_and_cancel_rolls_back():
 
     pf = BatchPrefetcher(prepare, lambda: state["n"], lambda n: state.update(n=n))
     assert int(pf.take(more=True).rows[0]) == 1  # prepared now; 2 starts in the background
+    assert pf.taken == 0  # nothing prefetched was taken yet
     assert int(pf.take(more=True).rows[0]) == 2  # the prefetched one; 3 fails in the worker
+    assert pf.taken == 1 and pf.waited >= 0.0  # the loop's wait for it is counted
     with pytest.raises(ValueError, match="bad batch"):
         pf.take(more=True)
     state["n"] = 10
@@ -131,3 +133,20 @@ def test_worker_errors_reach_the_caller_and_cancel_rolls_back():
     pf.close()
     assert not pf.alive
     pf.close()  # idempotent
+
+
+def test_prefetch_by_default_only_with_a_core_beyond_the_step_threads(monkeypatch):
+    import os
+
+    import torch
+
+    from siam_workbench.train.prefetch import prefetch_wanted
+
+    cpu = torch.device("cpu")
+    monkeypatch.delenv("SIAM_PREFETCH", raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1}, raising=False)
+    assert prefetch_wanted(cpu, False, threads=1)
+    assert not prefetch_wanted(cpu, False, threads=2)  # no core left for the worker
+    assert not prefetch_wanted(cpu, True, threads=1)  # a distributed rank never
+    monkeypatch.setenv("SIAM_PREFETCH", "1")
+    assert prefetch_wanted(cpu, False, threads=2)  # forced

@@ -226,3 +226,38 @@ def test_active_share_counts_candidates_inside_the_margin(miner):
     d_ap = (e3[:20] - e3[20:40]).norm(dim=1)
     d_an = (e3[:20] - e3[40:]).norm(dim=1)
     assert out3.active == pytest.approx(float((d_an < d_ap + 1.5).float().mean()), abs=1e-6)
+
+
+@pytest.mark.parametrize("miner", list(MINERS["batch"]))
+@pytest.mark.parametrize("normalize", [False, True])
+def test_triplet_fast_path_equals_the_general_path(miner, normalize):
+    """The built-in triplet loss back-propagates through per-pair counts (train/step.py
+    _pk_hinge); a subclass that keeps the same formula takes the general, broadcast path. Both
+    give the same loss, counts, signals and gradient, for every batch miner."""
+    from siam_workbench.parts.losses.triplet import TripletLoss
+
+    class Broadcast(TripletLoss):
+        def per_triplet(self, d_ap, d_an, dc_a, dc_p, dc_n):
+            return super().per_triplet(d_ap, d_an, dc_a, dc_p, dc_n)
+
+    settings = Config().replace({"loss": {"kind": "triplet", "alpha": 0.8,
+                                          "normalize": normalize}}).loss
+    g = torch.Generator().manual_seed(11)
+    base = torch.randn(8 * 4, 5, generator=g)
+    labels = torch.arange(8).repeat_interleave(4)
+    got = {}
+    for fn in (TripletLoss(settings), Broadcast(settings)):
+        emb = base.clone().requires_grad_()
+        out = pk_step(emb, None, labels, PKLayout(8, 4), fn, batch_miner(miner, hard_ratio=3))
+        out.loss.backward()
+        got[type(fn)] = (out, emb.grad)
+    (fast, g_fast), (slow, g_slow) = got[TripletLoss], got[Broadcast]
+    assert fast.kept == slow.kept > 0 and fast.candidates == slow.candidates
+    assert torch.equal(fast.mask, slow.mask)
+    assert float(fast.loss.detach()) == pytest.approx(float(slow.loss.detach()), rel=1e-5,
+                                                   abs=1e-7)
+    assert float(fast.parts["triplet"]) == pytest.approx(float(slow.parts["triplet"]),
+                                                          rel=1e-5, abs=1e-7)
+    assert fast.active == pytest.approx(slow.active) and fast.spread == pytest.approx(
+        slow.spread, rel=1e-6)
+    assert torch.allclose(g_fast, g_slow, rtol=1e-4, atol=1e-6) and g_fast.abs().sum() > 0
