@@ -5,6 +5,7 @@ read-outs cleared on a new run."""
 from __future__ import annotations
 
 import numpy as np
+from tests_workbench_helpers import flat_history
 from wb2_helpers import trained_tiny
 
 from siam_workbench.app.history import History, auto_smoothing, read_metrics
@@ -13,24 +14,13 @@ from siam_workbench.app.train_tab import loss_note
 from siam_workbench.project.config import Config, paper_defaults
 
 
-def _flat_history(n: int = 80, parts: bool = True) -> History:
-    h = History()
-    rng = np.random.default_rng(0)
-    for i in range(n):
-        loss = 0.5 + 0.02 * rng.standard_normal()  # flat from the start, as semi-hard is
-        h.add_iteration(i + 1, loss, {"g1": loss / 2, "g2": loss / 2} if parts else {},
-                        100.0, epoch=i // 40, active=0.9 - 0.5 * i / n, images=96 * (i + 1),
-                        seconds=0.1 * i)
-    return h
-
-
 def test_loss_plot_smoothing_raw_lines_plain_ticks_and_active_share(qtbot):
     plots = TrainingPlots()
     qtbot.addWidget(plots)
     plots.resize(1000, 600)
     plots.show()
     plots.set_epochs(2, 40)
-    h = _flat_history()
+    h = flat_history()
     plots.show_history(h, force=True)
 
     # Smoothing follows the run: 80 iterations are smoothed far less than the old 0.90.
@@ -39,7 +29,7 @@ def test_loss_plot_smoothing_raw_lines_plain_ticks_and_active_share(qtbot):
     assert auto_smoothing(10_000) > auto_smoothing(500) > auto_smoothing(80)
     plots.smoothing.setValue(50)  # a user's choice is kept from then on
     assert not plots.smoothing_auto and plots.factor() == 0.5
-    plots.show_history(_flat_history(), force=True)
+    plots.show_history(flat_history(), force=True)
     assert plots.factor() == 0.5
 
     # Raw lines in every plot: the total and each part.

@@ -39,3 +39,20 @@ def shown_tab(qtbot, cls, doc, size=(1280, 700)):
     tab.resize(*size)
     tab.show()
     return tab
+
+
+def flat_history(n: int = 80, parts: bool = True, active: bool = True):
+    """A Train-tab history whose loss is flat from the start, as semi-hard's is: the loss
+    parts and the active-triplet share optional, for plots that must show or hide rows."""
+    import numpy as np
+
+    from siam_workbench.app.history import History
+
+    h = History()
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        loss = 0.5 + 0.02 * rng.standard_normal()
+        h.add_iteration(i + 1, loss, {"g1": loss / 2, "g2": loss / 2} if parts else {},
+                        100.0, epoch=i // 40, active=0.9 - 0.5 * i / n if active else None,
+                        images=96 * (i + 1), seconds=0.1 * i)
+    return h
