@@ -67,6 +67,16 @@ def _no_thread_outlives_its_test():
         time.sleep(0.02)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _collect_on_the_gui_thread(qapp):
+    """As the app does (make_app): no worker thread runs Python's cycle collector, so no widget
+    a test left in a cycle is destroyed off the GUI thread (that deadlocked a run)."""
+    from siam_workbench.app.gc_collector import install
+
+    install(qapp)
+    yield
+
+
 @pytest.fixture(autouse=True)
 def _hang_guard():
     """No test may hang forever: dump every thread's stack and exit after HANG_LIMIT_S."""

@@ -58,6 +58,9 @@ def make_app(argv: Sequence[str]) -> object:
     app.setStyle("Fusion")
     app.setStyleSheet(siam_workbench.resources.read_text("style.qss"))
     app.setApplicationDisplayName("Siam Workbench")
+    from siam_workbench.app.gc_collector import install
+
+    install(app)  # cycles collected on the GUI thread only (a worker's collection can deadlock)
     # pyqtgraph is imported (antialiased) with the first tab that plots: main_window._build_tab
     return app
 
