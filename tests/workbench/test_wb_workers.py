@@ -151,3 +151,33 @@ def test_stop_before_the_trainer_exists(make_window, qtbot, project_dir, tmp_pat
     assert job.cancel_requested_before_start()
     assert job.work() is None
     assert made[0].state == "idle"
+
+
+def test_finished_is_relayed_only_after_the_thread_wound_down(qtbot):
+    """Qt emits ``QThread.finished`` before the worker deleted the job (its deleteLater) and
+    ended. A tab that drops its runner on ``finished`` must not free a job the worker is still
+    deleting: the relay waits until the thread has really ended and the job is gone."""
+    import shiboken6
+    from PySide6.QtCore import Qt
+
+    from siam_workbench.app.workers import FunctionJob, JobRunner
+
+    job = FunctionJob(lambda: 42)
+    runner = JobRunner(job, "siam-test-finish")
+    # Runs on the worker inside Qt's finish, before the deferred deletes: widens the window in
+    # which an early relay would arrive.
+    runner.thread.finished.connect(lambda: time.sleep(0.3), Qt.ConnectionType.DirectConnection)
+    seen = {}
+
+    def on_finished():
+        seen["ended"] = runner.thread.wait(0)
+        seen["job_alive"] = shiboken6.isValid(job)
+        seen["live"] = runner.thread in live_threads()
+
+    runner.finished.connect(on_finished)
+    results = []
+    runner.succeeded.connect(results.append)
+    with qtbot.waitSignal(runner.finished, timeout=30_000):
+        runner.start()
+    assert results == [42]
+    assert seen == {"ended": True, "job_alive": False, "live": False}

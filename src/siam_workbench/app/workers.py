@@ -17,7 +17,6 @@ import os
 import threading
 import time
 import traceback
-import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -27,12 +26,29 @@ from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 
 from siam_workbench.base.errors import Cancelled, SiamError
 
-_LIVE: set[QThread] = set()
+# Runners whose thread has started and not yet wound down. Holding the runner (and through it
+# the job and the QThread) here is what keeps the GUI thread from freeing either while the
+# worker still uses them; see JobRunner._on_thread_finished.
+_LIVE: set[JobRunner] = set()
+_RELEASING: list[JobRunner] = []  # relayed ``finished``; dropped on the next event-loop turn
+_ENDED_POLL_MS = 2
+
+
+def _release_ended() -> None:
+    _RELEASING.clear()
 
 
 def live_threads() -> list[QThread]:
-    """Job threads started and not yet finished."""
-    return [t for t in list(_LIVE) if not t.isFinished()]
+    """Job threads started whose runner has not yet relayed ``finished``."""
+    out = []
+    for runner in list(_LIVE):
+        if not shiboken6.isValid(runner):
+            # Its Qt parent deleted it: nothing will relay; release it once the thread ended.
+            if runner.ended():
+                _LIVE.discard(runner)
+                continue
+        out.append(runner.thread)
+    return out
 
 
 def describe_exception(exc: BaseException) -> tuple[str, str]:
@@ -121,8 +137,13 @@ class JobRunner(QObject):
         job.cancelled.connect(self._relay_cancelled)
 
     def start(self) -> None:
-        _LIVE.add(self.thread)
+        _LIVE.add(self)
         self.thread.start()
+
+    def ended(self) -> bool:
+        """Whether the thread has wound down completely (``isFinished`` alone is already true
+        while Qt is still inside the thread's finish, deleting the job there)."""
+        return self.thread.isFinished() and self.thread.wait(0)
 
     def is_running(self) -> bool:
         return self.thread.isRunning()
@@ -151,7 +172,19 @@ class JobRunner(QObject):
         self.cancelled.emit()
 
     def _on_thread_finished(self) -> None:
-        _LIVE.discard(self.thread)
+        # Qt emits QThread.finished *before* the worker processed the job's deleteLater and
+        # wound down. Relaying it at once let the GUI thread drop the last reference to the
+        # job (a tab clearing its runner) and delete it while the worker was deleting it too:
+        # a SIGSEGV in QObject::~QObject on a thread with no Python frame, seen in a font
+        # coverage test. So the relay waits until the thread has really ended.
+        if not self.ended():
+            QTimer.singleShot(_ENDED_POLL_MS, self, self._on_thread_finished)
+            return
+        _LIVE.discard(self)
+        # The last reference may be this one: released on a later turn of the event loop,
+        # not inside this runner's own slot.
+        _RELEASING.append(self)
+        QTimer.singleShot(0, _release_ended)
         self.finished.emit()
 
 
@@ -410,35 +443,6 @@ class FunctionJob(Job):
 
 
 # -- short background calls ------------------------------------------------------------------
-# A runner must outlive its thread. Deleting it when it relays ``finished`` (a queued hop of
-# ``QThread.finished``, emitted *before* the worker has wound down and deleted the job) lets the
-# GUI thread destroy a still-running QThread while the worker destroys the job's wrapper: gdb
-# showed SIGSEGV in ``Shiboken::Object::destroy`` on the worker and ``QThread::~QThread`` on the
-# GUI thread. So runner (no Qt parent) and job stay referenced until the runner relayed
-# ``finished`` **and** the thread reports finished, and are then released on the GUI thread.
-
-_KEEP: list[JobRunner] = []
-_SWEEP_MS = 200
-_timer: QTimer | None = None
-
-
-def _sweep() -> None:
-    keep = []
-    for r in _KEEP:
-        # Released here, on the GUI thread, once the runner relayed ``finished`` (so every
-        # queued result arrived) and the thread has ended.
-        if r.property("siam_done") and r.thread.isFinished() and r.thread.wait(0):
-            continue
-        keep.append(r)
-    _KEEP[:] = keep
-    if not _KEEP and _timer is not None:
-        _timer.stop()
-
-
-def _mark_done(ref: weakref.ref[JobRunner]) -> None:
-    runner = ref()
-    if runner is not None:
-        runner.setProperty("siam_done", True)
 
 
 def _guard(owner: QObject, fn: Callable[..., None] | None) -> Callable[..., None]:
@@ -457,29 +461,13 @@ def run_in_thread(fn: Callable[[], Any], owner: QObject, name: str,
     """Run ``fn()`` on a new thread; ``on_result(value)`` / ``on_error(message, details)`` run
     on the GUI thread (skipped if ``owner`` was deleted meanwhile). Returns the runner; its
     ``finished`` fires once the thread has ended."""
-    global _timer
     job = FunctionJob(fn)
     runner = JobRunner(job, name)
     runner.thread.finished.disconnect(job.deleteLater)  # freed on the GUI thread instead
     runner.succeeded.connect(_guard(owner, on_result))
     runner.failed.connect(_guard(owner, on_error))
-    ref = weakref.ref(runner)  # no runner → lambda → runner cycle for the cyclic GC to find
-    runner.finished.connect(lambda: _mark_done(ref))
-    _KEEP.append(runner)
-    if _timer is None:
-        _timer = QTimer()
-        _timer.setInterval(_SWEEP_MS)
-        _timer.timeout.connect(_sweep)
-    if not _timer.isActive():
-        _timer.start()
-    runner.start()
+    runner.start()  # held by _LIVE until the thread ended, whatever the caller keeps
     return runner
-
-
-def pending() -> int:
-    """Background calls whose threads have not ended yet (tests)."""
-    _sweep()
-    return len(_KEEP)
 
 
 def prewarm_imports() -> None:
