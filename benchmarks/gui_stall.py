@@ -171,6 +171,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep", type=Path, help="build the projects here and keep them")
     p.add_argument("--smoke", action="store_true",
                    help="seconds: 52 synthetic classes, 2 epochs of 3 steps (make test)")
+    p.add_argument("--gc", choices=["gui-thread", "any-thread"], default="gui-thread",
+                   help="the app's collector (gui-thread) or Python's own, which collects on "
+                   "whichever thread allocates (the app before the GUI-thread collector; "
+                   "for comparing the two)")
     args = p.parse_args(argv)
     if args.smoke:
         args.classes, args.epochs, args.iterations, args.triplets = [52], 2, 3, 16
@@ -180,6 +184,13 @@ def main(argv: list[str] | None = None) -> int:
     from siam_workbench.app.main_window import MainWindow
 
     app = make_app(sys.argv[:1])
+    if args.gc == "any-thread":
+        import gc
+
+        from siam_workbench.app.gc_collector import MainThreadCollector
+
+        app.findChild(MainThreadCollector).timer.stop()
+        gc.enable()
     base = args.keep or Path(tempfile.mkdtemp(prefix="siam-stall-projects-"))
     results = []
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
@@ -208,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         "real_fonts": not args.smoke and _fonts_available(), "load_avg_1min_at_start": load,
         "cpus": os.cpu_count(), "machine": platform.processor() or platform.machine(),
         "epochs": args.epochs, "iterations": args.iterations, "triplets": args.triplets,
-        "results": results}, indent=1))
+        "gc": args.gc, "results": results}, indent=1))
     unfinished = [r for r in results if r["epochs"] != args.epochs or not r["ticks"]]
     if args.smoke and unfinished:
         print(f"gui_stall: runs that did not train to the end: {unfinished}", file=sys.stderr)
