@@ -173,10 +173,12 @@ class JobRunner(QObject):
 
     def _on_thread_finished(self) -> None:
         # Qt emits QThread.finished *before* the worker processed the job's deleteLater and
-        # wound down. Relaying it at once let the GUI thread drop the last reference to the
-        # job (a tab clearing its runner) and delete it while the worker was deleting it too:
-        # a SIGSEGV in QObject::~QObject on a thread with no Python frame, seen in a font
-        # coverage test. So the relay waits until the thread has really ended.
+        # wound down. Relaying it at once let the GUI thread drop the last references while
+        # the worker still used them: the job deleted on both threads (a SIGSEGV in
+        # QObject::~QObject on a thread with no Python frame, in a font-coverage test) or the
+        # QThread destroyed while its thread ran (gdb, earlier: Shiboken::Object::destroy on
+        # the worker, QThread::~QThread on the GUI thread). So the relay waits until the
+        # thread has really ended, and _LIVE holds runner, job and thread until then.
         if not self.ended():
             QTimer.singleShot(_ENDED_POLL_MS, self, self._on_thread_finished)
             return
@@ -443,6 +445,7 @@ class FunctionJob(Job):
 
 
 # -- short background calls ------------------------------------------------------------------
+# (run_in_thread: no runner for the caller to keep; _LIVE holds it until its thread ended)
 
 
 def _guard(owner: QObject, fn: Callable[..., None] | None) -> Callable[..., None]:
