@@ -80,7 +80,9 @@ def _collect_on_the_gui_thread(qapp):
 @pytest.fixture(autouse=True)
 def _hang_guard():
     """No test may hang forever: dump every thread's stack and exit after HANG_LIMIT_S."""
-    faulthandler.dump_traceback_later(HANG_LIMIT_S, exit=True, file=sys.stderr)
+    # The real stderr: pytest's capture of sys.stderr is a temporary file that an exit from
+    # the watchdog discards, and a CI log then showed only `Error 1` with no stacks.
+    faulthandler.dump_traceback_later(HANG_LIMIT_S, exit=True, file=sys.__stderr__)
     yield
     faulthandler.cancel_dump_traceback_later()
 
