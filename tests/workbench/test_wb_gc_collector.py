@@ -44,32 +44,3 @@ def test_cycles_are_collected_on_the_gui_thread_not_by_a_worker(qtbot, qapp):
     assert set(_Cycle.where) == {threading.main_thread().name}
     assert collector.collections > before
     kept.clear()
-
-
-class _Garbage:
-    def __init__(self) -> None:
-        self.me = self
-
-
-def test_full_collections_wait_for_new_long_lived_objects(qapp):
-    """CPython's rule: a full pass (hundreds of ms over a loaded app's objects) only once the
-    objects promoted since the last one reach a quarter of those it kept. Allocating nothing
-    but garbage must not trigger one every 121 passes."""
-    collector = MainThreadCollector(qapp, interval_ms=3_600_000)  # driven by hand here
-    try:
-        per_round = 2 * gc.get_threshold()[0]
-        for _ in range(500):  # ~4 times the passes after which the old rule ran a full one
-            junk = [_Garbage() for _ in range(per_round)]
-            del junk
-            collector.check()
-        assert collector.collections == 500
-        assert collector.full_collections <= 1  # at most the first (nothing was known yet)
-
-        kept = []  # now objects that survive: promoted, and in time a full pass is due
-        for _ in range(500):
-            kept.extend([i] for i in range(per_round))
-            collector.check()
-        assert collector.full_collections >= 2
-    finally:
-        collector.timer.stop()
-        collector.deleteLater()
